@@ -1,0 +1,56 @@
+// Shared by every benchmark: print figures, append a dated section to bench/RESULTS.md
+// and write the raw figures as JSON to bench/results/, always with the command that made them.
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const benchDir = join(import.meta.dirname, '..');
+
+export type Row = Record<string, string | number>;
+
+export function formatTable(rows: Row[]): string {
+  if (rows.length === 0) return '(no rows)\n';
+  const cols = Object.keys(rows[0]);
+  const head = `| ${cols.join(' | ')} |\n| ${cols.map(() => '---').join(' | ')} |\n`;
+  return head + rows.map((r) => `| ${cols.map((c) => String(r[c] ?? '')).join(' | ')} |`).join('\n') + '\n';
+}
+
+export function recordResults(opts: {
+  name: string;
+  title: string;
+  command: string;
+  rows: Row[];
+  notes?: string[];
+  data?: unknown;
+}): void {
+  const stamp = new Date().toISOString();
+  const table = formatTable(opts.rows);
+  const section =
+    `\n## ${opts.title} — ${stamp.slice(0, 16).replace('T', ' ')} UTC\n\n` +
+    `Command: \`${opts.command}\`  \nMachine: ${process.platform} ${process.arch}, Node ${process.version}, ` +
+    `${(await_cpus())} cores\n\n` +
+    table +
+    (opts.notes?.length ? '\n' + opts.notes.map((n) => `- ${n}`).join('\n') + '\n' : '');
+  process.stdout.write(section);
+  const resultsMd = join(benchDir, 'RESULTS.md');
+  if (!existsSync(resultsMd)) writeFileSync(resultsMd, '# Benchmark results\n\nEach section is appended by the benchmark named in its command.\n');
+  appendFileSync(resultsMd, section);
+  const dir = join(benchDir, 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, `${opts.name}-${stamp.replace(/[:.]/g, '-')}.json`),
+    JSON.stringify({ name: opts.name, command: opts.command, at: stamp, rows: opts.rows, data: opts.data ?? null }, null, 2),
+  );
+}
+
+function await_cpus(): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 0;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+export const isQuick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
