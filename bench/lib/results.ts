@@ -2,6 +2,7 @@
 // and write the raw figures as JSON to bench/results/, always with the command that made them.
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 
 const benchDir = join(import.meta.dirname, '..');
 
@@ -27,7 +28,7 @@ export function recordResults(opts: {
   const section =
     `\n## ${opts.title} — ${stamp.slice(0, 16).replace('T', ' ')} UTC\n\n` +
     `Command: \`${opts.command}\`  \nMachine: ${process.platform} ${process.arch}, Node ${process.version}, ` +
-    `${(await_cpus())} cores\n\n` +
+    `${availableParallelism()} cores\n\n` +
     table +
     (opts.notes?.length ? '\n' + opts.notes.map((n) => `- ${n}`).join('\n') + '\n' : '');
   process.stdout.write(section);
@@ -40,11 +41,6 @@ export function recordResults(opts: {
     join(dir, `${opts.name}-${stamp.replace(/[:.]/g, '-')}.json`),
     JSON.stringify({ name: opts.name, command: opts.command, at: stamp, rows: opts.rows, data: opts.data ?? null }, null, 2),
   );
-}
-
-function await_cpus(): number {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 0;
 }
 
 export function percentile(sorted: number[], p: number): number {
