@@ -1,0 +1,86 @@
+// Configuration is parsed once, at start-up, into a typed object. A missing or malformed
+// setting stops start-up with a message that names it.
+import { z } from 'zod';
+
+const optionalUrl = z.string().trim().url().optional().or(z.literal('').transform(() => undefined));
+
+const EnvSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    DATABASE_URL: z
+      .string()
+      .trim()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL (unset it to use the embedded PGlite database)')
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
+    DATA_DIR: z.string().default('.data'),
+    APP_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    APP_URL: optionalUrl,
+    STRIPE_SECRET_KEY: z
+      .string()
+      .regex(/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/, 'must look like sk_test_… or sk_live_…')
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
+    NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY: z
+      .string()
+      .regex(/^pk_(test|live)_[A-Za-z0-9_]+$/, 'must look like pk_test_… or pk_live_…')
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
+    STRIPE_WEBHOOK_SECRET: z
+      .string()
+      .regex(/^whsec_[A-Za-z0-9_]+$/, 'must look like whsec_…')
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
+    // A second webhook secret accepted during a rotation overlap.
+    STRIPE_WEBHOOK_SECRET_PREVIOUS: z
+      .string()
+      .regex(/^whsec_[A-Za-z0-9_]+$/, 'must look like whsec_…')
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
+    STRIPE_API_BASE: optionalUrl,
+    STRIPE_JS_URL: optionalUrl,
+    ADMIN_EMAIL: z.string().trim().email().default('admin@brisk.local'),
+    ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+    SMTP_URL: optionalUrl,
+    WORKER_MODE: z.enum(['inline', 'off']).default('inline'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.STRIPE_SECRET_KEY) {
+      for (const name of ['NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY', 'STRIPE_WEBHOOK_SECRET'] as const) {
+        if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'is required when STRIPE_SECRET_KEY is set' });
+      }
+      const skMode = env.STRIPE_SECRET_KEY.includes('_live_') ? 'live' : 'test';
+      const pk = env.NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY;
+      if (pk && !pk.startsWith(`pk_${skMode}_`)) {
+        ctx.addIssue({ code: 'custom', path: ['NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY'], message: `must be a ${skMode} key like STRIPE_SECRET_KEY` });
+      }
+    }
+    if (env.NODE_ENV === 'production' && env.DATABASE_URL && !env.APP_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['APP_SECRET'], message: 'is required in production on PostgreSQL (every instance must share it)' });
+    }
+  });
+
+export type AppConfig = z.infer<typeof EnvSchema>;
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Brisk cannot start, its configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function parseConfig(env: Record<string, string | undefined>): AppConfig {
+  const result = EnvSchema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(env)'} ${i.message}`));
+  }
+  return result.data;
+}
+
+let cached: AppConfig | undefined;
+export function config(): AppConfig {
+  cached ??= parseConfig(process.env);
+  return cached;
+}

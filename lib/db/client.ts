@@ -1,0 +1,85 @@
+// One Prisma client for either database: PGlite (in-process, files under DATA_DIR) when
+// DATABASE_URL is unset, PostgreSQL through @prisma/adapter-pg when it is set.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from '@/lib/generated/prisma/client';
+
+export type { PrismaClient };
+
+export interface Database {
+  kind: 'pglite' | 'postgres';
+  prisma: PrismaClient;
+  /** The PGlite instance, for pg-boss's PGlite backend (embedded mode only). */
+  pglite?: PGlite;
+  /** The connection string (PostgreSQL mode only). */
+  url?: string;
+  adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** postgresql:// URL; when absent, PGlite. */
+  url?: string;
+  /** PGlite data directory, or `memory://` for an in-memory database. */
+  dataDir?: string;
+  poolMax?: number;
+}
+
+export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  if (opts.url) {
+    const adapterFactory = new PrismaPg({ connectionString: opts.url, max: opts.poolMax ?? 10 });
+    const prisma = new PrismaClient({ adapter: adapterFactory });
+    return { kind: 'postgres', prisma, url: opts.url, adapterFactory, close: () => prisma.$disconnect() };
+  }
+  const dataDir = opts.dataDir ?? 'memory://';
+  // PGlite does not create missing parent folders.
+  if (!dataDir.startsWith('memory://')) mkdirSync(resolve(dataDir), { recursive: true });
+  const pglite = await PGlite.create(dataDir);
+  const adapterFactory = new PrismaPGlite(pglite) as unknown as SqlMigrationAwareDriverAdapterFactory;
+  const prisma = new PrismaClient({ adapter: adapterFactory as never });
+  return {
+    kind: 'pglite',
+    prisma,
+    pglite,
+    adapterFactory,
+    close: async () => {
+      await prisma.$disconnect();
+      await pglite.close();
+    },
+  };
+}
+
+/**
+ * The adapter factory for running migrations. On PostgreSQL it uses a single connection:
+ * the engine's advisory lock must be released on the session that took it.
+ */
+export function migrationFactory(database: Database): { factory: SqlMigrationAwareDriverAdapterFactory; close(): Promise<void> } {
+  if (database.kind === 'pglite') return { factory: database.adapterFactory, close: async () => {} };
+  const pool = new pg.Pool({ connectionString: database.url!, max: 1 });
+  return { factory: new PrismaPg(pool), close: () => pool.end() };
+}
+
+export function pgliteDataDir(dataRoot: string): string {
+  return join(resolve(dataRoot), 'pglite');
+}
+
+const globalForDb = globalThis as unknown as { __briskDb?: Promise<Database> };
+
+/** The process-wide database, opened once from the environment (survives dev hot reloads). */
+export function db(): Promise<Database> {
+  globalForDb.__briskDb ??= openDatabase(
+    process.env.DATABASE_URL
+      ? { url: process.env.DATABASE_URL }
+      : { dataDir: pgliteDataDir(process.env.DATA_DIR ?? '.data') },
+  );
+  return globalForDb.__briskDb;
+}
+
+export async function prisma(): Promise<PrismaClient> {
+  return (await db()).prisma;
+}
