@@ -1,0 +1,153 @@
+// The cart lives in the database; prices are always read from the catalog, never from input.
+import { z } from 'zod';
+import type { PrismaClient } from '@/lib/generated/prisma/client';
+
+export const MAX_LINE_QUANTITY = 99;
+
+export const AddToCartInput = z.object({
+  productId: z.string().uuid('Unknown product.'),
+  quantity: z.coerce
+    .number({ error: 'Quantity must be a number.' })
+    .int('Quantity must be a whole number.')
+    .min(1, 'Quantity must be at least 1.')
+    .max(MAX_LINE_QUANTITY, `Quantity can be at most ${MAX_LINE_QUANTITY}.`),
+});
+
+export const SetQuantityInput = z.object({
+  productId: z.string().uuid('Unknown product.'),
+  quantity: z.coerce
+    .number({ error: 'Quantity must be a number.' })
+    .int('Quantity must be a whole number.')
+    .min(0, 'Quantity cannot be negative.')
+    .max(MAX_LINE_QUANTITY, `Quantity can be at most ${MAX_LINE_QUANTITY}.`),
+});
+
+export const RemoveInput = z.object({ productId: z.string().uuid('Unknown product.') });
+
+export interface CartLine {
+  productId: string;
+  slug: string;
+  name: string;
+  image: string;
+  unitPrice: number;
+  currency: string;
+  quantity: number;
+  stock: number;
+  lineTotal: number;
+}
+
+export interface PricedCart {
+  id: string | null;
+  lines: CartLine[];
+  count: number;
+  subtotal: number;
+  currency: string;
+}
+
+export type CartResult = { ok: true; cartId: string } | { ok: false; error: string };
+
+const EMPTY = (id: string | null): PricedCart => ({ id, lines: [], count: 0, subtotal: 0, currency: 'usd' });
+
+/** Prices lines from their products; the single source of an amount anywhere in Brisk. */
+export function priceLines(lines: Omit<CartLine, 'lineTotal'>[]): { lines: CartLine[]; subtotal: number; currency: string; count: number } {
+  const currencies = new Set(lines.map((l) => l.currency));
+  if (currencies.size > 1) throw new Error('A cart cannot mix currencies');
+  const priced = lines.map((l) => ({ ...l, lineTotal: l.unitPrice * l.quantity }));
+  return {
+    lines: priced,
+    subtotal: priced.reduce((s, l) => s + l.lineTotal, 0),
+    currency: lines[0]?.currency ?? 'usd',
+    count: priced.reduce((s, l) => s + l.quantity, 0),
+  };
+}
+
+export async function getCart(prisma: PrismaClient, cartId: string | null): Promise<PricedCart> {
+  if (!cartId) return EMPTY(null);
+  const cart = await prisma.cart.findUnique({
+    where: { id: cartId },
+    include: { items: { include: { product: true }, orderBy: { createdAt: 'asc' } } },
+  });
+  if (!cart) return EMPTY(null);
+  const lines = cart.items
+    .filter((i) => i.product.active)
+    .map((i) => ({
+      productId: i.productId,
+      slug: i.product.slug,
+      name: i.product.name,
+      image: i.product.image,
+      unitPrice: i.product.price,
+      currency: i.product.currency,
+      quantity: i.quantity,
+      stock: i.product.stock,
+    }));
+  return { id: cart.id, ...priceLines(lines) };
+}
+
+export async function cartCount(prisma: PrismaClient, cartId: string | null): Promise<number> {
+  if (!cartId) return 0;
+  const agg = await prisma.cartItem.aggregate({ where: { cartId }, _sum: { quantity: true } });
+  return agg._sum.quantity ?? 0;
+}
+
+function firstIssue(error: z.ZodError): string {
+  return error.issues[0]?.message ?? 'Invalid input.';
+}
+
+async function ensureCart(prisma: PrismaClient, cartId: string | null): Promise<string> {
+  if (cartId) {
+    const found = await prisma.cart.findUnique({ where: { id: cartId }, select: { id: true } });
+    if (found) return found.id;
+  }
+  return (await prisma.cart.create({ data: {} })).id;
+}
+
+export async function addToCart(prisma: PrismaClient, cartId: string | null, raw: unknown): Promise<CartResult> {
+  const parsed = AddToCartInput.safeParse(raw);
+  if (!parsed.success) return { ok: false, error: firstIssue(parsed.error) };
+  const { productId, quantity } = parsed.data;
+  const product = await prisma.product.findFirst({ where: { id: productId, active: true } });
+  if (!product) return { ok: false, error: 'Unknown product.' };
+  const id = await ensureCart(prisma, cartId);
+  const existing = await prisma.cartItem.findUnique({ where: { cartId_productId: { cartId: id, productId } } });
+  const next = (existing?.quantity ?? 0) + quantity;
+  if (next > product.stock) {
+    const left = product.stock - (existing?.quantity ?? 0);
+    return {
+      ok: false,
+      error: product.stock === 0 ? `${product.name} is out of stock.` : left > 0 ? `Only ${left} more ${product.name} available.` : `You already have all ${product.stock} in your cart.`,
+    };
+  }
+  if (next > MAX_LINE_QUANTITY) return { ok: false, error: `Quantity can be at most ${MAX_LINE_QUANTITY}.` };
+  await prisma.cartItem.upsert({
+    where: { cartId_productId: { cartId: id, productId } },
+    create: { cartId: id, productId, quantity: next },
+    update: { quantity: next },
+  });
+  await prisma.cart.update({ where: { id }, data: { updatedAt: new Date() } });
+  return { ok: true, cartId: id };
+}
+
+export async function setCartQuantity(prisma: PrismaClient, cartId: string | null, raw: unknown): Promise<CartResult> {
+  const parsed = SetQuantityInput.safeParse(raw);
+  if (!parsed.success) return { ok: false, error: firstIssue(parsed.error) };
+  const { productId, quantity } = parsed.data;
+  if (!cartId) return { ok: false, error: 'Your cart is empty.' };
+  const item = await prisma.cartItem.findUnique({ where: { cartId_productId: { cartId, productId } }, include: { product: true } });
+  if (!item) return { ok: false, error: 'That item is not in your cart.' };
+  if (quantity === 0) {
+    await prisma.cartItem.delete({ where: { id: item.id } });
+  } else {
+    if (quantity > item.product.stock) return { ok: false, error: `Only ${item.product.stock} ${item.product.name} available.` };
+    await prisma.cartItem.update({ where: { id: item.id }, data: { quantity } });
+  }
+  await prisma.cart.update({ where: { id: cartId }, data: { updatedAt: new Date() } });
+  return { ok: true, cartId };
+}
+
+export async function removeFromCart(prisma: PrismaClient, cartId: string | null, raw: unknown): Promise<CartResult> {
+  const parsed = RemoveInput.safeParse(raw);
+  if (!parsed.success) return { ok: false, error: firstIssue(parsed.error) };
+  if (!cartId) return { ok: false, error: 'Your cart is empty.' };
+  await prisma.cartItem.deleteMany({ where: { cartId, productId: parsed.data.productId } });
+  return { ok: true, cartId };
+}

@@ -1,0 +1,40 @@
+// Catalog reads, cached in memory and invalidated when a product changes (stock, price).
+// Instances that did not make the change see it within CATALOG_TTL_MS.
+import type { PrismaClient } from '@/lib/generated/prisma/client';
+
+export interface CatalogProduct {
+  id: string;
+  slug: string;
+  name: string;
+  description: string;
+  price: number;
+  currency: string;
+  image: string;
+  stock: number;
+}
+
+const CATALOG_TTL_MS = 30_000;
+const cache = new Map<string, { at: number; value: unknown }>();
+
+async function cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+  const hit = cache.get(key);
+  if (hit && Date.now() - hit.at < CATALOG_TTL_MS) return hit.value as T;
+  const value = await load();
+  cache.set(key, { at: Date.now(), value });
+  return value;
+}
+
+export function invalidateCatalog(): void {
+  cache.clear();
+}
+
+const select = { id: true, slug: true, name: true, description: true, price: true, currency: true, image: true, stock: true } as const;
+
+export function listProducts(prisma: PrismaClient): Promise<CatalogProduct[]> {
+  return cached('list', () => prisma.product.findMany({ where: { active: true }, orderBy: { name: 'asc' }, select }));
+}
+
+export function getProductBySlug(prisma: PrismaClient, slug: string): Promise<CatalogProduct | null> {
+  if (!/^[a-z0-9-]{1,80}$/.test(slug)) return Promise.resolve(null);
+  return cached(`slug:${slug}`, () => prisma.product.findFirst({ where: { slug, active: true }, select }));
+}

@@ -1,0 +1,19 @@
+// The app's signing secret: APP_SECRET, or (embedded mode) one generated once and kept under DATA_DIR.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+let cached: string | undefined;
+
+export function appSecret(): string {
+  if (cached) return cached;
+  const fromEnv = process.env.APP_SECRET;
+  if (fromEnv && fromEnv.length >= 32) return (cached = fromEnv);
+  const dir = resolve(process.env.DATA_DIR ?? '.data');
+  const file = join(dir, 'app-secret');
+  if (existsSync(file)) return (cached = readFileSync(file, 'utf8').trim());
+  mkdirSync(dir, { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, secret, { mode: 0o600 });
+  return (cached = secret);
+}
