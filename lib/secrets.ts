@@ -9,7 +9,7 @@ export function appSecret(): string {
   if (cached) return cached;
   const fromEnv = process.env.APP_SECRET;
   if (fromEnv && fromEnv.length >= 32) return (cached = fromEnv);
-  const dir = resolve(process.env.DATA_DIR ?? '.data');
+  const dir = resolve(/*turbopackIgnore: true*/ process.env.DATA_DIR ?? '.data');
   const file = join(dir, 'app-secret');
   if (existsSync(file)) return (cached = readFileSync(file, 'utf8').trim());
   mkdirSync(dir, { recursive: true });

@@ -38,7 +38,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   }
   const dataDir = opts.dataDir ?? 'memory://';
   // PGlite does not create missing parent folders.
-  if (!dataDir.startsWith('memory://')) mkdirSync(resolve(dataDir), { recursive: true });
+  if (!dataDir.startsWith('memory://')) mkdirSync(resolve(/*turbopackIgnore: true*/ dataDir), { recursive: true });
   const pglite = await PGlite.create(dataDir);
   const adapterFactory = new PrismaPGlite(pglite) as unknown as SqlMigrationAwareDriverAdapterFactory;
   const prisma = new PrismaClient({ adapter: adapterFactory as never });
@@ -65,7 +65,7 @@ export function migrationFactory(database: Database): { factory: SqlMigrationAwa
 }
 
 export function pgliteDataDir(dataRoot: string): string {
-  return join(resolve(dataRoot), 'pglite');
+  return join(resolve(/*turbopackIgnore: true*/ dataRoot), 'pglite');
 }
 
 const globalForDb = globalThis as unknown as { __briskDb?: Promise<Database> };

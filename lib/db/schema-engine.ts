@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { bindMigrationAwareSqlAdapterFactory, type SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import * as bg from '@prisma/schema-engine-wasm/schema_engine_bg';
 
-type Engine = InstanceType<typeof bg.SchemaEngine>;
+type Engine = bg.SchemaEngine;
 let ready: Promise<void> | undefined;
 
 function loadWasm(): Promise<void> {

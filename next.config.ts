@@ -1,0 +1,12 @@
+import type { NextConfig } from 'next';
+
+const nextConfig: NextConfig = {
+  // PGlite loads its WebAssembly and data files from its own package folder.
+  serverExternalPackages: ['@electric-sql/pglite', 'pglite-prisma-adapter', 'pg-boss', 'pg', '@prisma/adapter-pg', '@prisma/schema-engine-wasm', 'pino', 'nodemailer'],
+  poweredByHeader: false,
+  reactStrictMode: true,
+  typedRoutes: false,
+  experimental: { serverActions: { bodySizeLimit: '100kb' } },
+};
+
+export default nextConfig;
