@@ -1,0 +1,120 @@
+// `npm start`: one command from a fresh clone to a running shop.
+// Builds when the sources changed, migrates, seeds an empty database, starts the bundled
+// Stripe emulator when no Stripe key is configured, then serves Next.js on PORT.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { ConfigError, parseConfig } from '../lib/config';
+import { generatedIsFresh, generatePrismaClient } from './generate';
+import { migrateAndSeed } from './db';
+
+const root = resolve(import.meta.dirname, '..');
+const log = (line: string) => console.log(`[brisk] ${line}`);
+
+function sourceHash(): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name === 'generated' || entry.name === 'node_modules') continue;
+        walk(full);
+      } else if (/\.(tsx?|css|mjs|json|svg)$/.test(entry.name)) {
+        hash.update(relative(root, full)).update(readFileSync(full));
+      }
+    }
+  };
+  for (const dir of ['app', 'components', 'lib', 'public']) if (existsSync(join(root, dir))) walk(join(root, dir));
+  for (const file of ['next.config.ts', 'package-lock.json', 'postcss.config.mjs', 'tsconfig.json', 'prisma/schema.prisma', 'proxy.ts', 'instrumentation.ts']) {
+    if (existsSync(join(root, file))) hash.update(file).update(readFileSync(join(root, file)));
+  }
+  return hash.digest('hex');
+}
+
+function buildIfNeeded(): void {
+  const marker = join(root, '.next', 'brisk-source-hash');
+  const current = sourceHash();
+  if (existsSync(join(root, '.next', 'BUILD_ID')) && existsSync(marker) && readFileSync(marker, 'utf8') === current) {
+    log('Production build is up to date.');
+    return;
+  }
+  log('Building the app (first start or sources changed)…');
+  const r = spawnSync(process.execPath, [join(root, 'node_modules/next/dist/bin/next'), 'build'], { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });
+  if (r.status !== 0) throw new Error('next build failed');
+  writeFileSync(marker, current);
+}
+
+async function main(): Promise<void> {
+  let cfg;
+  try {
+    cfg = parseConfig({ ...process.env, NODE_ENV: 'production' });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const dataDir = resolve(root, cfg.DATA_DIR);
+  mkdirSync(dataDir, { recursive: true });
+  if (!generatedIsFresh()) {
+    log('Generating the Prisma client…');
+    generatePrismaClient();
+  }
+  buildIfNeeded();
+  await migrateAndSeed({ seed: true, log });
+
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', PORT: String(cfg.PORT), DATA_DIR: dataDir };
+  let closeEmulator: (() => Promise<void>) | undefined;
+  let emulatorUrl: string | undefined;
+  if (!cfg.STRIPE_SECRET_KEY) {
+    const { startEmulator } = await import('../emulator/src/server');
+    const port = Number(process.env.EMULATOR_PORT ?? 12111);
+    const emulator = await startEmulator({
+      port,
+      host: process.env.EMULATOR_HOST ?? '127.0.0.1',
+      dataFile: join(dataDir, 'stripe-emulator.json'),
+      webhookEndpoints: [{ url: `http://127.0.0.1:${cfg.PORT}/api/stripe/webhook` }],
+    });
+    closeEmulator = emulator.close;
+    emulatorUrl = emulator.url;
+    Object.assign(env, {
+      STRIPE_SECRET_KEY: emulator.secretKey,
+      NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY: emulator.publishableKey,
+      STRIPE_WEBHOOK_SECRET: emulator.webhookSecret,
+      STRIPE_API_BASE: emulator.url,
+      STRIPE_JS_URL: `${emulator.url}/v3/`,
+    });
+    log(`Stripe emulator (offline) at ${emulator.url}`);
+  }
+
+  const next = spawn(process.execPath, [join(root, 'node_modules/next/dist/bin/next'), 'start', '-p', String(cfg.PORT)], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  next.stdout.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk);
+    if (chunk.toString().includes('Ready')) {
+      log(`Brisk is running at http://localhost:${cfg.PORT}  (admin: http://localhost:${cfg.PORT}/admin${emulatorUrl ? `, Stripe emulator: ${emulatorUrl}` : ''})`);
+    }
+  });
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    next.kill(signal);
+    await new Promise((r) => next.once('exit', r));
+    await closeEmulator?.();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  next.on('exit', async (code) => {
+    if (stopping) return;
+    await closeEmulator?.();
+    process.exit(code ?? 1);
+  });
+}
+
+main().catch((err) => {
+  console.error(`[brisk] could not start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
