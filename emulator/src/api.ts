@@ -1,0 +1,716 @@
+// The /v1 endpoints: parameter schemas, routing, key permissions, lists and `expand`.
+// Everything that changes payment state is in payments.ts; this file turns requests into calls.
+import { errors } from './errors';
+import type { FormObject } from './form';
+import { validateAmount, validateCurrency } from './money';
+import {
+  applyMetadata,
+  inRange,
+  type ParamFields,
+  type ParamObject,
+  readBoolean,
+  readInteger,
+  readMetadata,
+  readObject,
+  readRange,
+  readString,
+  readStrings,
+  validateFields,
+} from './params';
+import type { BillingDetailsInput, CardInput, ConfirmOptions, Payments } from './payments';
+import type { Collection, Store } from './store';
+import type { Charge, Json, JsonObject, Metadata, PaymentIntent, PaymentMethod, RequestInfo, Stored } from './types';
+
+export type KeyKind = 'secret' | 'publishable';
+
+export interface ApiRequest {
+  method: string;
+  /** Path segments after `/v1`. */
+  segments: string[];
+  path: string;
+  params: FormObject;
+  keyKind: KeyKind;
+  request: RequestInfo;
+  /** Marks the request as executing: from here on its result is saved under its idempotency key. */
+  begin(): void;
+}
+
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+}
+
+interface ListPage<T> {
+  object: 'list';
+  data: T[];
+  has_more: boolean;
+  url: string;
+}
+
+// ---- parameter schemas ----
+
+const EXPAND = { expand: { type: 'array', of: { type: 'string' }, maxItems: 20 } } as const satisfies ParamFields;
+
+const ADDRESS: ParamFields = {
+  city: { type: 'string' },
+  country: { type: 'string' },
+  line1: { type: 'string' },
+  line2: { type: 'string' },
+  postal_code: { type: 'string' },
+  state: { type: 'string' },
+};
+
+const BILLING_DETAILS: ParamFields = {
+  address: { type: 'object', fields: ADDRESS },
+  email: { type: 'string' },
+  name: { type: 'string' },
+  phone: { type: 'string' },
+  tax_id: { type: 'ignored' },
+};
+
+const CARD: ParamFields = {
+  number: { type: 'string', required: true },
+  exp_month: { type: 'integer', required: true },
+  exp_year: { type: 'integer', required: true },
+  cvc: { type: 'string' },
+  networks: { type: 'ignored' },
+};
+
+const PAYMENT_METHOD_DATA: ParamFields = {
+  type: { type: 'string', required: true, enum: ['card'] },
+  card: { type: 'object', fields: CARD },
+  billing_details: { type: 'object', fields: BILLING_DETAILS },
+  metadata: { type: 'metadata' },
+  allow_redisplay: { type: 'ignored' },
+  // Stripe.js sends these along with card details.
+  guid: { type: 'ignored' },
+  muid: { type: 'ignored' },
+  sid: { type: 'ignored' },
+  payment_user_agent: { type: 'ignored' },
+  time_on_page: { type: 'ignored' },
+  referrer: { type: 'ignored' },
+  pasted_fields: { type: 'ignored' },
+};
+
+const SHIPPING: ParamFields = {
+  address: { type: 'object', fields: ADDRESS, required: true },
+  name: { type: 'string', required: true },
+  carrier: { type: 'string' },
+  phone: { type: 'string' },
+  tracking_number: { type: 'string' },
+};
+
+/** Parameters Stripe.js adds to browser calls; ignored, and only with the publishable key. */
+const STRIPE_JS_EXTRAS: ParamFields = {
+  key: { type: 'ignored' },
+  _stripe_version: { type: 'ignored' },
+  _stripe_account: { type: 'ignored' },
+  guid: { type: 'ignored' },
+  muid: { type: 'ignored' },
+  sid: { type: 'ignored' },
+  payment_user_agent: { type: 'ignored' },
+  time_on_page: { type: 'ignored' },
+  referrer: { type: 'ignored' },
+  pasted_fields: { type: 'ignored' },
+  client_attribution_metadata: { type: 'ignored' },
+};
+
+const CAPTURE_METHOD = { type: 'string', enum: ['automatic', 'automatic_async', 'manual'] } as const;
+const SETUP_FUTURE_USAGE = { type: 'string', enum: ['off_session', 'on_session'] } as const;
+
+const CONFIRM_FIELDS: ParamFields = {
+  ...EXPAND,
+  capture_method: CAPTURE_METHOD,
+  error_on_requires_action: { type: 'boolean' },
+  mandate_data: { type: 'ignored' },
+  off_session: { type: 'boolean' },
+  payment_method: { type: 'string' },
+  payment_method_data: { type: 'object', fields: PAYMENT_METHOD_DATA },
+  payment_method_options: { type: 'ignored' },
+  payment_method_types: { type: 'array', of: { type: 'string' } },
+  radar_options: { type: 'ignored' },
+  receipt_email: { type: 'string' },
+  return_url: { type: 'string' },
+  setup_future_usage: SETUP_FUTURE_USAGE,
+  shipping: { type: 'object', fields: SHIPPING },
+  use_stripe_sdk: { type: 'boolean' },
+};
+
+const PI_CREATE: ParamFields = {
+  ...CONFIRM_FIELDS,
+  amount: { type: 'integer', required: true },
+  currency: { type: 'string', required: true },
+  automatic_payment_methods: {
+    type: 'object',
+    fields: { enabled: { type: 'boolean', required: true }, allow_redirects: { type: 'string', enum: ['always', 'never'] } },
+  },
+  confirm: { type: 'boolean' },
+  confirmation_method: { type: 'string', enum: ['automatic', 'manual'] },
+  description: { type: 'string', maxLength: 1000 },
+  metadata: { type: 'metadata' },
+  statement_descriptor: { type: 'string', maxLength: 22 },
+  statement_descriptor_suffix: { type: 'string', maxLength: 22 },
+};
+
+const PI_UPDATE: ParamFields = {
+  ...EXPAND,
+  amount: { type: 'integer' },
+  currency: { type: 'string' },
+  capture_method: CAPTURE_METHOD,
+  description: { type: 'string', maxLength: 1000 },
+  metadata: { type: 'metadata' },
+  payment_method: { type: 'string' },
+  payment_method_options: { type: 'ignored' },
+  payment_method_types: { type: 'array', of: { type: 'string' } },
+  receipt_email: { type: 'string' },
+  setup_future_usage: SETUP_FUTURE_USAGE,
+  shipping: { type: 'object', fields: SHIPPING },
+  statement_descriptor: { type: 'string', maxLength: 22 },
+  statement_descriptor_suffix: { type: 'string', maxLength: 22 },
+};
+
+const PI_CONFIRM: ParamFields = { ...CONFIRM_FIELDS, client_secret: { type: 'string' } };
+const PI_RETRIEVE: ParamFields = { ...EXPAND, client_secret: { type: 'string' } };
+const PI_CAPTURE: ParamFields = { ...EXPAND, amount_to_capture: { type: 'integer' }, metadata: { type: 'metadata' } };
+const PI_CANCEL: ParamFields = {
+  ...EXPAND,
+  cancellation_reason: { type: 'string', enum: ['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned'] },
+};
+
+const LIST: ParamFields = {
+  ...EXPAND,
+  limit: { type: 'integer' },
+  starting_after: { type: 'string' },
+  ending_before: { type: 'string' },
+  created: { type: 'range' },
+};
+
+const PM_CREATE: ParamFields = { ...EXPAND, ...PAYMENT_METHOD_DATA };
+
+const REFUND_CREATE: ParamFields = {
+  ...EXPAND,
+  amount: { type: 'integer' },
+  charge: { type: 'string' },
+  payment_intent: { type: 'string' },
+  metadata: { type: 'metadata' },
+  reason: { type: 'string', enum: ['duplicate', 'fraudulent', 'requested_by_customer'] },
+  instructions_email: { type: 'ignored' },
+  refund_application_fee: { type: 'ignored' },
+  reverse_transfer: { type: 'ignored' },
+};
+
+const ACCEPTED_PAYMENT_METHOD_TYPES = new Set(['card', 'link']);
+
+// Fields a publishable key does not see when it retrieves a PaymentIntent.
+const SECRET_ONLY_FIELDS = ['metadata'] as const;
+
+function toMetadata(changes: Record<string, string | null> | null | undefined): Metadata {
+  return applyMetadata({}, changes);
+}
+
+function readBilling(params: ParamObject | null | undefined): BillingDetailsInput {
+  if (!params) return {};
+  const address = readObject(params, 'address');
+  return {
+    name: readString(params, 'name'),
+    email: readString(params, 'email'),
+    phone: readString(params, 'phone'),
+    address: address
+      ? {
+          city: readString(address, 'city'),
+          country: readString(address, 'country'),
+          line1: readString(address, 'line1'),
+          line2: readString(address, 'line2'),
+          postal_code: readString(address, 'postal_code'),
+          state: readString(address, 'state'),
+        }
+      : undefined,
+  };
+}
+
+function readCard(data: ParamObject, param: string): CardInput {
+  const card = readObject(data, 'card');
+  if (!card) throw errors.missingParam(`${param}[card]`);
+  return {
+    number: readString(card, 'number') ?? '',
+    exp_month: readInteger(card, 'exp_month') ?? 0,
+    exp_year: readInteger(card, 'exp_year') ?? 0,
+    cvc: readString(card, 'cvc') ?? null,
+  };
+}
+
+export class Api {
+  constructor(
+    private readonly store: Store,
+    private readonly payments: Payments,
+  ) {}
+
+  handle(req: ApiRequest): ApiResponse {
+    const [resource, id, action, ...rest] = req.segments;
+    if (rest.length > 0) throw errors.unrecognizedUrl(req.method, req.path);
+    const m = req.method;
+    const publishable = req.keyKind === 'publishable';
+    const deny = () => {
+      throw errors.publishableKeyNotAllowed();
+    };
+    switch (resource) {
+      case 'payment_intents':
+        if (id === undefined) {
+          if (m === 'POST') return publishable ? deny() : this.createPaymentIntent(req);
+          if (m === 'GET') return publishable ? deny() : this.listPaymentIntents(req);
+        } else if (action === undefined) {
+          if (m === 'GET') return this.retrievePaymentIntent(req, id);
+          if (m === 'POST') return publishable ? deny() : this.updatePaymentIntent(req, id);
+        } else if (m === 'POST') {
+          if (action === 'confirm') return this.confirmPaymentIntent(req, id);
+          if (action === 'capture') return publishable ? deny() : this.capturePaymentIntent(req, id);
+          if (action === 'cancel') return publishable ? deny() : this.cancelPaymentIntent(req, id);
+        }
+        break;
+      case 'payment_methods':
+        if (id === undefined && m === 'POST') return this.createPaymentMethod(req);
+        if (id !== undefined && action === undefined && m === 'GET') return publishable ? deny() : this.retrievePaymentMethod(req, id);
+        break;
+      case 'charges':
+        if (publishable) deny();
+        if (id === undefined && m === 'GET') return this.listCharges(req);
+        if (id !== undefined && action === undefined && m === 'GET') return this.retrieve(req, this.store.charges, id, 'charge', 'id');
+        break;
+      case 'refunds':
+        if (publishable) deny();
+        if (id === undefined && m === 'POST') return this.createRefund(req);
+        if (id === undefined && m === 'GET') return this.listRefunds(req);
+        if (id !== undefined && action === undefined && m === 'GET') return this.retrieve(req, this.store.refunds, id, 'refund', 'id');
+        break;
+      case 'events':
+        if (publishable) deny();
+        if (id === undefined && m === 'GET') return this.listEvents(req);
+        if (id !== undefined && action === undefined && m === 'GET') return this.retrieve(req, this.store.events, id, 'event', 'id');
+        break;
+    }
+    throw errors.unrecognizedUrl(req.method, req.path);
+  }
+
+  // ---- PaymentIntents ----
+
+  private createPaymentIntent(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, PI_CREATE);
+    const currency = validateCurrency(readString(p, 'currency') ?? '');
+    const amount = readInteger(p, 'amount') ?? 0;
+    validateAmount(amount, currency);
+    const types = this.paymentMethodTypes(p);
+    const apm = readObject(p, 'automatic_payment_methods');
+    if (apm && types) {
+      throw errors.invalid('You may only specify one of these parameters: automatic_payment_methods, payment_method_types.', 'automatic_payment_methods');
+    }
+    const confirm = readBoolean(p, 'confirm') ?? false;
+    for (const confirmOnly of ['return_url', 'off_session', 'error_on_requires_action'] as const) {
+      if (p[confirmOnly] !== undefined && p[confirmOnly] !== null && !confirm) {
+        throw errors.invalid(`You can only pass ${confirmOnly} when confirm=true.`, confirmOnly);
+      }
+    }
+    const pmRef = readString(p, 'payment_method');
+    const pmData = readObject(p, 'payment_method_data');
+    if (pmRef && pmData) throw errors.invalid('You may only specify one of these parameters: payment_method, payment_method_data.', 'payment_method_data');
+    if (pmRef) this.payments.checkPaymentMethod(pmRef);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('payment_intent', expand);
+
+    req.begin();
+    const paymentMethod = pmRef ? this.payments.resolvePaymentMethod(pmRef) : pmData ? this.paymentMethodFromData(pmData) : null;
+    const pi = this.payments.createPaymentIntent(
+      {
+        amount,
+        currency,
+        metadata: toMetadata(readMetadata(p, 'metadata')),
+        description: readString(p, 'description') ?? null,
+        receipt_email: readString(p, 'receipt_email') ?? null,
+        capture_method: (readString(p, 'capture_method') ?? 'automatic') as PaymentIntent['capture_method'],
+        confirmation_method: (readString(p, 'confirmation_method') ?? 'automatic') as PaymentIntent['confirmation_method'],
+        // Current API versions turn automatic payment methods on unless types are listed.
+        automatic_payment_methods: types
+          ? null
+          : { enabled: apm ? readBoolean(apm, 'enabled') !== false : true, ...(readString(apm ?? {}, 'allow_redirects') ? { allow_redirects: readString(apm ?? {}, 'allow_redirects') as 'always' | 'never' } : { allow_redirects: 'always' as const }) },
+        payment_method_types: types ?? ['card'],
+        payment_method: paymentMethod,
+        setup_future_usage: readString(p, 'setup_future_usage') ?? null,
+        shipping: (readObject(p, 'shipping') ?? null) as Json,
+        statement_descriptor: readString(p, 'statement_descriptor') ?? null,
+        statement_descriptor_suffix: readString(p, 'statement_descriptor_suffix') ?? null,
+      },
+      req.request,
+    );
+    if (!confirm) return this.ok(this.paymentIntentView(pi, req.keyKind), expand);
+    const result = this.payments.confirm(pi, { ...this.confirmOptions(p), paymentMethod }, req.request);
+    if (result.error) throw result.error;
+    return this.ok(this.paymentIntentView(result.paymentIntent, req.keyKind), expand);
+  }
+
+  private retrievePaymentIntent(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, PI_RETRIEVE);
+    const pi = this.findPaymentIntent(id, 'intent');
+    this.checkClientSecret(req, pi, readString(p, 'client_secret'));
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('payment_intent', expand);
+    return this.ok(this.paymentIntentView(pi, req.keyKind), expand);
+  }
+
+  private updatePaymentIntent(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, PI_UPDATE);
+    const pi = this.findPaymentIntent(id, 'intent');
+    const changes: Parameters<Payments['updatePaymentIntent']>[1] = {};
+    const currencyParam = readString(p, 'currency');
+    if (currencyParam === null) throw errors.invalidEmpty('currency');
+    const currency = currencyParam !== undefined ? validateCurrency(currencyParam) : pi.currency;
+    const amount = readInteger(p, 'amount');
+    if (amount === null) throw errors.invalidEmpty('amount');
+    if (amount !== undefined || currencyParam !== undefined) validateAmount(amount ?? pi.amount, currency);
+    if (amount !== undefined) changes.amount = amount;
+    if (currencyParam !== undefined) changes.currency = currency;
+    const description = readString(p, 'description');
+    if (description !== undefined) changes.description = description;
+    const receiptEmail = readString(p, 'receipt_email');
+    if (receiptEmail !== undefined) changes.receipt_email = receiptEmail;
+    const captureMethod = readString(p, 'capture_method');
+    if (captureMethod) changes.capture_method = captureMethod as PaymentIntent['capture_method'];
+    const sfu = readString(p, 'setup_future_usage');
+    if (sfu !== undefined) changes.setup_future_usage = sfu;
+    if (p.shipping !== undefined) changes.shipping = (readObject(p, 'shipping') ?? null) as Json;
+    const sd = readString(p, 'statement_descriptor');
+    if (sd !== undefined) changes.statement_descriptor = sd;
+    const sds = readString(p, 'statement_descriptor_suffix');
+    if (sds !== undefined) changes.statement_descriptor_suffix = sds;
+    const types = this.paymentMethodTypes(p);
+    if (types) changes.payment_method_types = types;
+    const metadata = readMetadata(p, 'metadata');
+    if (metadata !== undefined) changes.metadata = applyMetadata(pi.metadata, metadata);
+    const pmRef = readString(p, 'payment_method');
+    if (pmRef) this.payments.checkPaymentMethod(pmRef);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('payment_intent', expand);
+
+    req.begin();
+    const paymentMethod = pmRef ? this.payments.resolvePaymentMethod(pmRef) : pmRef === null ? null : undefined;
+    this.payments.updatePaymentIntent(pi, changes, paymentMethod);
+    return this.ok(pi, expand);
+  }
+
+  private confirmPaymentIntent(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, PI_CONFIRM);
+    const pi = this.findPaymentIntent(id, 'intent');
+    this.checkClientSecret(req, pi, readString(p, 'client_secret'));
+    this.paymentMethodTypes(p);
+    const pmRef = readString(p, 'payment_method');
+    const pmData = readObject(p, 'payment_method_data');
+    if (pmRef && pmData) throw errors.invalid('You may only specify one of these parameters: payment_method, payment_method_data.', 'payment_method_data');
+    if (pmRef) this.payments.checkPaymentMethod(pmRef);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('payment_intent', expand);
+
+    req.begin();
+    this.payments.assertConfirmable(pi);
+    const paymentMethod = pmRef ? this.payments.resolvePaymentMethod(pmRef) : pmData ? this.paymentMethodFromData(pmData) : null;
+    const result = this.payments.confirm(pi, { ...this.confirmOptions(p), paymentMethod }, req.request);
+    if (result.error) throw result.error;
+    return this.ok(this.paymentIntentView(result.paymentIntent, req.keyKind), expand);
+  }
+
+  private capturePaymentIntent(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, PI_CAPTURE);
+    const pi = this.findPaymentIntent(id, 'intent');
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('payment_intent', expand);
+    req.begin();
+    const metadata = readMetadata(p, 'metadata');
+    if (metadata !== undefined && pi.status === 'requires_capture') {
+      pi.metadata = applyMetadata(pi.metadata, metadata);
+    }
+    this.payments.capture(pi, readInteger(p, 'amount_to_capture') ?? null, req.request);
+    return this.ok(pi, expand);
+  }
+
+  private cancelPaymentIntent(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, PI_CANCEL);
+    const pi = this.findPaymentIntent(id, 'intent');
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('payment_intent', expand);
+    req.begin();
+    this.payments.cancel(pi, readString(p, 'cancellation_reason') ?? null, req.request);
+    return this.ok(pi, expand);
+  }
+
+  private listPaymentIntents(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, { ...LIST, customer: { type: 'string' } });
+    const customer = readString(p, 'customer');
+    return this.listResponse(req, p, this.store.paymentIntents, '/v1/payment_intents', 'payment_intent', (pi) => !customer || pi.customer === customer);
+  }
+
+  // ---- PaymentMethods ----
+
+  private createPaymentMethod(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, PM_CREATE);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('payment_method', expand);
+    const card = readCard(p, '');
+    req.begin();
+    const pm = this.payments.createPaymentMethod(card, readBilling(readObject(p, 'billing_details')), toMetadata(readMetadata(p, 'metadata')));
+    return this.ok(pm, expand);
+  }
+
+  private retrievePaymentMethod(req: ApiRequest, id: string): ApiResponse {
+    return this.retrieve(req, this.store.paymentMethods, id, 'PaymentMethod', 'payment_method');
+  }
+
+  // ---- Charges, Refunds, Events ----
+
+  private listCharges(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, { ...LIST, payment_intent: { type: 'string' }, customer: { type: 'string' }, transfer_group: { type: 'ignored' } });
+    const pi = readString(p, 'payment_intent');
+    const customer = readString(p, 'customer');
+    return this.listResponse(req, p, this.store.charges, '/v1/charges', 'charge', (c) => (!pi || c.payment_intent === pi) && (!customer || c.customer === customer));
+  }
+
+  private createRefund(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, REFUND_CREATE);
+    const chargeId = readString(p, 'charge');
+    const piId = readString(p, 'payment_intent');
+    if (!chargeId && !piId) {
+      throw errors.invalid('One of the following params should be provided for this request: payment_intent or charge.', undefined, 'parameter_missing');
+    }
+    const amount = readInteger(p, 'amount');
+    if (amount !== undefined && amount !== null && amount < 1) throw errors.invalid('Refund amount must be a positive integer.', 'amount', 'amount_too_small');
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('refund', expand);
+    let charge: Charge;
+    if (chargeId) {
+      const found = this.store.charges.get(chargeId);
+      if (!found) throw errors.resourceMissing('charge', chargeId, 'charge');
+      if (piId && found.payment_intent !== piId) {
+        throw errors.invalid(`Charge ${chargeId} does not belong to PaymentIntent ${piId}.`, 'payment_intent');
+      }
+      charge = found;
+    } else {
+      const pi = this.findPaymentIntent(piId ?? '', 'payment_intent');
+      req.begin();
+      charge = this.payments.refundableChargeOf(pi);
+    }
+    req.begin();
+    const refund = this.payments.refund(charge, amount ?? null, readString(p, 'reason') ?? null, toMetadata(readMetadata(p, 'metadata')), req.request);
+    return this.ok(refund, expand);
+  }
+
+  private listRefunds(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, { ...LIST, charge: { type: 'string' }, payment_intent: { type: 'string' } });
+    const charge = readString(p, 'charge');
+    const pi = readString(p, 'payment_intent');
+    return this.listResponse(req, p, this.store.refunds, '/v1/refunds', 'refund', (r) => (!charge || r.charge === charge) && (!pi || r.payment_intent === pi));
+  }
+
+  private listEvents(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, {
+      ...LIST,
+      type: { type: 'string' },
+      types: { type: 'array', of: { type: 'string' }, maxItems: 20 },
+      delivery_success: { type: 'boolean' },
+    });
+    const type = readString(p, 'type');
+    const types = readStrings(p, 'types');
+    if (type && types.length > 0) throw errors.invalid('You may only specify one of these parameters: type, types.', 'types');
+    const matchers = (type ? [type] : types).map((t) => (t.endsWith('.*') ? (s: string) => s.startsWith(t.slice(0, -1)) : (s: string) => s === t));
+    const delivered = readBoolean(p, 'delivery_success');
+    return this.listResponse(req, p, this.store.events, '/v1/events', 'event', (e) => {
+      if (matchers.length > 0 && !matchers.some((match) => match(e.type))) return false;
+      if (delivered !== undefined && (e.pending_webhooks === 0) !== delivered) return false;
+      return true;
+    });
+  }
+
+  // ---- shared ----
+
+  private validate(req: ApiRequest, fields: ParamFields): ParamObject {
+    return validateFields(req.keyKind === 'publishable' ? { ...STRIPE_JS_EXTRAS, ...fields } : fields, req.params);
+  }
+
+  private retrieve<T extends Stored>(req: ApiRequest, collection: Collection<T>, id: string, objectName: string, param: string): ApiResponse {
+    const p = this.validate(req, EXPAND);
+    const found = collection.get(id);
+    if (!found) throw errors.resourceMissing(objectName, id, param);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand(collection.kind, expand);
+    return this.ok(found, expand);
+  }
+
+  private findPaymentIntent(id: string, param: string): PaymentIntent {
+    const pi = this.store.paymentIntents.get(id);
+    if (!pi) throw errors.resourceMissing('payment_intent', id, param);
+    return pi;
+  }
+
+  /** The browser may touch a PaymentIntent only with its client secret. */
+  private checkClientSecret(req: ApiRequest, pi: PaymentIntent, secret: string | null | undefined): void {
+    if (secret === undefined || secret === null) {
+      if (req.keyKind === 'publishable') throw errors.missingParam('client_secret');
+      return;
+    }
+    if (secret !== pi.client_secret) {
+      throw errors.invalid(
+        'The client_secret provided does not match the client_secret associated with the PaymentIntent.',
+        'client_secret',
+        'payment_intent_invalid_parameter',
+      );
+    }
+  }
+
+  private paymentMethodTypes(p: ParamObject): string[] | null {
+    if (p.payment_method_types === undefined) return null;
+    const types = readStrings(p, 'payment_method_types');
+    types.forEach((t, i) => {
+      if (!ACCEPTED_PAYMENT_METHOD_TYPES.has(t)) throw errors.invalid(`The payment method type "${t}" is invalid.`, `payment_method_types[${i}]`, 'payment_method_invalid_parameter');
+    });
+    return types.length > 0 ? types : null;
+  }
+
+  private paymentMethodFromData(data: ParamObject): PaymentMethod {
+    return this.payments.createPaymentMethod(
+      readCard(data, 'payment_method_data'),
+      readBilling(readObject(data, 'billing_details')),
+      toMetadata(readMetadata(data, 'metadata')),
+    );
+  }
+
+  private confirmOptions(p: ParamObject): Omit<ConfirmOptions, 'paymentMethod'> {
+    const options: Omit<ConfirmOptions, 'paymentMethod'> = {
+      offSession: readBoolean(p, 'off_session') ?? false,
+      errorOnRequiresAction: readBoolean(p, 'error_on_requires_action') ?? false,
+    };
+    const returnUrl = readString(p, 'return_url');
+    if (returnUrl !== undefined) options.returnUrl = returnUrl;
+    const receipt = readString(p, 'receipt_email');
+    if (receipt !== undefined) options.receiptEmail = receipt;
+    const capture = readString(p, 'capture_method');
+    if (capture) options.captureMethod = capture as PaymentIntent['capture_method'];
+    const sfu = readString(p, 'setup_future_usage');
+    if (sfu !== undefined) options.setupFutureUsage = sfu;
+    if (p.shipping !== undefined) options.shipping = (readObject(p, 'shipping') ?? null) as Json;
+    return options;
+  }
+
+  private paymentIntentView(pi: PaymentIntent, keyKind: KeyKind): PaymentIntent | JsonObject {
+    if (keyKind === 'secret') return pi;
+    const view: Record<string, unknown> = { ...pi };
+    for (const field of SECRET_ONLY_FIELDS) delete view[field];
+    return view as JsonObject;
+  }
+
+  private listResponse<T extends Stored>(
+    req: ApiRequest,
+    p: ParamObject,
+    collection: Collection<T>,
+    url: string,
+    objectName: string,
+    filter: (item: T) => boolean,
+  ): ApiResponse {
+    const limit = readInteger(p, 'limit') ?? 10;
+    if (limit < 1 || limit > 100) throw errors.invalid('Invalid limit: must be between 1 and 100', 'limit', 'parameter_invalid_integer');
+    const after = readString(p, 'starting_after');
+    const before = readString(p, 'ending_before');
+    if (after && before) throw errors.invalid('You may only specify one of these parameters: ending_before, starting_after.', 'ending_before');
+    const created = readRange(p, 'created');
+    const matches = (item: T) => inRange(item.created, created) && filter(item);
+    const expand = readStrings(p, 'expand');
+    for (const path of expand) {
+      if (!path.startsWith('data.')) throw errors.invalid(`This property cannot be expanded (${path}).`, 'expand');
+    }
+    this.checkExpand(collection.kind, expand.map((path) => path.slice(5)));
+
+    const data: T[] = [];
+    let hasMore = false;
+    if (before) {
+      // Newer than the cursor: walk forward in time, keep the `limit` closest, answer newest first.
+      const start = collection.positionOf(before);
+      if (start === undefined) throw errors.resourceMissing(objectName, before, 'ending_before');
+      for (let i = start + 1; i < collection.size; i++) {
+        const item = collection.at(i);
+        if (!matches(item)) continue;
+        if (data.length === limit) {
+          hasMore = true;
+          break;
+        }
+        data.push(item);
+      }
+      data.reverse();
+    } else {
+      let start = collection.size - 1;
+      if (after) {
+        const position = collection.positionOf(after);
+        if (position === undefined) throw errors.resourceMissing(objectName, after, 'starting_after');
+        start = position - 1;
+      }
+      for (let i = start; i >= 0; i--) {
+        const item = collection.at(i);
+        if (!matches(item)) continue;
+        if (data.length === limit) {
+          hasMore = true;
+          break;
+        }
+        data.push(item);
+      }
+    }
+    const page: ListPage<T> = { object: 'list', data, has_more: hasMore, url };
+    return this.ok(page, expand);
+  }
+
+  // ---- expand ----
+
+  private static readonly EXPANDABLE: Record<string, readonly string[]> = {
+    payment_intent: ['latest_charge', 'payment_method', 'last_payment_error.payment_method'],
+    charge: ['payment_intent', 'balance_transaction', 'payment_method'],
+    refund: ['charge', 'payment_intent', 'balance_transaction'],
+    payment_method: [],
+    event: [],
+  };
+
+  /** Rejects `expand` paths Stripe would reject, before anything executes. */
+  private checkExpand(kind: string, paths: string[]): void {
+    for (const path of paths) {
+      const [head, ...tail] = path.split('.');
+      const allowed = Api.EXPANDABLE[kind] ?? [];
+      const direct = allowed.includes(path) || allowed.includes(head);
+      if (!direct) throw errors.invalid(`This property cannot be expanded (${path}).`, 'expand');
+      if (tail.length > 0 && !allowed.includes(path)) {
+        const nextKind = head === 'latest_charge' ? 'charge' : head;
+        this.checkExpand(nextKind, [tail.join('.')]);
+      }
+    }
+  }
+
+  private ok(body: object, expand: string[]): ApiResponse {
+    if (expand.length === 0) return { status: 200, body };
+    let value = body as Json;
+    for (const path of expand) value = this.expandPath(value, path.split('.'));
+    return { status: 200, body: value };
+  }
+
+  private expandPath(value: Json, path: string[]): Json {
+    if (path.length === 0 || value === null || typeof value !== 'object') return value;
+    const [head, ...rest] = path;
+    if (Array.isArray(value)) return value;
+    if (head === 'data' && Array.isArray(value.data)) {
+      return { ...value, data: value.data.map((item) => this.expandPath(item, rest)) };
+    }
+    const field = value[head];
+    if (field === undefined) return value;
+    let next: Json = field;
+    if (typeof field === 'string') next = (this.lookup(field) as Json | undefined) ?? field;
+    return { ...value, [head]: this.expandPath(next, rest) };
+  }
+
+  private lookup(id: string): Stored | undefined {
+    if (id.startsWith('ch_')) return this.store.charges.get(id);
+    if (id.startsWith('pm_')) return this.store.paymentMethods.get(id);
+    if (id.startsWith('pi_')) return this.store.paymentIntents.get(id);
+    if (id.startsWith('re_')) return this.store.refunds.get(id);
+    if (id.startsWith('txn_')) return undefined;
+    return undefined;
+  }
+}

@@ -1,0 +1,278 @@
+// Shapes of the Stripe objects the emulator keeps. Field names and nulls follow Stripe's API.
+
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export type Metadata = Record<string, string>;
+
+export interface Address {
+  city: string | null;
+  country: string | null;
+  line1: string | null;
+  line2: string | null;
+  postal_code: string | null;
+  state: string | null;
+}
+
+export interface BillingDetails {
+  address: Address;
+  email: string | null;
+  name: string | null;
+  phone: string | null;
+  tax_id: string | null;
+}
+
+export type CardBrand = 'amex' | 'diners' | 'discover' | 'jcb' | 'mastercard' | 'unionpay' | 'visa' | 'unknown';
+export type CardFunding = 'credit' | 'debit' | 'prepaid' | 'unknown';
+
+export interface CardChecks {
+  address_line1_check: string | null;
+  address_postal_code_check: string | null;
+  cvc_check: string | null;
+}
+
+export interface PaymentMethodCard {
+  brand: CardBrand;
+  checks: CardChecks;
+  country: string;
+  display_brand: string;
+  exp_month: number;
+  exp_year: number;
+  fingerprint: string;
+  funding: CardFunding;
+  generated_from: null;
+  last4: string;
+  networks: { available: string[]; preferred: string | null };
+  regulated_status: string;
+  three_d_secure_usage: { supported: boolean };
+  wallet: null;
+}
+
+export interface PaymentMethod {
+  id: string;
+  object: 'payment_method';
+  allow_redisplay: 'unspecified';
+  billing_details: BillingDetails;
+  card: PaymentMethodCard;
+  created: number;
+  customer: string | null;
+  livemode: false;
+  metadata: Metadata;
+  type: 'card';
+}
+
+export type PaymentIntentStatus =
+  | 'requires_payment_method'
+  | 'requires_confirmation'
+  | 'requires_action'
+  | 'processing'
+  | 'requires_capture'
+  | 'succeeded'
+  | 'canceled';
+
+export interface PaymentError {
+  type: 'card_error' | 'invalid_request_error';
+  code: string;
+  decline_code?: string;
+  message: string;
+  param?: string;
+  doc_url: string;
+  charge?: string;
+  payment_method?: PaymentMethod;
+  payment_method_type?: 'card';
+}
+
+export interface NextAction {
+  type: 'use_stripe_sdk';
+  use_stripe_sdk: { type: 'three_d_secure_redirect'; stripe_js: string; source: string };
+}
+
+export interface PaymentIntent {
+  id: string;
+  object: 'payment_intent';
+  amount: number;
+  amount_capturable: number;
+  amount_details: { tip: Record<string, never> };
+  amount_received: number;
+  application: null;
+  application_fee_amount: null;
+  automatic_payment_methods: { enabled: boolean; allow_redirects?: 'always' | 'never' } | null;
+  canceled_at: number | null;
+  cancellation_reason: string | null;
+  capture_method: 'automatic' | 'automatic_async' | 'manual';
+  client_secret: string;
+  confirmation_method: 'automatic' | 'manual';
+  created: number;
+  currency: string;
+  customer: string | null;
+  description: string | null;
+  last_payment_error: PaymentError | null;
+  latest_charge: string | null;
+  livemode: false;
+  metadata: Metadata;
+  next_action: NextAction | null;
+  on_behalf_of: null;
+  payment_method: string | null;
+  payment_method_configuration_details: null;
+  payment_method_options: { card: { installments: null; mandate_options: null; network: null; request_three_d_secure: string } };
+  payment_method_types: string[];
+  processing: null;
+  receipt_email: string | null;
+  /** Not a Stripe field: where the shopper returns after a redirect (stored at confirm). */
+  return_url: string | null;
+  review: null;
+  setup_future_usage: string | null;
+  shipping: Json;
+  source: null;
+  statement_descriptor: string | null;
+  statement_descriptor_suffix: string | null;
+  status: PaymentIntentStatus;
+  transfer_data: null;
+  transfer_group: null;
+}
+
+export interface ChargeOutcome {
+  advice_code: null;
+  network_advice_code: null;
+  network_decline_code: string | null;
+  network_status: 'approved_by_network' | 'declined_by_network' | 'not_sent_to_network';
+  reason: string | null;
+  risk_level: 'normal' | 'elevated' | 'highest';
+  risk_score: number;
+  seller_message: string;
+  type: 'authorized' | 'issuer_declined' | 'blocked' | 'manual_review';
+}
+
+export interface ChargeCardDetails {
+  amount_authorized: number | null;
+  brand: CardBrand;
+  checks: CardChecks;
+  country: string;
+  exp_month: number;
+  exp_year: number;
+  fingerprint: string;
+  funding: CardFunding;
+  installments: null;
+  last4: string;
+  mandate: null;
+  network: string;
+  network_token: { used: boolean };
+  three_d_secure: { authentication_flow: 'challenge'; result: 'authenticated'; version: string } | null;
+  wallet: null;
+}
+
+export interface Charge {
+  id: string;
+  object: 'charge';
+  amount: number;
+  amount_captured: number;
+  amount_refunded: number;
+  application: null;
+  application_fee: null;
+  application_fee_amount: null;
+  balance_transaction: string | null;
+  billing_details: BillingDetails;
+  calculated_statement_descriptor: string;
+  captured: boolean;
+  created: number;
+  currency: string;
+  customer: string | null;
+  description: string | null;
+  disputed: boolean;
+  failure_balance_transaction: null;
+  failure_code: string | null;
+  failure_message: string | null;
+  fraud_details: Record<string, never>;
+  livemode: false;
+  metadata: Metadata;
+  on_behalf_of: null;
+  outcome: ChargeOutcome;
+  paid: boolean;
+  payment_intent: string;
+  payment_method: string;
+  payment_method_details: { card: ChargeCardDetails; type: 'card' };
+  receipt_email: string | null;
+  receipt_number: null;
+  receipt_url: string;
+  refunded: boolean;
+  review: null;
+  shipping: Json;
+  source: null;
+  statement_descriptor: string | null;
+  statement_descriptor_suffix: string | null;
+  status: 'succeeded' | 'failed' | 'pending';
+  transfer_data: null;
+  transfer_group: null;
+}
+
+export interface Refund {
+  id: string;
+  object: 'refund';
+  amount: number;
+  balance_transaction: string | null;
+  charge: string;
+  created: number;
+  currency: string;
+  destination_details: {
+    card: { reference: string | null; reference_status: 'pending' | 'available'; reference_type: string; type: 'refund' };
+    type: 'card';
+  };
+  metadata: Metadata;
+  payment_intent: string;
+  reason: string | null;
+  receipt_number: null;
+  source_transfer_reversal: null;
+  status: 'pending' | 'succeeded' | 'failed' | 'canceled';
+  transfer_reversal: null;
+}
+
+export interface StripeEvent {
+  id: string;
+  object: 'event';
+  api_version: string;
+  created: number;
+  data: { object: JsonObject; previous_attributes?: JsonObject };
+  livemode: false;
+  pending_webhooks: number;
+  request: { id: string | null; idempotency_key: string | null } | null;
+  type: string;
+}
+
+export interface WebhookEndpoint {
+  id: string;
+  object: 'webhook_endpoint';
+  url: string;
+  secret: string;
+  enabled_events: string[];
+  status: 'enabled';
+  created: number;
+}
+
+/** Who asked for a change: becomes an event's `request`. */
+export interface RequestInfo {
+  id: string | null;
+  idempotencyKey: string | null;
+  /** Public base URL of the emulator as the client reached it. */
+  origin: string;
+}
+
+export interface Stored {
+  id: string;
+  created: number;
+}
+
+/** A saved idempotent request (see idempotency.ts). */
+export interface IdempotencyEntry {
+  /** `<api key>\u0000<Idempotency-Key>`: keys are per API key. */
+  id: string;
+  key: string;
+  method: string;
+  path: string;
+  fingerprint: string;
+  /** Emulator time (ms) the request arrived; expiry counts from here. */
+  createdAt: number;
+  state: 'in_flight' | 'done';
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+}
