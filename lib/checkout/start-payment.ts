@@ -1,0 +1,182 @@
+// startPayment: price the cart from the database, create or reuse the order, and create the
+// PaymentIntent under an idempotency key derived from the order and its attempt number, so a
+// double click, a resubmit or a retry after a timeout lands on the same PaymentIntent.
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type Stripe from 'stripe';
+import type { PrismaClient } from '@/lib/generated/prisma/client';
+import { getCart, type PricedCart } from '@/lib/cart/cart';
+import { formatMoney } from '@/lib/money';
+import { applyPaymentIntent } from '@/lib/orders/apply';
+import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
+
+export const CheckoutDetails = z.object({
+  email: z.string().trim().toLowerCase().max(254).email('Enter a valid email address.'),
+  name: z.string().trim().min(1, 'Enter your name.').max(120, 'Name is too long.'),
+  addressLine1: z.string().trim().min(1, 'Enter your street address.').max(200, 'Address is too long.'),
+  addressLine2: z.string().trim().max(200, 'Address is too long.').optional().transform((v) => v || undefined),
+  city: z.string().trim().min(1, 'Enter your city.').max(120, 'City is too long.'),
+  postalCode: z.string().trim().min(2, 'Enter your postal code.').max(16, 'Postal code is too long.').regex(/^[A-Za-z0-9 -]+$/, 'Enter a valid postal code.'),
+  country: z.string().trim().toUpperCase().regex(/^[A-Z]{2}$/, 'Choose a country.'),
+});
+export type CheckoutDetails = z.infer<typeof CheckoutDetails>;
+
+export const StartPaymentInput = CheckoutDetails.extend({
+  // What the shopper was shown; if the server's price differs, they are asked again.
+  expectedAmount: z.coerce.number().int().min(0).max(100_000_000),
+});
+
+export type StartPaymentResult =
+  | { kind: 'ready'; clientSecret: string; orderToken: string; paymentIntentId: string; amount: number; currency: string; attempt: number }
+  | { kind: 'invalid'; fieldErrors: Record<string, string>; message: string }
+  | { kind: 'cart_empty'; message: string }
+  | { kind: 'out_of_stock'; message: string }
+  | { kind: 'amount_changed'; amount: number; currency: string; message: string }
+  | { kind: 'already_paid'; orderToken: string; message: string }
+  | { kind: 'in_progress'; orderToken: string; message: string }
+  | { kind: 'busy'; retryAfterSeconds: number; message: string }
+  | { kind: 'error'; message: string };
+
+export interface StartPaymentDeps {
+  prisma: PrismaClient;
+  gateway: StripeGateway;
+  clientIp?: string;
+}
+
+export function pricingHash(cart: PricedCart): string {
+  const canonical = JSON.stringify([cart.currency, cart.subtotal, cart.lines.map((l) => [l.productId, l.unitPrice, l.quantity])]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+export function idempotencyKeyFor(orderId: string, attempt: number): string {
+  return `brisk:pi:${orderId}:${attempt}`;
+}
+
+const OPEN_STATUSES = ['pending', 'processing'] as const;
+const FAILED_PI_STATUSES = new Set(['canceled']);
+
+function attemptFailed(a: { status: string; failureCode: string | null; declineCode: string | null }): boolean {
+  return FAILED_PI_STATUSES.has(a.status) || (a.status === 'requires_payment_method' && Boolean(a.failureCode || a.declineCode));
+}
+
+export async function startPayment(deps: StartPaymentDeps, cartId: string | null, raw: unknown): Promise<StartPaymentResult> {
+  const parsed = StartPaymentInput.safeParse(raw);
+  if (!parsed.success) {
+    const fieldErrors: Record<string, string> = {};
+    for (const issue of parsed.error.issues) fieldErrors[String(issue.path[0] ?? 'form')] ??= issue.message;
+    return { kind: 'invalid', fieldErrors, message: 'Please check the highlighted fields.' };
+  }
+  const { expectedAmount, ...details } = parsed.data;
+  const { prisma, gateway } = deps;
+
+  const cart = await getCart(prisma, cartId);
+  if (!cart.id || cart.lines.length === 0) return { kind: 'cart_empty', message: 'Your cart is empty.' };
+  const short = cart.lines.find((l) => l.quantity > l.stock);
+  if (short) {
+    return { kind: 'out_of_stock', message: short.stock === 0 ? `${short.name} just sold out. Please remove it from your cart.` : `Only ${short.stock} ${short.name} left. Please update your cart.` };
+  }
+  if (cart.subtotal !== expectedAmount) {
+    return { kind: 'amount_changed', amount: cart.subtotal, currency: cart.currency, message: `Your cart changed: the total is now ${formatMoney(cart.subtotal, cart.currency)}. Press Pay again to continue.` };
+  }
+  const hash = pricingHash(cart);
+
+  try {
+    // Learn how the last attempt ended before deciding whether to reuse it: the decline the
+    // shopper just saw may not have reached us by webhook yet.
+    await refreshCurrentAttempt(deps, cart.id);
+
+    const plan = await prisma.$transaction(async (tx) => {
+      // One checkout per cart at a time: concurrent clicks queue here and see the same attempt.
+      await tx.$queryRaw`SELECT id FROM "Cart" WHERE id = ${cart.id} FOR UPDATE`;
+      const paid = await tx.order.findFirst({ where: { cartId: cart.id, status: 'paid', pricingHash: hash }, orderBy: { createdAt: 'desc' } });
+      if (paid && paid.paidAt && Date.now() - paid.paidAt.getTime() < 10 * 60_000) return { kind: 'already_paid' as const, orderToken: paid.publicToken };
+      let order = await tx.order.findFirst({
+        where: { cartId: cart.id, status: { in: [...OPEN_STATUSES] } },
+        orderBy: { createdAt: 'desc' },
+        include: { attempts: { orderBy: { attemptNumber: 'desc' }, take: 1 } },
+      });
+      if (order?.status === 'processing') return { kind: 'in_progress' as const, orderToken: order.publicToken };
+      const lines = cart.lines.map((l) => ({ productId: l.productId, name: l.name, unitPrice: l.unitPrice, quantity: l.quantity }));
+      if (!order) {
+        const created = await tx.order.create({
+          data: {
+            publicToken: randomBytes(24).toString('base64url'),
+            cartId: cart.id,
+            ...details,
+            currency: cart.currency,
+            subtotal: cart.subtotal,
+            total: cart.subtotal,
+            pricingHash: hash,
+            attemptCount: 1,
+            items: { create: lines },
+            events: { create: { kind: 'created', toStatus: 'pending', source: 'checkout' } },
+          },
+        });
+        return { kind: 'attempt' as const, orderId: created.id, token: created.publicToken, attempt: 1, amount: created.total, currency: created.currency };
+      }
+      let attempt = order.attemptCount;
+      const last = order.attempts[0];
+      if (order.pricingHash !== hash) {
+        // The cart changed since the last attempt: snapshot the new lines, charge the new amount.
+        await tx.orderItem.deleteMany({ where: { orderId: order.id } });
+        await tx.orderItem.createMany({ data: lines.map((l) => ({ ...l, orderId: order!.id })) });
+        attempt += 1;
+      } else if (last && last.attemptNumber === attempt && attemptFailed(last)) {
+        attempt += 1;
+      }
+      order = await tx.order.update({
+        where: { id: order.id },
+        data: { ...details, addressLine2: details.addressLine2 ?? null, subtotal: cart.subtotal, total: cart.subtotal, pricingHash: hash, attemptCount: attempt },
+        include: { attempts: { take: 0 } },
+      });
+      return { kind: 'attempt' as const, orderId: order.id, token: order.publicToken, attempt, amount: order.total, currency: order.currency };
+    });
+
+    if (plan.kind === 'already_paid') return { kind: 'already_paid', orderToken: plan.orderToken, message: 'This cart has already been paid.' };
+    if (plan.kind === 'in_progress') return { kind: 'in_progress', orderToken: plan.orderToken, message: 'Your payment is being processed.' };
+
+    const idempotencyKey = idempotencyKeyFor(plan.orderId, plan.attempt);
+    const pi = await gateway.createPaymentIntent(
+      {
+        amount: plan.amount,
+        currency: plan.currency,
+        automatic_payment_methods: { enabled: true },
+        description: `Brisk order ${plan.orderId.slice(0, 8)}`,
+        metadata: { order_id: plan.orderId, attempt: String(plan.attempt) },
+      },
+      { idempotencyKey },
+    );
+    await recordAttempt(prisma, plan.orderId, plan.attempt, pi, idempotencyKey, deps.clientIp);
+    if (pi.status === 'succeeded') {
+      await applyPaymentIntent(prisma, pi, { source: 'return_page' });
+      return { kind: 'already_paid', orderToken: plan.token, message: 'This order has already been paid.' };
+    }
+    return { kind: 'ready', clientSecret: pi.client_secret!, orderToken: plan.token, paymentIntentId: pi.id, amount: plan.amount, currency: plan.currency, attempt: plan.attempt };
+  } catch (err) {
+    if (err instanceof StripeUnavailableError) {
+      return { kind: 'busy', retryAfterSeconds: Math.max(1, Math.ceil(err.retryAfterMs / 1000)), message: 'Payments are busy right now. Your cart is saved — please try again in a moment.' };
+    }
+    throw err;
+  }
+}
+
+async function recordAttempt(prisma: PrismaClient, orderId: string, attemptNumber: number, pi: Stripe.PaymentIntent, idempotencyKey: string, clientIp?: string): Promise<void> {
+  await prisma.paymentAttempt.upsert({
+    where: { orderId_attemptNumber: { orderId, attemptNumber } },
+    create: { orderId, attemptNumber, paymentIntentId: pi.id, idempotencyKey, amount: pi.amount, currency: pi.currency, status: pi.status, clientIp },
+    update: {},
+  });
+  await prisma.order.updateMany({ where: { id: orderId, attemptCount: attemptNumber }, data: { paymentIntentId: pi.id } });
+}
+
+async function refreshCurrentAttempt(deps: StartPaymentDeps, cartId: string): Promise<void> {
+  const order = await deps.prisma.order.findFirst({
+    where: { cartId, status: { in: [...OPEN_STATUSES] } },
+    orderBy: { createdAt: 'desc' },
+    include: { attempts: { orderBy: { attemptNumber: 'desc' }, take: 1 } },
+  });
+  const last = order?.attempts[0];
+  if (!order || !last || last.attemptNumber !== order.attemptCount || attemptFailed(last)) return;
+  const pi = await deps.gateway.retrievePaymentIntent(last.paymentIntentId);
+  await applyPaymentIntent(deps.prisma, pi, { source: 'return_page' });
+}
