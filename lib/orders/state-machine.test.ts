@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { ORDER_STATUSES, canTransition, isTerminal, orderStatusForPaymentIntent, orderStatusForRefunds } from './state-machine';
+import type { OrderStatus } from '@/lib/generated/prisma/enums';
+
+// The whole truth table, written out so a change to the machine has to change this too.
+const ALLOWED = new Set([
+  'pending→processing',
+  'pending→paid',
+  'pending→canceled',
+  'processing→pending',
+  'processing→paid',
+  'processing→canceled',
+  'paid→partially_refunded',
+  'paid→refunded',
+  'partially_refunded→refunded',
+]);
+
+const RANK: Record<OrderStatus, number> = { pending: 0, processing: 1, paid: 2, partially_refunded: 3, refunded: 4, canceled: 5 };
+
+describe('order state machine', () => {
+  for (const from of ORDER_STATUSES) {
+    for (const to of ORDER_STATUSES) {
+      const key = `${from}→${to}`;
+      it(`${key} is ${ALLOWED.has(key) ? 'allowed' : 'refused'}`, () => {
+        expect(canTransition(from, to)).toBe(ALLOWED.has(key));
+      });
+    }
+  }
+
+  it('never moves backwards except a failed attempt returning to pending', () => {
+    for (const from of ORDER_STATUSES) {
+      for (const to of ORDER_STATUSES) {
+        if (!canTransition(from, to)) continue;
+        if (from === 'processing' && to === 'pending') continue;
+        expect(RANK[to], `${from}→${to}`).toBeGreaterThan(RANK[from]);
+      }
+    }
+  });
+
+  it('terminal states stay', () => {
+    expect(ORDER_STATUSES.filter(isTerminal)).toEqual(['refunded', 'canceled']);
+    for (const s of ORDER_STATUSES) expect(canTransition(s, s)).toBe(false);
+  });
+
+  it('maps every PaymentIntent status once', () => {
+    const table: [string, boolean, OrderStatus | null][] = [
+      ['succeeded', true, 'paid'],
+      ['succeeded', false, 'paid'],
+      ['processing', true, 'processing'],
+      ['processing', false, null],
+      ['requires_capture', true, 'processing'],
+      ['requires_capture', false, null],
+      ['requires_payment_method', true, 'pending'],
+      ['requires_payment_method', false, null],
+      ['requires_action', true, 'pending'],
+      ['requires_action', false, null],
+      ['requires_confirmation', true, 'pending'],
+      ['requires_confirmation', false, null],
+      ['canceled', true, null],
+      ['canceled', false, null],
+    ];
+    for (const [status, current, want] of table) {
+      expect(orderStatusForPaymentIntent(status as never, current), `${status} current=${current}`).toBe(want);
+    }
+  });
+
+  it('maps refund totals to a status', () => {
+    expect(orderStatusForRefunds(1000, 0)).toBe('paid');
+    expect(orderStatusForRefunds(1000, 1)).toBe('partially_refunded');
+    expect(orderStatusForRefunds(1000, 999)).toBe('partially_refunded');
+    expect(orderStatusForRefunds(1000, 1000)).toBe('refunded');
+  });
+});

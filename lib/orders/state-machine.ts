@@ -1,0 +1,65 @@
+// The order state machine: one table of allowed moves, and the one place a PaymentIntent's
+// status is translated into the order status it implies. Everything else asks these two.
+import type { OrderStatus } from '@/lib/generated/prisma/enums';
+import type { Stripe } from '@/lib/stripe/client';
+
+export const ORDER_STATUSES = ['pending', 'processing', 'paid', 'partially_refunded', 'refunded', 'canceled'] as const satisfies readonly OrderStatus[];
+
+// Forward only. The one step back is processing → pending: a declined attempt leaves the
+// order open for another card. paid is reachable from both open states because a webhook
+// for `processing` may never arrive (or arrive after `succeeded`).
+export const ORDER_TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
+  pending: ['processing', 'paid', 'canceled'],
+  processing: ['pending', 'paid', 'canceled'],
+  paid: ['partially_refunded', 'refunded'],
+  partially_refunded: ['refunded'],
+  refunded: [],
+  canceled: [],
+};
+
+export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
+  return ORDER_TRANSITIONS[from].includes(to);
+}
+
+export function isTerminal(status: OrderStatus): boolean {
+  return ORDER_TRANSITIONS[status].length === 0;
+}
+
+/** Orders that have taken money: refunds apply to these. */
+export function hasBeenPaid(status: OrderStatus): boolean {
+  return status === 'paid' || status === 'partially_refunded' || status === 'refunded';
+}
+
+/**
+ * The order status a PaymentIntent's status implies, or null when it implies nothing.
+ * A success pays the order whichever attempt it came from (the money is real); every other
+ * status only speaks for the order's current attempt, since an old attempt's decline or
+ * cancellation says nothing about the card the shopper is using now.
+ */
+export function orderStatusForPaymentIntent(status: Stripe.PaymentIntent.Status, isCurrentAttempt: boolean): OrderStatus | null {
+  switch (status) {
+    case 'succeeded':
+      return 'paid';
+    case 'processing':
+    case 'requires_capture':
+      return isCurrentAttempt ? 'processing' : null;
+    case 'requires_payment_method':
+    case 'requires_confirmation':
+    case 'requires_action':
+      return isCurrentAttempt ? 'pending' : null;
+    case 'canceled':
+      // A canceled PaymentIntent ends an attempt, not the order: the shopper may try again.
+      return null;
+    default: {
+      const unknown: never = status;
+      void unknown;
+      return null;
+    }
+  }
+}
+
+/** Refund totals → the status they put a paid order in (never below paid). */
+export function orderStatusForRefunds(amountPaid: number, amountRefunded: number): OrderStatus {
+  if (amountRefunded <= 0) return 'paid';
+  return amountRefunded >= amountPaid ? 'refunded' : 'partially_refunded';
+}
