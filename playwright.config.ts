@@ -10,6 +10,7 @@ const executablePath = process.env.CHROMIUM_PATH || process.env.CHROME_PATH || '
 // on its own ports and a fresh embedded database, with the bundled Stripe emulator.
 export const APP_PORT = Number(process.env.E2E_APP_PORT ?? 3100);
 export const EMULATOR_PORT = Number(process.env.E2E_EMULATOR_PORT ?? 12199);
+export const E2E_STRIPE_SECRET_KEY = 'sk_test_brisk_e2e';
 process.env.E2E_DATA_DIR ??= mkdtempSync(join(tmpdir(), 'brisk-e2e-'));
 
 export default defineConfig({
@@ -41,6 +42,9 @@ export default defineConfig({
       EMULATOR_PORT: String(EMULATOR_PORT),
       DATA_DIR: process.env.E2E_DATA_DIR,
       STRIPE_SECRET_KEY: '',
+      EMULATOR_SECRET_KEY: E2E_STRIPE_SECRET_KEY,
+      EMULATOR_PUBLISHABLE_KEY: 'pk_test_brisk_e2e',
+      EMULATOR_WEBHOOK_SECRET: 'whsec_brisk_e2e',
       DATABASE_URL: '',
       ADMIN_EMAIL: 'admin@brisk.test',
       ADMIN_PASSWORD: 'correct-horse-battery',

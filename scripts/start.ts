@@ -75,6 +75,10 @@ async function main(): Promise<void> {
       port,
       host: process.env.EMULATOR_HOST ?? '127.0.0.1',
       dataFile: join(dataDir, 'stripe-emulator.json'),
+      // Fixed keys for tools that steer the emulator (the browser specs); random otherwise.
+      secretKey: process.env.EMULATOR_SECRET_KEY || undefined,
+      publishableKey: process.env.EMULATOR_PUBLISHABLE_KEY || undefined,
+      webhookSecret: process.env.EMULATOR_WEBHOOK_SECRET || undefined,
       webhookEndpoints: [{ url: `http://127.0.0.1:${cfg.PORT}/api/stripe/webhook` }],
     });
     closeEmulator = emulator.close;

@@ -4,7 +4,7 @@
 // @stripe/stripe-js and @stripe/react-stripe-js.
 import { expect, test, type Page, type Request } from '@playwright/test';
 import Stripe from 'stripe';
-import { startEmulator } from './fixtures/dev-mock';
+import { startEmulator } from '../../emulator/src/server';
 import { RELEASE_TRAIN } from '../../emulator/src/stripejs';
 import { startMerchant, type Merchant } from './fixtures/merchant';
 
@@ -193,27 +193,46 @@ test('redirect: always lands on return_url with the PaymentIntent in the query',
   expect((await stripe.paymentIntents.retrieve(id)).status).toBe('succeeded');
 });
 
-test('StrictMode mount, destroy and remount leaves exactly one working, auto-sized iframe', async ({ page }) => {
-  await openCheckout(page);
-  await expect(page.locator('iframe[name^="__privateStripeFrame"]')).toHaveCount(1);
-  await expect(page.locator('#payment-element .__PrivateStripeElement')).toHaveCount(1);
-  const iframe = page.locator('iframe[name^="__privateStripeFrame"]');
-  const frameHeight = () => iframe.evaluate((el) => el.getBoundingClientRect().height);
-  const contentHeight = () => cardFrame(page).locator('html').evaluate((el) => Math.ceil(el.getBoundingClientRect().height));
-  await expect.poll(frameHeight).toBe(await contentHeight());
-  const before = await frameHeight();
-  // An inline error makes the content taller; the iframe follows.
-  await cardFrame(page).locator('[name="number"]').pressSequentially('4242');
-  await cardFrame(page).locator('[name="expiry"]').focus();
-  await expect(cardFrame(page).getByText('Your card number is incomplete.')).toBeVisible();
-  await expect.poll(frameHeight).toBeGreaterThan(before);
-  await expect.poll(frameHeight).toBe(await contentHeight());
-  await cardFrame(page).locator('[name="number"]').clear();
-  await fillCard(page, { number: '4242424242424242' });
-  await expect(page.getByTestId('element-state')).toHaveAttribute('data-complete', 'true');
-  await pay(page);
-  await expect(outcome(page)).toHaveAttribute('data-status', 'succeeded');
-});
+for (const variant of [
+  { name: 'a loadStripe promise', query: '', inserted: 1 },
+  { name: 'a resolved Stripe instance', query: '?stripe=resolved', inserted: 2 },
+]) {
+  test(`StrictMode with ${variant.name} leaves exactly one working, auto-sized iframe`, async ({ page }) => {
+    // Count every card frame ever inserted, to see StrictMode's create, destroy and recreate.
+    await page.addInitScript(() => {
+      const w = window as unknown as { framesInserted: number };
+      w.framesInserted = 0;
+      new MutationObserver((records) => {
+        for (const record of records) {
+          for (const node of record.addedNodes) {
+            if (node instanceof HTMLElement && node.classList.contains('__PrivateStripeElement')) w.framesInserted += 1;
+          }
+        }
+      }).observe(document, { childList: true, subtree: true });
+    });
+    await openCheckout(page, variant.query);
+    // With a promise, <Elements> has no elements yet during StrictMode's double mount.
+    expect(await page.evaluate(() => (window as unknown as { framesInserted: number }).framesInserted)).toBe(variant.inserted);
+    await expect(page.locator('iframe[name^="__privateStripeFrame"]')).toHaveCount(1);
+    await expect(page.locator('#payment-element .__PrivateStripeElement')).toHaveCount(1);
+    const iframe = page.locator('iframe[name^="__privateStripeFrame"]');
+    const frameHeight = () => iframe.evaluate((el) => el.getBoundingClientRect().height);
+    const contentHeight = () => cardFrame(page).locator('html').evaluate((el) => Math.ceil(el.getBoundingClientRect().height));
+    await expect.poll(frameHeight).toBe(await contentHeight());
+    const before = await frameHeight();
+    // An inline error makes the content taller; the iframe follows.
+    await cardFrame(page).locator('[name="number"]').pressSequentially('4242');
+    await cardFrame(page).locator('[name="expiry"]').focus();
+    await expect(cardFrame(page).getByText('Your card number is incomplete.')).toBeVisible();
+    await expect.poll(frameHeight).toBeGreaterThan(before);
+    await expect.poll(frameHeight).toBe(await contentHeight());
+    await cardFrame(page).locator('[name="number"]').clear();
+    await fillCard(page, { number: '4242424242424242' });
+    await expect(page.getByTestId('element-state')).toHaveAttribute('data-complete', 'true');
+    await pay(page);
+    await expect(outcome(page)).toHaveAttribute('data-status', 'succeeded');
+  });
+}
 
 function expectNoCardNumbersAtMerchant(): void {
   for (const request of merchant.requests) {

@@ -1,0 +1,78 @@
+// Shared steps for the shop's browser specs: they drive the app as a shopper would and steer
+// the bundled Stripe emulator through its public control API.
+import { expect, type Page, type Request } from '@playwright/test';
+
+export const emulatorUrl = `http://127.0.0.1:${process.env.E2E_EMULATOR_PORT ?? 12199}`;
+
+export async function emulator<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${emulatorUrl}/_emulator${path}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : undefined,
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!res.ok) throw new Error(`emulator ${method} ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** Stripe's own view, for assertions: the emulator's records through its API. */
+export async function stripeList<T>(path: string, secretKey: string): Promise<T[]> {
+  const res = await fetch(`${emulatorUrl}/v1/${path}${path.includes('?') ? '&' : '?'}limit=100`, { headers: { authorization: `Bearer ${secretKey}` } });
+  const body = (await res.json()) as { data: T[] };
+  return body.data;
+}
+
+export async function resetStripeBehaviour(): Promise<void> {
+  await emulator('DELETE', '/faults');
+  await emulator('POST', '/webhooks', { mode: 'normal' });
+  await emulator('POST', '/webhooks/release');
+  await emulator('POST', '/latency', { mean_ms: 0, jitter_ms: 0 });
+}
+
+export async function addToCart(page: Page, slug: string, quantity = 1): Promise<void> {
+  await page.goto(`/products/${slug}`);
+  await page.getByLabel('Quantity').fill(String(quantity));
+  const before = Number(await page.getByTestId('cart-count').textContent());
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await expect(page.getByTestId('cart-count')).toHaveText(String(before + quantity));
+}
+
+export async function fillContact(page: Page, email = `shopper+${Date.now()}@example.com`): Promise<void> {
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Full name').fill('Ada Lovelace');
+  await page.getByLabel('Street address').fill('12 Analytical Row');
+  await page.getByLabel('City').fill('London');
+  await page.getByLabel('Postal code').fill('94107');
+}
+
+export const cardFrame = (page: Page) => page.frameLocator('iframe[name^="__privateStripeFrame"]');
+
+/** Every card number typed anywhere, to prove none reached the app's own origin. */
+export const typedCardNumbers = new Set<string>();
+
+export async function fillCard(page: Page, number: string): Promise<void> {
+  typedCardNumbers.add(number);
+  const frame = cardFrame(page);
+  await frame.locator('[name="number"]').fill('');
+  await frame.locator('[name="number"]').pressSequentially(number);
+  await frame.locator('[name="expiry"]').fill('');
+  await frame.locator('[name="expiry"]').pressSequentially('1234');
+  await frame.locator('[name="cvc"]').fill('');
+  await frame.locator('[name="cvc"]').pressSequentially('123');
+  await frame.locator('[name="postalCode"]').fill('94107');
+}
+
+export async function openCheckout(page: Page): Promise<void> {
+  await page.goto('/checkout');
+  await expect(page.getByTestId('pay-button')).toBeEnabled({ timeout: 20_000 });
+}
+
+/** Fails the test if any request to the app's own origin carries a typed card number. */
+export function watchForCardNumbers(page: Page, appOrigin: string): Request[] {
+  const leaks: Request[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).origin !== appOrigin) return;
+    const data = `${request.url()} ${request.postData() ?? ''}`;
+    if ([...typedCardNumbers].some((n) => data.includes(n))) leaks.push(request);
+  });
+  return leaks;
+}
