@@ -1,7 +1,7 @@
 // Fixtures for order and payment tests: an order as startPayment leaves it, and Stripe-shaped
 // PaymentIntent / Refund snapshots (the fields Brisk reads, nothing more).
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { PrismaClient } from '@/lib/generated/prisma/client';
+import type { PrismaClient, Product } from '@/lib/generated/prisma/client';
 import type { Stripe } from '@/lib/stripe/client';
 
 export interface OrderFixture {
@@ -18,7 +18,7 @@ export async function createOrderFixture(
   opts: { lines: { stock: number; quantity: number; price?: number }[]; attempts?: number },
 ): Promise<OrderFixture> {
   const tag = randomBytes(4).toString('hex');
-  const products = [];
+  const products: Product[] = [];
   for (const [i, line] of opts.lines.entries()) {
     products.push(
       await prisma.product.create({
