@@ -138,3 +138,13 @@ export async function expectStripeError(promise: Promise<unknown>): Promise<Stri
 export function futureYear(): number {
   return new Date().getUTCFullYear() + 3;
 }
+
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
