@@ -1,0 +1,183 @@
+// Admin sign-in, framework-free: argon2id password hashes, database sessions whose id is the
+// sha-256 of the cookie token (a leaked table leaks no sessions), a fresh token at every
+// sign-in, revocation, and a lockout after repeated failures per email+address that lives in
+// the database so every instance sees it.
+import { createHash, randomBytes } from 'node:crypto';
+import { hash, verify } from '@node-rs/argon2';
+import type { PrismaClient } from '@/lib/generated/prisma/client';
+import { audit } from './audit';
+
+// OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. Algorithm 2 = Argon2id (a const enum).
+const ARGON2 = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+const TOUCH_EVERY_MS = 60_000;
+
+/** Failures allowed in a window before the lockout starts, and how it grows. */
+export const LOGIN_THROTTLE = { freeFailures: 5, windowMs: 15 * 60_000, baseLockMs: 30_000, maxLockMs: 15 * 60_000 } as const;
+
+export function hashPassword(password: string): Promise<string> {
+  return hash(password, ARGON2);
+}
+
+export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
+  try {
+    return await verify(passwordHash, password);
+  } catch {
+    return false;
+  }
+}
+
+// Verifying against this when the email is unknown keeps both answers equally slow.
+let dummyHash: Promise<string> | undefined;
+function unknownUserHash(): Promise<string> {
+  dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
+  return dummyHash;
+}
+
+export function sessionIdFor(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** Creates the first admin from ADMIN_EMAIL / ADMIN_PASSWORD when there is none yet. */
+export async function ensureFirstAdmin(prisma: PrismaClient, env: { email: string; password?: string }): Promise<'exists' | 'created' | 'no_password'> {
+  if ((await prisma.adminUser.count()) > 0) return 'exists';
+  if (!env.password) return 'no_password';
+  const email = normalizeEmail(env.email);
+  try {
+    await prisma.adminUser.create({ data: { email, passwordHash: await hashPassword(env.password) } });
+    await audit(prisma, { actor: email, action: 'admin.created', target: email, detail: { from: 'ADMIN_EMAIL/ADMIN_PASSWORD' } });
+    return 'created';
+  } catch (err) {
+    // Another instance created it first.
+    if ((err as { code?: string }).code === 'P2002') return 'exists';
+    throw err;
+  }
+}
+
+export interface SessionInfo {
+  sessionId: string;
+  userId: string;
+  email: string;
+  expiresAt: Date;
+}
+
+export async function createSession(prisma: PrismaClient, userId: string, meta: { ip?: string | null; userAgent?: string | null; now?: Date } = {}): Promise<{ token: string; expiresAt: Date }> {
+  const now = meta.now ?? new Date();
+  const token = randomBytes(32).toString('base64url');
+  const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
+  await prisma.adminSession.create({
+    data: { id: sessionIdFor(token), userId, createdAt: now, lastSeenAt: now, expiresAt, ip: meta.ip ?? null, userAgent: meta.userAgent?.slice(0, 300) ?? null },
+  });
+  return { token, expiresAt };
+}
+
+export function isPlausibleToken(token: string | undefined | null): token is string {
+  return typeof token === 'string' && /^[A-Za-z0-9_-]{43}$/.test(token);
+}
+
+export async function validateSession(prisma: PrismaClient, token: string | undefined | null, now = new Date()): Promise<SessionInfo | null> {
+  if (!isPlausibleToken(token)) return null;
+  const session = await prisma.adminSession.findUnique({ where: { id: sessionIdFor(token) }, include: { user: { select: { id: true, email: true } } } });
+  if (!session || session.revokedAt || session.expiresAt <= now) return null;
+  if (now.getTime() - session.lastSeenAt.getTime() > TOUCH_EVERY_MS) {
+    await prisma.adminSession.update({ where: { id: session.id }, data: { lastSeenAt: now } });
+  }
+  return { sessionId: session.id, userId: session.user.id, email: session.user.email, expiresAt: session.expiresAt };
+}
+
+export async function revokeSession(prisma: PrismaClient, sessionId: string, now = new Date()): Promise<boolean> {
+  const r = await prisma.adminSession.updateMany({ where: { id: sessionId, revokedAt: null }, data: { revokedAt: now } });
+  return r.count === 1;
+}
+
+export async function revokeSessionByToken(prisma: PrismaClient, token: string, now = new Date()): Promise<boolean> {
+  return isPlausibleToken(token) ? revokeSession(prisma, sessionIdFor(token), now) : false;
+}
+
+export function throttleKey(email: string, ip: string | null | undefined): string {
+  return `admin-login:${normalizeEmail(email).slice(0, 254)}|${ip ?? 'unknown'}`;
+}
+
+/** Lock length after `failures` failures in the window: none for the first few, then doubling. */
+export function lockoutMs(failures: number): number {
+  const over = failures - LOGIN_THROTTLE.freeFailures;
+  if (over < 0) return 0;
+  return Math.min(LOGIN_THROTTLE.maxLockMs, LOGIN_THROTTLE.baseLockMs * 2 ** over);
+}
+
+async function lockedUntil(prisma: PrismaClient, key: string, now: Date): Promise<Date | null> {
+  const row = await prisma.throttleCounter.findUnique({ where: { key } });
+  return row?.blockedUntil && row.blockedUntil > now ? row.blockedUntil : null;
+}
+
+/** Counts a failure atomically (one statement, safe across instances) and sets the lock it earns. */
+async function recordFailure(prisma: PrismaClient, key: string, now: Date): Promise<{ failures: number; blockedUntil: Date | null }> {
+  const windowEnd = new Date(now.getTime() + LOGIN_THROTTLE.windowMs);
+  const [row] = await prisma.$queryRaw<{ count: number }[]>`
+    INSERT INTO "ThrottleCounter" (key, count, declines, "windowEnd", "blockedUntil", "updatedAt")
+    VALUES (${key}, 1, 0, ${windowEnd}, NULL, ${now})
+    ON CONFLICT (key) DO UPDATE SET
+      count = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN 1 ELSE "ThrottleCounter".count + 1 END,
+      "windowEnd" = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN ${windowEnd} ELSE "ThrottleCounter"."windowEnd" END,
+      "updatedAt" = ${now}
+    RETURNING count`;
+  const failures = Number(row.count);
+  const lock = lockoutMs(failures);
+  if (lock === 0) return { failures, blockedUntil: null };
+  const blockedUntil = new Date(now.getTime() + lock);
+  // The window must outlast the lock, or the count would reset while still locked.
+  await prisma.throttleCounter.update({ where: { key }, data: { blockedUntil, windowEnd: new Date(Math.max(windowEnd.getTime(), blockedUntil.getTime() + LOGIN_THROTTLE.windowMs)) } });
+  return { failures, blockedUntil };
+}
+
+export type SignInResult =
+  | { ok: true; token: string; expiresAt: Date; email: string }
+  | { ok: false; reason: 'invalid' }
+  | { ok: false; reason: 'locked'; retryAfterSeconds: number };
+
+export interface SignInInput {
+  email: string;
+  password: string;
+  ip?: string | null;
+  userAgent?: string | null;
+  /** The token of the session the browser already holds, revoked so the id always rotates. */
+  previousToken?: string | null;
+  now?: Date;
+}
+
+export async function signIn(prisma: PrismaClient, input: SignInInput): Promise<SignInResult> {
+  const now = input.now ?? new Date();
+  const email = normalizeEmail(input.email);
+  const key = throttleKey(email, input.ip);
+  const locked = await lockedUntil(prisma, key, now);
+  if (locked) {
+    const retryAfterSeconds = Math.ceil((locked.getTime() - now.getTime()) / 1000);
+    await audit(prisma, { actor: email, action: 'admin.sign_in_locked', detail: { retryAfterSeconds }, ip: input.ip });
+    return { ok: false, reason: 'locked', retryAfterSeconds };
+  }
+  const user = await prisma.adminUser.findUnique({ where: { email } });
+  const valid = user ? await verifyPassword(user.passwordHash, input.password) : (await verifyPassword(await unknownUserHash(), input.password), false);
+  if (!user || !valid) {
+    const { failures, blockedUntil } = await recordFailure(prisma, key, now);
+    await audit(prisma, { actor: email, action: 'admin.sign_in_failed', detail: { failures, knownUser: Boolean(user) }, ip: input.ip });
+    if (blockedUntil) return { ok: false, reason: 'locked', retryAfterSeconds: Math.ceil((blockedUntil.getTime() - now.getTime()) / 1000) };
+    return { ok: false, reason: 'invalid' };
+  }
+  await prisma.throttleCounter.deleteMany({ where: { key } });
+  if (input.previousToken) await revokeSessionByToken(prisma, input.previousToken, now);
+  const session = await createSession(prisma, user.id, { ip: input.ip, userAgent: input.userAgent, now });
+  await audit(prisma, { actor: email, action: 'admin.sign_in', target: sessionIdFor(session.token).slice(0, 12), ip: input.ip });
+  return { ok: true, token: session.token, expiresAt: session.expiresAt, email };
+}
+
+export async function signOut(prisma: PrismaClient, token: string | null | undefined, meta: { ip?: string | null } = {}): Promise<void> {
+  if (!isPlausibleToken(token)) return;
+  const session = await validateSession(prisma, token);
+  await revokeSessionByToken(prisma, token);
+  if (session) await audit(prisma, { actor: session.email, action: 'admin.sign_out', target: session.sessionId.slice(0, 12), ip: meta.ip });
+}
