@@ -1,0 +1,264 @@
+// Background jobs on pg-boss, in the same database as the orders: in-process on PGlite
+// (through its PGlite backend), or on PostgreSQL through the connection string, where any
+// number of web instances enqueue and worker processes drain.
+//
+//   stripe-event       process one stored Stripe event (retries with backoff, then dead letter)
+//   stripe-event-dead  mark the event `dead` for the admin's dead-letter list
+//   email-send         send (or store) one Email row
+//   email-send-dead    mark the email `failed`
+//   sweep              every minute: re-enqueue what was stored but never got a job
+import { PgBoss, fromPglite, type Job } from 'pg-boss';
+import type { Database } from '@/lib/db/client';
+import type { PrismaClient } from '@/lib/generated/prisma/client';
+import { setAfterCommitHooks } from '@/lib/orders/apply';
+import { StripeEventJobData, markStripeEventDead, processStripeEvent, type EventGateway } from '@/lib/orders/stripe-events';
+import { EmailJobData, markEmailFailed, sendEmail, smtpMailer, type Mailer } from './email';
+import { jobsLog } from './log';
+
+export const QUEUES = {
+  stripeEvent: 'stripe-event',
+  stripeEventDead: 'stripe-event-dead',
+  emailSend: 'email-send',
+  emailSendDead: 'email-send-dead',
+  sweep: 'sweep',
+} as const;
+
+const SCHEMA = 'pgboss';
+
+export interface RetryPolicy {
+  limit: number;
+  delaySeconds: number;
+  backoff: boolean;
+  maxDelaySeconds: number;
+}
+
+export interface StartJobsOptions {
+  database: Database;
+  /** Stripe reads for event processing; a function so a missing key fails the job, not start-up. */
+  gateway: EventGateway | (() => EventGateway);
+  /** Run handlers in this process (false: only enqueue, e.g. a web instance with WORKER_MODE=off). */
+  worker: boolean;
+  retry?: Partial<RetryPolicy>;
+  /** How often idle workers poll (pg-boss's minimum is 0.5 s). In-process sends wake them at once. */
+  pollingIntervalSeconds?: number;
+  /** Stored-but-unqueued work older than this is re-enqueued by the sweep. */
+  sweepAfterSeconds?: number;
+  /** Schedule the minutely sweep (default: when worker is true). */
+  scheduleSweep?: boolean;
+  /** Overrides SMTP_URL (tests); null stores emails in the database. */
+  mailer?: Mailer | null;
+  concurrency?: number;
+}
+
+interface JobSystem {
+  boss: PgBoss;
+  prisma: PrismaClient;
+  worker: boolean;
+  workerIds: Map<string, string>;
+  sweepAfterSeconds: number;
+  startedAt: Date;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { limit: 8, delaySeconds: 2, backoff: true, maxDelaySeconds: 300 };
+
+// One job system per process, kept on globalThis so Next's dev reloads do not start a second.
+const g = globalThis as unknown as { __briskJobs?: JobSystem; __briskJobsStarting?: Promise<JobSystem> };
+
+function resolveGateway(gateway: StartJobsOptions['gateway']): () => EventGateway {
+  return typeof gateway === 'function' ? gateway : () => gateway;
+}
+
+export async function startJobs(opts: StartJobsOptions): Promise<JobSystem> {
+  if (g.__briskJobs) return g.__briskJobs;
+  g.__briskJobsStarting ??= start(opts).finally(() => {
+    g.__briskJobsStarting = undefined;
+  });
+  return g.__briskJobsStarting;
+}
+
+async function start(opts: StartJobsOptions): Promise<JobSystem> {
+  const { database, worker } = opts;
+  const retry = { ...DEFAULT_RETRY, ...opts.retry };
+  const background = { supervise: worker, schedule: opts.scheduleSweep ?? worker };
+  const boss =
+    database.kind === 'pglite'
+      ? new PgBoss({ db: fromPglite(database.pglite!), backend: 'pglite', schema: SCHEMA, ...background })
+      : new PgBoss({ connectionString: database.url!, schema: SCHEMA, max: 5, application_name: worker ? 'brisk-worker' : 'brisk-web', ...background });
+  boss.on('error', (err) => jobsLog.error({ err }, 'pg-boss error'));
+  await boss.start();
+
+  const retryOptions = { retryLimit: retry.limit, retryDelay: retry.delaySeconds, retryBackoff: retry.backoff, ...(retry.backoff ? { retryDelayMax: retry.maxDelaySeconds } : {}) };
+  await ensureQueue(boss, QUEUES.stripeEventDead, {});
+  await ensureQueue(boss, QUEUES.emailSendDead, {});
+  await ensureQueue(boss, QUEUES.stripeEvent, { ...retryOptions, expireInSeconds: 300, deadLetter: QUEUES.stripeEventDead });
+  await ensureQueue(boss, QUEUES.emailSend, { ...retryOptions, expireInSeconds: 120, deadLetter: QUEUES.emailSendDead });
+  await ensureQueue(boss, QUEUES.sweep, { retryLimit: 0, expireInSeconds: 120 });
+
+  const system: JobSystem = {
+    boss,
+    prisma: database.prisma,
+    worker,
+    workerIds: new Map(),
+    sweepAfterSeconds: opts.sweepAfterSeconds ?? 30,
+    startedAt: new Date(),
+  };
+
+  if (worker) {
+    const prisma = database.prisma;
+    const gateway = resolveGateway(opts.gateway);
+    const mailer = opts.mailer !== undefined ? opts.mailer : process.env.SMTP_URL ? smtpMailer(process.env.SMTP_URL) : null;
+    const polling = { pollingIntervalSeconds: opts.pollingIntervalSeconds ?? 2, localConcurrency: opts.concurrency ?? 4 };
+
+    system.workerIds.set(
+      QUEUES.stripeEvent,
+      await boss.work(QUEUES.stripeEvent, polling, async ([job]: Job<unknown>[]) => {
+        const { eventId } = StripeEventJobData.parse(job.data);
+        const outcome = await processStripeEvent(prisma, gateway(), eventId);
+        return { outcome };
+      }),
+    );
+    system.workerIds.set(
+      QUEUES.stripeEventDead,
+      await boss.work(QUEUES.stripeEventDead, { pollingIntervalSeconds: polling.pollingIntervalSeconds }, async ([job]: Job<unknown>[]) => {
+        const { eventId } = StripeEventJobData.parse(job.data);
+        await markStripeEventDead(prisma, eventId);
+        jobsLog.error({ eventId }, 'stripe event is dead after its last retry');
+      }),
+    );
+    system.workerIds.set(
+      QUEUES.emailSend,
+      await boss.work(QUEUES.emailSend, polling, async ([job]: Job<unknown>[]) => {
+        const { emailId } = EmailJobData.parse(job.data);
+        return { outcome: await sendEmail(prisma, mailer, emailId) };
+      }),
+    );
+    system.workerIds.set(
+      QUEUES.emailSendDead,
+      await boss.work(QUEUES.emailSendDead, { pollingIntervalSeconds: polling.pollingIntervalSeconds }, async ([job]: Job<unknown>[]) => {
+        await markEmailFailed(prisma, EmailJobData.parse(job.data).emailId);
+      }),
+    );
+    system.workerIds.set(
+      QUEUES.sweep,
+      await boss.work(QUEUES.sweep, { pollingIntervalSeconds: polling.pollingIntervalSeconds }, async () => runSweep()),
+    );
+    if (opts.scheduleSweep ?? true) await boss.schedule(QUEUES.sweep, '* * * * *', null, { retryLimit: 0 });
+  }
+
+  // Emails queued by applyPaymentIntent go out right after its commit.
+  setAfterCommitHooks({ emailQueued: (id) => enqueueEmail(id).then(() => undefined) });
+  g.__briskJobs = system;
+  jobsLog.info({ kind: database.kind, worker }, 'jobs started');
+  return system;
+}
+
+async function ensureQueue(boss: PgBoss, name: string, options: Record<string, unknown>): Promise<void> {
+  const existing = await boss.getQueue(name);
+  if (!existing) await boss.createQueue(name, options);
+  else if (Object.keys(options).length > 0) await boss.updateQueue(name, options);
+}
+
+/** Stops workers after their current jobs (so none is left locked) and closes pg-boss. */
+export async function stopJobs(opts: { timeoutMs?: number } = {}): Promise<void> {
+  const starting = g.__briskJobsStarting;
+  if (starting) await starting.catch(() => undefined);
+  const system = g.__briskJobs;
+  if (!system) return;
+  g.__briskJobs = undefined;
+  setAfterCommitHooks({});
+  await system.boss.stop({ graceful: true, timeout: opts.timeoutMs ?? 10_000, close: true });
+  jobsLog.info('jobs stopped');
+}
+
+export function jobsRunning(): { started: boolean; worker: boolean; since: Date | null } {
+  const s = g.__briskJobs;
+  return { started: Boolean(s), worker: Boolean(s?.worker), since: s?.startedAt ?? null };
+}
+
+function system(): JobSystem {
+  const s = g.__briskJobs;
+  if (!s) throw new Error('jobs are not started (startJobs)');
+  return s;
+}
+
+async function send(queue: string, data: object): Promise<string | null> {
+  const s = system();
+  const id = await s.boss.send(queue, data);
+  // Wake this process's worker now instead of at its next poll.
+  const workerId = s.workerIds.get(queue);
+  if (workerId) s.boss.notifyWorker(workerId);
+  return id;
+}
+
+export function enqueueStripeEvent(eventId: string): Promise<string | null> {
+  return send(QUEUES.stripeEvent, StripeEventJobData.parse({ eventId }));
+}
+
+export function enqueueEmail(emailId: string): Promise<string | null> {
+  return send(QUEUES.emailSend, EmailJobData.parse({ emailId }));
+}
+
+/** Puts a dead (or failed) event back in the queue. False when there is no such event or it is already processed. */
+export async function replayStripeEvent(eventId: string): Promise<boolean> {
+  const s = system();
+  const r = await s.prisma.stripeEvent.updateMany({ where: { id: eventId, status: { in: ['dead', 'failed'] } }, data: { status: 'received', lastError: null } });
+  if (r.count !== 1) return false;
+  await enqueueStripeEvent(eventId);
+  return true;
+}
+
+async function hasOpenJob(boss: PgBoss, queue: string, data: object): Promise<boolean> {
+  const jobs = await boss.findJobs(queue, { data });
+  return jobs.some((j) => j.state === 'created' || j.state === 'retry' || j.state === 'active');
+}
+
+/**
+ * Re-enqueues events still `received` and emails still `queued` after sweepAfterSeconds that
+ * have no open job: what a process killed between its insert and its enqueue leaves behind.
+ */
+export async function runSweep(): Promise<{ stripeEvents: number; emails: number }> {
+  const s = system();
+  const before = new Date(Date.now() - s.sweepAfterSeconds * 1000);
+  let stripeEvents = 0;
+  let emails = 0;
+  const events = await s.prisma.stripeEvent.findMany({ where: { status: 'received', receivedAt: { lt: before } }, orderBy: { receivedAt: 'asc' }, take: 500, select: { id: true } });
+  for (const { id } of events) {
+    if (await hasOpenJob(s.boss, QUEUES.stripeEvent, { eventId: id })) continue;
+    await enqueueStripeEvent(id);
+    stripeEvents++;
+  }
+  const queued = await s.prisma.email.findMany({ where: { status: 'queued', createdAt: { lt: before } }, orderBy: { createdAt: 'asc' }, take: 500, select: { id: true } });
+  for (const { id } of queued) {
+    if (await hasOpenJob(s.boss, QUEUES.emailSend, { emailId: id })) continue;
+    await enqueueEmail(id);
+    emails++;
+  }
+  if (stripeEvents || emails) jobsLog.warn({ stripeEvents, emails }, 'sweep re-enqueued work that had no job');
+  return { stripeEvents, emails };
+}
+
+export interface QueueDepth {
+  queued: number;
+  active: number;
+}
+
+/** Jobs waiting and running per queue, read from pg-boss's table (not its minutely cache). */
+export async function queueDepths(): Promise<Record<string, QueueDepth>> {
+  const s = system();
+  const names = Object.values(QUEUES);
+  const { rows } = await s.boss
+    .getDb()
+    .executeSql(`SELECT name, state, count(*)::int AS n FROM ${SCHEMA}.job WHERE name = ANY($1::text[]) AND state IN ('created', 'retry', 'active') GROUP BY name, state`, [names]);
+  const out: Record<string, QueueDepth> = Object.fromEntries(names.map((n) => [n, { queued: 0, active: 0 }]));
+  for (const r of rows as { name: string; state: string; n: number }[]) {
+    if (r.state === 'active') out[r.name].active += r.n;
+    else out[r.name].queued += r.n;
+  }
+  return out;
+}
+
+/** Age in seconds of the oldest event not yet processed (0 when none waits). */
+export async function webhookLagSeconds(prisma: PrismaClient): Promise<number> {
+  const oldest = await prisma.stripeEvent.findFirst({ where: { status: { in: ['received', 'failed'] } }, orderBy: { receivedAt: 'asc' }, select: { receivedAt: true } });
+  return oldest ? Math.max(0, (Date.now() - oldest.receivedAt.getTime()) / 1000) : 0;
+}

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { createOrderFixture, fakePaymentIntent } from '@/tests/helpers/payments';
+import { recordStripeEvent, listDeadStripeEvents, type EventGateway } from '@/lib/orders/stripe-events';
+import type { Stripe } from '@/lib/stripe/client';
+import { enqueueStripeEvent, jobsRunning, queueDepths, replayStripeEvent, runSweep, startJobs, stopJobs, webhookLagSeconds } from './index';
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+const pis = new Map<string, Stripe.PaymentIntent>();
+let failing = new Set<string>();
+const gateway: EventGateway = {
+  async retrievePaymentIntent(id) {
+    if (failing.has(id)) throw new Error(`Stripe is down for ${id}`);
+    const pi = pis.get(id);
+    if (!pi) throw new Error(`no such PaymentIntent ${id}`);
+    return pi;
+  },
+  async retrieveCharge() {
+    throw new Error('not used');
+  },
+  async listRefunds() {
+    return { object: 'list', data: [], has_more: false, url: '/v1/refunds' } as unknown as Stripe.ApiList<Stripe.Refund>;
+  },
+};
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  await startJobs({ database, gateway, worker: true, retry: { limit: 1, delaySeconds: 0, backoff: false }, pollingIntervalSeconds: 0.5, scheduleSweep: false, sweepAfterSeconds: 30, mailer: null });
+});
+afterAll(async () => {
+  await stopJobs();
+  await database?.drop();
+});
+
+function piEvent(id: string, pi: Stripe.PaymentIntent, type = 'payment_intent.succeeded', created = Math.floor(Date.now() / 1000)): Stripe.Event {
+  return { id, object: 'event', type, created, api_version: '2025-01-01', livemode: false, pending_webhooks: 1, request: null, data: { object: pi } } as unknown as Stripe.Event;
+}
+
+async function waitFor<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (done(v) || Date.now() > until) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe(`jobs on pg-boss (${testDbKind})`, () => {
+  it('processes an enqueued event end to end: order paid, email stored', async () => {
+    const prisma = database.prisma;
+    expect(jobsRunning()).toMatchObject({ started: true, worker: true });
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 2, quantity: 1 }] });
+    const pi = fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' });
+    pis.set(pi.id, pi);
+    // The event carries a stale snapshot; the worker must use the gateway's current state.
+    const stale = fakePaymentIntent({ id: pi.id, orderId: f.orderId, attempt: 1, amount: f.total, status: 'processing' });
+    await recordStripeEvent(prisma, piEvent('evt_jobs_ok', stale, 'payment_intent.processing'));
+    await enqueueStripeEvent('evt_jobs_ok');
+    const ev = await waitFor(() => prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_jobs_ok' } }), (e) => e.status === 'processed');
+    expect(ev).toMatchObject({ status: 'processed', attempts: 1, lastError: null });
+    expect((await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('paid');
+    const email = await waitFor(() => prisma.email.findFirstOrThrow({ where: { orderId: f.orderId } }), (e) => e.status !== 'queued');
+    expect(email.status).toBe('stored');
+    expect(await webhookLagSeconds(prisma)).toBe(0);
+  });
+
+  it('lands an event whose processing keeps failing in the dead state, and replays it', async () => {
+    const prisma = database.prisma;
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 2, quantity: 1 }] });
+    const pi = fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' });
+    pis.set(pi.id, pi);
+    failing.add(pi.id);
+    await recordStripeEvent(prisma, piEvent('evt_jobs_dead', pi));
+    await enqueueStripeEvent('evt_jobs_dead');
+    const ev = await waitFor(() => prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_jobs_dead' } }), (e) => e.status === 'dead');
+    expect(ev).toMatchObject({ status: 'dead', attempts: 2 });
+    expect(ev.lastError).toMatch(/Stripe is down/);
+    expect((await listDeadStripeEvents(prisma)).map((e) => e.id)).toContain('evt_jobs_dead');
+    expect(await webhookLagSeconds(prisma)).toBe(0);
+
+    failing = new Set();
+    expect(await replayStripeEvent('evt_jobs_dead')).toBe(true);
+    await waitFor(() => prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_jobs_dead' } }), (e) => e.status === 'processed');
+    expect((await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('paid');
+    expect(await replayStripeEvent('evt_jobs_dead')).toBe(false);
+  });
+
+  it('sweeps a received event that never got a job, and only that one', async () => {
+    const prisma = database.prisma;
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 2, quantity: 1 }] });
+    const pi = fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' });
+    pis.set(pi.id, pi);
+    // As if the process died between the insert and the enqueue, a minute ago.
+    await recordStripeEvent(prisma, piEvent('evt_jobs_lost', pi));
+    await prisma.stripeEvent.update({ where: { id: 'evt_jobs_lost' }, data: { receivedAt: new Date(Date.now() - 60_000) } });
+    await recordStripeEvent(prisma, piEvent('evt_jobs_fresh', pi));
+    expect(await webhookLagSeconds(prisma)).toBeGreaterThanOrEqual(59);
+
+    expect(await runSweep()).toEqual({ stripeEvents: 1, emails: 0 });
+    await waitFor(() => prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_jobs_lost' } }), (e) => e.status === 'processed');
+    expect((await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('paid');
+    expect((await prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_jobs_fresh' } })).status).toBe('received');
+    const depths = await queueDepths();
+    expect(Object.keys(depths)).toEqual(expect.arrayContaining(['stripe-event', 'email-send']));
+    expect(depths['stripe-event'].queued).toBe(0);
+  });
+});

@@ -1,0 +1,169 @@
+// Stripe events → orders. The webhook route only records an event (recordStripeEvent); a job
+// later processes it (processStripeEvent) by fetching the object's current state from Stripe,
+// because a delivered event can be late, duplicated or overtaken by a newer one.
+import { z } from 'zod';
+import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
+import type { Stripe } from '@/lib/stripe/client';
+import type { StripeGateway } from '@/lib/stripe/gateway';
+import { applyChargeRefunds, applyPaymentIntent, type ApplyResult } from './apply';
+
+const HANDLED = [
+  'payment_intent.created',
+  'payment_intent.processing',
+  'payment_intent.requires_action',
+  'payment_intent.amount_capturable_updated',
+  'payment_intent.succeeded',
+  'payment_intent.payment_failed',
+  'payment_intent.canceled',
+  'charge.succeeded',
+  'charge.failed',
+  'charge.refunded',
+  'charge.refund.updated',
+  'refund.created',
+  'refund.updated',
+  'refund.failed',
+] as const satisfies readonly Stripe.Event['type'][];
+
+export type HandledEventType = (typeof HANDLED)[number];
+export const HANDLED_EVENT_TYPES: ReadonlySet<string> = new Set<string>(HANDLED);
+
+export function isHandledEventType(type: string): type is HandledEventType {
+  return HANDLED_EVENT_TYPES.has(type);
+}
+
+/** What the gateway must offer to process events: reads only. */
+export type EventGateway = Pick<StripeGateway, 'retrievePaymentIntent' | 'retrieveCharge' | 'listRefunds'>;
+
+/** The payload of a `stripe-event` job. */
+export const StripeEventJobData = z.object({ eventId: z.string().regex(/^evt_[A-Za-z0-9_]+$/, 'must be a Stripe event id') });
+export type StripeEventJobData = z.infer<typeof StripeEventJobData>;
+
+// The part of a stored event this module reads; anything else in the payload is kept, not trusted.
+const StoredEvent = z.object({
+  id: z.string(),
+  type: z.string(),
+  data: z.object({
+    object: z.looseObject({
+      id: z.string().optional(),
+      object: z.string().optional(),
+      payment_intent: z.union([z.string(), z.looseObject({ id: z.string() }), z.null()]).optional(),
+      charge: z.union([z.string(), z.looseObject({ id: z.string() }), z.null()]).optional(),
+    }),
+  }),
+});
+
+/** Stores a verified event by its id. A second delivery of the same id is not inserted. */
+export async function recordStripeEvent(prisma: PrismaClient, event: Stripe.Event): Promise<{ inserted: boolean }> {
+  const object = event.data.object as { id?: string };
+  const r = await prisma.stripeEvent.createMany({
+    data: [
+      {
+        id: event.id,
+        type: event.type,
+        objectId: typeof object.id === 'string' ? object.id : null,
+        apiCreated: new Date(event.created * 1000),
+        payload: event as unknown as Prisma.InputJsonValue,
+      },
+    ],
+    skipDuplicates: true,
+  });
+  return { inserted: r.count === 1 };
+}
+
+export type ProcessOutcome = 'processed' | 'ignored' | 'already_processed' | 'missing';
+
+function idOf(ref: string | { id: string } | null | undefined): string | null {
+  if (!ref) return null;
+  return typeof ref === 'string' ? ref : ref.id;
+}
+
+async function applyRefundsOf(prisma: PrismaClient, gateway: EventGateway, paymentIntentId: string, stripeEventId: string): Promise<ApplyResult> {
+  const [pi, refunds] = await Promise.all([gateway.retrievePaymentIntent(paymentIntentId), gateway.listRefunds({ payment_intent: paymentIntentId, limit: 100 })]);
+  return applyChargeRefunds(prisma, { paymentIntent: pi, refunds: refunds.data }, { source: 'webhook', stripeEventId });
+}
+
+async function applyEvent(prisma: PrismaClient, gateway: EventGateway, event: z.infer<typeof StoredEvent>, type: HandledEventType): Promise<void> {
+  const obj = event.data.object;
+  const ctx = { source: 'webhook' as const, stripeEventId: event.id };
+  switch (type) {
+    case 'payment_intent.created':
+    case 'payment_intent.processing':
+    case 'payment_intent.requires_action':
+    case 'payment_intent.amount_capturable_updated':
+    case 'payment_intent.succeeded':
+    case 'payment_intent.payment_failed':
+    case 'payment_intent.canceled': {
+      if (!obj.id) throw new Error(`${type} event ${event.id} has no PaymentIntent id`);
+      await applyPaymentIntent(prisma, await gateway.retrievePaymentIntent(obj.id), ctx);
+      return;
+    }
+    case 'charge.succeeded':
+    case 'charge.failed': {
+      const pi = idOf(obj.payment_intent);
+      if (pi) await applyPaymentIntent(prisma, await gateway.retrievePaymentIntent(pi), ctx);
+      return;
+    }
+    case 'charge.refunded': {
+      const pi = idOf(obj.payment_intent);
+      if (pi) await applyRefundsOf(prisma, gateway, pi, event.id);
+      return;
+    }
+    case 'charge.refund.updated':
+    case 'refund.created':
+    case 'refund.updated':
+    case 'refund.failed': {
+      let pi = idOf(obj.payment_intent);
+      const charge = idOf(obj.charge);
+      if (!pi && charge) pi = idOf((await gateway.retrieveCharge(charge)).payment_intent);
+      if (pi) await applyRefundsOf(prisma, gateway, pi, event.id);
+      return;
+    }
+    default: {
+      const unhandled: never = type;
+      throw new Error(`no handler for ${String(unhandled)}`);
+    }
+  }
+}
+
+function errorText(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return text.slice(0, 2_000);
+}
+
+/**
+ * Processes one stored event: fetches what it refers to and applies it. Marks the event
+ * processed, or failed with the error (and rethrows so the job is retried).
+ */
+export async function processStripeEvent(prisma: PrismaClient, gateway: EventGateway, eventId: string): Promise<ProcessOutcome> {
+  const row = await prisma.stripeEvent.findUnique({ where: { id: eventId } });
+  if (!row) return 'missing';
+  if (row.status === 'processed') return 'already_processed';
+  await prisma.stripeEvent.update({ where: { id: eventId }, data: { attempts: { increment: 1 } } });
+  try {
+    const event = StoredEvent.parse(row.payload);
+    const handled = isHandledEventType(event.type);
+    if (handled) await applyEvent(prisma, gateway, event, event.type as HandledEventType);
+    await prisma.stripeEvent.update({ where: { id: eventId }, data: { status: 'processed', processedAt: new Date(), lastError: null } });
+    return handled ? 'processed' : 'ignored';
+  } catch (err) {
+    await prisma.stripeEvent.update({ where: { id: eventId }, data: { status: 'failed', lastError: errorText(err) } }).catch(() => {});
+    throw err;
+  }
+}
+
+/** After the last retry: the event waits in the dead-letter list for an admin. */
+export async function markStripeEventDead(prisma: PrismaClient, eventId: string, lastError?: string): Promise<void> {
+  await prisma.stripeEvent.updateMany({
+    where: { id: eventId, status: { not: 'processed' } },
+    data: { status: 'dead', ...(lastError ? { lastError: lastError.slice(0, 2_000) } : {}) },
+  });
+}
+
+export function listDeadStripeEvents(prisma: PrismaClient, take = 100) {
+  return prisma.stripeEvent.findMany({
+    where: { status: 'dead' },
+    orderBy: { receivedAt: 'desc' },
+    take,
+    select: { id: true, type: true, objectId: true, attempts: true, lastError: true, receivedAt: true, apiCreated: true },
+  });
+}
