@@ -129,7 +129,8 @@ describe('cards that decline', () => {
   });
 
   test('card validation: expiry month, past year and cvc', async () => {
-    const bad = async (card: Stripe.PaymentMethodCreateParams.Card1) => expectStripeError(stripe.paymentMethods.create({ type: 'card', card }));
+    const bad = async (card: { number: string; exp_month: number; exp_year: number; cvc?: string }) =>
+      expectStripeError(stripe.paymentMethods.create({ type: 'card', card } as Stripe.PaymentMethodCreateParams));
     expect((await bad({ number: '4242424242424242', exp_month: 13, exp_year: futureYear() })).code).toBe('invalid_expiry_month');
     expect((await bad({ number: '4242424242424242', exp_month: 1, exp_year: 2001 })).code).toBe('invalid_expiry_year');
     expect((await bad({ number: '4242424242424242', exp_month: 1, exp_year: futureYear(), cvc: '12' })).code).toBe('invalid_cvc');
@@ -327,7 +328,8 @@ describe('PaymentIntent lifecycle', () => {
   test('automatic_payment_methods and payment_method_types', async () => {
     const a = await stripe.paymentIntents.create({ amount: 1200, currency: 'usd', automatic_payment_methods: { enabled: true } });
     expect(a.automatic_payment_methods?.enabled).toBe(true);
-    const b = await stripe.paymentIntents.create({ amount: 1200, currency: 'usd', payment_method_types: ['card'] });
+    // payment_method_types is not in this SDK's create params type, but the API still takes it.
+    const b = await stripe.paymentIntents.create({ amount: 1200, currency: 'usd', payment_method_types: ['card'] } as Stripe.PaymentIntentCreateParams);
     expect(b.automatic_payment_methods).toBeNull();
     expect(b.payment_method_types).toEqual(['card']);
   });

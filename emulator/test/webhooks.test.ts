@@ -51,7 +51,7 @@ async function deliveries(query: string): Promise<Delivery[]> {
   return (await h.control<{ data: Delivery[] }>('GET', `/deliveries?${query}`)).body.data;
 }
 
-async function payOnce(card = 'pm_card_visa'): Promise<Stripe.PaymentIntent> {
+async function payOnce(card = 'pm_card_visa'): Promise<Stripe.Response<Stripe.PaymentIntent>> {
   return stripe.paymentIntents.create({ amount: 1000, currency: 'usd', payment_method: card, confirm: true });
 }
 
