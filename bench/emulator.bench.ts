@@ -6,8 +6,10 @@
 // The server under test runs in a child process pinned to one CPU (taskset, when present); the
 // load generator runs here, pinned to another CPU when there is one. Goal: ≥ 1,500 creations/s.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isQuick, percentile, recordResults, type Row } from './lib/results';
@@ -46,7 +48,12 @@ async function runChild(kind: string): Promise<void> {
   const dataFile = kind === 'emulator-persistent' ? `${process.env.TMPDIR ?? '/tmp'}/emulator-bench-${process.pid}/stripe.json` : undefined;
   const emu = await startEmulator({ port: 0, dataFile });
   console.log(JSON.stringify({ port: emu.port, secretKey: emu.secretKey }));
-  process.on('SIGTERM', () => void emu.close().then(() => process.exit(0)));
+  process.on('SIGTERM', () =>
+    void emu.close().then(() => {
+      if (dataFile) rmSync(dirname(dataFile), { recursive: true, force: true });
+      process.exit(0);
+    }),
+  );
 }
 
 interface Started {

@@ -457,9 +457,10 @@ export class Payments {
     refund.destination_details.card.reference = randomString(23).replace(/\D/g, '').padEnd(23, '7').slice(0, 23);
     refund.destination_details.card.reference_status = 'available';
     this.store.refunds.save(refund);
-    this.events.emit('refund.updated', refund, request, {
-      destination_details: { card: { reference: null, reference_status: 'pending' } },
-    });
+    // Stripe reports refund changes under both names; charge.refund.updated covers every method.
+    const previousRefund: JsonObject = { destination_details: { card: { reference: null, reference_status: 'pending' } } };
+    this.events.emit('refund.updated', refund, request, previousRefund);
+    this.events.emit('charge.refund.updated', refund, request, previousRefund);
     return refund;
   }
 
