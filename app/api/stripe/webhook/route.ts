@@ -1,0 +1,30 @@
+// POST /api/stripe/webhook: raw body in, verified event stored and enqueued, 2xx out within
+// milliseconds. The logic is lib/orders/webhook.ts.
+import { config } from '@/lib/config';
+import { db } from '@/lib/db/client';
+import { enqueueStripeEvent } from '@/lib/jobs';
+import { jobsLog } from '@/lib/jobs/log';
+import { contentLengthTooLarge, receiveStripeWebhook } from '@/lib/orders/webhook';
+import { stripeGateway } from '@/lib/stripe/gateway';
+
+export const runtime = 'nodejs';
+export const dynamic = 'force-dynamic';
+
+export async function POST(request: Request): Promise<Response> {
+  const contentLength = request.headers.get('content-length');
+  // Refuse a declared oversize body before reading it.
+  if (contentLengthTooLarge(contentLength)) return Response.json({ error: 'payload too large' }, { status: 413 });
+  const rawBody = await request.text();
+  const cfg = config();
+  const result = await receiveStripeWebhook(
+    { rawBody, signature: request.headers.get('stripe-signature'), contentLength },
+    {
+      prisma: async () => (await db()).prisma,
+      gateway: stripeGateway(),
+      secrets: [cfg.STRIPE_WEBHOOK_SECRET, cfg.STRIPE_WEBHOOK_SECRET_PREVIOUS],
+      enqueue: enqueueStripeEvent,
+      onError: (stage, err) => jobsLog.error({ err, stage }, 'webhook could not complete a step'),
+    },
+  );
+  return Response.json(result.body, { status: result.status });
+}

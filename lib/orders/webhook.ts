@@ -1,0 +1,72 @@
+// The Stripe webhook, framework-free: verify the signature over the exact bytes, store the
+// event by its id, enqueue its processing, answer. Everything slow happens in the worker.
+import type { PrismaClient } from '@/lib/generated/prisma/client';
+import type { Stripe } from '@/lib/stripe/client';
+import type { StripeGateway } from '@/lib/stripe/gateway';
+import { recordStripeEvent } from './stripe-events';
+
+export const WEBHOOK_MAX_BYTES = 1024 * 1024;
+export const WEBHOOK_TOLERANCE_SECONDS = 300;
+
+export interface WebhookRequest {
+  rawBody: string;
+  signature: string | null;
+  /** The Content-Length header as sent, if any. */
+  contentLength?: string | null;
+}
+
+export interface WebhookDeps {
+  /** The database; a rejection (or a failing insert) means "unreachable": 503 so Stripe retries. */
+  prisma: () => PrismaClient | Promise<PrismaClient>;
+  gateway: Pick<StripeGateway, 'constructEvent'>;
+  /** STRIPE_WEBHOOK_SECRET, then STRIPE_WEBHOOK_SECRET_PREVIOUS during a rotation. */
+  secrets: (string | undefined)[];
+  enqueue: (eventId: string) => Promise<unknown>;
+  onError?: (stage: 'database' | 'enqueue', err: unknown) => void;
+}
+
+export interface WebhookResponse {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** True when a declared Content-Length already rules the body out (checked before reading it). */
+export function contentLengthTooLarge(contentLength: string | null | undefined): boolean {
+  const n = contentLength ? Number(contentLength) : NaN;
+  return Number.isFinite(n) && n > WEBHOOK_MAX_BYTES;
+}
+
+export async function receiveStripeWebhook(req: WebhookRequest, deps: WebhookDeps): Promise<WebhookResponse> {
+  if (contentLengthTooLarge(req.contentLength) || Buffer.byteLength(req.rawBody, 'utf8') > WEBHOOK_MAX_BYTES) {
+    return { status: 413, body: { error: 'payload too large' } };
+  }
+  const secrets = deps.secrets.filter((s): s is string => Boolean(s));
+  if (secrets.length === 0) return { status: 500, body: { error: 'webhook secret is not configured' } };
+  if (!req.signature) return { status: 400, body: { error: 'missing Stripe-Signature header' } };
+
+  let event: Stripe.Event;
+  try {
+    event = deps.gateway.constructEvent(req.rawBody, req.signature, secrets, WEBHOOK_TOLERANCE_SECONDS);
+  } catch {
+    // Covers a wrong secret, a tampered body and a timestamp outside the tolerance.
+    return { status: 400, body: { error: 'invalid signature' } };
+  }
+
+  let inserted: boolean;
+  try {
+    const prisma = await deps.prisma();
+    ({ inserted } = await recordStripeEvent(prisma, event));
+  } catch (err) {
+    deps.onError?.('database', err);
+    return { status: 503, body: { error: 'temporarily unavailable' } };
+  }
+  if (!inserted) return { status: 200, body: { received: true, duplicate: true } };
+
+  try {
+    await deps.enqueue(event.id);
+  } catch (err) {
+    // The event is stored: the sweep enqueues it. Stripe must not resend it for this.
+    deps.onError?.('enqueue', err);
+  }
+  return { status: 200, body: { received: true } };
+}
