@@ -1,0 +1,54 @@
+// Starting the job system from the environment: inside the Next.js server (instrumentation.ts)
+// or as a separate worker process (scripts/worker.ts), and stopping it on shutdown signals so
+// no job is left locked `active` until it expires.
+import { config } from '@/lib/config';
+import { db } from '@/lib/db/client';
+import { stripeGateway } from '@/lib/stripe/gateway';
+import { startJobs, stopJobs } from './index';
+import { jobsLog } from './log';
+
+export class WorkerNeedsPostgresError extends Error {
+  constructor() {
+    super(
+      'A separate worker process needs PostgreSQL: the embedded PGlite database can be opened by one process only, ' +
+        'and the Next.js server already runs the worker in-process (WORKER_MODE=inline). ' +
+        'Set DATABASE_URL=postgresql://… for both the server and `npm run worker`.',
+    );
+    this.name = 'WorkerNeedsPostgresError';
+  }
+}
+
+/**
+ * role 'server': WORKER_MODE=inline runs the handlers here; WORKER_MODE=off only enqueues
+ * (separate workers drain). role 'worker': always runs handlers, and only on PostgreSQL.
+ */
+export async function startJobsFromEnvironment(role: 'server' | 'worker'): Promise<void> {
+  const cfg = config();
+  if (role === 'worker' && !cfg.DATABASE_URL) throw new WorkerNeedsPostgresError();
+  const database = await db();
+  const worker = role === 'worker' || cfg.WORKER_MODE === 'inline';
+  await startJobs({ database, gateway: () => stripeGateway(), worker });
+  stopOnSignals({ exitAfter: role === 'worker' || Boolean(process.env.NEXT_MANUAL_SIG_HANDLE) });
+}
+
+const g = globalThis as unknown as { __briskJobsSignals?: boolean };
+
+/**
+ * Stops the jobs gracefully on SIGTERM/SIGINT. Inside Next.js the server exits on its own
+ * after closing (unless NEXT_MANUAL_SIG_HANDLE is set, when this handler exits instead);
+ * pg-boss stops fetching at once and an interrupted job is retried after it expires.
+ */
+export function stopOnSignals(opts: { exitAfter: boolean }): void {
+  if (g.__briskJobsSignals) return;
+  g.__briskJobsSignals = true;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      jobsLog.info({ signal }, 'stopping jobs');
+      void stopJobs()
+        .catch((err) => jobsLog.error({ err }, 'jobs did not stop cleanly'))
+        .finally(() => {
+          if (opts.exitAfter) process.exit(signal === 'SIGINT' ? 130 : 143);
+        });
+    });
+  }
+}
