@@ -1,0 +1,67 @@
+// What /api/health reports: can we reach the database, is its schema current, is the job
+// worker running, how deep are the queues, how far behind are webhooks.
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PrismaClient } from '@/lib/generated/prisma/client';
+import { jobsRunning, queueDepths, webhookLagSeconds, type QueueDepth } from '@/lib/jobs';
+
+export interface HealthReport {
+  ready: boolean;
+  database: { ok: boolean; error?: string };
+  migrations: { ok: boolean; pending: string[] };
+  worker: { expected: boolean; running: boolean; jobsStarted: boolean };
+  queues: Record<string, QueueDepth> | null;
+  webhookLagSeconds: number | null;
+  gateway: { state: 'closed' | 'open' | 'half_open' };
+}
+
+export interface HealthDeps {
+  prisma: () => Promise<PrismaClient>;
+  /** Whether this process should be running the worker (WORKER_MODE=inline). */
+  workerExpected: boolean;
+  migrationsDir?: string;
+}
+
+function expectedMigrations(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
+}
+
+export async function readHealth(deps: HealthDeps): Promise<HealthReport> {
+  const jobs = jobsRunning();
+  const report: HealthReport = {
+    ready: false,
+    database: { ok: false },
+    migrations: { ok: false, pending: [] },
+    worker: { expected: deps.workerExpected, running: jobs.worker, jobsStarted: jobs.started },
+    queues: null,
+    webhookLagSeconds: null,
+    // Issue #6 gives the gateway a circuit breaker; until then it is always closed.
+    gateway: { state: 'closed' },
+  };
+  let prisma: PrismaClient;
+  try {
+    prisma = await deps.prisma();
+    await prisma.$queryRaw`SELECT 1`;
+    report.database.ok = true;
+  } catch (err) {
+    report.database.error = err instanceof Error ? err.message.split('\n')[0].slice(0, 200) : 'unreachable';
+    return report;
+  }
+  try {
+    const applied = await prisma.$queryRaw<{ migration_name: string }[]>`
+      SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`;
+    const done = new Set(applied.map((m) => m.migration_name));
+    report.migrations.pending = expectedMigrations(deps.migrationsDir ?? join(process.cwd(), 'prisma', 'migrations')).filter((m) => !done.has(m));
+    report.migrations.ok = report.migrations.pending.length === 0;
+  } catch {
+    report.migrations.ok = false;
+  }
+  report.webhookLagSeconds = await webhookLagSeconds(prisma).catch(() => null);
+  if (jobs.started) report.queues = await queueDepths().catch(() => null);
+  report.ready = report.database.ok && report.migrations.ok && (!deps.workerExpected || report.worker.running);
+  return report;
+}
