@@ -9,7 +9,7 @@ import { generatedIsFresh, generatePrismaClient } from './generate';
 const root = resolve(import.meta.dirname, '..');
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
 
-function run(title: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
+function run(title: string, cmd: string, args: string[], env: Record<string, string> = {}): void {
   console.log(`\n=== ${title} ===`);
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
   if (r.status !== 0) {

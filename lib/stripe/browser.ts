@@ -2,7 +2,8 @@
 // Loads Stripe.js once per page load. With the emulator, its Stripe.js is loaded first, so the
 // same <Elements>/<PaymentElement> code runs against both; `pure` never injects js.stripe.com
 // by itself at import time.
-import { loadStripe, type Stripe } from '@stripe/stripe-js/pure';
+import type { Stripe } from '@stripe/stripe-js';
+import { loadStripe } from '@stripe/stripe-js/pure';
 
 let stripePromise: Promise<Stripe | null> | undefined;
 
