@@ -1,0 +1,138 @@
+// startPayment against a real database and the Stripe emulator through the official SDK.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import Stripe from 'stripe';
+import { startEmulator } from '@/emulator/src/server';
+import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { seedCatalog } from '@/lib/db/seed';
+import { addToCart, getCart } from '@/lib/cart/cart';
+import { createStripeClient } from '@/lib/stripe/client';
+import { StripeGateway } from '@/lib/stripe/gateway';
+import { startPayment, type StartPaymentResult } from './start-payment';
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let emulator: Awaited<ReturnType<typeof startEmulator>>;
+let stripe: Stripe;
+let gateway: StripeGateway;
+let products: { id: string; price: number }[];
+
+const details = { email: 'ada@example.com', name: 'Ada Lovelace', addressLine1: '12 Analytical Row', city: 'London', postalCode: 'N1 9GU', country: 'gb' };
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  await seedCatalog(database.prisma);
+  products = await database.prisma.product.findMany({ orderBy: { slug: 'asc' } });
+  emulator = await startEmulator({ port: 0 });
+  stripe = createStripeClient({ secretKey: emulator.secretKey, apiBase: emulator.url });
+  gateway = new StripeGateway(stripe, { baseDelayMs: 20, maxDelayMs: 50 });
+});
+afterAll(async () => {
+  await emulator?.close();
+  await database?.drop();
+});
+beforeEach(async () => {
+  await fetch(`${emulator.url}/_emulator/faults`, { method: 'DELETE' });
+});
+
+async function newCart(quantity = 1): Promise<string> {
+  const r = await addToCart(database.prisma, null, { productId: products[0].id, quantity });
+  if (!r.ok) throw new Error(r.error);
+  return r.cartId;
+}
+
+const deps = () => ({ prisma: database.prisma, gateway });
+async function start(cartId: string, extra: Record<string, unknown> = {}): Promise<StartPaymentResult> {
+  const cart = await getCart(database.prisma, cartId);
+  return startPayment(deps(), cartId, { ...details, expectedAmount: cart.subtotal, ...extra });
+}
+function ready(r: StartPaymentResult) {
+  if (r.kind !== 'ready') throw new Error(`expected ready, got ${JSON.stringify(r)}`);
+  return r;
+}
+async function intentsFor(orderId: string): Promise<Stripe.PaymentIntent[]> {
+  const all = await stripe.paymentIntents.list({ limit: 100 });
+  return all.data.filter((pi) => pi.metadata.order_id === orderId);
+}
+
+describe(`startPayment (${testDbKind})`, () => {
+  it('prices the cart on the server and creates one order and one PaymentIntent for it', async () => {
+    const cartId = await newCart(2);
+    const r = ready(await start(cartId));
+    expect(r.amount).toBe(products[0].price * 2);
+    const order = await database.prisma.order.findUniqueOrThrow({ where: { publicToken: r.orderToken }, include: { items: true, attempts: true } });
+    expect(order).toMatchObject({ status: 'pending', total: products[0].price * 2, email: 'ada@example.com', country: 'GB', attemptCount: 1 });
+    expect(order.items).toMatchObject([{ productId: products[0].id, unitPrice: products[0].price, quantity: 2 }]);
+    const pis = await intentsFor(order.id);
+    expect(pis).toHaveLength(1);
+    expect(pis[0]).toMatchObject({ amount: products[0].price * 2, currency: 'usd', metadata: { order_id: order.id, attempt: '1' } });
+    expect(order.attempts[0].paymentIntentId).toBe(pis[0].id);
+  });
+
+  it('lands a double click, a resubmit and concurrent submits on the same PaymentIntent', async () => {
+    const cartId = await newCart();
+    const results = await Promise.all(Array.from({ length: 5 }, () => start(cartId)));
+    const again = ready(await start(cartId));
+    const ids = new Set([...results.map((r) => ready(r).paymentIntentId), again.paymentIntentId]);
+    expect(ids.size).toBe(1);
+    const order = await database.prisma.order.findUniqueOrThrow({ where: { publicToken: again.orderToken } });
+    expect(await intentsFor(order.id)).toHaveLength(1);
+    expect(await database.prisma.order.count({ where: { cartId } })).toBe(1);
+  });
+
+  it('gives a changed cart a new attempt at the new amount, never a charge at the stale one', async () => {
+    const cartId = await newCart();
+    const first = ready(await start(cartId));
+    await addToCart(database.prisma, cartId, { productId: products[1].id, quantity: 1 });
+    const stale = await startPayment(deps(), cartId, { ...details, expectedAmount: first.amount });
+    expect(stale.kind).toBe('amount_changed');
+    const second = ready(await start(cartId));
+    expect(second.orderToken).toBe(first.orderToken);
+    expect(second.attempt).toBe(2);
+    expect(second.amount).toBe(products[0].price + products[1].price);
+    expect(second.paymentIntentId).not.toBe(first.paymentIntentId);
+    const order = await database.prisma.order.findUniqueOrThrow({ where: { publicToken: second.orderToken }, include: { items: true } });
+    expect(order.total).toBe(second.amount);
+    expect(order.items).toHaveLength(2);
+  });
+
+  it('after a decline, a new card is a new attempt on the same order', async () => {
+    const cartId = await newCart();
+    const first = ready(await start(cartId));
+    await expect(stripe.paymentIntents.confirm(first.paymentIntentId, { payment_method: 'pm_card_chargeDeclined' })).rejects.toMatchObject({ type: 'StripeCardError' });
+    const second = ready(await start(cartId));
+    expect(second.orderToken).toBe(first.orderToken);
+    expect(second.attempt).toBe(2);
+    expect(second.paymentIntentId).not.toBe(first.paymentIntentId);
+    const paid = await stripe.paymentIntents.confirm(second.paymentIntentId, { payment_method: 'pm_card_visa' });
+    expect(paid.status).toBe('succeeded');
+  });
+
+  it('answers "payments are busy" when Stripe keeps failing, and keeps the cart', async () => {
+    const cartId = await newCart();
+    await fetch(`${emulator.url}/_emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: '/v1/payment_intents', method: 'POST', status: 503 }) });
+    const r = await start(cartId);
+    expect(r.kind).toBe('busy');
+    expect((await getCart(database.prisma, cartId)).lines).toHaveLength(1);
+    await fetch(`${emulator.url}/_emulator/faults`, { method: 'DELETE' });
+    ready(await start(cartId));
+  });
+
+  it('rejects bad input with field errors and creates nothing', async () => {
+    const cartId = await newCart();
+    const before = await database.prisma.order.count();
+    const r = await startPayment(deps(), cartId, { ...details, email: 'not-an-email', postalCode: '<script>', country: 'Narnia', expectedAmount: -1 });
+    expect(r.kind).toBe('invalid');
+    if (r.kind === 'invalid') expect(Object.keys(r.fieldErrors).sort()).toEqual(['country', 'email', 'expectedAmount', 'postalCode']);
+    expect(await startPayment(deps(), null, { ...details, expectedAmount: 100 })).toMatchObject({ kind: 'cart_empty' });
+    expect(await database.prisma.order.count()).toBe(before);
+  });
+
+  it('refuses a cart that asks for more than is in stock', async () => {
+    const cartId = await newCart(2);
+    await database.prisma.product.update({ where: { id: products[0].id }, data: { stock: 1 } });
+    try {
+      expect((await start(cartId)).kind).toBe('out_of_stock');
+    } finally {
+      await database.prisma.product.update({ where: { id: products[0].id }, data: { stock: 100 } });
+    }
+  });
+});
