@@ -4,6 +4,8 @@ const nextConfig: NextConfig = {
   // PGlite loads its WebAssembly and data files from its own package folder.
   serverExternalPackages: ['@electric-sql/pglite', 'pglite-prisma-adapter', 'pg-boss', 'pg', '@prisma/adapter-pg', '@prisma/schema-engine-wasm', 'pino', 'nodemailer'],
   poweredByHeader: false,
+  // Type errors fail `npm test` (tsc runs first there); the build itself stays about building.
+  typescript: { ignoreBuildErrors: true },
   reactStrictMode: true,
   typedRoutes: false,
   experimental: { serverActions: { bodySizeLimit: '100kb' } },

@@ -39,6 +39,7 @@ const only = process.argv[2];
 if (!generatedIsFresh()) generatePrismaClient();
 
 if (!only || only === 'unit') {
+  run('TypeScript', bin('tsc'), ['--noEmit', '-p', '.']);
   run('Vitest on PGlite', bin('vitest'), ['run'], { TEST_DB_KIND: 'pglite' });
   if (process.env.TEST_DATABASE_URL) {
     run('Vitest database tests on PostgreSQL', bin('vitest'), ['run', '.db.test.ts'], { TEST_DB_KIND: 'postgres' });
