@@ -1,0 +1,117 @@
+// Admin actions on one order besides refunds: cancel an unpaid order (its PaymentIntents are
+// canceled at Stripe first, so a shopper can no longer pay it), resend the receipt, and decide
+// a risk review. Each is recorded in the audit log with who did it.
+import { randomUUID } from 'node:crypto';
+import type { PrismaClient } from '@/lib/generated/prisma/client';
+import { formatMoney } from '@/lib/money';
+import { applyPaymentIntent } from '@/lib/orders/apply';
+import { requestRefund, refundPlan, type RefundOutcome } from '@/lib/orders/refunds';
+import { canTransition, hasBeenPaid } from '@/lib/orders/state-machine';
+import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
+import { audit } from './audit';
+
+export interface Actor {
+  actor: string;
+  ip?: string | null;
+}
+
+export type ActionOutcome = { kind: 'ok'; message: string } | { kind: 'refused' | 'unavailable' | 'failed'; message: string };
+
+const OPEN_ATTEMPT = new Set(['requires_payment_method', 'requires_confirmation', 'requires_action', 'requires_capture', 'processing']);
+
+export async function cancelUnpaidOrder(prisma: PrismaClient, gateway: StripeGateway, orderId: string, who: Actor): Promise<ActionOutcome> {
+  const order = await prisma.order.findUnique({ where: { id: orderId }, include: { attempts: true } });
+  if (!order) return { kind: 'refused', message: 'Order not found.' };
+  if (!canTransition(order.status, 'canceled')) return { kind: 'refused', message: `A ${order.status.replace('_', ' ')} order cannot be canceled.` };
+
+  for (const attempt of order.attempts.filter((a) => OPEN_ATTEMPT.has(a.status))) {
+    try {
+      const pi = await gateway.cancelPaymentIntent(attempt.paymentIntentId, { idempotencyKey: `brisk:cancel:${attempt.paymentIntentId}` });
+      await applyPaymentIntent(prisma, pi, { source: 'admin', actor: who.actor });
+    } catch (err) {
+      if (err instanceof StripeUnavailableError) return { kind: 'unavailable', message: 'Stripe is not answering right now; the order was not canceled. Try again.' };
+      // Usually: it succeeded or is processing in the meantime. Take Stripe's current view.
+      const pi = await gateway.retrievePaymentIntent(attempt.paymentIntentId).catch(() => null);
+      if (pi) await applyPaymentIntent(prisma, pi, { source: 'admin', actor: who.actor });
+      const message = (err as { message?: string }).message ?? 'Stripe refused to cancel the payment.';
+      await audit(prisma, { ...who, action: 'order.cancel_failed', target: orderId, detail: { paymentIntentId: attempt.paymentIntentId, message } });
+      if (pi?.status === 'succeeded') return { kind: 'refused', message: 'The shopper paid in the meantime; the order is paid and was not canceled.' };
+      return { kind: 'failed', message: `Stripe refused to cancel the payment: ${message}` };
+    }
+  }
+
+  const done = await prisma.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`;
+    const current = await tx.order.findUniqueOrThrow({ where: { id: orderId }, select: { status: true } });
+    if (!canTransition(current.status, 'canceled')) return false;
+    await tx.order.update({ where: { id: orderId }, data: { status: 'canceled', canceledAt: new Date() } });
+    await tx.orderEvent.create({ data: { orderId, kind: 'status_changed', fromStatus: current.status, toStatus: 'canceled', source: 'admin', actor: who.actor, detail: { reason: 'canceled_by_admin' } } });
+    await audit(tx, { ...who, action: 'order.canceled', target: orderId, detail: { from: current.status } });
+    return true;
+  });
+  return done ? { kind: 'ok', message: 'Order canceled.' } : { kind: 'refused', message: 'The order changed in the meantime and was not canceled.' };
+}
+
+export async function resendReceipt(prisma: PrismaClient, orderId: string, who: Actor): Promise<ActionOutcome> {
+  const order = await prisma.order.findUnique({ where: { id: orderId }, include: { items: true } });
+  if (!order) return { kind: 'refused', message: 'Order not found.' };
+  if (!hasBeenPaid(order.status)) return { kind: 'refused', message: 'Only paid orders have a receipt.' };
+  const original = await prisma.email.findFirst({ where: { orderId, kind: 'order_confirmation' }, orderBy: { createdAt: 'asc' } });
+  const text =
+    original?.text ??
+    [
+      `Hi ${order.name},`,
+      '',
+      `Here is the receipt for order ${order.id}.`,
+      ...order.items.map((i) => `  ${i.quantity} × ${i.name} = ${formatMoney(i.unitPrice * i.quantity, order.currency)}`),
+      `Total: ${formatMoney(order.total, order.currency)}`,
+      '',
+      '— Brisk',
+    ].join('\n');
+  const email = await prisma.email.create({
+    data: {
+      dedupeKey: `receipt-resend:${orderId}:${randomUUID()}`,
+      orderId,
+      to: order.email,
+      subject: `Your Brisk receipt for order ${order.id.slice(0, 8)}`,
+      text,
+      kind: 'receipt_resend',
+      status: 'queued',
+    },
+  });
+  await prisma.orderEvent.create({ data: { orderId, kind: 'receipt_resent', source: 'admin', actor: who.actor, detail: { emailId: email.id } } });
+  await audit(prisma, { ...who, action: 'order.receipt_resent', target: orderId, detail: { emailId: email.id, to: order.email } });
+  return { kind: 'ok', message: `Receipt queued to ${order.email}.` };
+}
+
+/** Approve a held order: its fulfillment proceeds. */
+export async function approveReview(prisma: PrismaClient, orderId: string, who: Actor): Promise<ActionOutcome> {
+  const ok = await prisma.$transaction(async (tx) => {
+    const r = await tx.order.updateMany({ where: { id: orderId, reviewStatus: 'pending_review' }, data: { reviewStatus: 'approved' } });
+    if (r.count === 0) return false;
+    await tx.fulfillment.updateMany({ where: { orderId, status: 'on_hold' }, data: { status: 'pending', note: `approved by ${who.actor}` } });
+    await tx.orderEvent.create({ data: { orderId, kind: 'review_approved', source: 'admin', actor: who.actor } });
+    await audit(tx, { ...who, action: 'order.review_approved', target: orderId });
+    return true;
+  });
+  return ok ? { kind: 'ok', message: 'Approved: fulfillment proceeds.' } : { kind: 'refused', message: 'This order is not waiting for review.' };
+}
+
+/** Reject a held order: refund what remains and cancel its fulfillment. */
+export async function rejectReview(prisma: PrismaClient, gateway: StripeGateway, orderId: string, refundNumber: number, who: Actor): Promise<ActionOutcome> {
+  const order = await prisma.order.findUnique({ where: { id: orderId }, select: { reviewStatus: true } });
+  if (order?.reviewStatus !== 'pending_review') return { kind: 'refused', message: 'This order is not waiting for review.' };
+  const plan = await refundPlan(prisma, orderId);
+  let outcome: RefundOutcome | null = null;
+  if (plan && plan.refundable > 0) {
+    outcome = await requestRefund(prisma, gateway, { orderId, amount: plan.refundable, refundNumber, actor: who.actor, ip: who.ip, reason: 'fraudulent' });
+    if (outcome.kind !== 'ok') return { kind: outcome.kind === 'unavailable' ? 'unavailable' : 'failed', message: outcome.message };
+  }
+  await prisma.$transaction(async (tx) => {
+    await tx.order.updateMany({ where: { id: orderId, reviewStatus: 'pending_review' }, data: { reviewStatus: 'rejected' } });
+    await tx.fulfillment.updateMany({ where: { orderId, status: { in: ['on_hold', 'pending'] } }, data: { status: 'canceled', note: `rejected by ${who.actor}` } });
+    await tx.orderEvent.create({ data: { orderId, kind: 'review_rejected', source: 'admin', actor: who.actor, detail: outcome?.kind === 'ok' ? { refundId: outcome.stripeRefundId } : {} } });
+    await audit(tx, { ...who, action: 'order.review_rejected', target: orderId, detail: outcome?.kind === 'ok' ? { refunded: outcome.amount } : {} });
+  });
+  return { kind: 'ok', message: outcome?.kind === 'ok' ? `Rejected and refunded ${formatMoney(outcome.amount, plan!.currency)}.` : 'Rejected.' };
+}

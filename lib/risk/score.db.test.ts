@@ -1,0 +1,70 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approveReview } from '@/lib/admin/order-actions';
+import { applyPaymentIntent } from '@/lib/orders/apply';
+import { createTestDatabase } from '@/tests/helpers/db';
+import { createOrderFixture, fakePaymentIntent } from '@/tests/helpers/payments';
+import { assessOrderRisk, REVIEW_THRESHOLD, scoreRisk, type RiskInput } from './score';
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(() => database.drop());
+
+const calm: RiskInput = { stripeRiskLevel: 'normal', stripeRiskScore: 20, emailAttempts: 1, emailDeclines: 0, addressDeclines: 0, amount: 3000, usualAmount: 3000 };
+
+describe('risk score', () => {
+  it('is low for an ordinary order and names each signal that raises it', () => {
+    expect(scoreRisk(calm)).toEqual({ score: 0, level: 'normal', reasons: [], review: false });
+    const elevated = scoreRisk({ ...calm, stripeRiskLevel: 'elevated', stripeRiskScore: 65 });
+    expect(elevated.reasons.map((r) => r.code)).toEqual(['stripe_risk_level', 'stripe_risk_score']);
+    expect(elevated).toMatchObject({ score: 40, level: 'elevated', review: false });
+    const testing = scoreRisk({ ...calm, emailAttempts: 8, emailDeclines: 7, addressDeclines: 4 });
+    expect(testing.reasons.map((r) => r.code)).toEqual(['email_attempts', 'email_declines', 'address_declines']);
+    expect(testing.review).toBe(true);
+    expect(scoreRisk({ ...calm, amount: 60_000 }).reasons).toEqual([{ code: 'amount_above_usual', points: 35, detail: "Amount is 20× the shop's usual order" }]);
+    expect(scoreRisk({ ...calm, amount: 60_000, usualAmount: null }).reasons).toEqual([]);
+    expect(scoreRisk({ ...calm, stripeRiskLevel: 'highest', stripeRiskScore: 95 })).toMatchObject({ score: 85, level: 'highest', review: true });
+    expect(REVIEW_THRESHOLD).toBe(60);
+  });
+
+  it('holds a paid order after many declines from its email, then an approval releases its fulfillment', async () => {
+    const prisma = database.prisma;
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }], attempts: 6 });
+    const email = `tester-${randomBytes(3).toString('hex')}@example.com`;
+    await prisma.order.update({ where: { id: f.orderId }, data: { email } });
+    // Five declined attempts, then a success on the sixth.
+    await prisma.paymentAttempt.updateMany({ where: { orderId: f.orderId, attemptNumber: { lt: 6 } }, data: { status: 'requires_payment_method', declineCode: 'generic_decline', failureCode: 'card_declined' } });
+    await applyPaymentIntent(prisma, fakePaymentIntent({ id: f.paymentIntentIds[5], orderId: f.orderId, attempt: 6, amount: f.total, status: 'succeeded' }), { source: 'webhook' });
+
+    const result = await assessOrderRisk(prisma, f.orderId);
+    expect(result?.reasons.map((r) => r.code)).toEqual(['email_attempts', 'email_declines', 'address_declines']);
+    expect(result?.review).toBe(true);
+    const order = await prisma.order.findUniqueOrThrow({ where: { id: f.orderId }, include: { fulfillment: true } });
+    expect(order).toMatchObject({ reviewStatus: 'pending_review', riskScore: result!.score, riskLevel: 'highest' });
+    expect(order.fulfillment?.status).toBe('on_hold');
+    expect(order.riskReasons).toEqual(result!.reasons);
+    // Scored once: a second call changes nothing.
+    expect(await assessOrderRisk(prisma, f.orderId)).toBeNull();
+
+    expect(await approveReview(prisma, f.orderId, { actor: 'admin@brisk.test' })).toMatchObject({ kind: 'ok' });
+    const after = await prisma.order.findUniqueOrThrow({ where: { id: f.orderId }, include: { fulfillment: true } });
+    expect(after.reviewStatus).toBe('approved');
+    expect(after.fulfillment?.status).toBe('pending');
+    expect(await approveReview(prisma, f.orderId, { actor: 'admin@brisk.test' })).toMatchObject({ kind: 'refused' });
+    expect(await prisma.auditLog.count({ where: { action: 'order.review_approved', target: f.orderId } })).toBe(1);
+  });
+
+  it('lets an ordinary paid order through', async () => {
+    const prisma = database.prisma;
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    // Its own address: the fixtures share one, and the declines above were sent there.
+    await prisma.order.update({ where: { id: f.orderId }, data: { addressLine1: '9 Quiet Lane' } });
+    await applyPaymentIntent(prisma, fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' }), { source: 'webhook' });
+    expect(await assessOrderRisk(prisma, f.orderId)).toMatchObject({ score: 0, review: false });
+    const order = await prisma.order.findUniqueOrThrow({ where: { id: f.orderId }, include: { fulfillment: true } });
+    expect(order.reviewStatus).toBe('none');
+    expect(order.fulfillment?.status).toBe('pending');
+  });
+});

@@ -1,0 +1,121 @@
+// Risk score for a paid order: Stripe's own view of the charge (outcome.risk_level and
+// risk_score, kept on the PaymentAttempt) plus our signals — many attempts or declines from
+// one email or one address in a short window (card testing), and an amount far above what the
+// shop usually sells. Orders at or above REVIEW_THRESHOLD wait for an admin: reviewStatus
+// pending_review and their Fulfillment on_hold.
+import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
+import { hasBeenPaid } from '@/lib/orders/state-machine';
+
+export const REVIEW_THRESHOLD = 60;
+export const ELEVATED_THRESHOLD = 30;
+export const SIGNAL_WINDOW_MS = 24 * 60 * 60 * 1000;
+const USUAL_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
+/** Below this many paid orders there is no "usual" amount to compare with. */
+const USUAL_MIN_SAMPLE = 20;
+
+export interface RiskReason {
+  code: 'stripe_risk_level' | 'stripe_risk_score' | 'email_attempts' | 'email_declines' | 'address_declines' | 'amount_above_usual';
+  points: number;
+  detail: string;
+}
+
+export interface RiskInput {
+  stripeRiskLevel: string | null;
+  stripeRiskScore: number | null;
+  /** Payment attempts from this email in the window, on any order. */
+  emailAttempts: number;
+  emailDeclines: number;
+  addressDeclines: number;
+  amount: number;
+  /** Median paid order amount of the last 30 days, or null when there are too few. */
+  usualAmount: number | null;
+}
+
+export interface RiskAssessment {
+  score: number;
+  level: 'normal' | 'elevated' | 'highest';
+  reasons: RiskReason[];
+  review: boolean;
+}
+
+/** Pure scoring, so every rule is tested without a database. */
+export function scoreRisk(i: RiskInput): RiskAssessment {
+  const reasons: RiskReason[] = [];
+  if (i.stripeRiskLevel === 'highest') reasons.push({ code: 'stripe_risk_level', points: 60, detail: 'Stripe rated the payment highest risk' });
+  else if (i.stripeRiskLevel === 'elevated') reasons.push({ code: 'stripe_risk_level', points: 30, detail: 'Stripe rated the payment elevated risk' });
+  if (i.stripeRiskScore !== null && i.stripeRiskScore >= 65) {
+    reasons.push({ code: 'stripe_risk_score', points: i.stripeRiskScore >= 75 ? 25 : 10, detail: `Stripe risk score ${i.stripeRiskScore} of 100` });
+  }
+  if (i.emailAttempts >= 5) reasons.push({ code: 'email_attempts', points: i.emailAttempts >= 10 ? 25 : 15, detail: `${i.emailAttempts} payment attempts from this email in 24 h` });
+  if (i.emailDeclines >= 3) reasons.push({ code: 'email_declines', points: i.emailDeclines >= 6 ? 35 : 25, detail: `${i.emailDeclines} declined attempts from this email in 24 h` });
+  if (i.addressDeclines >= 3) reasons.push({ code: 'address_declines', points: 20, detail: `${i.addressDeclines} declined attempts to this address in 24 h` });
+  if (i.usualAmount && i.usualAmount > 0) {
+    const ratio = i.amount / i.usualAmount;
+    if (ratio >= 5) reasons.push({ code: 'amount_above_usual', points: ratio >= 10 ? 35 : 20, detail: `Amount is ${Math.floor(ratio)}× the shop's usual order` });
+  }
+  const score = Math.min(100, reasons.reduce((s, r) => s + r.points, 0));
+  return { score, level: score >= REVIEW_THRESHOLD ? 'highest' : score >= ELEVATED_THRESHOLD ? 'elevated' : 'normal', reasons, review: score >= REVIEW_THRESHOLD };
+}
+
+async function usualAmount(prisma: PrismaClient, currency: string, now: Date): Promise<number | null> {
+  const [row] = await prisma.$queryRaw<{ n: bigint; median: number | null }[]>`
+    SELECT count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY total) AS median
+    FROM "Order"
+    WHERE status IN ('paid', 'partially_refunded', 'refunded') AND currency = ${currency}
+      AND "createdAt" >= ${new Date(now.getTime() - USUAL_WINDOW_MS)}`;
+  return Number(row?.n ?? 0) >= USUAL_MIN_SAMPLE && row.median !== null ? Number(row.median) : null;
+}
+
+export async function gatherRiskInput(prisma: PrismaClient, orderId: string, now = new Date()): Promise<RiskInput | null> {
+  const order = await prisma.order.findUnique({ where: { id: orderId }, include: { attempts: { orderBy: { attemptNumber: 'desc' } } } });
+  if (!order) return null;
+  const since = new Date(now.getTime() - SIGNAL_WINDOW_MS);
+  const paying = order.attempts.find((a) => a.paymentIntentId === order.paymentIntentId) ?? order.attempts[0];
+  const declined: Prisma.PaymentAttemptWhereInput = { OR: [{ declineCode: { not: null } }, { failureCode: { not: null } }] };
+  const [emailAttempts, emailDeclines, addressDeclines, usual] = await Promise.all([
+    prisma.paymentAttempt.count({ where: { createdAt: { gte: since }, order: { email: order.email } } }),
+    prisma.paymentAttempt.count({ where: { createdAt: { gte: since }, order: { email: order.email }, ...declined } }),
+    prisma.paymentAttempt.count({ where: { createdAt: { gte: since }, order: { addressLine1: order.addressLine1, postalCode: order.postalCode }, ...declined } }),
+    usualAmount(prisma, order.currency, now),
+  ]);
+  return {
+    stripeRiskLevel: paying?.riskLevel ?? order.riskLevel,
+    stripeRiskScore: paying?.riskScore ?? order.riskScore,
+    emailAttempts,
+    emailDeclines,
+    addressDeclines,
+    amount: order.total,
+    usualAmount: usual,
+  };
+}
+
+/**
+ * Scores a paid order once and, above the threshold, holds it for review. Call it after the
+ * order becomes paid; calling it again does nothing (a decided review is never reopened).
+ */
+export async function assessOrderRisk(prisma: PrismaClient, orderId: string, opts: { now?: Date; force?: boolean } = {}): Promise<RiskAssessment | null> {
+  const order = await prisma.order.findUnique({ where: { id: orderId }, select: { status: true, riskReasons: true, reviewStatus: true } });
+  if (!order || !hasBeenPaid(order.status)) return null;
+  if (order.riskReasons !== null && !opts.force) return null;
+  const input = await gatherRiskInput(prisma, orderId, opts.now);
+  if (!input) return null;
+  const result = scoreRisk(input);
+  await prisma.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`;
+    const current = await tx.order.findUniqueOrThrow({ where: { id: orderId }, select: { riskReasons: true, reviewStatus: true } });
+    if (current.riskReasons !== null && !opts.force) return;
+    const hold = result.review && current.reviewStatus === 'none';
+    await tx.order.update({
+      where: { id: orderId },
+      data: { riskScore: result.score, riskLevel: result.level, riskReasons: result.reasons as unknown as Prisma.InputJsonValue, ...(hold ? { reviewStatus: 'pending_review' } : {}) },
+    });
+    if (hold) {
+      // Only a fulfillment that has not started yet can wait; the paid transition created it.
+      const existing = await tx.fulfillment.findUnique({ where: { orderId }, select: { status: true } });
+      if (!existing) await tx.fulfillment.create({ data: { orderId, status: 'on_hold', note: 'risk review' } });
+      else if (existing.status === 'pending') await tx.fulfillment.update({ where: { orderId }, data: { status: 'on_hold', note: 'risk review' } });
+    }
+    await tx.orderEvent.create({ data: { orderId, kind: 'risk_assessed', source: 'risk', detail: { score: result.score, level: result.level, held: hold, reasons: result.reasons.map((r) => r.code) } } });
+  });
+  return result;
+}
