@@ -4,6 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { jobsRunning, queueDepths, webhookLagSeconds, type QueueDepth } from '@/lib/jobs';
+import { gatewayState, type GatewayState } from '@/lib/stripe/gateway';
 
 export interface HealthReport {
   ready: boolean;
@@ -12,7 +13,8 @@ export interface HealthReport {
   worker: { expected: boolean; running: boolean; jobsStarted: boolean };
   queues: Record<string, QueueDepth> | null;
   webhookLagSeconds: number | null;
-  gateway: { state: 'closed' | 'open' | 'half_open' };
+  /** `state` is the breaker; the rest is the gateway's full state (limit, queue, alert, budget). */
+  gateway: { state: 'closed' | 'open' | 'half_open' } & Partial<GatewayState>;
 }
 
 export interface HealthDeps {
@@ -39,8 +41,7 @@ export async function readHealth(deps: HealthDeps): Promise<HealthReport> {
     worker: { expected: deps.workerExpected, running: jobs.worker, jobsStarted: jobs.started },
     queues: null,
     webhookLagSeconds: null,
-    // Issue #6 gives the gateway a circuit breaker; until then it is always closed.
-    gateway: { state: 'closed' },
+    gateway: gatewayHealth(),
   };
   let prisma: PrismaClient;
   try {
@@ -64,4 +65,11 @@ export async function readHealth(deps: HealthDeps): Promise<HealthReport> {
   if (jobs.started) report.queues = await queueDepths().catch(() => null);
   report.ready = report.database.ok && report.migrations.ok && (!deps.workerExpected || report.worker.running);
   return report;
+}
+
+// Stripe being down degrades checkout but does not make this instance unready: catalog, cart
+// and admin keep working, so the gateway is reported, never counted against `ready`.
+function gatewayHealth(): HealthReport['gateway'] {
+  const g = gatewayState();
+  return { state: g.breaker, ...g };
 }

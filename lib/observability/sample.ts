@@ -1,0 +1,25 @@
+// Gauges read at scrape time: job queue depths, webhook lag and the gateway's state. Each part
+// is best-effort, so a slow or missing database never breaks /api/metrics.
+import { db } from '@/lib/db/client';
+import { jobsRunning, queueDepths, webhookLagSeconds } from '@/lib/jobs';
+import { gatewayState } from '@/lib/stripe/gateway';
+import { metrics, setQueueDepth, setWebhookLagSeconds } from './metrics';
+
+export async function sampleAppGauges(): Promise<void> {
+  const g = gatewayState();
+  const m = metrics();
+  m.stripeConcurrencyLimit.set(g.limit);
+  m.stripeInFlight.set(g.inFlight);
+  m.stripeQueued.set(g.queued);
+  m.stripeBreakerState.set(g.breaker === 'closed' ? 0 : g.breaker === 'half_open' ? 1 : 2);
+  m.stripeAlertLevel.set(g.alert === 'ok' ? 0 : g.alert === 'elevated' ? 1 : 2);
+  m.stripeBudgetPerSecond.set(g.budgetPerSecond);
+  await Promise.all([
+    (async () => {
+      if (!jobsRunning().started) return;
+      const depths = await queueDepths();
+      for (const [queue, d] of Object.entries(depths)) setQueueDepth(queue, d.queued);
+    })().catch(() => {}),
+    (async () => setWebhookLagSeconds(await webhookLagSeconds((await db()).prisma)))().catch(() => {}),
+  ]);
+}
