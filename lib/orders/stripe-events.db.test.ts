@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { createOrderFixture, fakePaymentIntent, fakeRefund, orderOutcome, type PiSpec } from '@/tests/helpers/payments';
+import type { Stripe } from '@/lib/stripe/client';
+import { HANDLED_EVENT_TYPES, processStripeEvent, recordStripeEvent, type EventGateway } from './stripe-events';
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(() => database?.drop());
+
+let seq = 0;
+function event(type: string, object: Record<string, unknown>, id = `evt_${Date.now()}_${++seq}`): Stripe.Event {
+  return { id, object: 'event', type, created: Math.floor(Date.now() / 1000), api_version: '2025-01-01', livemode: false, pending_webhooks: 1, request: null, data: { object } } as unknown as Stripe.Event;
+}
+
+/** A tiny Stripe whose objects change as the test moves time forward. */
+class World implements EventGateway {
+  pis = new Map<string, PiSpec>();
+  refunds: Stripe.Refund[] = [];
+  down = false;
+  async retrievePaymentIntent(id: string) {
+    if (this.down) throw new Error('Stripe unavailable');
+    const spec = this.pis.get(id);
+    if (!spec) throw new Error(`No such payment_intent: ${id}`);
+    const refunded = this.refunds.filter((r) => r.payment_intent === id).reduce((s, r) => s + r.amount, 0);
+    return fakePaymentIntent({ ...spec, amountRefunded: refunded });
+  }
+  async retrieveCharge(id: string) {
+    return { id, object: 'charge', payment_intent: `pi_${id.slice(3)}` } as unknown as Stripe.Charge;
+  }
+  async listRefunds(params: Stripe.RefundListParams) {
+    return { object: 'list', data: this.refunds.filter((r) => r.payment_intent === params.payment_intent), has_more: false, url: '/v1/refunds' } as unknown as Stripe.ApiList<Stripe.Refund>;
+  }
+}
+
+describe(`processStripeEvent (${testDbKind})`, () => {
+  it('marks unhandled types processed and reports missing events', async () => {
+    const prisma = database.prisma;
+    expect(HANDLED_EVENT_TYPES.has('customer.created')).toBe(false);
+    const e = event('customer.created', { id: 'cus_1', object: 'customer' });
+    expect(await recordStripeEvent(prisma, e)).toEqual({ inserted: true });
+    expect(await recordStripeEvent(prisma, e)).toEqual({ inserted: false });
+    expect(await processStripeEvent(prisma, new World(), e.id)).toBe('ignored');
+    expect(await prisma.stripeEvent.findUniqueOrThrow({ where: { id: e.id } })).toMatchObject({ status: 'processed', attempts: 1 });
+    expect(await processStripeEvent(prisma, new World(), e.id)).toBe('already_processed');
+    expect(await processStripeEvent(prisma, new World(), 'evt_never_stored')).toBe('missing');
+  });
+
+  it('records a failure with attempts and lastError, then succeeds on retry using the current state', async () => {
+    const prisma = database.prisma;
+    const world = new World();
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    const spec: PiSpec = { id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' };
+    world.pis.set(spec.id, spec);
+    // The event carries an old snapshot (requires_payment_method); Stripe now says succeeded.
+    const e = event('payment_intent.payment_failed', fakePaymentIntent({ ...spec, status: 'requires_payment_method' }) as never);
+    await recordStripeEvent(prisma, e);
+    world.down = true;
+    await expect(processStripeEvent(prisma, world, e.id)).rejects.toThrow(/Stripe unavailable/);
+    expect(await prisma.stripeEvent.findUniqueOrThrow({ where: { id: e.id } })).toMatchObject({ status: 'failed', attempts: 1, lastError: 'Error: Stripe unavailable' });
+    world.down = false;
+    expect(await processStripeEvent(prisma, world, e.id)).toBe('processed');
+    expect(await prisma.stripeEvent.findUniqueOrThrow({ where: { id: e.id } })).toMatchObject({ status: 'processed', attempts: 2, lastError: null });
+    expect((await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('paid');
+    const paid = await prisma.orderEvent.findFirstOrThrow({ where: { orderId: f.orderId, toStatus: 'paid' } });
+    expect(paid.stripeEventId).toBe(e.id);
+  });
+
+  it('converges for any delivery delay, duplication and order of a real event stream', async () => {
+    const prisma = database.prisma;
+    const STEPS = 5;
+    let expected: unknown;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ delay: fc.nat(4), copies: fc.integer({ min: 1, max: 2 }), redeliver: fc.boolean() }), { minLength: 10, maxLength: 10 }),
+        async (deliveries) => {
+          const world = new World();
+          const f = await createOrderFixture(prisma, { lines: [{ stock: 4, quantity: 2, price: 2000 }], attempts: 2 });
+          const [pi1, pi2] = f.paymentIntentIds;
+          const spec = (id: string, attempt: number, status: Stripe.PaymentIntent.Status, extra: Partial<PiSpec> = {}): PiSpec => ({ id, orderId: f.orderId, attempt, amount: f.total, status, ...extra });
+          const charge2 = `ch_${pi2.slice(3)}`;
+          // Each step changes Stripe's state and emits the events Stripe would.
+          const steps: (() => Stripe.Event[])[] = [
+            () => {
+              world.pis.set(pi1, spec(pi1, 1, 'requires_payment_method', { declined: { code: 'card_declined', decline_code: 'generic_decline', message: 'declined' } }));
+              const pi = fakePaymentIntent(world.pis.get(pi1)!);
+              return [event('payment_intent.payment_failed', pi as never), event('charge.failed', { id: `ch_${pi1.slice(3)}`, object: 'charge', payment_intent: pi1 })];
+            },
+            () => {
+              world.pis.set(pi2, spec(pi2, 2, 'processing'));
+              return [event('payment_intent.processing', fakePaymentIntent(world.pis.get(pi2)!) as never), event('customer.updated', { id: 'cus_x', object: 'customer' })];
+            },
+            () => {
+              world.pis.set(pi2, spec(pi2, 2, 'succeeded'));
+              return [event('payment_intent.succeeded', fakePaymentIntent(world.pis.get(pi2)!) as never), event('charge.succeeded', { id: charge2, object: 'charge', payment_intent: pi2 })];
+            },
+            () => {
+              const re = fakeRefund({ id: `re_${pi2}_1`, paymentIntentId: pi2, amount: 1500 });
+              world.refunds.push(re);
+              return [event('refund.created', re as never), event('charge.refunded', { id: charge2, object: 'charge', payment_intent: pi2, amount_refunded: 1500 })];
+            },
+            () => {
+              const re = fakeRefund({ id: `re_${pi2}_2`, paymentIntentId: pi2, amount: f.total - 1500 });
+              world.refunds.push(re);
+              // An event that names only the charge: the worker finds the PaymentIntent through it.
+              return [event('charge.refund.updated', { ...re, payment_intent: null } as never), event('charge.refunded', { id: charge2, object: 'charge', payment_intent: pi2, amount_refunded: f.total })];
+            },
+          ];
+          const inbox: { at: number; event: Stripe.Event }[] = [];
+          let k = 0;
+          const deliver = async (now: number) => {
+            for (const item of inbox.filter((i) => i.at <= now)) {
+              inbox.splice(inbox.indexOf(item), 1);
+              if ((await recordStripeEvent(prisma, item.event)).inserted) await processStripeEvent(prisma, world, item.event.id);
+            }
+          };
+          for (let step = 0; step < STEPS; step++) {
+            for (const e of steps[step]()) {
+              const d = deliveries[k++];
+              for (let c = 0; c < d.copies; c++) inbox.push({ at: step + d.delay + c, event: e });
+              // Stripe sometimes sends the same change under a second event id.
+              if (d.redeliver) inbox.push({ at: step + d.delay, event: { ...e, id: `${e.id}_again` } });
+            }
+            await deliver(step);
+          }
+          await deliver(Number.MAX_SAFE_INTEGER);
+
+          const out = await orderOutcome(prisma, f.orderId);
+          expect(out.ledgerUnbalanced).toEqual([]);
+          const attempts = await prisma.paymentAttempt.findMany({ where: { orderId: f.orderId }, orderBy: { attemptNumber: 'asc' }, select: { status: true, failureCode: true } });
+          const normalized = {
+            status: out.status,
+            amountPaid: out.amountPaid,
+            amountRefunded: out.amountRefunded,
+            stock: out.stock,
+            emails: out.emails,
+            fulfillments: out.fulfillments,
+            paidEvents: out.paidEvents,
+            refunds: out.refunds.map((r) => [r.amount, r.status]),
+            ledger: out.ledger.map((l) => [l.txKey.split(':')[0], l.account, l.amount]),
+            attempts,
+            unprocessed: await prisma.stripeEvent.count({ where: { status: { not: 'processed' } } }),
+          };
+          expected ??= normalized;
+          expect(normalized).toEqual(expected);
+        },
+      ),
+      { numRuns: 8 },
+    );
+    expect(expected).toMatchObject({
+      status: 'refunded',
+      amountPaid: 4000,
+      amountRefunded: 4000,
+      stock: [2],
+      emails: 1,
+      fulfillments: 1,
+      paidEvents: 1,
+      attempts: [{ status: 'requires_payment_method', failureCode: 'card_declined' }, { status: 'succeeded', failureCode: null }],
+      unprocessed: 0,
+    });
+  });
+});
