@@ -34,7 +34,6 @@ async function paidOrder(opts: { apply?: boolean; amount?: number } = {}) {
     currency: 'usd',
     payment_method: 'pm_card_visa',
     confirm: true,
-    payment_method_types: ['card'],
     metadata: { order_id: f.orderId, attempt: '1' },
   });
   await prisma.paymentAttempt.update({ where: { paymentIntentId: f.paymentIntentIds[0] }, data: { paymentIntentId: pi.id } });
@@ -98,7 +97,7 @@ describe('reconciliation', () => {
     const refundedAtStripe = await paidOrder();
     await stripe.refunds.create({ payment_intent: refundedAtStripe.pi.id, amount: 500 });
     const mismatch = await paidOrder({ apply: false, amount: 2500 });
-    const orphan = await stripe.paymentIntents.create({ amount: 777, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, payment_method_types: ['card'] });
+    const orphan = await stripe.paymentIntents.create({ amount: 777, currency: 'usd', payment_method: 'pm_card_visa', confirm: true });
 
     const run = await runReconciliation(prisma, gateway, { windowStart: started, windowEnd: new Date(Date.now() + 60_000), trigger: 'test', pageSize: 2 });
     expect(run.status).toBe('succeeded');
