@@ -97,6 +97,7 @@ export class Collection<T extends Stored> {
 
 const FLUSH_INTERVAL_MS = 200;
 const COMPACT_AFTER_RECORDS = 50_000;
+const FLUSH_BATCH = 500;
 
 export class Store {
   readonly paymentIntents: Collection<PaymentIntent>;
@@ -113,6 +114,7 @@ export class Store {
   private readonly logFile: string | null;
   private pending = new Map<string, JournalRecord>();
   private flushTimer: NodeJS.Timeout | null = null;
+  private flushSoon = false;
   private chain: Promise<void> = Promise.resolve();
   private journaled = 0;
   private closed = false;
@@ -229,6 +231,14 @@ export class Store {
   private mark(kind: RecordKind, id: string, value: unknown): void {
     if (!this.persistent || this.closed) return;
     this.pending.set(`${kind}:${id}`, { k: kind, v: value });
+    if (this.pending.size >= FLUSH_BATCH && !this.flushSoon) {
+      // Under load, small batches keep each serialization pause short.
+      this.flushSoon = true;
+      setImmediate(() => {
+        this.flushSoon = false;
+        void this.enqueue(() => this.appendPending());
+      });
+    }
     if (!this.flushTimer) {
       this.flushTimer = setTimeout(() => {
         this.flushTimer = null;

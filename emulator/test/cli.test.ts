@@ -8,7 +8,7 @@ import { expect, test } from 'vitest';
 const cli = fileURLToPath(new URL('../cli.ts', import.meta.url));
 
 test('uses the keys from the environment, registers EMULATOR_WEBHOOK_URL and stops on SIGTERM', async () => {
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     EMULATOR_PORT: '0',
     STRIPE_SECRET_KEY: 'sk_test_from_env_123456789',
@@ -38,7 +38,7 @@ test('uses the keys from the environment, registers EMULATOR_WEBHOOK_URL and sto
   const stripe = new Stripe('sk_test_from_env_123456789', { host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries: 0 });
   expect((await stripe.paymentIntents.create({ amount: 1000, currency: 'usd' })).id).toMatch(/^pi_/);
   const endpoints = (await (await fetch(`${url}/_emulator/webhook_endpoints`)).json()) as { data: { url: string; secret: string }[] };
-  expect(endpoints.data).toEqual([expect.objectContaining({ url: env.EMULATOR_WEBHOOK_URL, secret: 'whsec_from_env_123456789' })]);
+  expect(endpoints.data).toEqual([expect.objectContaining({ url: 'http://127.0.0.1:9/api/stripe/webhook', secret: 'whsec_from_env_123456789' })]);
 
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
