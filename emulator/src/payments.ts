@@ -304,7 +304,9 @@ export class Payments {
     if (card.threeDSecure) {
       if (options.offSession || options.errorOnRequiresAction) return this.attemptCharge(pi, pm, card, request, false, DECLINES.authenticationRequired);
       pi.status = 'requires_action';
-      const stripeJs = `${request.origin}/3ds/${pi.id}?client_secret=${encodeURIComponent(pi.client_secret)}`;
+      // return_url rides along so the challenge page, opened outside Stripe.js, can send the shopper back.
+      const back = pi.return_url ? `&return_url=${encodeURIComponent(pi.return_url)}` : '';
+      const stripeJs = `${request.origin}/3ds/${pi.id}?client_secret=${encodeURIComponent(pi.client_secret)}${back}`;
       pi.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: stripeJs, source: `src_${pi.id.slice(3)}` } };
       this.store.paymentIntents.save(pi);
       this.events.emit('payment_intent.requires_action', pi, request);

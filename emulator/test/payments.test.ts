@@ -185,7 +185,7 @@ describe('3-D Secure', () => {
       type: 'use_stripe_sdk',
       use_stripe_sdk: expect.objectContaining({
         type: 'three_d_secure_redirect',
-        stripe_js: `${h.emu.url}/3ds/${pi.id}?client_secret=${encodeURIComponent(pi.client_secret as string)}`,
+        stripe_js: `${h.emu.url}/3ds/${pi.id}?client_secret=${encodeURIComponent(pi.client_secret as string)}&return_url=${encodeURIComponent('http://localhost:3000/checkout/return')}`,
       }),
     });
     expect((pi as unknown as { return_url: string }).return_url).toBe('http://localhost:3000/checkout/return');
@@ -209,6 +209,8 @@ describe('3-D Secure', () => {
   test('fail → requires_payment_method with payment_intent_authentication_failure', async () => {
     const pi = await stripe.paymentIntents.create({ amount: 3000, currency: 'usd', payment_method: 'pm_card_authenticationRequired', confirm: true });
     expect(pi.status).toBe('requires_action');
+    const nextAction = pi.next_action as unknown as { use_stripe_sdk: { stripe_js: string } };
+    expect(nextAction.use_stripe_sdk.stripe_js).toBe(`${h.emu.url}/3ds/${pi.id}?client_secret=${encodeURIComponent(pi.client_secret as string)}`);
     const failed = await threeDSecure(pi.id, 'fail', pi.client_secret as string, false);
     expect(failed.status).toBe(200);
     expect(failed.body.status).toBe('requires_payment_method');
