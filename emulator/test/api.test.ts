@@ -232,6 +232,27 @@ describe('form encoding and bad bodies', () => {
   });
 });
 
+describe('random bodies', () => {
+  test('never produce a 5xx, a hang or a non-Stripe error shape', async () => {
+    let seed = 20261121;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pick = <T,>(items: T[]) => items[Math.floor(rand() * items.length)];
+    const atoms = ['amount', 'currency', 'metadata', 'expand', 'confirm', 'payment_method', 'card', 'number', '[', ']', '[]', '[0]', '=', '&', '%', '%2', '%zz', '+', 'usd', '1000', '-1', '1e3', 'true', '', '__proto__', 'constructor', '\u00e9', '\u0000'];
+    const paths = ['/v1/payment_intents', '/v1/payment_methods', '/v1/refunds', '/v1/payment_intents/pi_x/confirm', '/v1/payment_intents?x'];
+    const pi = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd' });
+    paths.push(`/v1/payment_intents/${pi.id}`, `/v1/payment_intents/${pi.id}/confirm`, `/v1/payment_intents/${pi.id}/capture`);
+    for (let i = 0; i < 300; i++) {
+      const body = Array.from({ length: 1 + Math.floor(rand() * 12) }, () => pick(atoms)).join('');
+      const res = await h.raw(rand() < 0.8 ? 'POST' : 'GET', pick(paths), { body: undefined, headers: {} }).catch(() => null);
+      const post = await h.raw('POST', pick(paths), { body });
+      expect(res?.status ?? 0, body).toBeLessThan(500);
+      expect(post.status, body).toBeLessThan(500);
+      if (post.status >= 400) expect(typeof post.json.error?.message, body).toBe('string');
+    }
+    expect((await h.raw('GET', '/_emulator/health')).status).toBe(200);
+  });
+});
+
 describe('lists', () => {
   test('cursor pagination newest first, has_more, ending_before, and auto-pagination', async () => {
     const marker = `batch-${Date.now()}`;
