@@ -12,7 +12,7 @@ export function isValidOrderToken(token: string): boolean {
 
 export async function loadOrderForShopper(prisma: PrismaClient, gateway: StripeGateway, token: string) {
   if (!isValidOrderToken(token)) return null;
-  let order = await prisma.order.findUnique({ where: { publicToken: token }, select: { id: true, status: true, paymentIntentId: true } });
+  const order = await prisma.order.findUnique({ where: { publicToken: token }, select: { id: true, status: true, paymentIntentId: true } });
   if (!order) return null;
   let stripeUnavailable = false;
   if (!SETTLED.has(order.status) && order.paymentIntentId) {
@@ -27,18 +27,20 @@ export async function loadOrderForShopper(prisma: PrismaClient, gateway: StripeG
     where: { id: order.id },
     include: { items: true, attempts: { orderBy: { attemptNumber: 'desc' }, take: 1 } },
   });
-  if (full.status === 'paid' && full.cartId) await clearPaidCart(prisma, full.id, full.cartId);
-  order = full;
-  return { order: full, settled: SETTLED.has(full.status), stripeUnavailable, lastAttempt: full.attempts[0] ?? null };
+  const cartJustCleared = full.status === 'paid' && full.cartId ? await clearPaidCart(prisma, full.id, full.cartId) : false;
+  return { order: full, settled: SETTLED.has(full.status), stripeUnavailable, lastAttempt: full.attempts[0] ?? null, cartJustCleared };
 }
 
-async function clearPaidCart(prisma: PrismaClient, orderId: string, cartId: string): Promise<void> {
+/** Empties the cart a paid order came from, once; true when this call emptied it. */
+async function clearPaidCart(prisma: PrismaClient, orderId: string, cartId: string): Promise<boolean> {
   try {
     await prisma.$transaction([
       prisma.sideEffect.create({ data: { key: `cart-cleared:${orderId}`, orderId, kind: 'cart_cleared' } }),
       prisma.cartItem.deleteMany({ where: { cartId } }),
     ]);
+    return true;
   } catch (err) {
     if ((err as { code?: string }).code !== 'P2002') throw err; // already cleared
+    return false;
   }
 }

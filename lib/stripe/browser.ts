@@ -22,6 +22,8 @@ function injectScript(src: string): Promise<void> {
 }
 
 export function getStripe(publishableKey: string, stripeJsUrl?: string): Promise<Stripe | null> {
+  // Server render of the checkout: Stripe.js only ever runs in the browser.
+  if (typeof window === 'undefined') return Promise.resolve(null);
   stripePromise ??= (stripeJsUrl ? injectScript(stripeJsUrl) : Promise.resolve()).then(() => loadStripe(publishableKey));
   return stripePromise;
 }

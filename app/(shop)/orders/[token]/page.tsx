@@ -21,12 +21,12 @@ const LABELS: Record<string, { text: string; tone: string }> = {
 export default async function OrderPage({ params }: { params: Promise<{ token: string }> }) {
   const view = await loadOrderForShopper(await prisma(), stripeGateway(), (await params).token);
   if (!view) notFound();
-  const { order, settled, stripeUnavailable, lastAttempt } = view;
+  const { order, settled, stripeUnavailable, lastAttempt, cartJustCleared } = view;
   const label = LABELS[order.status];
   const failed = order.status === 'pending' && lastAttempt?.failureMessage;
   return (
     <article className="mx-auto max-w-2xl">
-      <OrderAutoRefresh settled={settled} />
+      <OrderAutoRefresh settled={settled} cartJustCleared={cartJustCleared} />
       <h1 className="text-3xl font-bold">{order.status === 'paid' ? 'Thank you for your order!' : 'Your order'}</h1>
       <p className="mt-3">
         Status:{' '}
