@@ -13,12 +13,32 @@ export interface StripeSettings {
   maxNetworkRetries?: number;
 }
 
+// stripe-node retries a closed connection (ECONNRESET, EPIPE) once, after at least 0.5 s,
+// even with maxNetworkRetries: 0. The gateway owns retries (its budget, breaker and attempt
+// count must see every request), so those codes are renamed before the SDK can act on them;
+// the SDK still reports a StripeConnectionError and the gateway decides whether to retry.
+const SDK_SILENT_RETRY_CODES = new Set(['ECONNRESET', 'EPIPE']);
+
+function gatewayOwnedRetries(inner: ReturnType<typeof Stripe.createNodeHttpClient>): ReturnType<typeof Stripe.createNodeHttpClient> {
+  const client = Object.create(inner) as typeof inner;
+  client.makeRequest = (...args: Parameters<typeof inner.makeRequest>) =>
+    inner.makeRequest(...args).catch((err: unknown) => {
+      const code = (err as { code?: string } | null)?.code;
+      if (code && SDK_SILENT_RETRY_CODES.has(code)) {
+        throw Object.assign(new Error((err as Error).message), { code: `BRISK_${code}`, cause: err });
+      }
+      throw err;
+    });
+  return client;
+}
+
 export function createStripeClient(s: StripeSettings): Stripe {
   const base = s.apiBase ? new URL(s.apiBase) : undefined;
   return new Stripe(s.secretKey, {
     apiVersion: Stripe.API_VERSION as Stripe.LatestApiVersion,
     appInfo: { name: 'Brisk', version: '0.1.0' },
     maxNetworkRetries: s.maxNetworkRetries ?? 0,
+    ...(s.maxNetworkRetries ? {} : { httpClient: gatewayOwnedRetries(Stripe.createNodeHttpClient()) }),
     timeout: s.timeoutMs ?? 10_000,
     telemetry: false,
     ...(base
