@@ -13,7 +13,7 @@ export interface AnomalyOptions {
   k?: number;
   /** Samples before latency alerts are trusted. */
   warmup?: number;
-  /** Failure rates under this never alert (a card-testing shopper is not an incident). */
+  /** Recent failure rates under this never alert: one failure (0.25 with the default weight) is noise, two in a row are not. */
   minErrorRate?: number;
   /** Failure rate that is critical whatever the baseline. */
   criticalErrorRate?: number;
@@ -44,7 +44,7 @@ export class AnomalyDetector {
       recentAlpha: opts.recentAlpha ?? 0.25,
       k: opts.k ?? 4,
       warmup: opts.warmup ?? 20,
-      minErrorRate: opts.minErrorRate ?? 0.1,
+      minErrorRate: opts.minErrorRate ?? 0.3,
       criticalErrorRate: opts.criticalErrorRate ?? 0.5,
     };
   }
