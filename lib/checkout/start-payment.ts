@@ -80,6 +80,10 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
   }
   const hash = pricingHash(cart);
 
+  // Stripe is known to be down (breaker open): answer at once, before any order work.
+  const unavailable = gateway.unavailable();
+  if (unavailable) return busy(unavailable);
+
   try {
     // Learn how the last attempt ended before deciding whether to reuse it: the decline the
     // shopper just saw may not have reached us by webhook yet.
@@ -153,11 +157,13 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
     }
     return { kind: 'ready', clientSecret: pi.client_secret!, orderToken: plan.token, paymentIntentId: pi.id, amount: plan.amount, currency: plan.currency, attempt: plan.attempt };
   } catch (err) {
-    if (err instanceof StripeUnavailableError) {
-      return { kind: 'busy', retryAfterSeconds: Math.max(1, Math.ceil(err.retryAfterMs / 1000)), message: 'Payments are busy right now. Your cart is saved — please try again in a moment.' };
-    }
+    if (err instanceof StripeUnavailableError) return busy(err);
     throw err;
   }
+}
+
+function busy(err: StripeUnavailableError): StartPaymentResult {
+  return { kind: 'busy', retryAfterSeconds: Math.max(1, Math.ceil(err.retryAfterMs / 1000)), message: 'Payments are busy right now. Your cart is saved — please try again in a moment.' };
 }
 
 async function recordAttempt(prisma: PrismaClient, orderId: string, attemptNumber: number, pi: Stripe.PaymentIntent, idempotencyKey: string, clientIp?: string): Promise<void> {

@@ -462,6 +462,14 @@ export class StripeGateway {
     }
   }
 
+  /**
+   * Non-null while the gateway would refuse a call without trying (breaker open or probing),
+   * so callers can answer "busy" before doing work that needs Stripe at the end.
+   */
+  unavailable(): StripeUnavailableError | null {
+    return this.breaker && this.breaker.state !== CircuitState.Closed ? this.circuitOpenError() : null;
+  }
+
   /** What the ops panel and /api/health show. */
   state(): GatewayState {
     const a = this.anomaly.snapshot();
