@@ -1,0 +1,21 @@
+'use server';
+import { redirect } from 'next/navigation';
+import { z } from 'zod';
+import { prisma } from '@/lib/db/client';
+import { signIn } from '@/lib/admin/auth';
+import { ensureAdminFromEnv, readAdminToken, requestMeta, writeAdminCookie } from '@/lib/admin/session';
+
+const SignInForm = z.object({ email: z.string().trim().min(3).max(254), password: z.string().min(1).max(1024) });
+
+export async function signInAction(formData: FormData): Promise<void> {
+  const parsed = SignInForm.safeParse({ email: formData.get('email'), password: formData.get('password') });
+  if (!parsed.success) redirect('/admin/login?error=invalid');
+  await ensureAdminFromEnv();
+  const meta = await requestMeta();
+  const result = await signIn(await prisma(), { ...parsed.data, ip: meta.ip, userAgent: meta.userAgent, previousToken: await readAdminToken() });
+  if (!result.ok) {
+    redirect(result.reason === 'locked' ? `/admin/login?error=locked&retry=${result.retryAfterSeconds}` : '/admin/login?error=invalid');
+  }
+  await writeAdminCookie(result.token, result.expiresAt);
+  redirect('/admin');
+}

@@ -1,0 +1,62 @@
+// Read models for the admin pages that are more than one query: order detail, review queue,
+// reconciliation runs, operations. Our database only.
+import type { PrismaClient } from '@/lib/generated/prisma/client';
+import { refundPlan } from '@/lib/orders/refunds';
+
+export async function loadOrderDetail(prisma: PrismaClient, orderId: string) {
+  if (!/^[0-9a-f-]{36}$/i.test(orderId)) return null;
+  const order = await prisma.order.findUnique({
+    where: { id: orderId },
+    include: {
+      items: true,
+      attempts: { orderBy: { attemptNumber: 'asc' } },
+      events: { orderBy: { createdAt: 'asc' }, take: 500 },
+      emails: { orderBy: { createdAt: 'asc' } },
+      ledgerEntries: { orderBy: [{ createdAt: 'asc' }, { txKey: 'asc' }] },
+      refunds: { orderBy: { refundNumber: 'asc' } },
+      fulfillment: true,
+    },
+  });
+  if (!order) return null;
+  const piIds = order.attempts.map((a) => a.paymentIntentId);
+  const [stripeEvents, audit, plan] = await Promise.all([
+    piIds.length ? prisma.stripeEvent.findMany({ where: { objectId: { in: piIds } }, orderBy: { apiCreated: 'asc' }, take: 200, select: { id: true, type: true, status: true, apiCreated: true, receivedAt: true, processedAt: true, lastError: true } }) : [],
+    prisma.auditLog.findMany({ where: { target: orderId }, orderBy: { createdAt: 'asc' }, take: 200 }),
+    refundPlan(prisma, orderId),
+  ]);
+  return { order, stripeEvents, audit, plan: plan! };
+}
+export type OrderDetail = NonNullable<Awaited<ReturnType<typeof loadOrderDetail>>>;
+
+export function loadReviewQueue(prisma: PrismaClient) {
+  return prisma.order.findMany({
+    where: { reviewStatus: 'pending_review' },
+    orderBy: { createdAt: 'asc' },
+    take: 200,
+    select: { id: true, createdAt: true, email: true, total: true, currency: true, amountRefunded: true, riskScore: true, riskLevel: true, riskReasons: true, status: true, refunds: { select: { refundNumber: true } } },
+  });
+}
+
+export function loadReconciliationRuns(prisma: PrismaClient, take = 20) {
+  return prisma.reconciliationRun.findMany({ orderBy: { startedAt: 'desc' }, take, include: { findings: { orderBy: [{ healed: 'asc' }, { createdAt: 'asc' }], take: 200 } } });
+}
+
+export async function loadOpsData(prisma: PrismaClient) {
+  const since = new Date(Date.now() - 15 * 60_000);
+  const [dead, eventCounts, emailCounts, recentEmails, calls, sessions] = await Promise.all([
+    prisma.stripeEvent.findMany({ where: { status: { in: ['dead', 'failed'] } }, orderBy: { receivedAt: 'desc' }, take: 100, select: { id: true, type: true, objectId: true, status: true, attempts: true, lastError: true, receivedAt: true } }),
+    prisma.stripeEvent.groupBy({ by: ['status'], _count: true }),
+    prisma.email.groupBy({ by: ['status'], _count: true }),
+    prisma.email.findMany({ orderBy: { createdAt: 'desc' }, take: 50, select: { id: true, to: true, subject: true, kind: true, status: true, createdAt: true, sentAt: true, error: true, orderId: true } }),
+    prisma.gatewayCallStat.groupBy({ by: ['operation', 'outcome'], where: { bucket: { gte: since } }, _sum: { count: true, totalMs: true }, _max: { maxMs: true } }),
+    prisma.adminSession.findMany({ where: { revokedAt: null, expiresAt: { gt: new Date() } }, orderBy: { lastSeenAt: 'desc' }, take: 50, include: { user: { select: { email: true } } } }),
+  ]);
+  return {
+    dead,
+    eventCounts: Object.fromEntries(eventCounts.map((c) => [c.status, c._count])) as Record<string, number>,
+    emailCounts: Object.fromEntries(emailCounts.map((c) => [c.status, c._count])) as Record<string, number>,
+    recentEmails,
+    calls: calls.map((c) => ({ operation: c.operation, outcome: c.outcome, count: c._sum.count ?? 0, avgMs: c._sum.count ? Math.round((c._sum.totalMs ?? 0) / c._sum.count) : 0, maxMs: c._max.maxMs ?? 0 })),
+    sessions,
+  };
+}
