@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { addToCart, emulator, fillCard, fillContact, openCheckout, resetStripeBehaviour, watchForCardNumbers } from './helpers';
+import { addToCart, emulator, fillCard, fillContact, openCheckout, resetStripeBehaviour, stripeList, watchForCardNumbers } from './helpers';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -20,4 +20,127 @@ test('4242 pays: the order page shows Paid and the cart is emptied', async ({ pa
   await expect(page.getByTestId('order-total')).toHaveText('$32.00');
   await expect(page.getByTestId('cart-count')).toHaveText('0');
   expect(leaks).toEqual([]);
+});
+
+const SECRET = 'sk_test_brisk_e2e';
+
+async function allPaymentIntents(): Promise<{ id: string; status: string; amount: number; metadata: Record<string, string> }[]> {
+  return stripeList('payment_intents', SECRET);
+}
+
+async function stockOf(page: import('@playwright/test').Page, slug: string): Promise<number> {
+  await page.goto(`/products/${slug}`);
+  return Number((await page.getByTestId('stock').textContent())?.match(/\d+/)?.[0] ?? NaN);
+}
+
+async function payWith(page: import('@playwright/test').Page, card: string): Promise<void> {
+  await fillCard(page, card);
+  await page.getByTestId('pay-button').click();
+}
+
+test('a generic decline, then 4242 on the same order, pays exactly once', async ({ page, baseURL }) => {
+  const leaks = watchForCardNumbers(page, new URL(baseURL!).origin);
+  await addToCart(page, 'earl-grey');
+  await openCheckout(page);
+  await fillContact(page);
+  await payWith(page, '4000000000000002');
+  await expect(page.getByTestId('checkout-notice')).toContainText('Your card was declined.');
+  // The form and the cart are kept.
+  await expect(page.getByLabel('Full name')).toHaveValue('Ada Lovelace');
+  await expect(page.getByTestId('cart-count')).toHaveText('1');
+  await payWith(page, '4242424242424242');
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  const orderPis = (await allPaymentIntents()).filter((pi) => pi.metadata.attempt && pi.amount === 1200);
+  const byOrder = new Map<string, typeof orderPis>();
+  for (const pi of orderPis) byOrder.set(pi.metadata.order_id, [...(byOrder.get(pi.metadata.order_id) ?? []), pi]);
+  const mine = [...byOrder.values()].find((pis) => pis.length === 2)!;
+  expect(mine.map((p) => p.status).sort()).toEqual(['requires_payment_method', 'succeeded']);
+  expect(leaks).toEqual([]);
+});
+
+test('insufficient funds shows its message inline', async ({ page }) => {
+  await addToCart(page, 'paper-filters');
+  await openCheckout(page);
+  await fillContact(page);
+  await payWith(page, '4000000000009995');
+  await expect(page.getByTestId('checkout-notice')).toContainText('Your card has insufficient funds.');
+  await expect(page).toHaveURL(/\/checkout$/);
+});
+
+test('3-D Secure: Complete pays, Fail does not', async ({ page }) => {
+  await addToCart(page, 'stoneware-mug');
+  await openCheckout(page);
+  await fillContact(page);
+  await payWith(page, '4000002500003155');
+  await page.frameLocator('iframe[src*="/3ds/"]').getByRole('button', { name: 'Fail' }).click();
+  await expect(page.getByTestId('checkout-notice')).toContainText('Your bank could not verify this payment');
+  await expect(page).toHaveURL(/\/checkout$/);
+  await payWith(page, '4000002500003155');
+  await page.frameLocator('iframe[src*="/3ds/"]').getByRole('button', { name: 'Complete' }).click();
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+});
+
+test('a double click on Pay creates one PaymentIntent', async ({ page }) => {
+  await addToCart(page, 'french-press');
+  await openCheckout(page);
+  await fillContact(page);
+  await fillCard(page, '4242424242424242');
+  const before = (await allPaymentIntents()).length;
+  await page.getByTestId('pay-button').dblclick();
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  expect((await allPaymentIntents()).length).toBe(before + 1);
+});
+
+test('a reload mid-checkout creates no duplicate order or PaymentIntent', async ({ page }) => {
+  await addToCart(page, 'cold-brew-bottle');
+  await openCheckout(page);
+  await fillContact(page);
+  // Stripe is slow to confirm; the shopper gives up waiting and reloads while it is in flight.
+  await emulator('POST', '/faults', { method: 'POST', path: '/v1/payment_intents/*/confirm', delay_ms: 3_000, times: 1 });
+  const before = (await allPaymentIntents()).length;
+  await payWith(page, '4242424242424242');
+  await expect(page.getByTestId('pay-button')).toHaveText('Processing…');
+  await page.waitForTimeout(500);
+  await page.reload();
+  await openCheckout(page);
+  await fillContact(page);
+  await page.waitForTimeout(3_000);
+  await payWith(page, '4242424242424242');
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  const pis = await allPaymentIntents();
+  expect(pis.length).toBe(before + 1);
+  expect(pis[0].status).toBe('succeeded');
+});
+
+test('with webhooks held, the order page still shows Paid', async ({ page }) => {
+  await emulator('POST', '/webhooks', { mode: 'hold' });
+  await addToCart(page, 'tasting-set');
+  await openCheckout(page);
+  await fillContact(page);
+  await payWith(page, '4242424242424242');
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  await emulator('POST', '/webhooks/release');
+});
+
+test('with webhooks duplicated and out of order, stock moves exactly once', async ({ page }) => {
+  const before = await stockOf(page, 'digital-scale');
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await emulator('POST', '/webhooks', { mode: 'hold' });
+  await addToCart(page, 'digital-scale', 2);
+  await openCheckout(page);
+  await fillContact(page);
+  await payWith(page, '4242424242424242');
+  await expect(page.getByTestId('order-status')).toHaveText('Paid');
+  // Every event of this payment delivered newest first, twice, then the held originals.
+  const events = (await stripeList<{ id: string; created: number }>('events', SECRET)).filter((e) => e.created >= since);
+  expect(events.length).toBeGreaterThanOrEqual(3);
+  await emulator('POST', '/webhooks', { mode: 'normal' });
+  for (const e of events) {
+    await emulator('POST', `/events/${e.id}/resend`);
+    await emulator('POST', `/events/${e.id}/resend`);
+  }
+  await emulator('POST', '/webhooks/release');
+  await expect.poll(async () => stockOf(page, 'digital-scale'), { timeout: 20_000 }).toBe(before - 2);
+  await page.waitForTimeout(2_000);
+  expect(await stockOf(page, 'digital-scale')).toBe(before - 2);
 });

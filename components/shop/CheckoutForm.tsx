@@ -43,6 +43,12 @@ const COUNTRIES = [
   ['AU', 'Australia'],
 ] as const;
 
+// Stripe's card messages are written for shoppers; a few codes are not, so say them plainly.
+function shopperMessage(error: { code?: string; message?: string }): string {
+  if (error.code === 'payment_intent_authentication_failure') return 'Your bank could not verify this payment. Please try again or use another card.';
+  return error.message ?? 'Your payment could not be completed. Please try another card.';
+}
+
 type Notice = { tone: 'error' | 'busy' | 'info'; text: string } | null;
 
 function PaymentForm({ amount, currency, onAmountChange }: { amount: number; currency: string; onAmountChange: (a: number) => void }) {
@@ -109,7 +115,7 @@ function PaymentForm({ amount, currency, onAmountChange }: { amount: number; cur
         confirmParams: { return_url: returnUrl },
       });
       if (error) {
-        setNotice({ tone: 'error', text: error.message ?? 'Your payment could not be completed. Please try another card.' });
+        setNotice({ tone: 'error', text: shopperMessage(error) });
         return;
       }
       if (paymentIntent) router.push(`/orders/${result.orderToken}`);
