@@ -10,6 +10,7 @@ import { generatedIsFresh, generatePrismaClient } from './generate';
 import { migrateAndSeed } from './db';
 
 const root = resolve(import.meta.dirname, '..');
+const distDir = process.env.BRISK_DIST_DIR || '.next';
 const log = (line: string) => console.log(`[brisk] ${line}`);
 
 function sourceHash(): string {
@@ -33,9 +34,9 @@ function sourceHash(): string {
 }
 
 function buildIfNeeded(): void {
-  const marker = join(root, '.next', 'brisk-source-hash');
+  const marker = join(root, distDir, 'brisk-source-hash');
   const current = sourceHash();
-  if (existsSync(join(root, '.next', 'BUILD_ID')) && existsSync(marker) && readFileSync(marker, 'utf8') === current) {
+  if (existsSync(join(root, distDir, 'BUILD_ID')) && existsSync(marker) && readFileSync(marker, 'utf8') === current) {
     log('Production build is up to date.');
     return;
   }
