@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
-import { startJobs, stopJobs } from '@/lib/jobs';
+import { enqueueStripeEvent, startJobs, stopJobs } from '@/lib/jobs';
 import { readHealth } from './health';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -21,8 +21,21 @@ describe(`health (${testDbKind})`, () => {
     const before = await readHealth({ prisma, workerExpected: true });
     expect(before).toMatchObject({ ready: false, database: { ok: true }, migrations: { ok: true, pending: [] }, worker: { running: false }, queues: null, webhookLagSeconds: 0, gateway: { state: 'closed' } });
 
+    // A web instance that only enqueues: the job waits in the queue, the worker is missing.
+    await startJobs({ database, gateway: {} as never, worker: false });
+    await enqueueStripeEvent('evt_health_waiting');
+    const enqueueOnly = await readHealth({ prisma, workerExpected: true });
+    expect(enqueueOnly).toMatchObject({ ready: false, worker: { jobsStarted: true, running: false } });
+    expect(enqueueOnly.queues?.['stripe-event']).toEqual({ queued: 1, active: 0 });
+    await stopJobs();
+
     await startJobs({ database, gateway: {} as never, worker: true, scheduleSweep: false, mailer: null });
-    const after = await readHealth({ prisma, workerExpected: true });
+    // The worker takes that job (the event is not stored, so processing finds nothing to do).
+    let after = await readHealth({ prisma, workerExpected: true });
+    for (let i = 0; i < 100 && after.queues?.['stripe-event'].queued; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await readHealth({ prisma, workerExpected: true });
+    }
     expect(after.ready).toBe(true);
     expect(after.queues?.['stripe-event']).toEqual({ queued: 0, active: 0 });
   });
