@@ -8,7 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import http from 'node:http';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -155,6 +155,7 @@ async function measure(kind: string, opts: { count: number; maxSeconds: number; 
 
 async function main(): Promise<void> {
   if (hasTaskset && cores > 1) spawnSync('taskset', ['-a', '-cp', '1', String(process.pid)]);
+  const loadAtStart = loadavg()[0];
   const opts = isQuick ? { count: 5000, maxSeconds: 5, concurrency: 16 } : { count: 30_000, maxSeconds: 10, concurrency: 32 };
   // Interleaved rounds, best of each: the machine is shared, so one round can be disturbed.
   const rounds = isQuick ? 1 : 3;
@@ -187,6 +188,7 @@ async function main(): Promise<void> {
     notes: [
       `POST /v1/payment_intents over keep-alive HTTP, ${opts.concurrency} concurrent, up to ${opts.count} requests or ${opts.maxSeconds} s after a warm-up, best of ${rounds} interleaved round(s); server process ${hasTaskset ? 'pinned to CPU 0 with taskset' : 'not pinned (no taskset)'}, load generator ${hasTaskset && cores > 1 ? 'on CPU 1' : 'unpinned'}.`,
       `Each creation validates, stores the PaymentIntent, emits payment_intent.created and answers the full object.`,
+      `Load average when the run began: ${loadAtStart.toFixed(1)} (the machine is shared; other work lowers every figure, the baseline's too).`,
       `Goal ≥ ${GOAL}/s: ${met ? 'met' : 'NOT met'}.`,
     ],
     data: { opts, baseline, emulator, persistent },
