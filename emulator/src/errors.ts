@@ -94,11 +94,7 @@ export const errors = {
       429,
     ),
   idempotencyKeyTooLong: () =>
-    invalid(
-      'Invalid Idempotency-Key: keys for idempotent requests can be at most 255 characters long.',
-      undefined,
-      'idempotency_key_too_long',
-    ),
+    invalid('Invalid Idempotency-Key: keys for idempotent requests can be at most 255 characters long.'),
   idempotencyParamsMismatch: (key: string) =>
     new ApiError(400, {
       type: 'idempotency_error',
