@@ -22,7 +22,13 @@ export class AdaptiveBulkhead implements Bulkhead {
 
   constructor(
     private readonly currentLimit: () => number,
-    private readonly opts: { queueCapacity: number; maxQueueWaitMs: number; onReject?: (why: 'queue_full' | 'queue_timeout') => void },
+    private readonly opts: {
+      queueCapacity: number;
+      maxQueueWaitMs: number;
+      /** Recent call latency: lets a caller who would surely time out in the queue hear "busy" now. */
+      recentLatencyMs?: () => number;
+      onReject?: (why: 'queue_full' | 'queue_timeout' | 'queue_predicted') => void;
+    },
   ) {}
 
   get active(): number {
@@ -42,6 +48,14 @@ export class AdaptiveBulkhead implements Bulkhead {
       if (this.waiters.length >= this.opts.queueCapacity) {
         this.opts.onReject?.('queue_full');
         throw new StripeUnavailableError('Too many payments in progress', 'busy', 2_000);
+      }
+      // Little's law: with `limit` calls each taking ~latency, the n-th in line waits about
+      // n × latency / limit. If that exceeds the queue bound, waiting only delays the same answer.
+      const latency = this.opts.recentLatencyMs?.() ?? 0;
+      const expectedWait = ((this.waiters.length + 1) * latency) / Math.max(1, this.currentLimit());
+      if (expectedWait > this.opts.maxQueueWaitMs) {
+        this.opts.onReject?.('queue_predicted');
+        throw new StripeUnavailableError('Payments are queueing up', 'busy', Math.min(10_000, Math.max(1_000, Math.round(expectedWait))));
       }
       await new Promise<void>((resolve, reject) => {
         const waiter: Waiter = {

@@ -209,6 +209,7 @@ export class StripeGateway {
       const bulkhead = new AdaptiveBulkhead(() => limiter.limit, {
         queueCapacity: c.queueCapacity ?? 50,
         maxQueueWaitMs: c.maxQueueWaitMs ?? 3_000,
+        recentLatencyMs: () => limiter.rtt.recentMs,
         onReject: (why) => this.metric((m) => m.stripeRejections.inc({ reason: why })),
       });
       limiter.onChange((limit) => {
@@ -224,7 +225,8 @@ export class StripeGateway {
       windowMs: 10_000,
       minimumRps: 2,
       halfOpenAfterMs: 500,
-      halfOpenMaxMs: 4_000,
+      // A probe is one cheap read; probing often keeps recovery within ~2 s of Stripe's return.
+      halfOpenMaxMs: 2_000,
       ...(opts.breaker || {}),
     };
     if (opts.breaker === false) {

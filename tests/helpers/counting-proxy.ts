@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 export interface CountingProxy {
   url: string;
   /** Arrival times (performance.now()) of /v1 requests, with method and path. */
-  requests: { at: number; method: string; path: string }[];
+  requests: { at: number; method: string; path: string; idempotencyKey?: string }[];
   reset(): void;
   /** Most requests seen within any window of `ms`. */
   maxInWindow(ms: number): number;
@@ -19,7 +19,8 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const server = http.createServer((req, res) => {
     const path = req.url ?? '/';
-    if (path.startsWith('/v1/')) requests.push({ at: performance.now(), method: req.method ?? 'GET', path });
+    const idempotencyKey = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : undefined;
+    if (path.startsWith('/v1/')) requests.push({ at: performance.now(), method: req.method ?? 'GET', path, idempotencyKey });
     const out = http.request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path, headers: req.headers, agent },
       (up) => {
