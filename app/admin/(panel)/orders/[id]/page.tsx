@@ -64,7 +64,7 @@ export default async function OrderDetailPage({ params, searchParams }: { params
         <StatusBadge status={order.status} testId="admin-order-status" />
         {order.reviewStatus !== 'none' && <span className="text-sm font-semibold text-red-800">Review: {order.reviewStatus.replace('_', ' ')}</span>}
       </div>
-      <p className="mt-1 font-mono text-xs text-stone-500">{order.id}</p>
+      <p className="mt-1 font-mono text-xs text-stone-500" data-testid="admin-order-id">{order.id}</p>
       <div className="mt-4">
         <Notice notice={str('notice')} tone={str('tone')} />
       </div>
