@@ -411,7 +411,14 @@ export class Api {
     this.payments.assertConfirmable(pi);
     const paymentMethod = pmRef ? this.payments.resolvePaymentMethod(pmRef) : pmData ? this.paymentMethodFromData(pmData) : null;
     const result = this.payments.confirm(pi, { ...this.confirmOptions(p), paymentMethod }, req.request);
-    if (result.error) throw result.error;
+    if (result.error) {
+      // The browser sees the PaymentIntent in a decline without its secret-key-only fields.
+      const embedded = result.error.body.payment_intent;
+      if (req.keyKind === 'publishable' && embedded && typeof embedded === 'object' && !Array.isArray(embedded)) {
+        for (const field of SECRET_ONLY_FIELDS) delete embedded[field];
+      }
+      throw result.error;
+    }
     return this.ok(this.paymentIntentView(result.paymentIntent, req.keyKind), expand);
   }
 

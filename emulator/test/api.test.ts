@@ -148,6 +148,10 @@ describe('publishable key', () => {
     const badConfirm = await expectStripeError(browser.paymentIntents.confirm(pi.id, { client_secret: 'nope', payment_method: pm.id } as Stripe.PaymentIntentConfirmParams));
     expect(badConfirm.param).toBe('client_secret');
 
+    const declined = await expectStripeError(browser.paymentIntents.confirm(pi.id, { client_secret: secret, payment_method: 'pm_card_chargeDeclined' } as Stripe.PaymentIntentConfirmParams));
+    expect(declined).toBeInstanceOf(Stripe.errors.StripeCardError);
+    expect(declined.payment_intent?.id).toBe(pi.id);
+    expect(declined.payment_intent?.metadata).toBeUndefined();
     const confirmed = await browser.paymentIntents.confirm(pi.id, { client_secret: secret, payment_method: pm.id, expand: ['payment_method'] } as Stripe.PaymentIntentConfirmParams);
     expect(confirmed.status).toBe('succeeded');
     expect((confirmed.payment_method as Stripe.PaymentMethod).card?.last4).toBe('4242');
