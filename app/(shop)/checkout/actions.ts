@@ -4,15 +4,23 @@ import { headers } from 'next/headers';
 import { readCartId } from '@/lib/cart/session';
 import { startPayment, type StartPaymentResult } from '@/lib/checkout/start-payment';
 import { prisma } from '@/lib/db/client';
+import { logger } from '@/lib/observability/logger';
+import { withRequestContext } from '@/lib/observability/request-context';
 import { stripeGateway } from '@/lib/stripe/gateway';
 
 export async function startPaymentAction(input: unknown): Promise<StartPaymentResult> {
   const h = await headers();
   const clientIp = h.get('x-forwarded-for')?.split(',')[0]?.trim() || h.get('x-real-ip') || undefined;
-  try {
-    return await startPayment({ prisma: await prisma(), gateway: stripeGateway(), clientIp }, await readCartId(), input);
-  } catch (err) {
-    console.error('startPayment failed', err instanceof Error ? err.message : err);
-    return { kind: 'error', message: 'Something went wrong on our side. Your cart is saved — please try again.' };
-  }
+  // One request id from here through the gateway's logs and spans (the load balancer's if it sent one).
+  return withRequestContext(
+    async () => {
+      try {
+        return await startPayment({ prisma: await prisma(), gateway: stripeGateway(), clientIp }, await readCartId(), input);
+      } catch (err) {
+        logger().error({ err }, 'startPayment failed');
+        return { kind: 'error', message: 'Something went wrong on our side. Your cart is saved — please try again.' };
+      }
+    },
+    { requestId: /^[A-Za-z0-9_-]{8,64}$/.test(h.get('x-request-id') ?? '') ? h.get('x-request-id')! : undefined, origin: 'checkout' },
+  );
 }
