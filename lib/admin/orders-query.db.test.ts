@@ -97,6 +97,9 @@ describe('orders query', () => {
     expect((await listOrders(database.prisma, f({ q: ids[21].slice(0, 8) }))).rows.map((r) => r.id)).toContain(ids[21]);
     expect((await listOrders(database.prisma, f({ q: 'pi_test_42' }))).rows.map((r) => r.id)).toEqual([ids[42]]);
     expect((await listOrders(database.prisma, f({ q: 'pi_nope' }))).rows).toEqual([]);
+    // An earlier attempt's PaymentIntent finds its order too.
+    await database.prisma.paymentAttempt.create({ data: { orderId: ids[3], attemptNumber: 1, paymentIntentId: 'pi_earlier_3', idempotencyKey: 'k', amount: 1, currency: 'usd', status: 'canceled' } });
+    expect((await listOrders(database.prisma, f({ q: 'pi_earlier_3' }))).rows.map((r) => r.id)).toEqual([ids[3]]);
     // Search and filters combine.
     expect((await listOrders(database.prisma, f({ q: 'vip@example.com', status: 'pending' }))).rows).toHaveLength(2);
   });

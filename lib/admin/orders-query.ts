@@ -66,17 +66,34 @@ export function parseOrderFilters(params: URLSearchParams | Record<string, strin
   return { ok: false, errors, filters: retry.success ? retry.data : OrderFilters.parse({}) };
 }
 
+export interface SearchContext {
+  /** Orders whose attempts include the searched PaymentIntent id. */
+  attemptOrderIds?: string[];
+}
+
+const isPaymentIntentId = (s: string) => /^pi_[A-Za-z0-9_]+$/.test(s);
+
+/** Looks up what a search needs from other tables before the orders query runs. */
+export async function resolveSearch(prisma: PrismaClient, f: OrderFilters): Promise<SearchContext> {
+  const q = f.q?.trim();
+  if (!q || !isPaymentIntentId(q)) return {};
+  const attempt = await prisma.paymentAttempt.findUnique({ where: { paymentIntentId: q }, select: { orderId: true } });
+  return { attemptOrderIds: attempt ? [attempt.orderId] : [] };
+}
+
 /** The search box: an order id, a PaymentIntent id, an email, or the start of an id or email. */
-export function searchWhere(q: string): Prisma.OrderWhereInput {
+export function searchWhere(q: string, resolved: SearchContext = {}): Prisma.OrderWhereInput {
   const s = q.trim();
   if (UUID.test(s)) return { id: s.toLowerCase() };
-  if (/^pi_[A-Za-z0-9_]+$/.test(s)) return { OR: [{ paymentIntentId: s }, { attempts: { some: { paymentIntentId: s } } }] };
+  // An earlier attempt's PaymentIntent is found through its attempt row (looked up first, by
+  // its unique index): an EXISTS inside an OR would make PostgreSQL scan every order.
+  if (isPaymentIntentId(s)) return resolved.attemptOrderIds?.length ? { OR: [{ paymentIntentId: s }, { id: { in: resolved.attemptOrderIds } }] } : { paymentIntentId: s };
   if (s.includes('@')) return { email: s.toLowerCase() };
   if (/^[0-9a-f-]{4,36}$/i.test(s)) return { OR: [{ id: { startsWith: s.toLowerCase() } }, { email: { startsWith: s.toLowerCase() } }] };
   return { email: { startsWith: s.toLowerCase() } };
 }
 
-export function ordersWhere(f: OrderFilters): Prisma.OrderWhereInput {
+export function ordersWhere(f: OrderFilters, resolved: SearchContext = {}): Prisma.OrderWhereInput {
   const and: Prisma.OrderWhereInput[] = [];
   if (f.status) and.push({ status: f.status as OrderStatus });
   if (f.review) and.push({ reviewStatus: f.review });
@@ -87,7 +104,7 @@ export function ordersWhere(f: OrderFilters): Prisma.OrderWhereInput {
     and.push({ createdAt });
   }
   if (f.min !== undefined || f.max !== undefined) and.push({ total: { ...(f.min !== undefined ? { gte: f.min } : {}), ...(f.max !== undefined ? { lte: f.max } : {}) } });
-  if (f.q) and.push(searchWhere(f.q));
+  if (f.q) and.push(searchWhere(f.q, resolved));
   return and.length ? { AND: and } : {};
 }
 
@@ -121,7 +138,8 @@ export function decodeCursor(sort: OrderSort, cursor: string | undefined | null)
 function afterCursor(sort: OrderSort, c: { value: Date | number; id: string }): Prisma.OrderWhereInput {
   const { column, dir } = sortKey(sort);
   const op = dir === 'desc' ? 'lt' : 'gt';
-  return { OR: [{ [column]: { [op]: c.value } }, { [column]: c.value, id: { [op]: c.id } }] };
+  // The outer range alone is what the index scan uses; the OR only breaks ties on id.
+  return { AND: [{ [column]: { [op === 'lt' ? 'lte' : 'gte']: c.value } }, { OR: [{ [column]: { [op]: c.value } }, { id: { [op]: c.id } }] }] };
 }
 
 export const orderListSelect = {
@@ -145,10 +163,10 @@ export interface OrderPage {
   nextCursor: string | null;
 }
 
-export async function listOrders(prisma: PrismaClient, filters: OrderFilters, opts: { cursor?: string | null; limit?: number } = {}): Promise<OrderPage> {
+export async function listOrders(prisma: PrismaClient, filters: OrderFilters, opts: { cursor?: string | null; limit?: number; resolved?: SearchContext } = {}): Promise<OrderPage> {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 1000);
   const { column, dir } = sortKey(filters.sort);
-  const where = ordersWhere(filters);
+  const where = ordersWhere(filters, opts.resolved ?? (await resolveSearch(prisma, filters)));
   const cursor = decodeCursor(filters.sort, opts.cursor);
   const rows = await prisma.order.findMany({
     where: cursor ? { AND: [where, afterCursor(filters.sort, cursor)] } : where,
@@ -164,8 +182,9 @@ export async function listOrders(prisma: PrismaClient, filters: OrderFilters, op
 /** Every matching row, a batch at a time, for streaming. */
 export async function* iterateOrders(prisma: PrismaClient, filters: OrderFilters, batchSize = 1000): AsyncGenerator<OrderListRow[]> {
   let cursor: string | null = null;
+  const resolved = await resolveSearch(prisma, filters);
   do {
-    const page: OrderPage = await listOrders(prisma, filters, { cursor, limit: batchSize });
+    const page: OrderPage = await listOrders(prisma, filters, { cursor, limit: batchSize, resolved });
     if (page.rows.length) yield page.rows;
     cursor = page.nextCursor;
   } while (cursor);
