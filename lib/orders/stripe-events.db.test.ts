@@ -148,7 +148,7 @@ describe(`processStripeEvent (${testDbKind})`, () => {
           expect(normalized).toEqual(expected);
         },
       ),
-      { numRuns: 8 },
+      { numRuns: 5 },
     );
     expect(expected).toMatchObject({
       status: 'refunded',
