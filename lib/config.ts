@@ -43,6 +43,8 @@ const EnvSchema = z
     ADMIN_EMAIL: z.string().trim().email().default('admin@brisk.local'),
     ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
     SMTP_URL: optionalUrl,
+    // Share of Stripe's rate limit (25/s test, 100/s live) the gateway may use, across all instances.
+    STRIPE_RATE_SHARE: z.coerce.number().gt(0).max(1).default(0.8),
     WORKER_MODE: z.enum(['inline', 'off']).default('inline'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

@@ -66,7 +66,8 @@ async function main(): Promise<void> {
   buildIfNeeded();
   await migrateAndSeed({ seed: true, log });
 
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', PORT: String(cfg.PORT), DATA_DIR: dataDir };
+  // NEXT_MANUAL_SIG_HANDLE: instrumentation.ts stops pg-boss cleanly on SIGTERM before exiting.
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', PORT: String(cfg.PORT), DATA_DIR: dataDir, NEXT_MANUAL_SIG_HANDLE: '1' };
   let closeEmulator: (() => Promise<void>) | undefined;
   let emulatorUrl: string | undefined;
   if (!cfg.STRIPE_SECRET_KEY) {
