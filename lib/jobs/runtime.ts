@@ -25,10 +25,11 @@ export class WorkerNeedsPostgresError extends Error {
 export async function startJobsFromEnvironment(role: 'server' | 'worker'): Promise<void> {
   const cfg = config();
   if (role === 'worker' && !cfg.DATABASE_URL) throw new WorkerNeedsPostgresError();
+  // Registered first: with NEXT_MANUAL_SIG_HANDLE the process must exit on SIGTERM even if jobs fail to start.
+  stopOnSignals({ exitAfter: role === 'worker' || Boolean(process.env.NEXT_MANUAL_SIG_HANDLE) });
   const database = await db();
   const worker = role === 'worker' || cfg.WORKER_MODE === 'inline';
   await startJobs({ database, gateway: () => stripeGateway(), worker });
-  stopOnSignals({ exitAfter: role === 'worker' || Boolean(process.env.NEXT_MANUAL_SIG_HANDLE) });
 }
 
 const g = globalThis as unknown as { __briskJobsSignals?: boolean };
