@@ -27,6 +27,8 @@ export interface OpenOptions {
   url?: string;
   /** PGlite data directory, or `memory://` for an in-memory database. */
   dataDir?: string;
+  /** A PGlite data directory dump (tar) to start from, e.g. an already migrated template. */
+  loadDataDir?: Blob;
   poolMax?: number;
 }
 
@@ -39,7 +41,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const dataDir = opts.dataDir ?? 'memory://';
   // PGlite does not create missing parent folders.
   if (!dataDir.startsWith('memory://')) mkdirSync(resolve(/*turbopackIgnore: true*/ dataDir), { recursive: true });
-  const pglite = await PGlite.create(dataDir);
+  const pglite = await PGlite.create(dataDir, opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {});
   const adapterFactory = new PrismaPGlite(pglite) as unknown as SqlMigrationAwareDriverAdapterFactory;
   const prisma = new PrismaClient({ adapter: adapterFactory as never });
   return {

@@ -1,6 +1,7 @@
 // A fresh, migrated database for one test file: in-memory PGlite by default, or a new
 // PostgreSQL database on the server of TEST_DATABASE_URL when TEST_DB_KIND=postgres.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { migrationFactory, openDatabase, type Database } from '@/lib/db/client';
 import { applyMigrations } from '@/lib/db/migrate';
@@ -9,8 +10,9 @@ export const testDbKind = process.env.TEST_DB_KIND === 'postgres' ? 'postgres' :
 
 export async function createTestDatabase(): Promise<Database & { drop(): Promise<void> }> {
   if (testDbKind === 'pglite') {
-    const database = await openDatabase({ dataDir: 'memory://' });
-    await applyMigrations(database.adapterFactory);
+    const template = process.env.BRISK_PGLITE_TEMPLATE;
+    const database = await openDatabase({ dataDir: 'memory://', loadDataDir: template ? new Blob([readFileSync(template)]) : undefined });
+    if (!template) await applyMigrations(database.adapterFactory);
     return { ...database, drop: () => database.close() };
   }
   const base = process.env.TEST_DATABASE_URL;
