@@ -42,7 +42,7 @@ async function fault(body: unknown) {
 }
 
 describe(`degraded checkout (${testDbKind})`, () => {
-  it('answers "busy" within 200 ms while the breaker is open, keeps the cart, and recovers by itself', async () => {
+  it('answers "busy" at once, without calling Stripe, while the breaker is open, keeps the cart, and recovers by itself', async () => {
     const added = await addToCart(database.prisma, null, { productId, quantity: 2 });
     if (!added.ok) throw new Error(added.error);
     const cartId = added.cartId;
@@ -55,14 +55,20 @@ describe(`degraded checkout (${testDbKind})`, () => {
     for (let i = 0; i < 5 && gateway.state().breaker === 'closed'; i++) expect((await startPayment(deps, cartId, input)).kind).toBe('busy');
     expect(gateway.state().breaker).not.toBe('closed');
 
+    // While open, nothing reaches Stripe: the fault rule in front of the API counts no more hits.
+    const hits = async () => ((await (await fetch(`${emulator.url}/_emulator/faults`)).json()) as { data: { hits: number }[] }).data[0].hits;
+    const hitsBefore = await hits();
     for (let i = 0; i < 3; i++) {
       const t = performance.now();
       const r = await startPayment(deps, cartId, input);
       const ms = performance.now() - t;
       expect(r).toMatchObject({ kind: 'busy', message: expect.stringMatching(/busy/i) });
       if (r.kind === 'busy') expect(r.retryAfterSeconds).toBeGreaterThanOrEqual(1);
-      expect(ms).toBeLessThan(200);
+      // 200 ms is the goal (bench/gateway.bench.ts measures it); this bound only catches a
+      // regression to waiting on Stripe, without flaking on a loaded CI machine.
+      expect(ms).toBeLessThan(1_000);
     }
+    expect(await hits()).toBe(hitsBefore);
     const kept = await getCart(database.prisma, cartId);
     expect(kept.lines.map((l) => [l.productId, l.quantity])).toEqual([[productId, 2]]);
 
