@@ -32,6 +32,8 @@ export function recordResults(opts: {
     table +
     (opts.notes?.length ? '\n' + opts.notes.map((n) => `- ${n}`).join('\n') + '\n' : '');
   process.stdout.write(section);
+  // BENCH_RECORD=0: print only (trying a runner out on a busy machine).
+  if (process.env.BENCH_RECORD === '0') return;
   const resultsMd = join(benchDir, 'RESULTS.md');
   if (!existsSync(resultsMd)) writeFileSync(resultsMd, '# Benchmark results\n\nEach section is appended by the benchmark named in its command.\n');
   appendFileSync(resultsMd, section);

@@ -1,0 +1,242 @@
+// Runs the real production app (and its worker) as child processes for benchmarks and chaos
+// runs: own build folder, ports and data directory; every child in its own process group so a
+// SIGKILL takes the whole server down at once (as a crash would), and every child, port and
+// temporary PostgreSQL database is cleaned up when the runner exits, however it exits.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+
+export const root = resolve(import.meta.dirname, '../..');
+/** Build folder of benchmark and chaos runs, apart from `npm start`'s and the e2e specs'. */
+export const BENCH_DIST_DIR = process.env.BRISK_DIST_DIR || '.next-bench';
+const tsx = join(root, 'node_modules', '.bin', 'tsx');
+const nextBin = join(root, 'node_modules', 'next', 'dist', 'bin', 'next');
+
+const children = new Set<ChildProcess>();
+const databases = new Set<string>();
+const cleanups: (() => Promise<void>)[] = [];
+let exiting = false;
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Kills every child, drops every temporary database, runs registered cleanups. */
+export async function cleanupAll(): Promise<void> {
+  for (const c of children) killGroup(c, 'SIGKILL');
+  children.clear();
+  for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
+  for (const name of [...databases]) await dropDatabase(name).catch(() => {});
+}
+
+export function onCleanup(fn: () => Promise<void>): void {
+  cleanups.push(fn);
+}
+
+process.on('exit', () => {
+  for (const c of children) killGroup(c, 'SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    if (exiting) return;
+    exiting = true;
+    console.error(`\n${signal}: stopping every child process and dropping temporary databases…`);
+    void cleanupAll().finally(() => process.exit(130));
+  });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- PostgreSQL ----
+
+/** Server to create temporary databases on (the user must be allowed to CREATE DATABASE). */
+export function postgresBaseUrl(): string {
+  return process.env.BENCH_DATABASE_URL || process.env.CHAOS_DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres';
+}
+
+function withDatabase(base: string, name: string): string {
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export async function createDatabase(prefix: string): Promise<{ name: string; url: string }> {
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
+  const c = new pg.Client({ connectionString: postgresBaseUrl() });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
+  databases.add(name);
+  return { name, url: withDatabase(postgresBaseUrl(), name) };
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  const c = new pg.Client({ connectionString: postgresBaseUrl() });
+  await c.connect();
+  try {
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    databases.delete(name);
+  } finally {
+    await c.end();
+  }
+}
+
+// ---- processes ----
+
+export interface ChildOptions {
+  label: string;
+  /** Where stdout and stderr go (appended). */
+  logFile: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface Child {
+  readonly label: string;
+  readonly process: ChildProcess;
+  readonly exited: Promise<number | null>;
+  /** The whole process group, at once. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGTERM, then SIGKILL after graceMs. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function spawnChild(cmd: string, args: string[], o: ChildOptions): Child {
+  mkdirSync(resolve(o.logFile, '..'), { recursive: true });
+  const log = createWriteStream(o.logFile, { flags: 'a' });
+  log.write(`\n---- ${new Date().toISOString()} ${o.label}: ${[cmd, ...args].join(' ')}\n`);
+  const child = spawn(cmd, args, { cwd: root, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  children.add(child);
+  const exited = new Promise<number | null>((r) =>
+    child.once('exit', (code) => {
+      children.delete(child);
+      // A server killed as a group leaves no stragglers; make sure of it.
+      killGroup(child, 'SIGKILL');
+      r(code);
+    }),
+  );
+  return {
+    label: o.label,
+    process: child,
+    exited,
+    async kill(signal = 'SIGKILL') {
+      killGroup(child, signal);
+      await exited;
+    },
+    async stop(graceMs = 10_000) {
+      killGroup(child, 'SIGTERM');
+      const t = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+export interface AppOptions {
+  label: string;
+  port: number;
+  dataDir: string;
+  logFile: string;
+  /** Extra environment (STRIPE_*, DATABASE_URL, WORKER_MODE, …). */
+  env?: Record<string, string>;
+  /**
+   * 'start': `scripts/start.ts` exactly as `npm start` (builds if needed, migrates, seeds, and
+   * starts the emulator in-process when no STRIPE_SECRET_KEY is given).
+   * 'next': `next start` on the already built folder — the same server without the build
+   * check and migrations, for fast restarts after a crash.
+   */
+  via: 'start' | 'next';
+  readyTimeoutMs?: number;
+}
+
+export interface App extends Child {
+  readonly url: string;
+  readonly port: number;
+  readonly startMs: number;
+}
+
+function appEnv(o: AppOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    BRISK_DIST_DIR: BENCH_DIST_DIR,
+    PORT: String(o.port),
+    DATA_DIR: resolve(o.dataDir),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    NEXT_TELEMETRY_DISABLED: '1',
+    ...o.env,
+  };
+  if (o.via === 'next') Object.assign(env, { NODE_ENV: 'production', NEXT_MANUAL_SIG_HANDLE: '1' });
+  return env;
+}
+
+/** Starts the app and waits until GET /api/health answers 200. */
+export async function startApp(o: AppOptions): Promise<App> {
+  const started = performance.now();
+  const env = appEnv(o);
+  const child =
+    o.via === 'start'
+      ? spawnChild(process.execPath, [tsx, 'scripts/start.ts'], { label: o.label, logFile: o.logFile, env })
+      : spawnChild(process.execPath, [nextBin, 'start', '-p', String(o.port), '-H', '127.0.0.1'], { label: o.label, logFile: o.logFile, env });
+  const url = `http://127.0.0.1:${o.port}`;
+  const deadline = Date.now() + (o.readyTimeoutMs ?? (o.via === 'start' ? 600_000 : 90_000));
+  let dead = false;
+  void child.exited.then(() => (dead = true));
+  for (;;) {
+    if (dead) throw new Error(`${o.label} exited before it was ready (log: ${o.logFile})`);
+    if (Date.now() > deadline) {
+      await child.kill();
+      throw new Error(`${o.label} was not ready in time (log: ${o.logFile})`);
+    }
+    try {
+      const r = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(5_000) });
+      if (r.status === 200) break;
+    } catch {
+      /* not listening yet */
+    }
+    await sleep(o.via === 'start' ? 500 : 100);
+  }
+  return { ...child, url, port: o.port, startMs: performance.now() - started };
+}
+
+/** `npm run worker` as a child process (PostgreSQL only). */
+export function startWorker(o: { label: string; logFile: string; env: Record<string, string> }): Child {
+  return spawnChild(process.execPath, [tsx, 'scripts/worker.ts'], {
+    label: o.label,
+    logFile: o.logFile,
+    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...o.env },
+  });
+}
+
+/** A temporary directory for one run's data and logs. */
+export function runDir(name: string): string {
+  const dir = join(root, '.data', 'runs', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(2).toString('hex')}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}

@@ -1,0 +1,191 @@
+// Webhook ingest: acknowledgements per second and latency of POST /api/stripe/webhook on the
+// production build (started by scripts/start.ts in a child process, as `npm start` does), on
+// PGlite and on PostgreSQL, against a floor measured in the same run on the same server: the
+// route /api/bench/verify-only (present only with BRISK_BENCH_ROUTES=1), which verifies the
+// signature with the same secret and answers without storing anything.
+//   npx tsx bench/webhook.bench.ts [--quick] [--db pglite|postgres]
+// PostgreSQL: a temporary database on BENCH_DATABASE_URL's server (default
+// postgresql://postgres@127.0.0.1:5432/postgres), dropped afterwards.
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import Stripe from 'stripe';
+import { cleanupAll, createDatabase, dropDatabase, freePort, runDir, startApp, type App } from './lib/app-process';
+import { closedLoop, openLoop, type LoadResult, type RequestSpec } from './lib/load';
+import { isQuick, recordResults, type Row } from './lib/results';
+
+const WEBHOOK_SECRET = 'whsec_brisk_bench_webhook';
+const CONCURRENCY = 16;
+const RATE = 500;
+const SECONDS = isQuick ? 3 : 10;
+const ROUNDS = isQuick ? 1 : 3;
+const dbArg = process.argv.includes('--db') ? process.argv[process.argv.indexOf('--db') + 1] : undefined;
+const kinds = (dbArg ? [dbArg] : ['pglite', 'postgres']) as ('pglite' | 'postgres')[];
+
+const stripe = new Stripe('sk_test_brisk_bench_unused');
+const runTag = randomBytes(4).toString('hex');
+let seq = 0;
+
+/** A payment_intent.succeeded as Stripe sends it, for a PaymentIntent we have never seen. */
+function event(): string {
+  const n = ++seq;
+  const created = Math.floor(Date.now() / 1000);
+  const pi = `pi_bench${runTag}${n}`;
+  return JSON.stringify({
+    id: `evt_bench${runTag}${n}`,
+    object: 'event',
+    api_version: '2025-10-29.clover',
+    created,
+    type: 'payment_intent.succeeded',
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: `req_bench${n}`, idempotency_key: `brisk:pi:00000000-0000-4000-8000-${String(n).padStart(12, '0')}:1` },
+    data: {
+      object: {
+        id: pi,
+        object: 'payment_intent',
+        amount: 4200,
+        amount_capturable: 0,
+        amount_received: 4200,
+        automatic_payment_methods: { enabled: true },
+        capture_method: 'automatic',
+        client_secret: `${pi}_secret_${randomBytes(12).toString('hex')}`,
+        confirmation_method: 'automatic',
+        created,
+        currency: 'usd',
+        description: 'Brisk order 00000000',
+        last_payment_error: null,
+        latest_charge: `ch_bench${runTag}${n}`,
+        livemode: false,
+        metadata: { order_id: '00000000-0000-4000-8000-000000000000', attempt: '1' },
+        next_action: null,
+        payment_method: `pm_bench${runTag}${n}`,
+        payment_method_types: ['card'],
+        status: 'succeeded',
+      },
+    },
+  });
+}
+
+function signed(path: string): () => RequestSpec {
+  return () => {
+    const body = event();
+    return { path, body, headers: { 'content-type': 'application/json', 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload: body, secret: WEBHOOK_SECRET }) } };
+  };
+}
+
+const FLOOR = '/api/bench/verify-only';
+const WEBHOOK = '/api/stripe/webhook';
+
+async function measure(app: App): Promise<{ floorMax: LoadResult; hookMax: LoadResult; floorRate: LoadResult; hookRate: LoadResult }> {
+  // Warm-up: JIT, connection pools, Prisma's first queries.
+  for (const path of [FLOOR, WEBHOOK]) await closedLoop({ port: app.port, concurrency: 8, seconds: 2, next: signed(path) });
+  let best: { floorMax?: LoadResult; hookMax?: LoadResult; floorRate?: LoadResult; hookRate?: LoadResult } = {};
+  const better = (a: LoadResult | undefined, b: LoadResult, by: 'rate' | 'p99') => (!a ? b : by === 'rate' ? (b.perSecond > a.perSecond ? b : a) : b.p99 < a.p99 ? b : a);
+  for (let round = 0; round < ROUNDS; round++) {
+    const floorMax = await closedLoop({ port: app.port, concurrency: CONCURRENCY, seconds: SECONDS, next: signed(FLOOR) });
+    const hookMax = await closedLoop({ port: app.port, concurrency: CONCURRENCY, seconds: SECONDS, next: signed(WEBHOOK) });
+    const floorRate = await openLoop({ port: app.port, rate: RATE, seconds: SECONDS, maxInFlight: 64, next: signed(FLOOR) });
+    const hookRate = await openLoop({ port: app.port, rate: RATE, seconds: SECONDS, maxInFlight: 64, next: signed(WEBHOOK) });
+    console.log(`  round ${round + 1}: floor ${floorMax.perSecond.toFixed(0)}/s, webhook ${hookMax.perSecond.toFixed(0)}/s; at ${RATE}/s p99 floor ${floorRate.p99.toFixed(1)} ms, webhook ${hookRate.p99.toFixed(1)} ms`);
+    best = {
+      floorMax: better(best.floorMax, floorMax, 'rate'),
+      hookMax: better(best.hookMax, hookMax, 'rate'),
+      floorRate: better(best.floorRate, floorRate, 'p99'),
+      hookRate: better(best.hookRate, hookRate, 'p99'),
+    };
+  }
+  return best as Required<typeof best>;
+}
+
+async function runKind(kind: 'pglite' | 'postgres'): Promise<Row[]> {
+  const dir = runDir(`webhook-bench-${kind}`);
+  let database: { name: string; url: string } | undefined;
+  let app: App | undefined;
+  try {
+    if (kind === 'postgres') database = await createDatabase('brisk_bench');
+    const port = await freePort();
+    console.log(`${kind}: starting the app (scripts/start.ts; builds first if the sources changed)…`);
+    app = await startApp({
+      label: `app-${kind}`,
+      via: 'start',
+      port,
+      dataDir: join(dir, 'data'),
+      logFile: join(dir, 'app.log'),
+      env: {
+        DATABASE_URL: database?.url ?? '',
+        APP_SECRET: 'bench-app-secret-0123456789abcdef0123456789',
+        STRIPE_SECRET_KEY: '',
+        EMULATOR_PORT: String(await freePort()),
+        EMULATOR_SECRET_KEY: 'sk_test_brisk_bench',
+        EMULATOR_PUBLISHABLE_KEY: 'pk_test_brisk_bench',
+        EMULATOR_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        BRISK_BENCH_ROUTES: '1',
+        // The acknowledgement path alone: events are stored and enqueued, nobody processes them.
+        WORKER_MODE: 'off',
+      },
+    });
+    console.log(`${kind}: ready in ${(app.startMs / 1000).toFixed(1)} s; measuring…`);
+    const m = await measure(app);
+    const ratio = m.hookMax.perSecond / m.floorMax.perSecond;
+    const goal = kind === 'pglite' ? 0.8 : 0.7;
+    const rows: Row[] = [
+      { database: kind, route: 'floor: verify only', load: `max, ${CONCURRENCY} concurrent`, 'acks/s': m.floorMax.perSecond.toFixed(0), 'p50 ms': m.floorMax.p50.toFixed(1), 'p99 ms': m.floorMax.p99.toFixed(1), errors: m.floorMax.errors, 'vs floor': '100%', goal: '' },
+      {
+        database: kind,
+        route: 'POST /api/stripe/webhook',
+        load: `max, ${CONCURRENCY} concurrent`,
+        'acks/s': m.hookMax.perSecond.toFixed(0),
+        'p50 ms': m.hookMax.p50.toFixed(1),
+        'p99 ms': m.hookMax.p99.toFixed(1),
+        errors: m.hookMax.errors,
+        'vs floor': `${(ratio * 100).toFixed(0)}%`,
+        goal: `≥ ${goal * 100}%: ${ratio >= goal ? 'met' : 'NOT met'}`,
+      },
+      { database: kind, route: 'floor: verify only', load: `${RATE}/s`, 'acks/s': m.floorRate.perSecond.toFixed(0), 'p50 ms': m.floorRate.p50.toFixed(1), 'p99 ms': m.floorRate.p99.toFixed(1), errors: m.floorRate.errors + m.floorRate.skipped, 'vs floor': '', goal: '' },
+      {
+        database: kind,
+        route: 'POST /api/stripe/webhook',
+        load: `${RATE}/s`,
+        'acks/s': m.hookRate.perSecond.toFixed(0),
+        'p50 ms': m.hookRate.p50.toFixed(1),
+        'p99 ms': m.hookRate.p99.toFixed(1),
+        errors: m.hookRate.errors + m.hookRate.skipped,
+        'vs floor': '',
+        goal: `p99 ≤ 25 ms: ${m.hookRate.p99 <= 25 && m.hookRate.skipped === 0 ? 'met' : 'NOT met'}`,
+      },
+    ];
+    await app.stop();
+    app = undefined;
+    rmSync(dir, { recursive: true, force: true });
+    return rows;
+  } finally {
+    await app?.kill();
+    if (database) await dropDatabase(database.name).catch(() => {});
+  }
+}
+
+const load = loadavg()[0];
+const rows: Row[] = [];
+try {
+  for (const kind of kinds) rows.push(...(await runKind(kind)));
+} catch (err) {
+  console.error(err);
+  await cleanupAll();
+  process.exit(1);
+}
+recordResults({
+  name: 'webhook',
+  title: 'Webhook ingest: acknowledgements against a verify-only floor',
+  command: `npx tsx bench/webhook.bench.ts${isQuick ? ' --quick' : ''}${dbArg ? ` --db ${dbArg}` : ''}`,
+  rows,
+  notes: [
+    `Production build started by scripts/start.ts in a child process (WORKER_MODE=off: the route verifies, stores and enqueues; no worker competes for the CPU). Validly signed payment_intent.succeeded events with unique ids, ~1.5 kB each.`,
+    `max: closed loop, ${CONCURRENCY} requests in flight for ${SECONDS} s; ${RATE}/s: open loop for ${SECONDS} s with at most 64 in flight (a skipped send counts as an error). Best of ${ROUNDS} interleaved round(s), after a 2 s warm-up of each route.`,
+    'Floor: /api/bench/verify-only on the same server (exists only with BRISK_BENCH_ROUTES=1): the same signature check with the same secret, nothing stored. Goals: ≥ 80% of the floor on PGlite, ≥ 70% on PostgreSQL, p99 ≤ 25 ms at 500 events/s.',
+    `Load generator and server share the machine (${process.env.BENCH_CORES ?? 'all'} cores); load average when the run began: ${load.toFixed(1)}.`,
+  ],
+});
+await cleanupAll();
+process.exit(0);
