@@ -209,7 +209,8 @@ describe('latency and rate limit', () => {
     await h.control('POST', '/latency', { mean_ms: 0, jitter_ms: 0 });
     const fast = performance.now();
     await stripe.paymentIntents.list({ limit: 1 });
-    expect(performance.now() - fast).toBeLessThan(100);
+    // Below the injected latency: none is added any more (generous for a loaded machine).
+    expect(performance.now() - fast).toBeLessThan(175);
   });
 
   test('the rate limiter answers 429 rate_limit; stripe-node does not retry it', async () => {
