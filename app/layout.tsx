@@ -1,4 +1,5 @@
 import type { Metadata } from 'next';
+import { headers } from 'next/headers';
 import './globals.css';
 
 export const metadata: Metadata = {
@@ -6,9 +7,12 @@ export const metadata: Metadata = {
   description: 'Coffee, tea and the gear to brew them.',
 };
 
-export default function RootLayout({ children }: { children: React.ReactNode }) {
+export default async function RootLayout({ children }: { children: React.ReactNode }) {
+  // proxy.ts makes a nonce per request; the Stripe.js loader puts it on the script it injects.
+  const nonce = (await headers()).get('x-nonce') ?? undefined;
   return (
     <html lang="en">
+      <head>{nonce && <meta name="csp-nonce" content={nonce} />}</head>
       <body className="min-h-screen bg-stone-50 text-stone-900 antialiased">{children}</body>
     </html>
   );
