@@ -169,17 +169,19 @@ test('filters and search find the right orders, and the CSV matches the filter',
   expect(cross.status()).toBe(403);
 });
 
-test('reconciliation heals an order whose webhooks were dropped and reports a payment it cannot match', async ({ page }) => {
+test('reconciliation heals an order whose webhooks were dropped and reports a payment it cannot match', async ({ page, context }) => {
   await emulator('POST', '/webhooks', { mode: 'hold' });
   // Keep the shopper's return page from applying the payment itself: only reconciliation may.
-  await page.route(/\/orders\/[A-Za-z0-9_-]{32}(\?|$)/, (route) => route.abort());
+  // Any request for the shop's order page (RSC fetch, hard navigation, prefetch), in any page of this context.
+  const shopOrderPage = (url: URL) => url.pathname.startsWith('/orders/');
+  await context.route(shopOrderPage, (route) => route.abort());
   const before = new Set((await stripeGet<{ data: Pi[] }>('payment_intents?limit=100')).data.map((p) => p.id));
   await buy(page, emails.healed, '4242424242424242', 1);
   // Stripe took the money; our side heard nothing.
   await expect
     .poll(async () => (await stripeGet<{ data: Pi[] }>('payment_intents?limit=100')).data.filter((p) => !before.has(p.id) && p.status === 'succeeded').length, { timeout: 20_000 })
     .toBe(1);
-  await page.unroute(/\/orders\/[A-Za-z0-9_-]{32}(\?|$)/);
+  await context.unroute(shopOrderPage);
 
   // Money at Stripe that no order of ours asked for: reconciliation cannot heal it.
   const orphan = await stripePost<Pi>('payment_intents', { amount: '777', currency: 'usd', payment_method: 'pm_card_visa', confirm: 'true', 'payment_method_types[]': 'card' });
