@@ -14,6 +14,8 @@ import { setAfterCommitHooks } from '@/lib/orders/apply';
 import { StripeEventJobData, markStripeEventDead, processStripeEvent, type EventGateway } from '@/lib/orders/stripe-events';
 import { EmailJobData, markEmailFailed, sendEmail, smtpMailer, type Mailer } from './email';
 import { jobsLog } from './log';
+import { RECONCILE_QUEUE, registerReconcileJob } from './reconcile-job';
+import type { StripeGateway } from '@/lib/stripe/gateway';
 
 export const QUEUES = {
   stripeEvent: 'stripe-event',
@@ -45,6 +47,8 @@ export interface StartJobsOptions {
   sweepAfterSeconds?: number;
   /** Schedule the minutely sweep (default: when worker is true). */
   scheduleSweep?: boolean;
+  /** Registers the scheduled reconciliation (needs the full gateway: it lists PaymentIntents and refunds). */
+  reconcile?: { gateway: () => StripeGateway };
   /** Overrides SMTP_URL (tests); null stores emails in the database. */
   mailer?: Mailer | null;
   concurrency?: number;
@@ -143,6 +147,9 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
       await boss.work(QUEUES.sweep, { pollingIntervalSeconds: polling.pollingIntervalSeconds }, async () => runSweep()),
     );
     if (opts.scheduleSweep ?? true) await boss.schedule(QUEUES.sweep, '* * * * *', null, { retryLimit: 0 });
+    if (opts.reconcile) {
+      system.workerIds.set(RECONCILE_QUEUE, await registerReconcileJob(boss, { prisma, gateway: opts.reconcile.gateway, schedule: opts.scheduleSweep ?? true }));
+    }
   }
 
   // Emails queued by applyPaymentIntent go out right after its commit.

@@ -29,7 +29,7 @@ export async function startJobsFromEnvironment(role: 'server' | 'worker'): Promi
   stopOnSignals({ exitAfter: role === 'worker' || Boolean(process.env.NEXT_MANUAL_SIG_HANDLE) });
   const database = await db();
   const worker = role === 'worker' || cfg.WORKER_MODE === 'inline';
-  await startJobs({ database, gateway: () => stripeGateway(), worker });
+  await startJobs({ database, gateway: () => stripeGateway(), worker, reconcile: { gateway: () => stripeGateway() } });
 }
 
 const g = globalThis as unknown as { __briskJobsSignals?: boolean };

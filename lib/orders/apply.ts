@@ -2,6 +2,8 @@
 // becomes our order. The webhook worker, the return page, reconciliation and the admin all
 // call it with whatever state they hold, in any order, any number of times, concurrently;
 // the order row lock serialises them and SideEffect keys make each follow-up happen once.
+import { assessOrderRisk } from '@/lib/risk/score';
+import { jobsLog } from '@/lib/jobs/log';
 import { randomUUID } from 'node:crypto';
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import type { OrderStatus } from '@/lib/generated/prisma/enums';
@@ -289,6 +291,11 @@ export async function applyPaymentIntent(prisma: PrismaClient, pi: Stripe.Paymen
     return { orderId, status: order.status, changed };
   }, TX_OPTIONS);
   await runAfterCommit(pending);
+  if (result.changed && result.status === 'paid') {
+    // Scored right after payment so a risky order's fulfillment is held before anyone ships it;
+    // if this process dies first, the next reconciliation run scores it.
+    await assessOrderRisk(prisma, orderId).catch((err) => jobsLog.error({ err, orderId }, 'risk assessment failed'));
+  }
   return result;
 }
 
