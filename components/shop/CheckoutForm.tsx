@@ -49,7 +49,7 @@ function shopperMessage(error: { code?: string; message?: string }): string {
   return error.message ?? 'Your payment could not be completed. Please try another card.';
 }
 
-type Notice = { tone: 'error' | 'busy' | 'info'; text: string } | null;
+type Notice = { tone: 'error' | 'busy' | 'info' | 'throttled'; text: string } | null;
 
 function PaymentForm({ amount, currency, onAmountChange }: { amount: number; currency: string; onAmountChange: (a: number) => void }) {
   const stripe = useStripe();
@@ -101,6 +101,10 @@ function PaymentForm({ amount, currency, onAmountChange }: { amount: number; cur
         case 'busy':
           setRetryIn(result.retryAfterSeconds);
           setNotice({ tone: 'busy', text: result.message });
+          return;
+        case 'throttled':
+          // Card-testing defence: the server's message says how long; no countdown in the button.
+          setNotice({ tone: 'throttled', text: result.message });
           return;
         default:
           setNotice({ tone: 'error', text: result.message });
@@ -184,8 +188,8 @@ function PaymentForm({ amount, currency, onAmountChange }: { amount: number; cur
         <div
           id="checkout-notice"
           role={notice.tone === 'error' ? 'alert' : 'status'}
-          data-testid={notice.tone === 'busy' ? 'payments-busy' : 'checkout-notice'}
-          className={`rounded-md p-4 ${notice.tone === 'error' ? 'bg-red-50 text-red-800' : notice.tone === 'busy' ? 'bg-amber-50 text-amber-900' : 'bg-sky-50 text-sky-900'}`}
+          data-testid={notice.tone === 'busy' ? 'payments-busy' : notice.tone === 'throttled' ? 'checkout-throttled' : 'checkout-notice'}
+          className={`rounded-md p-4 ${notice.tone === 'error' ? 'bg-red-50 text-red-800' : notice.tone === 'busy' || notice.tone === 'throttled' ? 'bg-amber-50 text-amber-900' : 'bg-sky-50 text-sky-900'}`}
         >
           {notice.text}
           {notice.tone === 'busy' && retryIn > 0 && <span className="ml-1">You can retry in {retryIn} s.</span>}

@@ -7,7 +7,9 @@ import type Stripe from 'stripe';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { getCart, type PricedCart } from '@/lib/cart/cart';
 import { formatMoney } from '@/lib/money';
+import { logger } from '@/lib/observability/logger';
 import { applyPaymentIntent } from '@/lib/orders/apply';
+import { checkCooldown, consumeAttempt, type ThrottleDecision } from '@/lib/security/throttle';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 
 export const CheckoutDetails = z.object({
@@ -35,6 +37,7 @@ export type StartPaymentResult =
   | { kind: 'already_paid'; orderToken: string; message: string }
   | { kind: 'in_progress'; orderToken: string; message: string }
   | { kind: 'busy'; retryAfterSeconds: number; message: string }
+  | { kind: 'throttled'; retryAfterSeconds: number; message: string }
   | { kind: 'error'; message: string };
 
 export interface StartPaymentDeps {
@@ -101,7 +104,12 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
       });
       if (order?.status === 'processing') return { kind: 'in_progress' as const, orderToken: order.publicToken };
       const lines = cart.lines.map((l) => ({ productId: l.productId, name: l.name, unitPrice: l.unitPrice, quantity: l.quantity }));
+      // Card-testing defence: a new attempt counts against the cart, the email and the client
+      // address; reusing the current attempt (a double click, a retry) only respects a cool-down.
+      const subject = { cartId: cart.id, email: details.email, ip: deps.clientIp };
       if (!order) {
+        const gate = await consumeAttempt(tx, subject);
+        if (!gate.ok) return { kind: 'throttled' as const, gate };
         const created = await tx.order.create({
           data: {
             publicToken: randomBytes(24).toString('base64url'),
@@ -120,13 +128,14 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
       }
       let attempt = order.attemptCount;
       const last = order.attempts[0];
-      if (order.pricingHash !== hash) {
+      const repriced = order.pricingHash !== hash;
+      if (repriced || (last && last.attemptNumber === attempt && attemptFailed(last))) attempt += 1;
+      const gate = attempt !== order.attemptCount ? await consumeAttempt(tx, subject) : await checkCooldown(tx, subject);
+      if (!gate.ok) return { kind: 'throttled' as const, gate };
+      if (repriced) {
         // The cart changed since the last attempt: snapshot the new lines, charge the new amount.
         await tx.orderItem.deleteMany({ where: { orderId: order.id } });
         await tx.orderItem.createMany({ data: lines.map((l) => ({ ...l, orderId: order!.id })) });
-        attempt += 1;
-      } else if (last && last.attemptNumber === attempt && attemptFailed(last)) {
-        attempt += 1;
       }
       order = await tx.order.update({
         where: { id: order.id },
@@ -138,6 +147,7 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
 
     if (plan.kind === 'already_paid') return { kind: 'already_paid', orderToken: plan.orderToken, message: 'This cart has already been paid.' };
     if (plan.kind === 'in_progress') return { kind: 'in_progress', orderToken: plan.orderToken, message: 'Your payment is being processed.' };
+    if (plan.kind === 'throttled') return throttled(plan.gate);
 
     const idempotencyKey = idempotencyKeyFor(plan.orderId, plan.attempt);
     const pi = await gateway.createPaymentIntent(
@@ -160,6 +170,17 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
     if (err instanceof StripeUnavailableError) return busy(err);
     throw err;
   }
+}
+
+function throttled(gate: Exclude<ThrottleDecision, { ok: true }>): StartPaymentResult {
+  logger().warn({ scope: gate.scope, reason: gate.reason, retryAfterSeconds: gate.retryAfterSeconds }, 'checkout throttled (card-testing defence)');
+  const minutes = Math.ceil(gate.retryAfterSeconds / 60);
+  const wait = gate.retryAfterSeconds < 90 ? 'a minute' : `${minutes} minutes`;
+  return {
+    kind: 'throttled',
+    retryAfterSeconds: gate.retryAfterSeconds,
+    message: `For your security, we have paused payments from this checkout after several unsuccessful attempts. Your cart is saved — please try again in ${wait}, or contact us if you need help.`,
+  };
 }
 
 function busy(err: StripeUnavailableError): StartPaymentResult {

@@ -10,6 +10,7 @@ import type { OrderStatus } from '@/lib/generated/prisma/enums';
 import type { Stripe } from '@/lib/stripe/client';
 import { invalidateCatalog } from '@/lib/catalog/catalog';
 import { formatMoney } from '@/lib/money';
+import { recordDecline } from '@/lib/security/throttle';
 import { canTransition, hasBeenPaid, orderStatusForPaymentIntent, orderStatusForRefunds } from './state-machine';
 
 export type ApplySource = 'webhook' | 'return_page' | 'reconcile' | 'admin';
@@ -123,7 +124,8 @@ async function postLedger(tx: Tx, txKey: string, orderId: string, currency: stri
 const TERMINAL_ATTEMPT = new Set(['succeeded', 'canceled']);
 
 /** Brings the attempt row up to the PaymentIntent; records a decline on the timeline once. */
-async function updateAttempt(tx: Tx, orderId: string, pi: Stripe.PaymentIntent, ctx: ApplyContext): Promise<{ attemptNumber: number | null }> {
+async function updateAttempt(tx: Tx, order: { id: string; email: string; cartId: string | null }, pi: Stripe.PaymentIntent, ctx: ApplyContext): Promise<{ attemptNumber: number | null }> {
+  const orderId = order.id;
   const attempt = await tx.paymentAttempt.findUnique({ where: { paymentIntentId: pi.id } });
   if (!attempt) return { attemptNumber: attemptNumberFromMetadata(pi) };
   const charge = latestCharge(pi);
@@ -146,6 +148,8 @@ async function updateAttempt(tx: Tx, orderId: string, pi: Stripe.PaymentIntent, 
   await tx.paymentAttempt.update({ where: { id: attempt.id }, data: next });
   const newlyFailed = status === 'requires_payment_method' && err && (attempt.status !== status || attempt.failureCode !== next.failureCode || attempt.declineCode !== next.declineCode);
   if (newlyFailed) {
+    // Card-testing defence: each decline counts once, against the cart, email and address.
+    await recordDecline(tx, { cartId: order.cartId, email: order.email, ip: attempt.clientIp });
     await recordEvent(tx, orderId, ctx, {
       kind: 'payment_failed',
       detail: { paymentIntentId: pi.id, attempt: attempt.attemptNumber, code: err.code ?? null, declineCode: err.decline_code ?? null, message: err.message ?? null },
@@ -241,7 +245,7 @@ async function recordUnexpectedPayment(tx: Tx, order: LockedOrder, pi: Stripe.Pa
 
 async function applyLocked(tx: Tx, order: LockedOrder, pi: Stripe.PaymentIntent, ctx: ApplyContext, pending: Pending): Promise<boolean> {
   const before = order.status;
-  const { attemptNumber } = await updateAttempt(tx, order.id, pi, ctx);
+  const { attemptNumber } = await updateAttempt(tx, order, pi, ctx);
   // The attempt number is the truth about "current": order.paymentIntentId is written after
   // the PaymentIntent is created, so a fast webhook can arrive before it moves.
   const isCurrent = attemptNumber !== null ? attemptNumber === order.attemptCount : order.paymentIntentId === null || order.paymentIntentId === pi.id;

@@ -1,5 +1,6 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
+import { CardTestingSection } from '@/components/admin/CardTestingSection';
 import { SubmitButton } from '@/components/admin/SubmitButton';
 import { Notice, Section, TableWrap, buttonSecondary, formatDateTime, td, th } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
@@ -141,6 +142,8 @@ export default async function OpsPage({ searchParams }: { searchParams: Promise<
           {Object.entries(data.emailCounts).map(([s, n]) => `${n} ${s}`).join(' · ') || 'No emails.'} · <Link href="/admin/emails" className="text-amber-800 underline">Open the outbox</Link>
         </p>
       </Section>
+
+      <CardTestingSection prisma={db} />
 
       <Section title="Admin sessions" id="sessions-heading">
         <TableWrap label="Active admin sessions">

@@ -1,0 +1,240 @@
+// Card-testing defence. A stolen-card tester runs many cards, most of them declined, usually
+// for small amounts, through one checkout. We count payment attempts per cart (the shopper's
+// session), per email and per client address in a window, and after a few declines a key
+// cools down for a while that doubles with each further decline. Counters live in the
+// database (ThrottleCounter, one atomic upsert per key), so every instance enforces the same
+// limits on PGlite and PostgreSQL alike.
+import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
+
+type Db = PrismaClient | Prisma.TransactionClient;
+
+export type ThrottleScope = 'cart' | 'email' | 'ip';
+
+export interface ScopeLimits {
+  /** New payment attempts allowed per window. */
+  attempts: number;
+  /** Declines allowed per window before the cool-down starts. */
+  freeDeclines: number;
+}
+
+export const CHECKOUT_THROTTLE = {
+  windowMs: 15 * 60_000,
+  baseCooldownMs: 60_000,
+  maxCooldownMs: 60 * 60_000,
+  // A client address can be many shoppers behind one NAT: it gets more room.
+  limits: {
+    cart: { attempts: 10, freeDeclines: 2 },
+    email: { attempts: 10, freeDeclines: 3 },
+    ip: { attempts: 40, freeDeclines: 10 },
+  } satisfies Record<ThrottleScope, ScopeLimits>,
+} as const;
+
+export const KEY_PREFIX = 'checkout:';
+
+export interface ThrottleSubject {
+  cartId?: string | null;
+  email?: string | null;
+  ip?: string | null;
+}
+
+export interface ThrottleKey {
+  scope: ThrottleScope;
+  key: string;
+}
+
+/** The counters one checkout attempt touches. */
+export function throttleKeys(s: ThrottleSubject): ThrottleKey[] {
+  const keys: ThrottleKey[] = [];
+  if (s.cartId) keys.push({ scope: 'cart', key: `${KEY_PREFIX}cart:${s.cartId}` });
+  const email = s.email?.trim().toLowerCase().slice(0, 254);
+  if (email) keys.push({ scope: 'email', key: `${KEY_PREFIX}email:${email}` });
+  const ip = s.ip?.trim().slice(0, 64);
+  // Loopback is never a shopper: it is a local proxy that forgot X-Forwarded-For (everyone
+  // would share one counter) or a test run on this machine.
+  if (ip && !isLoopback(ip)) keys.push({ scope: 'ip', key: `${KEY_PREFIX}ip:${ip}` });
+  return keys;
+}
+
+export function isLoopback(ip: string): boolean {
+  return ip === '::1' || ip === 'localhost' || /^(::ffff:)?127\./.test(ip);
+}
+
+/** Cool-down after `declines` declines in the window: none for the free ones, then doubling. */
+export function cooldownMs(declines: number, freeDeclines: number): number {
+  const over = declines - freeDeclines;
+  if (over <= 0) return 0;
+  return Math.min(CHECKOUT_THROTTLE.maxCooldownMs, CHECKOUT_THROTTLE.baseCooldownMs * 2 ** (over - 1));
+}
+
+export type ThrottleDecision = { ok: true } | { ok: false; scope: ThrottleScope; reason: 'cooldown' | 'too_many_attempts'; retryAfterSeconds: number };
+
+const seconds = (until: Date, now: Date) => Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000));
+
+/** Refuses while any key of the subject is cooling down after declines. Reads only. */
+export async function checkCooldown(db: Db, subject: ThrottleSubject, now = new Date()): Promise<ThrottleDecision> {
+  const keys = throttleKeys(subject);
+  if (keys.length === 0) return { ok: true };
+  const rows = await db.throttleCounter.findMany({ where: { key: { in: keys.map((k) => k.key) }, blockedUntil: { gt: now } } });
+  let worst: ThrottleDecision = { ok: true };
+  for (const row of rows) {
+    const scope = keys.find((k) => k.key === row.key)!.scope;
+    const retryAfterSeconds = seconds(row.blockedUntil!, now);
+    if (worst.ok || retryAfterSeconds > worst.retryAfterSeconds) worst = { ok: false, scope, reason: 'cooldown', retryAfterSeconds };
+  }
+  return worst;
+}
+
+/**
+ * Counts one new payment attempt against every key of the subject (atomic per key, safe across
+ * instances) and refuses it when a key is cooling down or over its attempt limit.
+ */
+export async function consumeAttempt(db: Db, subject: ThrottleSubject, now = new Date()): Promise<ThrottleDecision> {
+  const blocked = await checkCooldown(db, subject, now);
+  if (!blocked.ok) return blocked;
+  const windowEnd = new Date(now.getTime() + CHECKOUT_THROTTLE.windowMs);
+  let worst: ThrottleDecision = { ok: true };
+  for (const { scope, key } of throttleKeys(subject)) {
+    const [row] = await db.$queryRaw<{ count: number; windowEnd: Date }[]>`
+      INSERT INTO "ThrottleCounter" (key, count, declines, "windowEnd", "blockedUntil", "updatedAt")
+      VALUES (${key}, 1, 0, ${windowEnd}, NULL, ${now})
+      ON CONFLICT (key) DO UPDATE SET
+        count = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN 1 ELSE "ThrottleCounter".count + 1 END,
+        declines = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN 0 ELSE "ThrottleCounter".declines END,
+        "windowEnd" = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN ${windowEnd} ELSE "ThrottleCounter"."windowEnd" END,
+        "updatedAt" = ${now}
+      RETURNING count, "windowEnd"`;
+    if (Number(row.count) > CHECKOUT_THROTTLE.limits[scope].attempts) {
+      const retryAfterSeconds = seconds(new Date(row.windowEnd), now);
+      if (worst.ok || retryAfterSeconds > worst.retryAfterSeconds) worst = { ok: false, scope, reason: 'too_many_attempts', retryAfterSeconds };
+    }
+  }
+  return worst;
+}
+
+/**
+ * Counts a declined attempt against the subject's keys and starts or lengthens their cool-down.
+ * Called where an attempt learns its decline (applyPaymentIntent), once per decline.
+ */
+export async function recordDecline(db: Db, subject: ThrottleSubject, now = new Date()): Promise<void> {
+  const windowEnd = new Date(now.getTime() + CHECKOUT_THROTTLE.windowMs);
+  for (const { scope, key } of throttleKeys(subject)) {
+    const [row] = await db.$queryRaw<{ declines: number; windowEnd: Date }[]>`
+      INSERT INTO "ThrottleCounter" (key, count, declines, "windowEnd", "blockedUntil", "updatedAt")
+      VALUES (${key}, 0, 1, ${windowEnd}, NULL, ${now})
+      ON CONFLICT (key) DO UPDATE SET
+        declines = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN 1 ELSE "ThrottleCounter".declines + 1 END,
+        count = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN 0 ELSE "ThrottleCounter".count END,
+        "windowEnd" = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN ${windowEnd} ELSE "ThrottleCounter"."windowEnd" END,
+        "updatedAt" = ${now}
+      RETURNING declines, "windowEnd"`;
+    const cool = cooldownMs(Number(row.declines), CHECKOUT_THROTTLE.limits[scope].freeDeclines);
+    if (cool === 0) continue;
+    const blockedUntil = new Date(now.getTime() + cool);
+    // The window outlasts the cool-down, so the decline count is not forgotten while blocked.
+    const keepUntil = new Date(Math.max(new Date(row.windowEnd).getTime(), blockedUntil.getTime() + CHECKOUT_THROTTLE.windowMs));
+    await db.$executeRaw`
+      UPDATE "ThrottleCounter"
+      SET "blockedUntil" = GREATEST(COALESCE("blockedUntil", ${blockedUntil}), ${blockedUntil}), "windowEnd" = ${keepUntil}
+      WHERE key = ${key}`;
+  }
+}
+
+export interface DeclineSignal {
+  attempts: number;
+  declines: number;
+  /** Different cards (brand + last four) seen on attempts. */
+  distinctCards: number;
+  /** Attempts at or below SMALL_AMOUNT (minor units): testers probe with small charges. */
+  smallAmountAttempts: number;
+}
+
+export const SMALL_AMOUNT = 500;
+
+export interface DeclineSignals {
+  email: DeclineSignal | null;
+  ip: DeclineSignal | null;
+}
+
+async function signalFor(prisma: PrismaClient, where: Prisma.PaymentAttemptWhereInput): Promise<DeclineSignal> {
+  const declined: Prisma.PaymentAttemptWhereInput = { OR: [{ declineCode: { not: null } }, { failureCode: { not: null } }] };
+  const [attempts, declines, small, cards] = await Promise.all([
+    prisma.paymentAttempt.count({ where }),
+    prisma.paymentAttempt.count({ where: { AND: [where, declined] } }),
+    prisma.paymentAttempt.count({ where: { AND: [where, { amount: { lte: SMALL_AMOUNT } }] } }),
+    prisma.paymentAttempt.groupBy({ by: ['cardBrand', 'cardLast4'], where: { AND: [where, { cardLast4: { not: null } }] } }),
+  ]);
+  return { attempts, declines, distinctCards: cards.length, smallAmountAttempts: small };
+}
+
+/**
+ * Card-testing signals for the risk score: attempts, declines, distinct cards and small-amount
+ * attempts from one email and one client address since `since`.
+ */
+export async function declineSignals(prisma: PrismaClient, q: { email?: string | null; ip?: string | null; since: Date }): Promise<DeclineSignals> {
+  const email = q.email?.trim().toLowerCase();
+  const [e, i] = await Promise.all([
+    email ? signalFor(prisma, { createdAt: { gte: q.since }, order: { email } }) : null,
+    q.ip ? signalFor(prisma, { createdAt: { gte: q.since }, clientIp: q.ip }) : null,
+  ]);
+  return { email: e, ip: i };
+}
+
+export interface ThrottledKeyRow {
+  scope: ThrottleScope;
+  subject: string;
+  attempts: number;
+  declines: number;
+  blockedUntil: Date | null;
+  windowEnd: Date;
+  updatedAt: Date;
+}
+
+export interface DeclineBurst {
+  clientIp: string | null;
+  attempts: number;
+  declines: number;
+  distinctCards: number;
+  distinctEmails: number;
+  smallAmountAttempts: number;
+  lastAt: Date;
+}
+
+export interface CardTestingOverview {
+  keys: ThrottledKeyRow[];
+  bursts: DeclineBurst[];
+}
+
+/** What the operations page shows: keys cooling down or with declines, and recent decline bursts. */
+export async function cardTestingOverview(prisma: PrismaClient, opts: { now?: Date; sinceMs?: number; limit?: number } = {}): Promise<CardTestingOverview> {
+  const now = opts.now ?? new Date();
+  const since = new Date(now.getTime() - (opts.sinceMs ?? 60 * 60_000));
+  const limit = opts.limit ?? 25;
+  const rows = await prisma.throttleCounter.findMany({
+    where: { key: { startsWith: KEY_PREFIX }, windowEnd: { gte: now }, OR: [{ declines: { gt: 0 } }, { blockedUntil: { gt: now } }] },
+    orderBy: [{ declines: 'desc' }, { updatedAt: 'desc' }],
+    take: limit,
+  });
+  const keys = rows.map((r) => {
+    const rest = r.key.slice(KEY_PREFIX.length);
+    const colon = rest.indexOf(':');
+    return { scope: rest.slice(0, colon) as ThrottleScope, subject: rest.slice(colon + 1), attempts: r.count, declines: r.declines, blockedUntil: r.blockedUntil && r.blockedUntil > now ? r.blockedUntil : null, windowEnd: r.windowEnd, updatedAt: r.updatedAt };
+  });
+  const bursts = await prisma.$queryRaw<{ clientIp: string | null; attempts: bigint; declines: bigint; cards: bigint; emails: bigint; small: bigint; lastAt: Date }[]>`
+    SELECT a."clientIp" AS "clientIp",
+           count(*) AS attempts,
+           count(*) FILTER (WHERE a."declineCode" IS NOT NULL OR a."failureCode" IS NOT NULL) AS declines,
+           count(DISTINCT (a."cardBrand", a."cardLast4")) FILTER (WHERE a."cardLast4" IS NOT NULL) AS cards,
+           count(DISTINCT o.email) AS emails,
+           count(*) FILTER (WHERE a.amount <= ${SMALL_AMOUNT}) AS small,
+           max(a."createdAt") AS "lastAt"
+    FROM "PaymentAttempt" a JOIN "Order" o ON o.id = a."orderId"
+    WHERE a."createdAt" >= ${since}
+    GROUP BY a."clientIp"
+    HAVING count(*) FILTER (WHERE a."declineCode" IS NOT NULL OR a."failureCode" IS NOT NULL) >= 3
+    ORDER BY declines DESC
+    LIMIT ${limit}`;
+  return {
+    keys,
+    bursts: bursts.map((b) => ({ clientIp: b.clientIp, attempts: Number(b.attempts), declines: Number(b.declines), distinctCards: Number(b.cards), distinctEmails: Number(b.emails), smallAmountAttempts: Number(b.small), lastAt: new Date(b.lastAt) })),
+  };
+}
