@@ -201,6 +201,15 @@ export function enqueueStripeEvent(eventId: string): Promise<string | null> {
   return send(QUEUES.stripeEvent, StripeEventJobData.parse({ eventId }));
 }
 
+/** One round trip for many events (the webhook route's group commit). */
+export async function enqueueStripeEvents(eventIds: string[]): Promise<void> {
+  if (eventIds.length === 0) return;
+  const s = system();
+  await s.boss.insert(QUEUES.stripeEvent, eventIds.map((eventId) => ({ data: StripeEventJobData.parse({ eventId }) })));
+  const workerId = s.workerIds.get(QUEUES.stripeEvent);
+  if (workerId) s.boss.notifyWorker(workerId);
+}
+
 export function enqueueEmail(emailId: string): Promise<string | null> {
   return send(QUEUES.emailSend, EmailJobData.parse({ emailId }));
 }

@@ -3,6 +3,7 @@
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import type { Stripe } from '@/lib/stripe/client';
 import type { StripeGateway } from '@/lib/stripe/gateway';
+import type { StripeEventInbox } from './event-inbox';
 import { recordStripeEvent } from './stripe-events';
 
 export const WEBHOOK_MAX_BYTES = 1024 * 1024;
@@ -22,6 +23,8 @@ export interface WebhookDeps {
   /** STRIPE_WEBHOOK_SECRET, then STRIPE_WEBHOOK_SECRET_PREVIOUS during a rotation. */
   secrets: (string | undefined)[];
   enqueue: (eventId: string) => Promise<unknown>;
+  /** Group commit of concurrent deliveries (the route's); without it, one insert and one enqueue per request. */
+  inbox?: Pick<StripeEventInbox, 'add'>;
   onError?: (stage: 'database' | 'enqueue', err: unknown) => void;
 }
 
@@ -50,6 +53,16 @@ export async function receiveStripeWebhook(req: WebhookRequest, deps: WebhookDep
   } catch {
     // Covers a wrong secret, a tampered body and a timestamp outside the tolerance.
     return { status: 400, body: { error: 'invalid signature' } };
+  }
+
+  if (deps.inbox) {
+    try {
+      const { inserted } = await deps.inbox.add(event, req.rawBody);
+      return inserted ? { status: 200, body: { received: true } } : { status: 200, body: { received: true, duplicate: true } };
+    } catch (err) {
+      deps.onError?.('database', err);
+      return { status: 503, body: { error: 'temporarily unavailable' } };
+    }
   }
 
   let inserted: boolean;

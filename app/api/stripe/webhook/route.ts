@@ -2,13 +2,25 @@
 // milliseconds. The logic is lib/orders/webhook.ts.
 import { config } from '@/lib/config';
 import { db } from '@/lib/db/client';
-import { enqueueStripeEvent } from '@/lib/jobs';
+import { enqueueStripeEvent, enqueueStripeEvents } from '@/lib/jobs';
 import { jobsLog } from '@/lib/jobs/log';
+import { StripeEventInbox } from '@/lib/orders/event-inbox';
 import { contentLengthTooLarge, receiveStripeWebhook } from '@/lib/orders/webhook';
 import { stripeGateway } from '@/lib/stripe/gateway';
 
 export const runtime = 'nodejs';
 export const dynamic = 'force-dynamic';
+
+// One per process: concurrent deliveries share one insert and one enqueue.
+const g = globalThis as unknown as { __briskInbox?: StripeEventInbox };
+function inbox(): StripeEventInbox {
+  g.__briskInbox ??= new StripeEventInbox({
+    prisma: async () => (await db()).prisma,
+    enqueue: enqueueStripeEvents,
+    onEnqueueError: (err) => jobsLog.error({ err, stage: 'enqueue' }, 'webhook could not complete a step'),
+  });
+  return g.__briskInbox;
+}
 
 export async function POST(request: Request): Promise<Response> {
   const contentLength = request.headers.get('content-length');
@@ -23,6 +35,7 @@ export async function POST(request: Request): Promise<Response> {
       gateway: stripeGateway(),
       secrets: [cfg.STRIPE_WEBHOOK_SECRET, cfg.STRIPE_WEBHOOK_SECRET_PREVIOUS],
       enqueue: enqueueStripeEvent,
+      inbox: inbox(),
       onError: (stage, err) => jobsLog.error({ err, stage }, 'webhook could not complete a step'),
     },
   );

@@ -1,0 +1,90 @@
+// Group commit for the webhook route: events verified by concurrent requests are inserted by
+// one statement and enqueued by one more, then every request in the batch is answered. A
+// request is answered only after its row is committed (a 2xx always means "stored"); the job is
+// enqueued before the answer too, and if that fails the sweep enqueues the stored event later.
+// With no other request waiting a batch is one event, so a lone webhook waits for nothing;
+// under load the batch grows to what arrived while the previous one was being written.
+import type { PrismaClient } from '@/lib/generated/prisma/client';
+import type { Stripe } from '@/lib/stripe/client';
+
+export interface InboxOptions {
+  prisma: () => PrismaClient | Promise<PrismaClient>;
+  /** Enqueue processing for newly stored events (one call per batch). */
+  enqueue: (eventIds: string[]) => Promise<unknown>;
+  onEnqueueError?: (err: unknown) => void;
+  maxBatch?: number;
+}
+
+interface Item {
+  id: string;
+  json: string;
+  resolve: (r: { inserted: boolean }) => void;
+  reject: (err: unknown) => void;
+}
+
+// One parameter holds the whole batch; jsonb_to_recordset turns it into rows. apiCreated is a
+// UTC wall time, as Prisma stores DateTime in "timestamp(3) without time zone".
+const INSERT = `INSERT INTO "StripeEvent" ("id", "type", "objectId", "apiCreated", "payload")
+SELECT x."id", x."type", x."objectId", x."apiCreated", x."payload"
+FROM jsonb_to_recordset($1::jsonb) AS x("id" text, "type" text, "objectId" text, "apiCreated" timestamp(3), "payload" jsonb)
+ON CONFLICT ("id") DO NOTHING
+RETURNING "id"`;
+
+export class StripeEventInbox {
+  private queue: Item[] = [];
+  private flushing = false;
+  private readonly maxBatch: number;
+
+  constructor(private readonly opts: InboxOptions) {
+    this.maxBatch = opts.maxBatch ?? 100;
+  }
+
+  /** Stores a verified event (rawBody: the exact JSON it was verified from). */
+  add(event: Stripe.Event, rawBody: string): Promise<{ inserted: boolean }> {
+    const object = event.data.object as { id?: unknown };
+    const row =
+      `{"id":${JSON.stringify(event.id)},"type":${JSON.stringify(event.type)},` +
+      `"objectId":${typeof object.id === 'string' ? JSON.stringify(object.id) : 'null'},` +
+      `"apiCreated":${JSON.stringify(new Date(event.created * 1000).toISOString().slice(0, 23))},"payload":${rawBody}}`;
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: event.id, json: row, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        await this.write(batch);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async write(batch: Item[]): Promise<void> {
+    // The same event twice in one batch: the first occurrence is the insert, the rest duplicates.
+    const first = new Map<string, Item>();
+    for (const item of batch) if (!first.has(item.id)) first.set(item.id, item);
+    let inserted: Set<string>;
+    try {
+      const prisma = await this.opts.prisma();
+      const rows = await prisma.$queryRawUnsafe<{ id: string }[]>(INSERT, `[${[...first.values()].map((i) => i.json).join(',')}]`);
+      inserted = new Set(rows.map((r) => r.id));
+    } catch (err) {
+      for (const item of batch) item.reject(err);
+      return;
+    }
+    if (inserted.size > 0) {
+      try {
+        await this.opts.enqueue([...inserted]);
+      } catch (err) {
+        // Stored: the sweep enqueues it. Stripe must not resend it for this.
+        this.opts.onEnqueueError?.(err);
+      }
+    }
+    for (const item of batch) item.resolve({ inserted: first.get(item.id) === item && inserted.has(item.id) });
+  }
+}
