@@ -2,8 +2,9 @@
 // one statement and enqueued by one more, then every request in the batch is answered. A
 // request is answered only after its row is committed (a 2xx always means "stored"); the job is
 // enqueued before the answer too, and if that fails the sweep enqueues the stored event later.
-// With no other request waiting a batch is one event, so a lone webhook waits for nothing;
-// under load the batch grows to what arrived while the previous one was being written.
+// A lone webhook is written at once; while deliveries keep arriving (the last write ended less
+// than busyWindowMs ago) the next write waits gatherMs to collect them, because on PGlite the
+// statement runs on the server's own thread and requests still being parsed would miss it.
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import type { Stripe } from '@/lib/stripe/client';
 
@@ -13,6 +14,9 @@ export interface InboxOptions {
   enqueue: (eventIds: string[]) => Promise<unknown>;
   onEnqueueError?: (err: unknown) => void;
   maxBatch?: number;
+  /** How long a busy inbox gathers deliveries before writing (default 2 ms). */
+  gatherMs?: number;
+  busyWindowMs?: number;
 }
 
 interface Item {
@@ -33,10 +37,16 @@ RETURNING "id"`;
 export class StripeEventInbox {
   private queue: Item[] = [];
   private flushing = false;
+  private timer: NodeJS.Timeout | null = null;
+  private lastWriteEnded = -Infinity;
   private readonly maxBatch: number;
+  private readonly gatherMs: number;
+  private readonly busyWindowMs: number;
 
   constructor(private readonly opts: InboxOptions) {
     this.maxBatch = opts.maxBatch ?? 100;
+    this.gatherMs = opts.gatherMs ?? 2;
+    this.busyWindowMs = opts.busyWindowMs ?? 20;
   }
 
   /** Stores a verified event (rawBody: the exact JSON it was verified from). */
@@ -48,7 +58,13 @@ export class StripeEventInbox {
       `"apiCreated":${JSON.stringify(new Date(event.created * 1000).toISOString().slice(0, 23))},"payload":${rawBody}}`;
     return new Promise((resolve, reject) => {
       this.queue.push({ id: event.id, json: row, resolve, reject });
-      if (!this.flushing) void this.flush();
+      if (this.flushing || this.timer) return;
+      if (performance.now() - this.lastWriteEnded > this.busyWindowMs) void this.flush();
+      else
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          void this.flush();
+        }, this.gatherMs);
     });
   }
 
@@ -58,8 +74,10 @@ export class StripeEventInbox {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.maxBatch);
         await this.write(batch);
+        if (this.queue.length > 0 && this.queue.length < this.maxBatch && this.gatherMs > 0) await new Promise((r) => setTimeout(r, this.gatherMs));
       }
     } finally {
+      this.lastWriteEnded = performance.now();
       this.flushing = false;
     }
   }
