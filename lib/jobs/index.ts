@@ -107,6 +107,8 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
     startedAt: new Date(),
   };
 
+  if (worker && database.kind === 'pglite') await retryOrphanedJobs(boss);
+
   if (worker) {
     const prisma = database.prisma;
     const gateway = resolveGateway(opts.gateway);
@@ -157,6 +159,19 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
   g.__briskJobs = system;
   jobsLog.info({ kind: database.kind, worker }, 'jobs started');
   return system;
+}
+
+/**
+ * Only one process can open a PGlite database, so a job still `active` when this process starts
+ * was left by a predecessor that died mid-job (a crash, a SIGKILL). Failing it now retries it
+ * at once instead of after its expiry (5 minutes for a Stripe event).
+ */
+async function retryOrphanedJobs(boss: PgBoss): Promise<void> {
+  const { rows } = await boss.getDb().executeSql(`SELECT name, id FROM ${SCHEMA}.job WHERE state = 'active'`, []);
+  const byQueue = new Map<string, string[]>();
+  for (const r of rows as { name: string; id: string }[]) byQueue.set(r.name, [...(byQueue.get(r.name) ?? []), r.id]);
+  for (const [name, ids] of byQueue) await boss.fail(name, ids, { message: 'the process running it stopped' });
+  if (byQueue.size > 0) jobsLog.warn({ jobs: rows.length }, 'retrying jobs left active by a process that stopped mid-job');
 }
 
 async function ensureQueue(boss: PgBoss, name: string, options: Record<string, unknown>): Promise<void> {
