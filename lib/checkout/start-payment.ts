@@ -13,19 +13,19 @@ import { checkCooldown, consumeAttempt, type ThrottleDecision } from '@/lib/secu
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 
 export const CheckoutDetails = z.object({
-  email: z.string().trim().toLowerCase().max(254).email('Enter a valid email address.'),
-  name: z.string().trim().min(1, 'Enter your name.').max(120, 'Name is too long.'),
-  addressLine1: z.string().trim().min(1, 'Enter your street address.').max(200, 'Address is too long.'),
-  addressLine2: z.string().trim().max(200, 'Address is too long.').optional().transform((v) => v || undefined),
-  city: z.string().trim().min(1, 'Enter your city.').max(120, 'City is too long.'),
-  postalCode: z.string().trim().min(2, 'Enter your postal code.').max(16, 'Postal code is too long.').regex(/^[A-Za-z0-9 -]+$/, 'Enter a valid postal code.'),
-  country: z.string().trim().toUpperCase().regex(/^[A-Z]{2}$/, 'Choose a country.'),
-});
+  email: z.string({ error: 'Enter a valid email address.' }).trim().toLowerCase().max(254).email('Enter a valid email address.'),
+  name: z.string({ error: 'Enter your name.' }).trim().min(1, 'Enter your name.').max(120, 'Name is too long.'),
+  addressLine1: z.string({ error: 'Enter your street address.' }).trim().min(1, 'Enter your street address.').max(200, 'Address is too long.'),
+  addressLine2: z.string({ error: 'Enter a valid address.' }).trim().max(200, 'Address is too long.').optional().transform((v) => v || undefined),
+  city: z.string({ error: 'Enter your city.' }).trim().min(1, 'Enter your city.').max(120, 'City is too long.'),
+  postalCode: z.string({ error: 'Enter your postal code.' }).trim().min(2, 'Enter your postal code.').max(16, 'Postal code is too long.').regex(/^[A-Za-z0-9 -]+$/, 'Enter a valid postal code.'),
+  country: z.string({ error: 'Choose a country.' }).trim().toUpperCase().regex(/^[A-Z]{2}$/, 'Choose a country.'),
+}, { error: 'Please check the form and try again.' });
 export type CheckoutDetails = z.infer<typeof CheckoutDetails>;
 
 export const StartPaymentInput = CheckoutDetails.extend({
   // What the shopper was shown; if the server's price differs, they are asked again.
-  expectedAmount: z.coerce.number().int().min(0).max(100_000_000),
+  expectedAmount: z.coerce.number({ error: 'Please reload the page and try again.' }).int('Please reload the page and try again.').min(0, 'Please reload the page and try again.').max(100_000_000, 'Please reload the page and try again.'),
 });
 
 export type StartPaymentResult =

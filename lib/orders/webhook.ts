@@ -39,6 +39,26 @@ export function contentLengthTooLarge(contentLength: string | null | undefined):
   return Number.isFinite(n) && n > WEBHOOK_MAX_BYTES;
 }
 
+/** The fields storing an event relies on: an evt_ id, a type, a creation time and an object. */
+export function isWellFormedEvent(event: unknown): event is Stripe.Event {
+  if (!event || typeof event !== 'object' || Array.isArray(event)) return false;
+  const e = event as { id?: unknown; type?: unknown; created?: unknown; data?: { object?: unknown } | null };
+  return (
+    typeof e.id === 'string' &&
+    /^evt_[A-Za-z0-9_]{1,250}$/.test(e.id) &&
+    typeof e.type === 'string' &&
+    /^[A-Za-z0-9_.]{1,255}$/.test(e.type) &&
+    typeof e.created === 'number' &&
+    Number.isInteger(e.created) &&
+    e.created >= 0 &&
+    e.created < 32_503_680_000 &&
+    typeof e.data === 'object' &&
+    e.data !== null &&
+    typeof e.data.object === 'object' &&
+    e.data.object !== null
+  );
+}
+
 export async function receiveStripeWebhook(req: WebhookRequest, deps: WebhookDeps): Promise<WebhookResponse> {
   if (contentLengthTooLarge(req.contentLength) || Buffer.byteLength(req.rawBody, 'utf8') > WEBHOOK_MAX_BYTES) {
     return { status: 413, body: { error: 'payload too large' } };
@@ -54,6 +74,8 @@ export async function receiveStripeWebhook(req: WebhookRequest, deps: WebhookDep
     // Covers a wrong secret, a tampered body and a timestamp outside the tolerance.
     return { status: 400, body: { error: 'invalid signature' } };
   }
+  // Signed but not an event we could ever store (a 503 would have Stripe retry it for days).
+  if (!isWellFormedEvent(event)) return { status: 400, body: { error: 'malformed event' } };
 
   if (deps.inbox) {
     try {
