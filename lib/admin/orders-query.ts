@@ -41,7 +41,8 @@ export const OrderFilters = z.object({
   to: day,
   min: amount,
   max: amount,
-  q: z.preprocess(empty, z.string().trim().max(200).optional()),
+  // PostgreSQL refuses a NUL in text (the query would fail): control characters are never a search.
+  q: z.preprocess(empty, z.string().trim().max(200).regex(/^[^\u0000-\u001f\u007f]*$/, 'Search for letters, digits and punctuation.').optional()),
   sort: z.preprocess(empty, z.enum(ORDER_SORTS).default('created_desc')),
 });
 export type OrderFilters = z.infer<typeof OrderFilters>;

@@ -12,12 +12,16 @@ import { applyPaymentIntent } from '@/lib/orders/apply';
 import { checkCooldown, consumeAttempt, type ThrottleDecision } from '@/lib/security/throttle';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 
+// PostgreSQL refuses a NUL in text and nobody's address has control characters: say so plainly.
+const PLAIN_TEXT = /^[^\u0000-\u001f\u007f]*$/;
+const UNUSUAL = 'Please remove unusual characters.';
+
 export const CheckoutDetails = z.object({
   email: z.string({ error: 'Enter a valid email address.' }).trim().toLowerCase().max(254).email('Enter a valid email address.'),
-  name: z.string({ error: 'Enter your name.' }).trim().min(1, 'Enter your name.').max(120, 'Name is too long.'),
-  addressLine1: z.string({ error: 'Enter your street address.' }).trim().min(1, 'Enter your street address.').max(200, 'Address is too long.'),
-  addressLine2: z.string({ error: 'Enter a valid address.' }).trim().max(200, 'Address is too long.').optional().transform((v) => v || undefined),
-  city: z.string({ error: 'Enter your city.' }).trim().min(1, 'Enter your city.').max(120, 'City is too long.'),
+  name: z.string({ error: 'Enter your name.' }).trim().min(1, 'Enter your name.').max(120, 'Name is too long.').regex(PLAIN_TEXT, UNUSUAL),
+  addressLine1: z.string({ error: 'Enter your street address.' }).trim().min(1, 'Enter your street address.').max(200, 'Address is too long.').regex(PLAIN_TEXT, UNUSUAL),
+  addressLine2: z.string({ error: 'Enter a valid address.' }).trim().max(200, 'Address is too long.').regex(PLAIN_TEXT, UNUSUAL).optional().transform((v) => v || undefined),
+  city: z.string({ error: 'Enter your city.' }).trim().min(1, 'Enter your city.').max(120, 'City is too long.').regex(PLAIN_TEXT, UNUSUAL),
   postalCode: z.string({ error: 'Enter your postal code.' }).trim().min(2, 'Enter your postal code.').max(16, 'Postal code is too long.').regex(/^[A-Za-z0-9 -]+$/, 'Enter a valid postal code.'),
   country: z.string({ error: 'Choose a country.' }).trim().toUpperCase().regex(/^[A-Z]{2}$/, 'Choose a country.'),
 }, { error: 'Please check the form and try again.' });

@@ -105,6 +105,12 @@ describe(`hostile input: shop (${testDbKind})`, () => {
       }),
       { numRuns: FUZZ_RUNS },
     );
+    // With the right amount, a control character in any text field is still refused before any write.
+    for (const field of ['name', 'addressLine1', 'addressLine2', 'city', 'email', 'postalCode']) {
+      const good = { email: 'ada@example.com', name: 'Ada', addressLine1: '1 Main St', city: 'Town', postalCode: '12345', country: 'US', expectedAmount: subtotal };
+      const r = await startPayment({ prisma: database.prisma, gateway: unreachableGateway }, cartId, { ...good, [field]: 'a\u0000b' });
+      expect(r).toMatchObject({ kind: 'invalid', fieldErrors: { [field]: expect.any(String) } });
+    }
     expect(await snapshot()).toEqual(before);
   });
 });

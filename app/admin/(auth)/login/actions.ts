@@ -5,7 +5,8 @@ import { prisma } from '@/lib/db/client';
 import { signIn } from '@/lib/admin/auth';
 import { ensureAdminFromEnv, readAdminToken, requestMeta, writeAdminCookie } from '@/lib/admin/session';
 
-const SignInForm = z.object({ email: z.string().trim().min(3).max(254), password: z.string().min(1).max(1024) });
+// No control characters: PostgreSQL refuses a NUL in text, which would fail the request.
+const SignInForm = z.object({ email: z.string().trim().min(3).max(254).regex(/^[^\u0000-\u001f\u007f]+$/), password: z.string().min(1).max(1024) });
 
 export async function signInAction(formData: FormData): Promise<void> {
   const parsed = SignInForm.safeParse({ email: formData.get('email'), password: formData.get('password') });
