@@ -1,0 +1,131 @@
+// One shopper's whole checkout, as a person with a browser would persist through it: add to
+// cart, press Pay (sometimes twice at once), confirm in Stripe.js, try again on "busy", on a
+// decline (with another card) and when the server is down, and open the order page at the end.
+import type { StartPaymentResult } from '../../lib/checkout/start-payment';
+import { confirmInBrowser, retrieveInBrowser, ServerDown, Shopper } from './shopper';
+import { chance, sleep, type StripeStandIn } from './harness';
+
+export interface Product {
+  id: string;
+  slug: string;
+  price: number;
+}
+
+export interface CheckoutOutcome {
+  result: 'paid' | 'gave_up' | 'refused';
+  detail?: string;
+  doubleSubmits: number;
+  declines: number;
+  serverDown: number;
+  busy: number;
+  /** Two answers to one double submit naming different PaymentIntents for the same attempt. */
+  splitDoubleSubmit?: string;
+  orderToken?: string;
+  paymentIntentId?: string;
+  /** When startPayment first answered `ready`, and when the payment succeeded (performance.now()). */
+  firstReadyAt?: number;
+  paidAt?: number;
+  startedAt: number;
+}
+
+export interface FlowOptions {
+  stripe: StripeStandIn;
+  doubleSubmitRate?: number;
+  declineRate?: number;
+  deadlineMs?: number;
+  maxBusyWaitMs?: number;
+}
+
+async function persist<T>(fn: () => Promise<T>, out: CheckoutOutcome, deadline: number): Promise<T> {
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof ServerDown) || performance.now() > deadline) throw err;
+      out.serverDown++;
+      await sleep(250);
+    }
+  }
+}
+
+export async function checkout(shopper: Shopper, product: Product, quantity: number, o: FlowOptions): Promise<CheckoutOutcome> {
+  const out: CheckoutOutcome = { result: 'gave_up', doubleSubmits: 0, declines: 0, serverDown: 0, busy: 0, startedAt: performance.now() };
+  const deadline = performance.now() + (o.deadlineMs ?? 120_000);
+  let declineNext = chance(o.declineRate ?? 0.05);
+  try {
+    const added = await persist(() => shopper.addToCart(product, quantity), out, deadline);
+    if (!added.ok) return { ...out, result: 'refused', detail: `addToCart: ${added.error}` };
+    const amount = product.price * quantity;
+    while (performance.now() < deadline) {
+      const double = chance(o.doubleSubmitRate ?? 0.25);
+      let results: StartPaymentResult[];
+      try {
+        if (double) {
+          out.doubleSubmits++;
+          const settled = await Promise.allSettled([shopper.startPayment(amount), shopper.startPayment(amount)]);
+          results = settled.filter((s): s is PromiseFulfilledResult<StartPaymentResult> => s.status === 'fulfilled').map((s) => s.value);
+          if (results.length === 0) throw (settled[0] as PromiseRejectedResult).reason;
+        } else {
+          results = [await shopper.startPayment(amount)];
+        }
+      } catch (err) {
+        if (err instanceof ServerDown) {
+          out.serverDown++;
+          await sleep(250);
+          continue;
+        }
+        throw err;
+      }
+      const ready = results.filter((r): r is Extract<StartPaymentResult, { kind: 'ready' }> => r.kind === 'ready');
+      const attempts = new Map<number, Set<string>>();
+      for (const r of ready) attempts.set(r.attempt, new Set([...(attempts.get(r.attempt) ?? []), r.paymentIntentId]));
+      for (const [attempt, ids] of attempts) if (ids.size > 1) out.splitDoubleSubmit = `attempt ${attempt}: ${[...ids].join(' ≠ ')}`;
+      const r = (ready[0] ?? results[0]) as StartPaymentResult;
+      if (r.kind === 'ready') {
+        out.firstReadyAt ??= performance.now();
+        out.orderToken = r.orderToken;
+        const card = declineNext ? 'pm_card_chargeDeclined' : 'pm_card_visa';
+        const c = await confirmInBrowser({ stripeUrl: o.stripe.url, publishableKey: o.stripe.publishableKey, paymentIntentId: r.paymentIntentId, clientSecret: r.clientSecret, paymentMethod: card });
+        let status = c.status;
+        if (c.http === 402 || c.error?.type === 'card_error') {
+          out.declines++;
+          declineNext = false;
+          continue;
+        }
+        // "Did my payment go through?" — Stripe.js would look the PaymentIntent up.
+        if (!status) status = (await retrieveInBrowser({ stripeUrl: o.stripe.url, publishableKey: o.stripe.publishableKey, paymentIntentId: r.paymentIntentId, clientSecret: r.clientSecret })) ?? undefined;
+        if (status === 'succeeded') {
+          out.paymentIntentId = r.paymentIntentId;
+          out.paidAt = performance.now();
+          out.result = 'paid';
+          break;
+        }
+        await sleep(200);
+        continue;
+      }
+      if (r.kind === 'already_paid' || r.kind === 'in_progress') {
+        out.orderToken = r.orderToken;
+        out.paidAt = performance.now();
+        out.result = 'paid';
+        break;
+      }
+      if (r.kind === 'busy') {
+        out.busy++;
+        await sleep(Math.min(r.retryAfterSeconds * 1000, o.maxBusyWaitMs ?? 2_000));
+        continue;
+      }
+      if (r.kind === 'error') {
+        await sleep(500);
+        continue;
+      }
+      return { ...out, result: 'refused', detail: `${r.kind}: ${'message' in r ? r.message : ''}` };
+    }
+    if (out.result === 'paid' && out.orderToken) {
+      // The return page converges on its own; a crash here is the shopper's problem, not the money's.
+      await persist(() => shopper.viewOrder(out.orderToken!), out, performance.now() + 30_000).catch(() => null);
+    }
+    return out;
+  } catch (err) {
+    return { ...out, result: out.result === 'paid' ? 'paid' : 'gave_up', detail: String(err) };
+  }
+}

@@ -1,0 +1,134 @@
+// What every chaos scenario shares: the Stripe emulator (in this process, so it outlives every
+// app crash), its control API, the app's environment, the database for the final checks, and
+// a scenario's result (its invariant, its figures, its violations).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Stripe from 'stripe';
+import { startEmulator, type RunningEmulator } from '../../emulator/src/server';
+import { openDatabase, pgliteDataDir, type Database } from '../../lib/db/client';
+import { applyMigrations } from '../../lib/db/migrate';
+import { seedCatalog } from '../../lib/db/seed';
+import { migrationFactory } from '../../lib/db/client';
+import { createStripeClient } from '../../lib/stripe/client';
+import { StripeGateway } from '../../lib/stripe/gateway';
+import { BENCH_DIST_DIR, root } from '../../bench/lib/app-process';
+
+export interface ScenarioContext {
+  quick: boolean;
+  /** This run's folder: data directories and logs. */
+  dir: string;
+  log: (line: string) => void;
+}
+
+export interface ScenarioResult {
+  name: string;
+  invariant: string;
+  figures: Record<string, string | number>;
+  violations: string[];
+  seconds: number;
+}
+
+export interface Scenario {
+  name: string;
+  invariant: string;
+  run(ctx: ScenarioContext): Promise<{ figures: Record<string, string | number>; violations: string[] }>;
+}
+
+export const APP_SECRET = 'chaos-app-secret-0123456789abcdef0123456789';
+
+export interface StripeStandIn {
+  emulator: RunningEmulator;
+  url: string;
+  secretKey: string;
+  publishableKey: string;
+  webhookSecret: string;
+  /** Server-side SDK client on the secret key (the checks read Stripe's records with it). */
+  stripe: Stripe;
+  control(path: string, body?: unknown, method?: string): Promise<unknown>;
+  /** Environment that points an app instance at this emulator. */
+  appEnv(): Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startStripe(o: { webhookUrls: string[]; webhookRetry?: { attempts: number; baseDelayMs: number } }): Promise<StripeStandIn> {
+  const emulator = await startEmulator({
+    port: 0,
+    host: '127.0.0.1',
+    secretKey: 'sk_test_brisk_chaos',
+    publishableKey: 'pk_test_brisk_chaos',
+    webhookSecret: 'whsec_brisk_chaos',
+    webhookEndpoints: o.webhookUrls.map((url) => ({ url })),
+    webhookRetry: o.webhookRetry ?? { attempts: 5, baseDelayMs: 1000 },
+    webhookTimeoutMs: 10_000,
+    log: false,
+  });
+  const control = async (path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') => {
+    const r = await fetch(`${emulator.url}/_emulator${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!r.ok) throw new Error(`emulator control ${method} ${path}: ${r.status} ${await r.text()}`);
+    return r.json();
+  };
+  return {
+    emulator,
+    url: emulator.url,
+    secretKey: emulator.secretKey,
+    publishableKey: emulator.publishableKey,
+    webhookSecret: emulator.webhookSecret,
+    stripe: createStripeClient({ secretKey: emulator.secretKey, apiBase: emulator.url }) as unknown as Stripe,
+    control,
+    appEnv: () => ({
+      STRIPE_SECRET_KEY: emulator.secretKey,
+      NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY: emulator.publishableKey,
+      STRIPE_WEBHOOK_SECRET: emulator.webhookSecret,
+      STRIPE_API_BASE: emulator.url,
+      STRIPE_JS_URL: `${emulator.url}/v3/`,
+      APP_SECRET,
+    }),
+    close: () => emulator.close(),
+  };
+}
+
+/** A gateway for the final checks (reconciliation, sweeps): no faults by then, no budget wait. */
+export function checkGateway(s: StripeStandIn): StripeGateway {
+  return new StripeGateway(createStripeClient({ secretKey: s.secretKey, apiBase: s.url }), { budget: false, recordMetrics: false });
+}
+
+/** Every object of a Stripe list endpoint, read with the secret key. */
+export async function listAllStripe<T extends { id: string }>(s: StripeStandIn, path: string, params: Record<string, string> = {}): Promise<T[]> {
+  const all: T[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const q = new URLSearchParams({ limit: '100', ...params, ...(after ? { starting_after: after } : {}) });
+    const r = await fetch(`${s.url}${path}?${q}`, { headers: { authorization: `Bearer ${s.secretKey}` } });
+    if (!r.ok) throw new Error(`GET ${path}: ${r.status} ${await r.text()}`);
+    const page = (await r.json()) as { data: T[]; has_more: boolean };
+    all.push(...page.data);
+    if (!page.has_more || page.data.length === 0) return all;
+    after = page.data[page.data.length - 1].id;
+  }
+}
+
+/** Opens (PGlite data dir or PostgreSQL URL), migrates and seeds; stock made plentiful. */
+export async function prepareDatabase(o: { dataDir?: string; url?: string; stock?: number }): Promise<Database> {
+  const database = o.url ? await openDatabase({ url: o.url, poolMax: 4 }) : await openDatabase({ dataDir: pgliteDataDir(o.dataDir!) });
+  const m = migrationFactory(database);
+  await applyMigrations(m.factory).finally(() => m.close());
+  await seedCatalog(database.prisma);
+  await database.prisma.product.updateMany({ data: { stock: o.stock ?? 1_000_000 } });
+  return database;
+}
+
+export function openForChecks(o: { dataDir?: string; url?: string }): Promise<Database> {
+  return o.url ? openDatabase({ url: o.url, poolMax: 4 }) : openDatabase({ dataDir: pgliteDataDir(o.dataDir!) });
+}
+
+/** Server action ids of this build, by exported name. */
+export function actionIds(): Record<string, string> {
+  const manifest = JSON.parse(readFileSync(join(root, BENCH_DIST_DIR, 'server', 'server-reference-manifest.json'), 'utf8')) as { node: Record<string, { exportedName?: string }> };
+  const out: Record<string, string> = {};
+  for (const [id, v] of Object.entries(manifest.node)) if (v.exportedName) out[v.exportedName] = id;
+  return out;
+}
+
+export const rand = (n: number) => Math.floor(Math.random() * n);
+export const chance = (p: number) => Math.random() < p;
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,109 @@
+// Scale-out on PostgreSQL: two app instances (WORKER_MODE=off) behind a random "load balancer",
+// two `npm run worker` processes, one database, one job queue, one Stripe rate budget. Stripe's
+// webhooks go to both instances (every event arrives twice, at different processes), shoppers
+// hop between instances from one request to the next.
+import { join } from 'node:path';
+import type Stripe from 'stripe';
+import { createDatabase, dropDatabase, freePort, startApp, startWorker, type App, type Child } from '../../bench/lib/app-process';
+import { startCountingProxy } from '../../tests/helpers/counting-proxy';
+import { checkMoney } from '../lib/checks';
+import { checkout, type CheckoutOutcome, type Product } from '../lib/flow';
+import { actionIds, listAllStripe, openForChecks, prepareDatabase, rand, sleep, startStripe, type Scenario } from '../lib/harness';
+import { Shopper } from '../lib/shopper';
+
+export const scaleOutScenario: Scenario = {
+  name: 'scale-out',
+  invariant:
+    'With two app instances and two workers on one PostgreSQL database, every side effect happens exactly once across processes (one paid transition, ledger pair, email, fulfillment and stock decrement per paid order; each event stored once though delivered to both instances), and all processes together stay within one Stripe rate budget (never more than 25 requests in any second).',
+  async run(ctx) {
+    const total = ctx.quick ? 40 : 400;
+    const { name, url } = await createDatabase('brisk_chaos');
+    const ports = [await freePort(), await freePort()];
+    const stripe = await startStripe({ webhookUrls: ports.map((p) => `http://127.0.0.1:${p}/api/stripe/webhook`) });
+    const proxy = await startCountingProxy(stripe.url);
+    const children: Child[] = [];
+    try {
+      const db = await prepareDatabase({ url });
+      const products: Product[] = (await db.prisma.product.findMany({ where: { active: true } })).map((p) => ({ id: p.id, slug: p.slug, price: p.price }));
+      const initialStock = new Map((await db.prisma.product.findMany()).map((p) => [p.id, p.stock]));
+      await db.close();
+      const env = { ...stripe.appEnv(), STRIPE_API_BASE: proxy.url, DATABASE_URL: url, WORKER_MODE: 'off' };
+      const apps: App[] = [];
+      // One after the other: the first start may build, and two builds must not share a folder.
+      for (const [i, port] of ports.entries()) {
+        const app = await startApp({ label: `app ${i + 1}`, via: 'start', port, dataDir: join(ctx.dir, `scale-out-${i + 1}`), logFile: join(ctx.dir, `scale-out-app-${i + 1}.log`), env });
+        apps.push(app);
+        children.push(app);
+      }
+      for (const i of [1, 2]) children.push(startWorker({ label: `worker ${i}`, logFile: join(ctx.dir, `scale-out-worker-${i}.log`), env }));
+      const health = await Promise.all(apps.map(async (a) => (await (await fetch(`${a.url}/api/health`)).json()) as { gateway?: { budgetStore?: string } }));
+      ctx.log(`2 instances and 2 workers up; rate budget store: ${health.map((h) => h.gateway?.budgetStore ?? '?').join(', ')}`);
+      proxy.reset();
+      const since = Date.now();
+      const actions = actionIds();
+      const lb = () => apps[rand(apps.length)].url;
+      const outcomes: CheckoutOutcome[] = [];
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < total) {
+            const i = next++;
+            const shopper = new Shopper({ base: lb, actions }, `scale-${i}@example.com`);
+            outcomes.push(await checkout(shopper, products[rand(products.length)], 1 + rand(2), { stripe, doubleSubmitRate: 0.3, declineRate: 0.05, deadlineMs: 120_000 }));
+          }
+        }),
+      );
+      const loadSeconds = (performance.now() - started) / 1000;
+      // Let both workers drain what the webhooks brought.
+      const check = await openForChecks({ url });
+      try {
+        const deadline = Date.now() + (ctx.quick ? 60_000 : 180_000);
+        for (;;) {
+          const waiting = await check.prisma.stripeEvent.count({ where: { status: { in: ['received', 'failed'] } } });
+          const [{ n }] = await check.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM pgboss.job WHERE state IN ('created', 'retry', 'active') AND name IN ('stripe-event', 'email-send')`);
+          if ((waiting === 0 && n === 0) || Date.now() > deadline) break;
+          await sleep(1_000);
+        }
+        for (const c of children) await c.stop();
+        const money = await checkMoney({ prisma: check.prisma, stripe, initialStock, since });
+        const violations = [...money.violations];
+        for (const [i, h] of health.entries()) if (h.gateway?.budgetStore !== 'postgres') violations.push(`instance ${i + 1} keeps its Stripe rate budget in ${h.gateway?.budgetStore ?? 'an unknown store'}, not PostgreSQL`);
+        const perSecond = proxy.maxInWindow(1_000);
+        if (perSecond > 25) violations.push(`${perSecond} requests reached Stripe within one second (test-mode limit 25)`);
+        const events = await listAllStripe<Stripe.Event>(stripe, '/v1/events');
+        const deliveries = ((await stripe.control('/deliveries')) as { data: { ok: boolean }[] }).data;
+        const stored = await check.prisma.stripeEvent.count();
+        const processed = await check.prisma.stripeEvent.count({ where: { status: 'processed' } });
+        if (processed !== stored) violations.push(`${stored - processed} stored events not processed`);
+        for (const o of outcomes) if (o.splitDoubleSubmit) violations.push(`a double submit across instances got two PaymentIntents for one attempt (${o.splitDoubleSubmit})`);
+        const paid = outcomes.filter((o) => o.result === 'paid').length;
+        if (paid < total * 0.8) violations.push(`only ${paid} of ${total} checkouts got paid`);
+        return {
+          figures: {
+            checkouts: total,
+            'paid (shopper saw success)': paid,
+            'double submits': outcomes.reduce((s, o) => s + o.doubleSubmits, 0),
+            'busy answers (rate budget)': outcomes.reduce((s, o) => s + o.busy, 0),
+            'load phase s': loadSeconds.toFixed(0),
+            'Stripe requests from all processes': proxy.requests.length,
+            'max Stripe requests in 1 s': perSecond,
+            'events at Stripe': events.length,
+            'webhook deliveries (2 endpoints)': deliveries.length,
+            'events stored': stored,
+            'events processed': processed,
+            'paid orders': money.figures.ordersPaid,
+          },
+          violations,
+        };
+      } finally {
+        await check.close();
+      }
+    } finally {
+      for (const c of children) await c.kill().catch(() => {});
+      await proxy.close();
+      await stripe.close();
+      await dropDatabase(name).catch(() => {});
+    }
+  },
+};

@@ -1,0 +1,105 @@
+// Stripe goes down (every /v1 call answers 503) in the middle of steady checkout traffic, then
+// comes back. Shoppers must get a fast "busy" while it is down, and checkout must recover on
+// its own soon after: the breaker's probe closes it and the next checkout pays.
+import { join } from 'node:path';
+import { freePort, startApp } from '../../bench/lib/app-process';
+import { runReconciliation } from '../../lib/orders/reconcile';
+import { checkMoney } from '../lib/checks';
+import { checkout, type CheckoutOutcome, type Product } from '../lib/flow';
+import { actionIds, checkGateway, openForChecks, prepareDatabase, rand, sleep, startStripe, type Scenario } from '../lib/harness';
+import { Shopper } from '../lib/shopper';
+
+const RECOVERY_GOAL_S = 10;
+
+export const stripeOutageScenario: Scenario = {
+  name: 'stripe-outage',
+  invariant: `After Stripe returns, the breaker closes and a new checkout is paid within ${RECOVERY_GOAL_S} s; no order is charged twice and the money checks hold after reconciliation.`,
+  async run(ctx) {
+    const before = ctx.quick ? 5_000 : 10_000;
+    const outage = ctx.quick ? 5_000 : 30_000;
+    const after = ctx.quick ? 12_000 : 20_000;
+    const dataDir = join(ctx.dir, 'stripe-outage');
+    const port = await freePort();
+    const stripe = await startStripe({ webhookUrls: [`http://127.0.0.1:${port}/api/stripe/webhook`] });
+    const db = await prepareDatabase({ dataDir });
+    const products: Product[] = (await db.prisma.product.findMany({ where: { active: true } })).map((p) => ({ id: p.id, slug: p.slug, price: p.price }));
+    const initialStock = new Map((await db.prisma.product.findMany()).map((p) => [p.id, p.stock]));
+    await db.close();
+    const app = await startApp({ label: 'app', via: 'start', port, dataDir, logFile: join(ctx.dir, 'stripe-outage-app.log'), env: { ...stripe.appEnv(), DATABASE_URL: '' } });
+    const actions = actionIds();
+    const since = Date.now();
+
+    let running = true;
+    const outcomes: CheckoutOutcome[] = [];
+    let n = 0;
+    const lanes = Array.from({ length: 4 }, async () => {
+      while (running) {
+        const shopper = new Shopper({ base: () => app.url, actions }, `outage-${n++}@example.com`);
+        outcomes.push(await checkout(shopper, products[rand(products.length)], 1, { stripe, doubleSubmitRate: 0.1, declineRate: 0, deadlineMs: 60_000, maxBusyWaitMs: 1_000 }));
+      }
+    });
+    // The breaker as /api/health reports it, every 100 ms.
+    const breaker: { at: number; state: string }[] = [];
+    const watcher = (async () => {
+      while (running) {
+        try {
+          const h = (await (await fetch(`${app.url}/api/health`, { signal: AbortSignal.timeout(2_000) })).json()) as { gateway?: { state?: string } };
+          breaker.push({ at: performance.now(), state: h.gateway?.state ?? '?' });
+        } catch {
+          /* busy server: next tick */
+        }
+        await sleep(100);
+      }
+    })();
+
+    await sleep(before);
+    const down = performance.now();
+    await stripe.control('/faults', { path: '/v1', status: 503 });
+    ctx.log(`Stripe down for ${outage / 1000} s`);
+    await sleep(outage);
+    await stripe.control('/faults', undefined, 'DELETE');
+    const back = performance.now();
+    ctx.log('Stripe back');
+    await sleep(after);
+    running = false;
+    await Promise.all([...lanes, watcher]);
+    await sleep(5_000);
+    await app.stop();
+
+    const opened = breaker.some((b) => b.at > down && b.at < back && b.state !== 'closed');
+    const closedAt = breaker.find((b) => b.at > back && b.state === 'closed')?.at;
+    const firstPaid = outcomes.filter((o) => o.firstReadyAt !== undefined && o.firstReadyAt > back && o.paidAt !== undefined).map((o) => o.paidAt!).sort((a, b) => a - b)[0];
+    const during = outcomes.filter((o) => o.startedAt > down && o.startedAt < back);
+    const violations: string[] = [];
+    const breakerS = closedAt !== undefined ? (closedAt - back) / 1000 : Infinity;
+    const paidS = firstPaid !== undefined ? (firstPaid - back) / 1000 : Infinity;
+    if (breakerS > RECOVERY_GOAL_S) violations.push(`the breaker was not closed within ${RECOVERY_GOAL_S} s of Stripe's return (${breakerS} s)`);
+    if (paidS > RECOVERY_GOAL_S) violations.push(`no new checkout was paid within ${RECOVERY_GOAL_S} s of Stripe's return (${paidS} s)`);
+
+    const database = await openForChecks({ dataDir });
+    try {
+      const rec = await runReconciliation(database.prisma, checkGateway(stripe), { windowStart: new Date(since - 3_600_000), windowEnd: new Date(Date.now() + 3_600_000), trigger: 'test' });
+      const money = await checkMoney({ prisma: database.prisma, stripe, initialStock, since });
+      violations.push(...money.violations);
+      for (const f of rec.findings.filter((f) => !f.healed)) violations.push(`reconciliation finding left unhealed: ${f.kind} ${f.orderId ?? ''} ${f.paymentIntentId ?? ''}`);
+      return {
+        figures: {
+          'outage s': outage / 1000,
+          checkouts: outcomes.length,
+          'paid (shopper saw success)': outcomes.filter((o) => o.result === 'paid').length,
+          'busy answers': outcomes.reduce((s, o) => s + o.busy, 0),
+          'checkouts started during the outage': during.length,
+          'breaker opened during the outage': opened ? 'yes' : 'no',
+          'recovery: breaker closed after s': Number.isFinite(breakerS) ? breakerS.toFixed(1) : 'never',
+          'recovery: first new paid checkout after s': Number.isFinite(paidS) ? paidS.toFixed(1) : 'never',
+          'paid orders': money.figures.ordersPaid,
+          'reconciliation healed': rec.healed,
+        },
+        violations,
+      };
+    } finally {
+      await database.close();
+      await stripe.close();
+    }
+  },
+};
