@@ -1,50 +1,17 @@
 // `npm start`: one command from a fresh clone to a running shop.
 // Builds when the sources changed, migrates, seeds an empty database, starts the bundled
 // Stripe emulator when no Stripe key is configured, then serves Next.js on PORT.
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ConfigError, parseConfig } from '../lib/config';
 import { generatedIsFresh, generatePrismaClient } from './generate';
+import { buildIfNeeded } from './build';
 import { migrateAndSeed } from './db';
 
 const root = resolve(import.meta.dirname, '..');
 const distDir = process.env.BRISK_DIST_DIR || '.next';
 const log = (line: string) => console.log(`[brisk] ${line}`);
-
-function sourceHash(): string {
-  const hash = createHash('sha256');
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const full = join(dir, entry.name);
-      if (entry.isDirectory()) {
-        if (entry.name === 'generated' || entry.name === 'node_modules') continue;
-        walk(full);
-      } else if (/\.(tsx?|css|mjs|json|svg)$/.test(entry.name)) {
-        hash.update(relative(root, full)).update(readFileSync(full));
-      }
-    }
-  };
-  for (const dir of ['app', 'components', 'lib', 'public']) if (existsSync(join(root, dir))) walk(join(root, dir));
-  for (const file of ['next.config.ts', 'package-lock.json', 'postcss.config.mjs', 'tsconfig.json', 'prisma/schema.prisma', 'proxy.ts', 'instrumentation.ts']) {
-    if (existsSync(join(root, file))) hash.update(file).update(readFileSync(join(root, file)));
-  }
-  return hash.digest('hex');
-}
-
-function buildIfNeeded(): void {
-  const marker = join(root, distDir, 'brisk-source-hash');
-  const current = sourceHash();
-  if (existsSync(join(root, distDir, 'BUILD_ID')) && existsSync(marker) && readFileSync(marker, 'utf8') === current) {
-    log('Production build is up to date.');
-    return;
-  }
-  log('Building the app (first start or sources changed)…');
-  const r = spawnSync(process.execPath, [join(root, 'node_modules/next/dist/bin/next'), 'build'], { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });
-  if (r.status !== 0) throw new Error('next build failed');
-  writeFileSync(marker, current);
-}
 
 async function main(): Promise<void> {
   let cfg;
@@ -63,7 +30,7 @@ async function main(): Promise<void> {
     log('Generating the Prisma client…');
     generatePrismaClient();
   }
-  buildIfNeeded();
+  buildIfNeeded(distDir, log);
   await migrateAndSeed({ seed: true, log });
 
   // NEXT_MANUAL_SIG_HANDLE: instrumentation.ts stops pg-boss cleanly on SIGTERM before exiting.

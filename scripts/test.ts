@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { buildIfNeeded } from './build';
 import { generatedIsFresh, generatePrismaClient } from './generate';
 
 const root = resolve(import.meta.dirname, '..');
@@ -40,6 +41,12 @@ if (!generatedIsFresh()) generatePrismaClient();
 
 if (!only || only === 'unit') {
   run('TypeScript', bin('tsc'), ['--noEmit', '-p', '.']);
+  // The browser specs need the production build anyway; making it first lets the leak scan
+  // (tests/security/leak-scan.test.ts) read it instead of building one of its own.
+  if (!only) {
+    console.log('\n=== Production build ===');
+    buildIfNeeded(process.env.BRISK_DIST_DIR || '.next', (line) => console.log(line));
+  }
   run('Vitest on PGlite', bin('vitest'), ['run'], { TEST_DB_KIND: 'pglite' });
   if (process.env.TEST_DATABASE_URL) {
     run('Vitest database tests on PostgreSQL', bin('vitest'), ['run', '.db.test.ts'], { TEST_DB_KIND: 'postgres' });
