@@ -207,16 +207,18 @@ export async function startApp(o: AppOptions): Promise<App> {
   const url = `http://127.0.0.1:${o.port}`;
   const deadline = Date.now() + (o.readyTimeoutMs ?? (o.via === 'start' ? 600_000 : 90_000));
   let dead = false;
+  let last = 'no answer';
   void child.exited.then(() => (dead = true));
   for (;;) {
     if (dead) throw new Error(`${o.label} exited before it was ready (log: ${o.logFile})`);
     if (Date.now() > deadline) {
       await child.kill();
-      throw new Error(`${o.label} was not ready in time (log: ${o.logFile})`);
+      throw new Error(`${o.label} was not ready in time; /api/health: ${last.slice(0, 500)} (log: ${o.logFile})`);
     }
     try {
       const r = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(5_000) });
       if (r.status === 200) break;
+      last = `${r.status} ${await r.text()}`;
     } catch {
       /* not listening yet */
     }

@@ -46,8 +46,9 @@ export const checkoutsScenario: Scenario = {
     let kills = 0;
     const restartMs: number[] = [];
     let restarting: Promise<void> = Promise.resolve();
+    let killerError: unknown = null;
     const killer = (async () => {
-      while (running) {
+      while (running && !killerError) {
         await sleep(killEveryMs[0] + rand(killEveryMs[1] - killEveryMs[0]));
         if (!running) break;
         restarting = (async () => {
@@ -56,7 +57,10 @@ export const checkoutsScenario: Scenario = {
           app = await startApp({ ...appOpts, label: `app restart ${kills}`, via: 'next' });
           restartMs.push(app.startMs);
         })();
-        await restarting;
+        await restarting.catch((err) => {
+          killerError = err;
+          running = false;
+        });
       }
     })();
 
@@ -65,7 +69,7 @@ export const checkoutsScenario: Scenario = {
     const started = performance.now();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
-        while (next < total) {
+        while (next < total && !killerError) {
           const i = next++;
           const shopper = new Shopper({ base: () => app.url, actions }, `chaos-${i}@example.com`);
           outcomes.push(await checkout(shopper, products[rand(products.length)], 1 + rand(2), { stripe, doubleSubmitRate: 0.25, declineRate: 0.05, deadlineMs: 180_000 }));
@@ -76,7 +80,8 @@ export const checkoutsScenario: Scenario = {
     const loadSeconds = (performance.now() - started) / 1000;
     running = false;
     await killer;
-    await restarting;
+    await restarting.catch(() => {});
+    if (killerError) throw killerError;
     await stripe.control('/faults', undefined, 'DELETE');
     // Let the emulator's webhook retries land on the living server.
     await sleep(ctx.quick ? 8_000 : 20_000);
