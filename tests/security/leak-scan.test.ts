@@ -1,0 +1,80 @@
+// No secret reaches the browser: every file of the production build that a browser can load
+// (<distDir>/static, prerendered pages and their RSC payloads, public/) is scanned for Stripe
+// secret keys, webhook secrets and the names of server-only environment variables. The build
+// of the current sources is reused when there is one (npm test builds before Vitest); otherwise
+// one is made into a separate folder with canary secrets in the environment.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildIfNeeded, buildIsFresh } from '@/scripts/build';
+
+const root = resolve(import.meta.dirname, '../..');
+const CANARY = {
+  APP_SECRET: 'leakcanary-app-secret-0123456789abcdef0123456789',
+  ADMIN_PASSWORD: 'leakcanary-admin-password',
+  STRIPE_SECRET_KEY: 'sk_test_leakcanary0123456789',
+  STRIPE_WEBHOOK_SECRET: 'whsec_leakcanary0123456789',
+  STRIPE_WEBHOOK_SECRET_PREVIOUS: 'whsec_leakcanaryprevious0123',
+  NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY: 'pk_test_leakcanary0123456789',
+  SMTP_URL: 'smtp://leak:canarypassword@smtp.example:587',
+};
+const SERVER_ONLY_NAMES = ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_WEBHOOK_SECRET_PREVIOUS', 'DATABASE_URL', 'APP_SECRET', 'ADMIN_PASSWORD', 'SMTP_URL'];
+const SECRET_SHAPES: [string, RegExp][] = [
+  ['Stripe secret or restricted key', /\b(sk|rk)_(live|test)_[A-Za-z0-9]{6,}/],
+  ['webhook signing secret', /\bwhsec_[A-Za-z0-9]{6,}/],
+  ['database URL with a password', /postgres(ql)?:\/\/[^:/\s"']+:[^@\s"']+@/],
+];
+
+let distDir = process.env.BRISK_DIST_DIR || '.next';
+let canaries: string[] = [];
+
+beforeAll(() => {
+  if (buildIsFresh(distDir)) return;
+  distDir = '.next-leakscan';
+  buildIfNeeded(distDir, (l) => console.log(`[leak-scan] ${l}`), CANARY);
+  canaries = Object.entries(CANARY).filter(([k]) => !k.startsWith('NEXT_PUBLIC_')).map(([, v]) => v);
+}, 15 * 60_000);
+
+function files(dir: string, keep: (path: string) => boolean): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...files(full, keep));
+    else if (keep(full)) out.push(full);
+  }
+  return out;
+}
+
+function browserFiles(): string[] {
+  const dist = join(root, distDir);
+  return [
+    ...files(join(dist, 'static'), () => true),
+    // Prerendered pages and the RSC payloads a browser fetches for them.
+    ...files(join(dist, 'server', 'app'), (p) => /\.(html|rsc|body|meta)$/.test(p)),
+    ...files(join(root, 'public'), () => true),
+  ];
+}
+
+describe('leak scan of the production build', () => {
+  it('finds no secret key, webhook secret or server-only variable name in anything a browser can load', () => {
+    const scanned = browserFiles();
+    expect(scanned.filter((f) => f.endsWith('.js')).length).toBeGreaterThan(10);
+    const findings: string[] = [];
+    let bytes = 0;
+    for (const file of scanned) {
+      if (statSync(file).size > 20 * 1024 * 1024) continue;
+      const text = readFileSync(file, 'latin1');
+      bytes += text.length;
+      const where = relative(root, file);
+      for (const [what, re] of SECRET_SHAPES) {
+        const m = text.match(re);
+        if (m) findings.push(`${where}: ${what} (${m[0].slice(0, 12)}…)`);
+      }
+      for (const name of SERVER_ONLY_NAMES) if (new RegExp(`\\b${name}\\b`).test(text)) findings.push(`${where}: mentions ${name}`);
+      for (const value of canaries) if (text.includes(value)) findings.push(`${where}: contains the value of a server-only variable`);
+    }
+    expect(bytes).toBeGreaterThan(100_000);
+    expect(findings).toEqual([]);
+  });
+});
