@@ -39,6 +39,11 @@ export function contentLengthTooLarge(contentLength: string | null | undefined):
   return Number.isFinite(n) && n > WEBHOOK_MAX_BYTES;
 }
 
+function signedInFuture(signature: string, nowSeconds = Math.floor(Date.now() / 1000)): boolean {
+  const t = Number(/(?:^|,)\s*t=(\d{1,12})(?:,|$)/.exec(signature)?.[1]);
+  return Number.isFinite(t) && t > nowSeconds + WEBHOOK_TOLERANCE_SECONDS;
+}
+
 /** The fields storing an event relies on: an evt_ id, a type, a creation time and an object. */
 export function isWellFormedEvent(event: unknown): event is Stripe.Event {
   if (!event || typeof event !== 'object' || Array.isArray(event)) return false;
@@ -66,6 +71,10 @@ export async function receiveStripeWebhook(req: WebhookRequest, deps: WebhookDep
   const secrets = deps.secrets.filter((s): s is string => Boolean(s));
   if (secrets.length === 0) return { status: 500, body: { error: 'webhook secret is not configured' } };
   if (!req.signature) return { status: 400, body: { error: 'missing Stripe-Signature header' } };
+
+  // stripe-node bounds only a signature's age; one dated in the future would stay replayable
+  // for longer than the tolerance, so refuse that too.
+  if (signedInFuture(req.signature)) return { status: 400, body: { error: 'invalid signature' } };
 
   let event: Stripe.Event;
   try {
