@@ -5,6 +5,7 @@
 // pending_review and their Fulfillment on_hold.
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import { hasBeenPaid } from '@/lib/orders/state-machine';
+import { declineSignals, isLoopback } from '@/lib/security/throttle';
 
 export const REVIEW_THRESHOLD = 60;
 export const ELEVATED_THRESHOLD = 30;
@@ -14,7 +15,7 @@ const USUAL_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
 const USUAL_MIN_SAMPLE = 20;
 
 export interface RiskReason {
-  code: 'stripe_risk_level' | 'stripe_risk_score' | 'email_attempts' | 'email_declines' | 'address_declines' | 'amount_above_usual';
+  code: 'stripe_risk_level' | 'stripe_risk_score' | 'email_attempts' | 'email_declines' | 'address_declines' | 'client_card_testing' | 'amount_above_usual';
   points: number;
   detail: string;
 }
@@ -27,6 +28,9 @@ export interface RiskInput {
   emailDeclines: number;
   addressDeclines: number;
   amount: number;
+  /** Declined attempts and different cards from the paying client's address in the window (card testing). */
+  clientDeclines?: number;
+  clientDistinctCards?: number;
   /** Median paid order amount of the last 30 days, or null when there are too few. */
   usualAmount: number | null;
 }
@@ -49,6 +53,9 @@ export function scoreRisk(i: RiskInput): RiskAssessment {
   if (i.emailAttempts >= 5) reasons.push({ code: 'email_attempts', points: i.emailAttempts >= 10 ? 25 : 15, detail: `${i.emailAttempts} payment attempts from this email in 24 h` });
   if (i.emailDeclines >= 3) reasons.push({ code: 'email_declines', points: i.emailDeclines >= 6 ? 35 : 25, detail: `${i.emailDeclines} declined attempts from this email in 24 h` });
   if (i.addressDeclines >= 3) reasons.push({ code: 'address_declines', points: 20, detail: `${i.addressDeclines} declined attempts to this address in 24 h` });
+  if ((i.clientDeclines ?? 0) >= 3 && (i.clientDistinctCards ?? 0) >= 3) {
+    reasons.push({ code: 'client_card_testing', points: (i.clientDeclines ?? 0) >= 6 ? 35 : 25, detail: `${i.clientDeclines} declines on ${i.clientDistinctCards} cards from this client address in 24 h` });
+  }
   if (i.usualAmount && i.usualAmount > 0) {
     const ratio = i.amount / i.usualAmount;
     if (ratio >= 5) reasons.push({ code: 'amount_above_usual', points: ratio >= 10 ? 35 : 20, detail: `Amount is ${Math.floor(ratio)}× the shop's usual order` });
@@ -72,11 +79,13 @@ export async function gatherRiskInput(prisma: PrismaClient, orderId: string, now
   const since = new Date(now.getTime() - SIGNAL_WINDOW_MS);
   const paying = order.attempts.find((a) => a.paymentIntentId === order.paymentIntentId) ?? order.attempts[0];
   const declined: Prisma.PaymentAttemptWhereInput = { OR: [{ declineCode: { not: null } }, { failureCode: { not: null } }] };
-  const [emailAttempts, emailDeclines, addressDeclines, usual] = await Promise.all([
+  const [emailAttempts, emailDeclines, addressDeclines, usual, client] = await Promise.all([
     prisma.paymentAttempt.count({ where: { createdAt: { gte: since }, order: { email: order.email } } }),
     prisma.paymentAttempt.count({ where: { createdAt: { gte: since }, order: { email: order.email }, ...declined } }),
     prisma.paymentAttempt.count({ where: { createdAt: { gte: since }, order: { addressLine1: order.addressLine1, postalCode: order.postalCode }, ...declined } }),
     usualAmount(prisma, order.currency, now),
+    // Loopback is a local proxy or a test run, never one client: no signal from it.
+    declineSignals(prisma, { ip: paying?.clientIp && !isLoopback(paying.clientIp) ? paying.clientIp : null, since }),
   ]);
   return {
     stripeRiskLevel: paying?.riskLevel ?? order.riskLevel,
@@ -85,6 +94,8 @@ export async function gatherRiskInput(prisma: PrismaClient, orderId: string, now
     emailDeclines,
     addressDeclines,
     amount: order.total,
+    clientDeclines: client.ip?.declines ?? 0,
+    clientDistinctCards: client.ip?.distinctCards ?? 0,
     usualAmount: usual,
   };
 }

@@ -126,3 +126,14 @@ describe(`card-testing throttle (${testDbKind})`, () => {
     expect(signals.email).toBeTruthy();
   });
 });
+
+describe(`card testing in the risk score (${testDbKind})`, () => {
+  it('scores many declines on many cards from the paying client address', async () => {
+    const { scoreRisk } = await import('@/lib/risk/score');
+    const calm = { stripeRiskLevel: 'normal', stripeRiskScore: 10, emailAttempts: 1, emailDeclines: 0, addressDeclines: 0, amount: 1200, usualAmount: null };
+    expect(scoreRisk(calm).reasons).toEqual([]);
+    expect(scoreRisk({ ...calm, clientDeclines: 5, clientDistinctCards: 1 }).reasons).toEqual([]);
+    expect(scoreRisk({ ...calm, clientDeclines: 4, clientDistinctCards: 4 }).reasons).toEqual([{ code: 'client_card_testing', points: 25, detail: '4 declines on 4 cards from this client address in 24 h' }]);
+    expect(scoreRisk({ ...calm, clientDeclines: 8, clientDistinctCards: 6, emailDeclines: 6 }).review).toBe(true);
+  });
+});
