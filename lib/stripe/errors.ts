@@ -3,7 +3,14 @@
 // last kind counts against the circuit breaker; retries follow Stripe-Should-Retry first.
 
 /** Stripe could not be reached or is shedding load: the caller shows a calm "try again". */
+// Next.js bundles a module once per route, while the gateway is one per process (globalThis):
+// an error thrown by the gateway built in one bundle is not an instance of another bundle's
+// copy of this class. The brand lives in the global symbol registry, so `instanceof` holds
+// across copies (the order page crashed instead of saying "Stripe is busy").
+const BRAND = Symbol.for('brisk.StripeUnavailableError');
+
 export class StripeUnavailableError extends Error {
+  readonly [BRAND] = true;
   constructor(
     message: string,
     public readonly reason: 'timeout' | 'connection' | 'server_error' | 'rate_limited' | 'circuit_open' | 'busy',
@@ -11,6 +18,10 @@ export class StripeUnavailableError extends Error {
   ) {
     super(message);
     this.name = 'StripeUnavailableError';
+  }
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
 }
 
