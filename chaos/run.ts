@@ -7,7 +7,8 @@
 // create and drop their own databases on CHAOS_DATABASE_URL's server (default
 // postgresql://postgres@127.0.0.1:5432/postgres). Everything is bound to 127.0.0.1.
 import { rmSync } from 'node:fs';
-import { cleanupAll, runDir } from '../bench/lib/app-process';
+import { BENCH_DIST_DIR, cleanupAll, runDir } from '../bench/lib/app-process';
+import { buildIfNeeded } from '../scripts/build';
 import { formatTable } from '../bench/lib/results';
 import type { Scenario, ScenarioResult } from './lib/harness';
 import { checkoutsScenario } from './scenarios/checkouts';
@@ -27,6 +28,8 @@ if (scenarios.length === 0) {
   process.exit(2);
 }
 
+// Build once up front (scripts/start.ts would otherwise do it inside the first scenario).
+buildIfNeeded(BENCH_DIST_DIR, (line) => console.log(line));
 const dir = runDir(`chaos${quick ? '-quick' : ''}`);
 console.log(`Chaos run (${quick ? 'quick' : 'full'}): ${scenarios.map((s) => s.name).join(', ')}; logs in ${dir}`);
 const results: ScenarioResult[] = [];

@@ -17,6 +17,8 @@ export interface CheckoutOutcome {
   doubleSubmits: number;
   declines: number;
   serverDown: number;
+  /** Answers with a 5xx status (the server was up but failed the request). */
+  serverErrors: number;
   busy: number;
   /** Two answers to one double submit naming different PaymentIntents for the same attempt. */
   splitDoubleSubmit?: string;
@@ -43,13 +45,14 @@ async function persist<T>(fn: () => Promise<T>, out: CheckoutOutcome, deadline: 
     } catch (err) {
       if (!(err instanceof ServerDown) || performance.now() > deadline) throw err;
       out.serverDown++;
+      if (err.status) out.serverErrors++;
       await sleep(250);
     }
   }
 }
 
 export async function checkout(shopper: Shopper, product: Product, quantity: number, o: FlowOptions): Promise<CheckoutOutcome> {
-  const out: CheckoutOutcome = { result: 'gave_up', doubleSubmits: 0, declines: 0, serverDown: 0, busy: 0, startedAt: performance.now() };
+  const out: CheckoutOutcome = { result: 'gave_up', doubleSubmits: 0, declines: 0, serverDown: 0, serverErrors: 0, busy: 0, startedAt: performance.now() };
   const deadline = performance.now() + (o.deadlineMs ?? 120_000);
   let declineNext = chance(o.declineRate ?? 0.05);
   try {
@@ -71,6 +74,7 @@ export async function checkout(shopper: Shopper, product: Product, quantity: num
       } catch (err) {
         if (err instanceof ServerDown) {
           out.serverDown++;
+          if (err.status) out.serverErrors++;
           await sleep(250);
           continue;
         }

@@ -9,7 +9,15 @@ const require = createRequire(import.meta.url);
 const { encodeReply } = require('next/dist/compiled/react-server-dom-webpack/client.edge.js') as { encodeReply: (v: unknown) => Promise<string | FormData> };
 
 /** The server could not be reached or died mid-request (a crash, a restart). */
-export class ServerDown extends Error {}
+export class ServerDown extends Error {
+  /** The HTTP status when the server answered 5xx; undefined when it could not be reached. */
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
 
 export interface ShopperDeps {
   /** The app's base URL now (an instance may be chosen per request). */
@@ -56,7 +64,7 @@ export class Shopper {
     } catch (err) {
       throw new ServerDown(String((err as Error).cause ?? err));
     }
-    if (r.status >= 500 || r.status === 0) throw new ServerDown(`HTTP ${r.status}`);
+    if (r.status >= 500) throw new ServerDown(`HTTP ${r.status}`, r.status);
     if (r.status !== 200) throw new Error(`${action}: HTTP ${r.status} ${text.slice(0, 200)}`);
     const cart = r.headers.getSetCookie().find((c) => c.startsWith('brisk_cart='));
     if (cart) this.cookie = cart.split(';')[0];
@@ -85,7 +93,7 @@ export class Shopper {
     } catch (err) {
       throw new ServerDown(String((err as Error).cause ?? err));
     }
-    if (r.status >= 500) throw new ServerDown(`HTTP ${r.status}`);
+    if (r.status >= 500) throw new ServerDown(`HTTP ${r.status}`, r.status);
     const m = html.match(/data-testid="order-status"[^>]*>([^<]+)</);
     return m ? m[1].trim() : null;
   }

@@ -29,9 +29,11 @@ export const scaleOutScenario: Scenario = {
       await db.close();
       const env = { ...stripe.appEnv(), STRIPE_API_BASE: proxy.url, DATABASE_URL: url, WORKER_MODE: 'off' };
       const apps: App[] = [];
-      // One after the other: the first start may build, and two builds must not share a folder.
+      // The first through scripts/start.ts (it may build); the second serves that same build with
+      // `next start`, as a deployment runs one build everywhere — a second start.ts could rebuild
+      // the folder under the first instance if the sources changed meanwhile.
       for (const [i, port] of ports.entries()) {
-        const app = await startApp({ label: `app ${i + 1}`, via: 'start', port, dataDir: join(ctx.dir, `scale-out-${i + 1}`), logFile: join(ctx.dir, `scale-out-app-${i + 1}.log`), env });
+        const app = await startApp({ label: `app ${i + 1}`, via: i === 0 ? 'start' : 'next', port, dataDir: join(ctx.dir, `scale-out-${i + 1}`), logFile: join(ctx.dir, `scale-out-app-${i + 1}.log`), env });
         apps.push(app);
         children.push(app);
       }
@@ -78,6 +80,8 @@ export const scaleOutScenario: Scenario = {
         if (processed !== stored) violations.push(`${stored - processed} stored events not processed`);
         for (const o of outcomes) if (o.splitDoubleSubmit) violations.push(`a double submit across instances got two PaymentIntents for one attempt (${o.splitDoubleSubmit})`);
         const paid = outcomes.filter((o) => o.result === 'paid').length;
+        const notPaid = outcomes.filter((o) => o.result !== 'paid').map((o) => `${o.result}: ${o.detail ?? ''}`);
+        if (notPaid.length) ctx.log(`not paid: ${[...new Set(notPaid)].slice(0, 5).join(' | ')}`);
         if (paid < total * 0.8) violations.push(`only ${paid} of ${total} checkouts got paid`);
         return {
           figures: {

@@ -74,6 +74,8 @@ export const stripeOutageScenario: Scenario = {
     const breakerS = closedAt !== undefined ? (closedAt - back) / 1000 : Infinity;
     const paidS = firstPaid !== undefined ? (firstPaid - back) / 1000 : Infinity;
     if (breakerS > RECOVERY_GOAL_S) violations.push(`the breaker was not closed within ${RECOVERY_GOAL_S} s of Stripe's return (${breakerS} s)`);
+    const serverErrors = outcomes.reduce((s, o) => s + o.serverErrors, 0);
+    if (serverErrors > 0) violations.push(`${serverErrors} shopper requests got a 5xx page or action error instead of a calm "busy"`);
     if (paidS > RECOVERY_GOAL_S) violations.push(`no new checkout was paid within ${RECOVERY_GOAL_S} s of Stripe's return (${paidS} s)`);
 
     const database = await openForChecks({ dataDir });
@@ -88,6 +90,7 @@ export const stripeOutageScenario: Scenario = {
           checkouts: outcomes.length,
           'paid (shopper saw success)': outcomes.filter((o) => o.result === 'paid').length,
           'busy answers': outcomes.reduce((s, o) => s + o.busy, 0),
+          '5xx answers': serverErrors,
           'checkouts started during the outage': during.length,
           'breaker opened during the outage': opened ? 'yes' : 'no',
           'recovery: breaker closed after s': Number.isFinite(breakerS) ? breakerS.toFixed(1) : 'never',

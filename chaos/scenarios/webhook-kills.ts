@@ -76,7 +76,7 @@ export const webhookKillsScenario: Scenario = {
     };
     const restartMs: number[] = [];
     for (let k = 1; k <= kills; k++) {
-      const until = performance.now() + 50 + rand(ctx.quick ? 600 : 900);
+      const until = performance.now() + 200 + rand(1_300);
       const lanes = Array.from({ length: 8 }, async () => {
         while (performance.now() < until) await post(pick());
       });
