@@ -71,7 +71,12 @@ test('security headers on HTML responses, a fresh nonce per request that the pag
 test('4242 pays end to end under the CSP with no violation and no console error', async ({ page }) => {
   const seen = await watchConsole(page);
   await addToCart(page, 'earl-grey');
-  await openCheckout(page);
+  // The way a shopper gets there: a client-side navigation from the cart, so Stripe.js is
+  // injected into a page whose document (and nonce) came from an earlier request.
+  await page.goto('/cart');
+  await page.getByRole('link', { name: 'Checkout' }).click();
+  await expect(page).toHaveURL(/\/checkout$/);
+  await expect(page.getByTestId('pay-button')).toBeEnabled({ timeout: 20_000 });
   await fillContact(page);
   await pay(page, '4242424242424242');
   await expect(page.getByTestId('order-status')).toHaveText('Paid');
