@@ -2,7 +2,7 @@
 // no double charges, no lost payments, exactly-once side effects — each stating its invariant,
 // checking it against our database and the emulator's records, printing its figures, and
 // failing the run (exit 1) on any violation.
-//   npx tsx chaos/run.ts [--quick] [--only name,name]
+//   npx tsx chaos/run.ts [--quick] [--only name,name] [--skip name,name]
 // The real app runs as child processes (production build in .next-bench); PostgreSQL scenarios
 // create and drop their own databases on CHAOS_DATABASE_URL's server (default
 // postgresql://postgres@127.0.0.1:5432/postgres). Everything is bound to 127.0.0.1.
@@ -22,7 +22,8 @@ const quick = process.argv.includes('--quick') || process.env.CHAOS_QUICK === '1
 const onlyArg = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : null;
 
 const ALL: Scenario[] = [eventOrderingsScenario, checkoutsScenario, webhookKillsScenario, scaleOutScenario, stripeOutageScenario];
-const scenarios = onlyArg ? ALL.filter((s) => onlyArg.includes(s.name)) : ALL;
+const skipArg = process.argv.includes('--skip') ? process.argv[process.argv.indexOf('--skip') + 1].split(',') : [];
+const scenarios = (onlyArg ? ALL.filter((s) => onlyArg.includes(s.name)) : ALL).filter((s) => !skipArg.includes(s.name));
 if (scenarios.length === 0) {
   console.error(`no such scenario; choose from ${ALL.map((s) => s.name).join(', ')}`);
   process.exit(2);
