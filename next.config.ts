@@ -10,7 +10,8 @@ const nextConfig: NextConfig = {
   typescript: { ignoreBuildErrors: true },
   reactStrictMode: true,
   typedRoutes: false,
-  experimental: { serverActions: { bodySizeLimit: '100kb' } },
+  // The proxy (pages and server actions only) buffers bodies it hands on: cap it like the actions.
+  experimental: { serverActions: { bodySizeLimit: '100kb' }, proxyClientMaxBodySize: '128kb' },
 };
 
 export default nextConfig;
