@@ -2,7 +2,7 @@
 // runs: own build folder, ports and data directory; every child in its own process group so a
 // SIGKILL takes the whole server down at once (as a crash would), and every child, port and
 // temporary PostgreSQL database is cleaned up when the runner exits, however it exits.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -174,6 +174,8 @@ export interface AppOptions {
    */
   via: 'start' | 'next';
   readyTimeoutMs?: number;
+  /** Pin the server (and the processes it starts) to this CPU with taskset, when available. */
+  pinCpu?: number;
 }
 
 export interface App extends Child {
@@ -204,6 +206,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     o.via === 'start'
       ? spawnChild(process.execPath, [tsx, 'scripts/start.ts'], { label: o.label, logFile: o.logFile, env })
       : spawnChild(process.execPath, [nextBin, 'start', '-p', String(o.port), '-H', '127.0.0.1'], { label: o.label, logFile: o.logFile, env });
+  if (o.pinCpu !== undefined && child.process.pid) pinToCpu(child.process.pid, o.pinCpu);
   const url = `http://127.0.0.1:${o.port}`;
   const deadline = Date.now() + (o.readyTimeoutMs ?? (o.via === 'start' ? 600_000 : 90_000));
   let dead = false;
@@ -225,6 +228,15 @@ export async function startApp(o: AppOptions): Promise<App> {
     await sleep(o.via === 'start' ? 500 : 100);
   }
   return { ...child, url, port: o.port, startMs: performance.now() - started };
+}
+
+/**
+ * Pins a process and all its threads to one CPU (Linux taskset). Processes it starts later
+ * inherit the pin. False when taskset is missing or fails: the run goes on unpinned.
+ */
+export function pinToCpu(pid: number, cpu: number): boolean {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+  return r.status === 0;
 }
 
 /** `npm run worker` as a child process (PostgreSQL only). */

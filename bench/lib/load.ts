@@ -15,6 +15,8 @@ export interface LoadResult {
   p50: number;
   p99: number;
   statuses: Record<string, number>;
+  /** Every request's latency, sorted (to merge slices). */
+  latencies: number[];
 }
 
 export interface RequestSpec {
@@ -46,7 +48,17 @@ function send(agent: http.Agent, port: number, spec: RequestSpec, timeoutMs: num
 function summarize(latencies: number[], statuses: Record<string, number>, sent: number, skipped: number, seconds: number): LoadResult {
   latencies.sort((a, b) => a - b);
   const ok = Object.entries(statuses).reduce((s, [k, n]) => (k.startsWith('2') ? s + n : s), 0);
-  return { sent, ok, errors: sent - ok, skipped, seconds, perSecond: ok / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), statuses };
+  return { sent, ok, errors: sent - ok, skipped, seconds, perSecond: ok / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), statuses, latencies };
+}
+
+/** Several slices of the same load as one result (throughput over their summed time). */
+export function mergeResults(parts: LoadResult[]): LoadResult {
+  const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
+  const statuses: Record<string, number> = {};
+  for (const p of parts) for (const [k, n] of Object.entries(p.statuses)) statuses[k] = (statuses[k] ?? 0) + n;
+  const sum = (k: 'sent' | 'ok' | 'errors' | 'skipped' | 'seconds') => parts.reduce((s, p) => s + p[k], 0);
+  const okPerSecond = parts.reduce((s, p) => s + p.perSecond * p.seconds, 0) / sum('seconds');
+  return { sent: sum('sent'), ok: sum('ok'), errors: sum('errors'), skipped: sum('skipped'), seconds: sum('seconds'), perSecond: okPerSecond, p50: percentile(latencies, 50), p99: percentile(latencies, 99), statuses, latencies };
 }
 
 /** As many requests as `concurrency` workers can push in `seconds`. */
