@@ -26,6 +26,7 @@ describe(`StripeEventInbox (${testDbKind})`, () => {
     const results = await Promise.all(sent.map((e) => inbox.add(e.event, e.raw)));
     expect(results.filter((r) => r.inserted)).toHaveLength(20);
     expect(results.at(-1)).toEqual({ inserted: false });
+    await inbox.idle();
     expect(results.filter((r, i) => sent[i].event.id === 'evt_inbox_3').map((r) => r.inserted).sort()).toEqual([false, true]);
     const flat = enqueued.flat();
     expect(flat.sort()).toEqual(['evt_inbox_old', ...ids].sort());
@@ -47,11 +48,26 @@ describe(`StripeEventInbox (${testDbKind})`, () => {
     expect(await database.prisma.stripeEvent.count({ where: { id: { startsWith: 'evt_inbox_down' } } })).toBe(0);
   });
 
+  it('answers once the row is committed, before the job is enqueued', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const enqueued: string[] = [];
+    const inbox = new StripeEventInbox({ prisma: () => database.prisma, enqueue: async (ids) => { await gate; enqueued.push(...ids); } });
+    const e = event('evt_inbox_early_answer');
+    expect(await inbox.add(e.event, e.raw)).toEqual({ inserted: true });
+    expect(await database.prisma.stripeEvent.count({ where: { id: 'evt_inbox_early_answer' } })).toBe(1);
+    expect(enqueued).toEqual([]);
+    release();
+    await inbox.idle();
+    expect(enqueued).toEqual(['evt_inbox_early_answer']);
+  });
+
   it('answers a stored event even when enqueuing fails (the sweep enqueues it)', async () => {
     const errors: unknown[] = [];
     const inbox = new StripeEventInbox({ prisma: () => database.prisma, enqueue: () => Promise.reject(new Error('queue down')), onEnqueueError: (e) => errors.push(e) });
     const e = event('evt_inbox_noqueue');
     expect(await inbox.add(e.event, e.raw)).toEqual({ inserted: true });
+    await inbox.idle();
     expect(errors).toHaveLength(1);
     expect(await database.prisma.stripeEvent.count({ where: { id: 'evt_inbox_noqueue', status: 'received' } })).toBe(1);
   });

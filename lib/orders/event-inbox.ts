@@ -1,7 +1,8 @@
 // Group commit for the webhook route: events verified by concurrent requests are inserted by
-// one statement and enqueued by one more, then every request in the batch is answered. A
-// request is answered only after its row is committed (a 2xx always means "stored"); the job is
-// enqueued before the answer too, and if that fails the sweep enqueues the stored event later.
+// one statement, and every request in the batch is answered as soon as that statement has
+// committed — a 2xx always means "stored". Their jobs are then enqueued by one more statement,
+// off the answer's path: if the process dies first, or the queue fails, the sweep enqueues
+// the stored events later (DESIGN: nothing answered 2xx is lost).
 // A lone webhook is written at once; while deliveries keep arriving (the last write ended less
 // than busyWindowMs ago) the next write waits gatherMs to collect them, because on PGlite the
 // statement runs on the server's own thread and requests still being parsed would miss it.
@@ -10,7 +11,7 @@ import type { Stripe } from '@/lib/stripe/client';
 
 export interface InboxOptions {
   prisma: () => PrismaClient | Promise<PrismaClient>;
-  /** Enqueue processing for newly stored events (one call per batch). */
+  /** Enqueue processing for newly stored events (one call per batch, after the answers). */
   enqueue: (eventIds: string[]) => Promise<unknown>;
   onEnqueueError?: (err: unknown) => void;
   maxBatch?: number;
@@ -39,6 +40,8 @@ export class StripeEventInbox {
   private flushing = false;
   private timer: NodeJS.Timeout | null = null;
   private lastWriteEnded = -Infinity;
+  // Enqueues run one after another, behind the answers and beside the next inserts.
+  private enqueued: Promise<void> = Promise.resolve();
   private readonly maxBatch: number;
   private readonly gatherMs: number;
   private readonly busyWindowMs: number;
@@ -74,7 +77,6 @@ export class StripeEventInbox {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.maxBatch);
         await this.write(batch);
-        if (this.queue.length > 0 && this.queue.length < this.maxBatch && this.gatherMs > 0) await new Promise((r) => setTimeout(r, this.gatherMs));
       }
     } finally {
       this.lastWriteEnded = performance.now();
@@ -95,14 +97,20 @@ export class StripeEventInbox {
       for (const item of batch) item.reject(err);
       return;
     }
-    if (inserted.size > 0) {
-      try {
-        await this.opts.enqueue([...inserted]);
-      } catch (err) {
-        // Stored: the sweep enqueues it. Stripe must not resend it for this.
-        this.opts.onEnqueueError?.(err);
-      }
-    }
     for (const item of batch) item.resolve({ inserted: first.get(item.id) === item && inserted.has(item.id) });
+    if (inserted.size > 0) {
+      const ids = [...inserted];
+      // Stored either way: if this fails, the sweep enqueues them. Stripe must not resend for it.
+      this.enqueued = this.enqueued.then(() => this.opts.enqueue(ids)).then(
+        () => undefined,
+        (err: unknown) => this.opts.onEnqueueError?.(err),
+      );
+    }
+  }
+
+  /** Resolves when every enqueue started so far has finished (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.flushing || this.timer || this.queue.length > 0) await new Promise((r) => setTimeout(r, 1));
+    await this.enqueued;
   }
 }

@@ -23,7 +23,11 @@ export interface WebhookDeps {
   /** STRIPE_WEBHOOK_SECRET, then STRIPE_WEBHOOK_SECRET_PREVIOUS during a rotation. */
   secrets: (string | undefined)[];
   enqueue: (eventId: string) => Promise<unknown>;
-  /** Group commit of concurrent deliveries (the route's); without it, one insert and one enqueue per request. */
+  /**
+   * Group commit of concurrent deliveries (the route's): answered once stored, enqueued right
+   * after (the sweep covers a crash in between). Without it, one insert and one enqueue per
+   * request, both before the answer.
+   */
   inbox?: Pick<StripeEventInbox, 'add'>;
   onError?: (stage: 'database' | 'enqueue', err: unknown) => void;
 }
