@@ -74,12 +74,20 @@ export const webhookKillsScenario: Scenario = {
         failed++;
       }
     };
+    // New events are spread over all the kills (a few per window, among duplicates), so kills
+    // keep landing while first deliveries are being stored and processed.
+    let freshQuota = 0;
     const pick = () => {
       const fresh = pool.filter((e) => !acked.has(e.id));
-      return fresh.length > 0 && Math.random() < 0.7 ? fresh[rand(fresh.length)] : pool[rand(pool.length)];
+      if (fresh.length > 0 && freshQuota > 0 && Math.random() < 0.3) {
+        freshQuota--;
+        return fresh[rand(fresh.length)];
+      }
+      return pool[rand(pool.length)];
     };
     const restartMs: number[] = [];
     for (let k = 1; k <= kills; k++) {
+      freshQuota = Math.ceil(pool.length / kills) + 2;
       const until = performance.now() + 200 + rand(1_300);
       const lanes = Array.from({ length: 8 }, async () => {
         while (performance.now() < until) await post(pick());
