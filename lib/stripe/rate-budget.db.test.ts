@@ -28,10 +28,8 @@ async function budgets(n: number, perSecond: number): Promise<RateBudget[]> {
       // Each "instance" has its own pool, as separate processes would.
       const pool = new pg.Pool({ connectionString: database.url, max: 2 });
       pools.push(pool);
-      const b = createRateBudget({ mode: 'test', secretKey: key, perSecond, pool, tableName: 'stripe_rate_budget_test' });
-      // The limiter creates its table on start; give it a moment so the test measures the shared path.
-      await new Promise((r) => setTimeout(r, 300));
-      return b;
+      // The migrated stripe_rate_budget table: shared from the very first request.
+      return createRateBudget({ mode: 'test', secretKey: key, perSecond, pool });
     }),
   );
 }

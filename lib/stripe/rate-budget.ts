@@ -101,6 +101,8 @@ export function createRateBudget(o: RateBudgetOptions): RateBudget {
       storeClient: o.pool,
       storeType: 'pool',
       tableName: o.tableName ?? 'stripe_rate_budget',
+      // The table comes from a Prisma migration: sharing works from the first request.
+      tableCreated: o.tableName === undefined,
       points,
       duration: durationSec,
       keyPrefix: 'stripe_budget',
