@@ -54,6 +54,14 @@ if (!only || only === 'unit') {
     console.log('\n(TEST_DATABASE_URL is not set: skipping the PostgreSQL pass of the database tests.)');
   }
 }
+if (!only || only === 'chaos') {
+  // The quick chaos run: SIGKILLs, faults, reorderings and (on PostgreSQL) two instances and
+  // two workers, each checked against our database and the emulator. Reuses the build above.
+  run('Chaos (quick)', bin('tsx'), ['chaos/run.ts', '--quick', ...(process.env.TEST_DATABASE_URL ? [] : ['--skip', 'scale-out'])], {
+    BRISK_DIST_DIR: process.env.BRISK_DIST_DIR || '.next',
+    ...(process.env.TEST_DATABASE_URL ? { CHAOS_DATABASE_URL: process.env.TEST_DATABASE_URL } : {}),
+  });
+}
 if (!only || only === 'e2e') {
   const chromium = ensureChromium();
   run('Playwright in Chromium', bin('playwright'), ['test'], { CHROMIUM_PATH: chromium });
