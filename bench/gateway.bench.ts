@@ -165,7 +165,7 @@ async function main(): Promise<void> {
   const end = performance.now();
 
   const rows: Row[] = [];
-  variants.forEach((v, i) => {
+  variants.forEach((v) => {
     const byPhase = (name: string) => v.checkouts.filter((c) => c.phase === name);
     // A checkout's attempts are the requests carrying its idempotency key; keyless requests
     // (breaker probes) count in the phase they were sent in.

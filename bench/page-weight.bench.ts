@@ -19,7 +19,7 @@ const executablePath = process.env.CHROMIUM_PATH || process.env.CHROME_PATH || '
 
 const dir = runDir('page-weight');
 const port = await freePort();
-let rows: Row[] = [];
+const rows: Row[] = [];
 try {
   const app = await startApp({
     label: 'app',

@@ -41,6 +41,7 @@ if (!generatedIsFresh()) generatePrismaClient();
 
 if (!only || only === 'unit') {
   run('TypeScript', bin('tsc'), ['--noEmit', '-p', '.']);
+  run('ESLint', bin('eslint'), ['.', '--max-warnings', '0']);
   // The browser specs need the production build anyway; making it first lets the leak scan
   // (tests/security/leak-scan.test.ts) read it instead of building one of its own.
   if (!only) {

@@ -13,8 +13,8 @@ function loadWasm(): Promise<void> {
   ready ??= (async () => {
     const require = createRequire(import.meta.url);
     const dir = dirname(require.resolve('@prisma/schema-engine-wasm'));
-    const module = await WebAssembly.compile(readFileSync(join(dir, 'schema_engine_bg.wasm')));
-    const instance = await WebAssembly.instantiate(module, { './schema_engine_bg.js': bg as unknown as WebAssembly.ModuleImports });
+    const wasmModule = await WebAssembly.compile(readFileSync(join(dir, 'schema_engine_bg.wasm')));
+    const instance = await WebAssembly.instantiate(wasmModule, { './schema_engine_bg.js': bg as unknown as WebAssembly.ModuleImports });
     (bg as unknown as { __wbg_set_wasm(e: WebAssembly.Exports): void }).__wbg_set_wasm(instance.exports);
     (instance.exports as { __wbindgen_start?: () => void }).__wbindgen_start?.();
   })();
