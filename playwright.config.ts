@@ -47,6 +47,7 @@ export default defineConfig({
       EMULATOR_WEBHOOK_SECRET: 'whsec_brisk_e2e',
       DATABASE_URL: '',
       ADMIN_EMAIL: 'admin@brisk.test',
+      RECONCILE_CRON: 'off',
       ADMIN_PASSWORD: 'correct-horse-battery',
     },
   },

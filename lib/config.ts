@@ -45,6 +45,8 @@ const EnvSchema = z
     SMTP_URL: optionalUrl,
     // Share of Stripe's rate limit (25/s test, 100/s live) the gateway may use, across all instances.
     STRIPE_RATE_SHARE: z.coerce.number().gt(0).max(1).default(0.8),
+    // Cron (UTC) for the scheduled reconciliation; 'off' disables it (the admin's button stays).
+    RECONCILE_CRON: z.string().trim().regex(/^(off|[0-9*/,\- ]+)$/, "must be a cron expression or 'off'").optional(),
     WORKER_MODE: z.enum(['inline', 'off']).default('inline'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

@@ -23,6 +23,12 @@ export async function registerReconcileJob(boss: PgBoss, deps: ReconcileJobDeps)
     const summary = await runReconciliation(deps.prisma, deps.gateway(), { ...defaultWindow(), trigger: 'schedule' });
     return { runId: summary.runId, status: summary.status, healed: summary.healed, unresolved: summary.unresolved };
   });
-  if (deps.schedule ?? true) await boss.schedule(RECONCILE_QUEUE, RECONCILE_CRON, null, { retryLimit: 0 });
+  // RECONCILE_CRON overrides the schedule; 'off' leaves only the admin's "Run now" (the browser
+  // specs use it so a scheduled run cannot heal an order before the test's own run).
+  const cron = process.env.RECONCILE_CRON?.trim() || RECONCILE_CRON;
+  if (deps.schedule ?? true) {
+    if (cron === 'off') await boss.unschedule(RECONCILE_QUEUE).catch(() => {});
+    else await boss.schedule(RECONCILE_QUEUE, cron, null, { retryLimit: 0 });
+  }
   return id;
 }
