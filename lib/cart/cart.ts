@@ -66,24 +66,21 @@ export function priceLines(lines: Omit<CartLine, 'lineTotal'>[]): { lines: CartL
 
 export async function getCart(prisma: PrismaClient, cartId: string | null): Promise<PricedCart> {
   if (!cartId) return EMPTY(null);
-  const cart = await prisma.cart.findUnique({
-    where: { id: cartId },
-    include: { items: { include: { product: true }, orderBy: { createdAt: 'asc' } } },
-  });
-  if (!cart) return EMPTY(null);
-  const lines = cart.items
-    .filter((i) => i.product.active)
-    .map((i) => ({
-      productId: i.productId,
-      slug: i.product.slug,
-      name: i.product.name,
-      image: i.product.image,
-      unitPrice: i.product.price,
-      currency: i.product.currency,
-      quantity: i.quantity,
-      stock: i.product.stock,
-    }));
-  return { id: cart.id, ...priceLines(lines) };
+  // One round trip: the cart, its lines and their products (the cart page and every checkout).
+  const rows = await prisma.$queryRaw<
+    { cartId: string; productId: string | null; slug: string; name: string; image: string; unitPrice: number; currency: string; quantity: number; stock: number; active: boolean }[]
+  >`
+    SELECT c.id AS "cartId", i."productId", p.slug, p.name, p.image, p.price AS "unitPrice", p.currency, i.quantity, p.stock, p.active
+    FROM "Cart" c
+    LEFT JOIN "CartItem" i ON i."cartId" = c.id
+    LEFT JOIN "Product" p ON p.id = i."productId"
+    WHERE c.id = ${cartId}
+    ORDER BY i."createdAt" ASC, i.id ASC`;
+  if (rows.length === 0) return EMPTY(null);
+  const lines = rows
+    .filter((r) => r.productId !== null && r.active)
+    .map((r) => ({ productId: r.productId!, slug: r.slug, name: r.name, image: r.image, unitPrice: r.unitPrice, currency: r.currency, quantity: r.quantity, stock: r.stock }));
+  return { id: rows[0].cartId, ...priceLines(lines) };
 }
 
 export async function cartCount(prisma: PrismaClient, cartId: string | null): Promise<number> {

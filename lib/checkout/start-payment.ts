@@ -1,10 +1,10 @@
 // startPayment: price the cart from the database, create or reuse the order, and create the
 // PaymentIntent under an idempotency key derived from the order and its attempt number, so a
 // double click, a resubmit or a retry after a timeout lands on the same PaymentIntent.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type Stripe from 'stripe';
-import type { PrismaClient } from '@/lib/generated/prisma/client';
+import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import { getCart, type PricedCart } from '@/lib/cart/cart';
 import { formatMoney } from '@/lib/money';
 import { logger } from '@/lib/observability/logger';
@@ -59,7 +59,7 @@ export function idempotencyKeyFor(orderId: string, attempt: number): string {
   return `brisk:pi:${orderId}:${attempt}`;
 }
 
-const OPEN_STATUSES = ['pending', 'processing'] as const;
+const ALREADY_PAID_WINDOW_MS = 10 * 60_000;
 const FAILED_PI_STATUSES = new Set(['canceled']);
 
 function attemptFailed(a: { status: string; failureCode: string | null; declineCode: string | null }): boolean {
@@ -94,18 +94,16 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
   try {
     // Learn how the last attempt ended before deciding whether to reuse it: the decline the
     // shopper just saw may not have reached us by webhook yet.
-    await refreshCurrentAttempt(deps, cart.id);
+    await refreshCurrentAttempt(deps, cart.id, hash);
 
     const plan = await prisma.$transaction(async (tx) => {
-      // One checkout per cart at a time: concurrent clicks queue here and see the same attempt.
+      // One checkout per cart at a time: concurrent clicks queue on the cart's row lock and see
+      // the same attempt.
       await tx.$queryRaw`SELECT id FROM "Cart" WHERE id = ${cart.id} FOR UPDATE`;
-      const paid = await tx.order.findFirst({ where: { cartId: cart.id, status: 'paid', pricingHash: hash }, orderBy: { createdAt: 'desc' } });
-      if (paid && paid.paidAt && Date.now() - paid.paidAt.getTime() < 10 * 60_000) return { kind: 'already_paid' as const, orderToken: paid.publicToken };
-      let order = await tx.order.findFirst({
-        where: { cartId: cart.id, status: { in: [...OPEN_STATUSES] } },
-        orderBy: { createdAt: 'desc' },
-        include: { attempts: { orderBy: { attemptNumber: 'desc' }, take: 1 } },
-      });
+      // Read after the lock, in a statement of its own, so it sees what the holder committed.
+      const state = await cartCheckoutState(tx, cart.id!, hash);
+      if (state.paid) return { kind: 'already_paid' as const, orderToken: state.paid.publicToken };
+      const order = state.open;
       if (order?.status === 'processing') return { kind: 'in_progress' as const, orderToken: order.publicToken };
       const lines = cart.lines.map((l) => ({ productId: l.productId, name: l.name, unitPrice: l.unitPrice, quantity: l.quantity }));
       // Card-testing defence: a new attempt counts against the cart, the email and the client
@@ -131,7 +129,7 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
         return { kind: 'attempt' as const, orderId: created.id, token: created.publicToken, attempt: 1, amount: created.total, currency: created.currency };
       }
       let attempt = order.attemptCount;
-      const last = order.attempts[0];
+      const last = order.lastAttempt;
       const repriced = order.pricingHash !== hash;
       if (repriced || (last && last.attemptNumber === attempt && attemptFailed(last))) attempt += 1;
       const gate = attempt !== order.attemptCount ? await consumeAttempt(tx, subject) : await checkCooldown(tx, subject);
@@ -139,14 +137,14 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
       if (repriced) {
         // The cart changed since the last attempt: snapshot the new lines, charge the new amount.
         await tx.orderItem.deleteMany({ where: { orderId: order.id } });
-        await tx.orderItem.createMany({ data: lines.map((l) => ({ ...l, orderId: order!.id })) });
+        await tx.orderItem.createMany({ data: lines.map((l) => ({ ...l, orderId: order.id })) });
       }
-      order = await tx.order.update({
+      const updated = await tx.order.update({
         where: { id: order.id },
         data: { ...details, addressLine2: details.addressLine2 ?? null, subtotal: cart.subtotal, total: cart.subtotal, pricingHash: hash, attemptCount: attempt },
-        include: { attempts: { take: 0 } },
+        select: { id: true, publicToken: true, total: true, currency: true },
       });
-      return { kind: 'attempt' as const, orderId: order.id, token: order.publicToken, attempt, amount: order.total, currency: order.currency };
+      return { kind: 'attempt' as const, orderId: updated.id, token: updated.publicToken, attempt, amount: updated.total, currency: updated.currency };
     });
 
     if (plan.kind === 'already_paid') return { kind: 'already_paid', orderToken: plan.orderToken, message: 'This cart has already been paid.' };
@@ -191,22 +189,54 @@ function busy(err: StripeUnavailableError): StartPaymentResult {
   return { kind: 'busy', retryAfterSeconds: Math.max(1, Math.ceil(err.retryAfterMs / 1000)), message: 'Payments are busy right now. Your cart is saved — please try again in a moment.' };
 }
 
+/** Stores the attempt and points the order at its PaymentIntent, in one statement. */
 async function recordAttempt(prisma: PrismaClient, orderId: string, attemptNumber: number, pi: Stripe.PaymentIntent, idempotencyKey: string, clientIp?: string): Promise<void> {
-  await prisma.paymentAttempt.upsert({
-    where: { orderId_attemptNumber: { orderId, attemptNumber } },
-    create: { orderId, attemptNumber, paymentIntentId: pi.id, idempotencyKey, amount: pi.amount, currency: pi.currency, status: pi.status, clientIp },
-    update: {},
-  });
-  await prisma.order.updateMany({ where: { id: orderId, attemptCount: attemptNumber }, data: { paymentIntentId: pi.id } });
+  const now = new Date();
+  await prisma.$executeRaw`
+    WITH attempt AS (
+      INSERT INTO "PaymentAttempt" (id, "orderId", "attemptNumber", "paymentIntentId", "idempotencyKey", amount, currency, status, "clientIp", "createdAt", "updatedAt")
+      VALUES (${randomUUID()}, ${orderId}, ${attemptNumber}, ${pi.id}, ${idempotencyKey}, ${pi.amount}, ${pi.currency}, ${pi.status}, ${clientIp ?? null}::text, ${now}, ${now})
+      ON CONFLICT ("orderId", "attemptNumber") DO NOTHING
+    )
+    UPDATE "Order" SET "paymentIntentId" = ${pi.id}, "updatedAt" = ${now} WHERE id = ${orderId} AND "attemptCount" = ${attemptNumber}`;
 }
 
-async function refreshCurrentAttempt(deps: StartPaymentDeps, cartId: string): Promise<void> {
-  const order = await deps.prisma.order.findFirst({
-    where: { cartId, status: { in: [...OPEN_STATUSES] } },
-    orderBy: { createdAt: 'desc' },
-    include: { attempts: { orderBy: { attemptNumber: 'desc' }, take: 1 } },
-  });
-  const last = order?.attempts[0];
+interface CheckoutState {
+  /** This cart's contents, paid in the last ten minutes: a resubmit must not charge again. */
+  paid: { publicToken: string } | null;
+  /** The cart's open order and its latest attempt. */
+  open: {
+    id: string;
+    status: 'pending' | 'processing';
+    publicToken: string;
+    pricingHash: string;
+    attemptCount: number;
+    lastAttempt: { attemptNumber: number; paymentIntentId: string; status: string; failureCode: string | null; declineCode: string | null } | null;
+  } | null;
+}
+
+/** Where a cart's checkout stands, in one statement. */
+async function cartCheckoutState(db: PrismaClient | Prisma.TransactionClient, cartId: string, hash: string): Promise<CheckoutState> {
+  const recent = new Date(Date.now() - ALREADY_PAID_WINDOW_MS);
+  const [row] = await db.$queryRaw<{ paid: CheckoutState['paid']; open: CheckoutState['open'] }[]>`
+    SELECT
+      (SELECT json_build_object('publicToken', p."publicToken") FROM "Order" p
+        WHERE p."cartId" = c.id AND p.status = 'paid' AND p."pricingHash" = ${hash} AND p."paidAt" > ${recent}
+        ORDER BY p."createdAt" DESC LIMIT 1) AS paid,
+      (SELECT json_build_object('id', o.id, 'status', o.status, 'publicToken', o."publicToken", 'pricingHash', o."pricingHash",
+              'attemptCount', o."attemptCount",
+              'lastAttempt', (SELECT json_build_object('attemptNumber', a."attemptNumber", 'paymentIntentId', a."paymentIntentId",
+                                     'status', a.status, 'failureCode', a."failureCode", 'declineCode', a."declineCode")
+                              FROM "PaymentAttempt" a WHERE a."orderId" = o.id ORDER BY a."attemptNumber" DESC LIMIT 1))
+        FROM "Order" o WHERE o."cartId" = c.id AND o.status IN ('pending', 'processing')
+        ORDER BY o."createdAt" DESC LIMIT 1) AS open
+    FROM "Cart" c WHERE c.id = ${cartId}`;
+  return { paid: row?.paid ?? null, open: row?.open ?? null };
+}
+
+async function refreshCurrentAttempt(deps: StartPaymentDeps, cartId: string, hash: string): Promise<void> {
+  const { open: order } = await cartCheckoutState(deps.prisma, cartId, hash);
+  const last = order?.lastAttempt;
   if (!order || !last || last.attemptNumber !== order.attemptCount || attemptFailed(last)) return;
   const pi = await deps.gateway.retrievePaymentIntent(last.paymentIntentId);
   await applyPaymentIntent(deps.prisma, pi, { source: 'return_page' });

@@ -103,6 +103,36 @@ describe(`applyPaymentIntent (${testDbKind})`, () => {
     expect(out.ledger).toHaveLength(2);
   });
 
+  it('records a decline once under 10 concurrent applies of it (each reads the attempt after taking the lock)', async () => {
+    const prisma = database.prisma;
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    const declined = fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'requires_payment_method', declined: { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' } });
+    await Promise.all(Array.from({ length: 10 }, () => applyPaymentIntent(prisma, declined, ctx)));
+    expect(await prisma.orderEvent.count({ where: { orderId: f.orderId, kind: 'payment_failed' } })).toBe(1);
+    const order = await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } });
+    const counter = await prisma.throttleCounter.findUniqueOrThrow({ where: { key: `checkout:email:${order.email}` } });
+    expect(counter.declines).toBe(1);
+  });
+
+  it('pays orders sharing products concurrently without deadlock, each unit taken once', async () => {
+    const prisma = database.prisma;
+    const a = await createOrderFixture(prisma, { lines: [{ stock: 50, quantity: 1 }, { stock: 50, quantity: 2 }] });
+    // Nine more orders over the same two products, their lines in the opposite order.
+    const others = await Promise.all(
+      Array.from({ length: 9 }, async () => {
+        const o = await createOrderFixture(prisma, { lines: [{ stock: 1, quantity: 1 }] });
+        await prisma.orderItem.deleteMany({ where: { orderId: o.orderId } });
+        await prisma.orderItem.createMany({ data: [a.productIds[1], a.productIds[0]].map((productId, i) => ({ orderId: o.orderId, productId, name: 'shared', unitPrice: 100, quantity: i + 1 })) });
+        return o;
+      }),
+    );
+    await Promise.all([a, ...others].map((o) => applyPaymentIntent(prisma, fakePaymentIntent({ id: o.paymentIntentIds[0], orderId: o.orderId, attempt: 1, amount: o.total, status: 'succeeded' }), ctx)));
+    const stock = await prisma.product.findMany({ where: { id: { in: a.productIds } } });
+    // a takes 1 + 2; each other order takes 2 of the first product and 1 of the second.
+    expect(Object.fromEntries(stock.map((p) => [p.id, p.stock]))).toEqual({ [a.productIds[0]]: 50 - 1 - 9 * 2, [a.productIds[1]]: 50 - 2 - 9 * 1 });
+    expect(await prisma.order.count({ where: { id: { in: [a, ...others].map((o) => o.orderId) }, status: 'paid', oversold: false } })).toBe(10);
+  });
+
   it('never takes stock below zero and flags the order oversold', async () => {
     const prisma = database.prisma;
     const f = await createOrderFixture(prisma, { lines: [{ stock: 1, quantity: 3 }, { stock: 10, quantity: 2 }] });

@@ -2,8 +2,7 @@
 // becomes our order. The webhook worker, the return page, reconciliation and the admin all
 // call it with whatever state they hold, in any order, any number of times, concurrently;
 // the order row lock serialises them and SideEffect keys make each follow-up happen once.
-import { assessOrderRisk } from '@/lib/risk/score';
-import { jobsLog } from '@/lib/jobs/log';
+import { assessRiskInTransaction } from '@/lib/risk/score';
 import { randomUUID } from 'node:crypto';
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import type { OrderStatus } from '@/lib/generated/prisma/enums';
@@ -57,13 +56,15 @@ interface Pending {
 const TX_OPTIONS = { maxWait: 20_000, timeout: 20_000 } as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-async function runAfterCommit(p: Pending): Promise<void> {
+function runAfterCommit(p: Pending): void {
   if (p.stockChanged) invalidateCatalog();
+  // Not awaited: the shopper's page must not wait on the queue. The Email row is committed as
+  // `queued`, so if the enqueue fails (or the process dies first) the sweep sends it.
   for (const id of p.emailIds) {
     try {
-      await hooks.emailQueued?.(id);
+      void Promise.resolve(hooks.emailQueued?.(id)).catch(() => undefined);
     } catch {
-      // The Email row is committed as `queued`; the sweep sends it.
+      // as above
     }
   }
 }
@@ -77,21 +78,49 @@ function attemptNumberFromMetadata(pi: Stripe.PaymentIntent): number | null {
   return Number.isInteger(n) && n > 0 ? n : null;
 }
 
-/** Which order a PaymentIntent belongs to: its attempt row, else the metadata we set on it. */
-async function findOrderId(prisma: PrismaClient | Tx, pi: Stripe.PaymentIntent): Promise<string | null> {
-  const attempt = await prisma.paymentAttempt.findUnique({ where: { paymentIntentId: pi.id }, select: { orderId: true } });
-  if (attempt) return attempt.orderId;
-  const id = pi.metadata?.order_id;
-  if (!id || !UUID.test(id)) return null;
-  const order = await prisma.order.findUnique({ where: { id }, select: { id: true } });
-  return order?.id ?? null;
-}
-
 async function lockOrder(tx: Tx, orderId: string) {
   await tx.$queryRaw`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`;
   return tx.order.findUniqueOrThrow({ where: { id: orderId }, include: { items: true } });
 }
 type LockedOrder = Awaited<ReturnType<typeof lockOrder>>;
+type AttemptRow = Pick<
+  Prisma.PaymentAttemptGetPayload<object>,
+  'id' | 'attemptNumber' | 'status' | 'cardBrand' | 'cardLast4' | 'riskLevel' | 'riskScore' | 'declineCode' | 'failureCode' | 'failureMessage' | 'clientIp'
+>;
+
+/**
+ * Finds the PaymentIntent's order (its attempt row, else the order_id we put in its metadata),
+ * locks it, then reads it with its lines and that attempt: two round trips. The read must be a
+ * statement of its own: under READ COMMITTED a statement that waited for the lock still reads
+ * other rows (the attempt) as of its start, missing what the lock holder just committed.
+ */
+async function lockOrderForPaymentIntent(tx: Tx, pi: Stripe.PaymentIntent): Promise<{ order: LockedOrder; attempt: AttemptRow | null } | null> {
+  const metaId = pi.metadata?.order_id && UUID.test(pi.metadata.order_id) ? pi.metadata.order_id : null;
+  const [target] = await tx.$queryRaw<{ id: string }[]>`
+    SELECT id FROM "Order"
+    WHERE id = COALESCE((SELECT "orderId" FROM "PaymentAttempt" WHERE "paymentIntentId" = ${pi.id}), ${metaId}::text)
+    FOR UPDATE`;
+  if (!target) return null;
+  const rows = await tx.$queryRaw<(Omit<LockedOrder, 'items'> & { items: LockedOrder['items']; attempt: AttemptRow | null })[]>`
+    SELECT o.*,
+      COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = o.id), '[]'::json) AS items,
+      (SELECT json_build_object('id', a.id, 'attemptNumber', a."attemptNumber", 'status', a.status, 'cardBrand', a."cardBrand",
+              'cardLast4', a."cardLast4", 'riskLevel', a."riskLevel", 'riskScore', a."riskScore", 'declineCode', a."declineCode",
+              'failureCode', a."failureCode", 'failureMessage', a."failureMessage", 'clientIp', a."clientIp")
+       FROM "PaymentAttempt" a WHERE a."paymentIntentId" = ${pi.id} AND a."orderId" = o.id) AS attempt
+    FROM "Order" o
+    WHERE o.id = ${target.id}`;
+  const row = rows[0];
+  if (!row) return null;
+  const { attempt, ...order } = row;
+  return { order: order as LockedOrder, attempt };
+}
+
+/** Inserts side-effect keys in one statement; returns the keys this caller inserted. */
+async function claimAll(tx: Tx, orderId: string, effects: { key: string; kind: string }[]): Promise<Set<string>> {
+  const rows = await tx.sideEffect.createManyAndReturn({ data: effects.map((e) => ({ ...e, orderId })), skipDuplicates: true, select: { key: true } });
+  return new Set(rows.map((r) => r.key));
+}
 
 /** Inserts a side effect's key; true only for the one caller that inserted it. */
 async function claim(tx: Tx, key: string, kind: string, orderId: string): Promise<boolean> {
@@ -124,9 +153,14 @@ async function postLedger(tx: Tx, txKey: string, orderId: string, currency: stri
 const TERMINAL_ATTEMPT = new Set(['succeeded', 'canceled']);
 
 /** Brings the attempt row up to the PaymentIntent; records a decline on the timeline once. */
-async function updateAttempt(tx: Tx, order: { id: string; email: string; cartId: string | null }, pi: Stripe.PaymentIntent, ctx: ApplyContext): Promise<{ attemptNumber: number | null }> {
+async function updateAttempt(
+  tx: Tx,
+  order: { id: string; email: string; cartId: string | null },
+  attempt: AttemptRow | null,
+  pi: Stripe.PaymentIntent,
+  ctx: ApplyContext,
+): Promise<{ attemptNumber: number | null }> {
   const orderId = order.id;
-  const attempt = await tx.paymentAttempt.findUnique({ where: { paymentIntentId: pi.id } });
   if (!attempt) return { attemptNumber: attemptNumberFromMetadata(pi) };
   const charge = latestCharge(pi);
   const card = charge?.payment_method_details?.card;
@@ -145,7 +179,7 @@ async function updateAttempt(tx: Tx, order: { id: string; email: string; cartId:
   };
   const changed = (Object.keys(next) as (keyof typeof next)[]).some((k) => next[k] !== attempt[k]);
   if (!changed) return { attemptNumber: attempt.attemptNumber };
-  await tx.paymentAttempt.update({ where: { id: attempt.id }, data: next });
+  await tx.paymentAttempt.updateMany({ where: { id: attempt.id }, data: next });
   const newlyFailed = status === 'requires_payment_method' && err && (attempt.status !== status || attempt.failureCode !== next.failureCode || attempt.declineCode !== next.declineCode);
   if (newlyFailed) {
     // Card-testing defence: each decline counts once, against the cart, email and address.
@@ -182,51 +216,107 @@ function receiptText(order: LockedOrder, amount: number): string {
   ].join('\n');
 }
 
-/** Everything entering `paid` sets off, each exactly once per order. */
-async function paidSideEffects(tx: Tx, order: LockedOrder, pi: Stripe.PaymentIntent, ctx: ApplyContext, pending: Pending): Promise<void> {
-  if (await claim(tx, `stock:${order.id}`, 'stock', order.id)) {
-    const wanted = new Map<string, number>();
-    for (const item of order.items) wanted.set(item.productId, (wanted.get(item.productId) ?? 0) + item.quantity);
-    const short: { productId: string; wanted: number; available: number }[] = [];
-    // Lock products in one order so two orders sharing products cannot deadlock.
-    for (const productId of [...wanted.keys()].sort()) {
-      const qty = wanted.get(productId)!;
-      const [row] = await tx.$queryRaw<{ stock: number }[]>`SELECT stock FROM "Product" WHERE id = ${productId} FOR UPDATE`;
-      const available = row?.stock ?? 0;
-      const take = Math.min(available, qty);
-      if (take > 0) await tx.product.update({ where: { id: productId }, data: { stock: { decrement: take } } });
-      if (take < qty) short.push({ productId, wanted: qty, available });
-    }
-    pending.stockChanged = true;
-    if (short.length > 0) {
-      await tx.order.update({ where: { id: order.id }, data: { oversold: true } });
-      await recordEvent(tx, order.id, ctx, { kind: 'oversold', detail: { short } });
-    }
-  }
-  if (await claim(tx, `ledger:payment:${pi.id}`, 'ledger', order.id)) {
+/**
+ * Takes the order's lines out of stock: one statement that locks the products in id order (two
+ * orders sharing products cannot deadlock), never goes below zero, and reports any shortfall.
+ */
+async function takeStock(tx: Tx, items: LockedOrder['items'], now: Date): Promise<{ productId: string; wanted: number; available: number }[]> {
+  const wanted = new Map<string, number>();
+  for (const item of items) wanted.set(item.productId, (wanted.get(item.productId) ?? 0) + item.quantity);
+  if (wanted.size === 0) return [];
+  const want = JSON.stringify([...wanted].map(([id, qty]) => ({ id, qty })));
+  const rows = await tx.$queryRaw<{ id: string; available: number; wanted: number }[]>`
+    WITH want AS (SELECT * FROM jsonb_to_recordset(${want}::jsonb) AS w(id text, qty int)),
+    locked AS MATERIALIZED (
+      SELECT p.id, p.stock FROM "Product" p JOIN want USING (id) ORDER BY p.id FOR UPDATE OF p
+    )
+    UPDATE "Product" p SET stock = p.stock - LEAST(l.stock, w.qty), "updatedAt" = ${now}
+    FROM locked l JOIN want w USING (id)
+    WHERE p.id = l.id
+    RETURNING p.id, l.stock AS available, w.qty AS wanted`;
+  const short = rows.filter((r) => r.available < r.wanted).map((r) => ({ productId: r.id, wanted: r.wanted, available: r.available }));
+  // A product that no longer exists is short by all of it.
+  for (const [productId, qty] of wanted) if (!rows.some((r) => r.id === productId)) short.push({ productId, wanted: qty, available: 0 });
+  return short;
+}
+
+/**
+ * Entering `paid`, in one transaction: the status change, the risk score, and every follow-up
+ * (stock, ledger, confirmation email, fulfillment) exactly once per order — each runs only in
+ * the transaction that inserted its SideEffect key, and all keys are claimed in one statement.
+ */
+async function enterPaid(tx: Tx, order: LockedOrder, pi: Stripe.PaymentIntent, ctx: ApplyContext, attemptNumber: number | null, attempt: AttemptRow | null, pending: Pending): Promise<void> {
+  const now = new Date();
+  const charge = latestCharge(pi);
+  const effects = [
+    { key: `stock:${order.id}`, kind: 'stock' },
+    { key: `ledger:payment:${pi.id}`, kind: 'ledger' },
+    { key: `email:order-confirmation:${order.id}`, kind: 'email' },
+    { key: `fulfillment:${order.id}`, kind: 'fulfillment' },
+  ];
+  const claimed = await claimAll(tx, order.id, effects);
+  const short = claimed.has(effects[0].key) ? await takeStock(tx, order.items, now) : [];
+  if (claimed.has(effects[0].key)) pending.stockChanged = true;
+  // Scored before anyone can ship it: a risky order's fulfillment starts on hold.
+  const risk =
+    order.riskReasons === null
+      ? await assessRiskInTransaction(tx, {
+          order,
+          stripeRiskLevel: charge?.outcome?.risk_level ?? attempt?.riskLevel ?? null,
+          stripeRiskScore: charge?.outcome?.risk_score ?? attempt?.riskScore ?? null,
+          clientIp: attempt?.clientIp ?? null,
+          now,
+        })
+      : null;
+  const hold = Boolean(risk?.review) && order.reviewStatus === 'none';
+  await tx.order.update({
+    where: { id: order.id },
+    data: {
+      status: 'paid',
+      amountPaid: pi.amount_received,
+      paidAt: now,
+      paymentIntentId: pi.id,
+      ...(short.length > 0 ? { oversold: true } : {}),
+      ...(risk
+        ? { riskScore: risk.score, riskLevel: risk.level, riskReasons: risk.reasons as unknown as Prisma.InputJsonValue, ...(hold ? { reviewStatus: 'pending_review' as const } : {}) }
+        : { riskLevel: charge?.outcome?.risk_level ?? undefined, riskScore: charge?.outcome?.risk_score ?? undefined }),
+    },
+  });
+  const events: Prisma.OrderEventCreateManyInput[] = [
+    { orderId: order.id, kind: 'status_changed', fromStatus: order.status, toStatus: 'paid', detail: { paymentIntentId: pi.id, attempt: attemptNumber }, source: ctx.source, stripeEventId: ctx.stripeEventId, actor: ctx.actor },
+  ];
+  if (short.length > 0) events.push({ orderId: order.id, kind: 'oversold', detail: { short }, source: ctx.source, stripeEventId: ctx.stripeEventId, actor: ctx.actor });
+  if (risk) events.push({ orderId: order.id, kind: 'risk_assessed', source: 'risk', detail: { score: risk.score, level: risk.level, held: hold, reasons: risk.reasons.map((r) => r.code) } });
+  await tx.orderEvent.createMany({ data: events });
+  order.status = 'paid';
+  order.paymentIntentId = pi.id;
+
+  if (claimed.has(effects[1].key)) {
     await postLedger(tx, `payment:${pi.id}`, order.id, pi.currency, `payment for order ${order.id}`, [
       [ACCOUNTS.stripeBalance, pi.amount_received],
       [ACCOUNTS.sales, -pi.amount_received],
     ]);
   }
-  if (await claim(tx, `email:order-confirmation:${order.id}`, 'email', order.id)) {
+  if (claimed.has(effects[2].key)) {
     const id = randomUUID();
-    await tx.email.create({
-      data: {
-        id,
-        dedupeKey: `order-confirmation:${order.id}`,
-        orderId: order.id,
-        to: order.email,
-        subject: `Your Brisk order ${order.id.slice(0, 8)} is confirmed`,
-        text: receiptText(order, pi.amount_received),
-        kind: 'order_confirmation',
-        status: 'queued',
-      },
+    await tx.email.createMany({
+      data: [
+        {
+          id,
+          dedupeKey: `order-confirmation:${order.id}`,
+          orderId: order.id,
+          to: order.email,
+          subject: `Your Brisk order ${order.id.slice(0, 8)} is confirmed`,
+          text: receiptText(order, pi.amount_received),
+          kind: 'order_confirmation',
+          status: 'queued',
+        },
+      ],
     });
     pending.emailIds.push(id);
   }
-  if (await claim(tx, `fulfillment:${order.id}`, 'fulfillment', order.id)) {
-    await tx.fulfillment.create({ data: { orderId: order.id, status: 'pending' } });
+  if (claimed.has(effects[3].key)) {
+    await tx.fulfillment.createMany({ data: [hold ? { orderId: order.id, status: 'on_hold', note: 'risk review' } : { orderId: order.id, status: 'pending' }], skipDuplicates: true });
   }
 }
 
@@ -243,9 +333,9 @@ async function recordUnexpectedPayment(tx: Tx, order: LockedOrder, pi: Stripe.Pa
   });
 }
 
-async function applyLocked(tx: Tx, order: LockedOrder, pi: Stripe.PaymentIntent, ctx: ApplyContext, pending: Pending): Promise<boolean> {
+async function applyLocked(tx: Tx, order: LockedOrder, attempt: AttemptRow | null, pi: Stripe.PaymentIntent, ctx: ApplyContext, pending: Pending): Promise<boolean> {
   const before = order.status;
-  const { attemptNumber } = await updateAttempt(tx, order, pi, ctx);
+  const { attemptNumber } = await updateAttempt(tx, order, attempt, pi, ctx);
   // The attempt number is the truth about "current": order.paymentIntentId is written after
   // the PaymentIntent is created, so a fast webhook can arrive before it moves.
   const isCurrent = attemptNumber !== null ? attemptNumber === order.attemptCount : order.paymentIntentId === null || order.paymentIntentId === pi.id;
@@ -256,23 +346,7 @@ async function applyLocked(tx: Tx, order: LockedOrder, pi: Stripe.PaymentIntent,
       if (order.paymentIntentId !== pi.id || order.status === 'canceled') await recordUnexpectedPayment(tx, order, pi, ctx, attemptNumber);
       return false;
     }
-    const charge = latestCharge(pi);
-    await moveOrder(
-      tx,
-      order,
-      'paid',
-      ctx,
-      {
-        amountPaid: pi.amount_received,
-        paidAt: new Date(),
-        paymentIntentId: pi.id,
-        riskLevel: charge?.outcome?.risk_level ?? undefined,
-        riskScore: charge?.outcome?.risk_score ?? undefined,
-      },
-      { paymentIntentId: pi.id, attempt: attemptNumber },
-    );
-    order.paymentIntentId = pi.id;
-    await paidSideEffects(tx, order, pi, ctx, pending);
+    await enterPaid(tx, order, pi, ctx, attemptNumber, attempt, pending);
     return true;
   }
   if (target && canTransition(order.status, target)) {
@@ -286,20 +360,14 @@ async function applyLocked(tx: Tx, order: LockedOrder, pi: Stripe.PaymentIntent,
  * reordered snapshots: the order only moves forward, and follow-ups happen once.
  */
 export async function applyPaymentIntent(prisma: PrismaClient, pi: Stripe.PaymentIntent, ctx: ApplyContext): Promise<ApplyResult> {
-  const orderId = await findOrderId(prisma, pi);
-  if (!orderId) return { orderId: null, status: null, changed: false };
   const pending: Pending = { emailIds: [], stockChanged: false };
-  const result = await prisma.$transaction(async (tx) => {
-    const order = await lockOrder(tx, orderId);
-    const changed = await applyLocked(tx, order, pi, ctx, pending);
-    return { orderId, status: order.status, changed };
+  const result = await prisma.$transaction(async (tx): Promise<ApplyResult> => {
+    const locked = await lockOrderForPaymentIntent(tx, pi);
+    if (!locked) return { orderId: null, status: null, changed: false };
+    const changed = await applyLocked(tx, locked.order, locked.attempt, pi, ctx, pending);
+    return { orderId: locked.order.id, status: locked.order.status, changed };
   }, TX_OPTIONS);
-  await runAfterCommit(pending);
-  if (result.changed && result.status === 'paid') {
-    // Scored right after payment so a risky order's fulfillment is held before anyone ships it;
-    // if this process dies first, the next reconciliation run scores it.
-    await assessOrderRisk(prisma, orderId).catch((err) => jobsLog.error({ err, orderId }, 'risk assessment failed'));
-  }
+  runAfterCommit(pending);
   return result;
 }
 

@@ -5,7 +5,7 @@
 // pending_review and their Fulfillment on_hold.
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import { hasBeenPaid } from '@/lib/orders/state-machine';
-import { declineSignals, isLoopback } from '@/lib/security/throttle';
+import { isLoopback } from '@/lib/security/throttle';
 
 export const REVIEW_THRESHOLD = 60;
 export const ELEVATED_THRESHOLD = 30;
@@ -64,8 +64,10 @@ export function scoreRisk(i: RiskInput): RiskAssessment {
   return { score, level: score >= REVIEW_THRESHOLD ? 'highest' : score >= ELEVATED_THRESHOLD ? 'elevated' : 'normal', reasons, review: score >= REVIEW_THRESHOLD };
 }
 
-async function usualAmount(prisma: PrismaClient, currency: string, now: Date): Promise<number | null> {
-  const [row] = await prisma.$queryRaw<{ n: bigint; median: number | null }[]>`
+type Db = PrismaClient | Prisma.TransactionClient;
+
+async function usualAmount(db: Db, currency: string, now: Date): Promise<number | null> {
+  const [row] = await db.$queryRaw<{ n: bigint; median: number | null }[]>`
     SELECT count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY total) AS median
     FROM "Order"
     WHERE status IN ('paid', 'partially_refunded', 'refunded') AND currency = ${currency}
@@ -73,31 +75,80 @@ async function usualAmount(prisma: PrismaClient, currency: string, now: Date): P
   return Number(row?.n ?? 0) >= USUAL_MIN_SAMPLE && row.median !== null ? Number(row.median) : null;
 }
 
-export async function gatherRiskInput(prisma: PrismaClient, orderId: string, now = new Date()): Promise<RiskInput | null> {
+// The shop's usual amount moves slowly; scoring each payment reuses it for a while rather than
+// taking a median over a month of orders inside every payment's transaction.
+export const USUAL_AMOUNT_TTL_MS = 10 * 60_000;
+const usualCache = new Map<string, { value: number | null; at: number }>();
+
+async function cachedUsualAmount(db: Db, currency: string, now: Date): Promise<number | null> {
+  const hit = usualCache.get(currency);
+  if (hit && Math.abs(now.getTime() - hit.at) < USUAL_AMOUNT_TTL_MS) return hit.value;
+  const value = await usualAmount(db, currency, now);
+  usualCache.set(currency, { value, at: now.getTime() });
+  return value;
+}
+
+/** Forgets the cached usual amounts (tests, or after bulk imports). */
+export function resetUsualAmountCache(): void {
+  usualCache.clear();
+}
+
+interface Subject {
+  email: string;
+  addressLine1: string;
+  postalCode: string;
+  /** The paying client's address; loopback is a local proxy or a test run, never one client. */
+  clientIp: string | null;
+}
+
+/** Our card-testing signals for one order, in one statement. */
+async function signals(db: Db, s: Subject, since: Date) {
+  const ip = s.clientIp && !isLoopback(s.clientIp) ? s.clientIp : null;
+  const [row] = await db.$queryRaw<{ emailAttempts: bigint; emailDeclines: bigint; addressDeclines: bigint; clientDeclines: bigint; clientCards: bigint }[]>`
+    SELECT
+      count(*) FILTER (WHERE o.email = ${s.email}) AS "emailAttempts",
+      count(*) FILTER (WHERE o.email = ${s.email} AND d.declined) AS "emailDeclines",
+      count(*) FILTER (WHERE o."addressLine1" = ${s.addressLine1} AND o."postalCode" = ${s.postalCode} AND d.declined) AS "addressDeclines",
+      count(*) FILTER (WHERE a."clientIp" = ${ip}::text AND d.declined) AS "clientDeclines",
+      count(DISTINCT (a."cardBrand", a."cardLast4")) FILTER (WHERE a."clientIp" = ${ip}::text AND a."cardLast4" IS NOT NULL) AS "clientCards"
+    FROM "PaymentAttempt" a
+    JOIN "Order" o ON o.id = a."orderId"
+    CROSS JOIN LATERAL (SELECT a."declineCode" IS NOT NULL OR a."failureCode" IS NOT NULL AS declined) d
+    WHERE a."createdAt" >= ${since}
+      AND (o.email = ${s.email} OR (o."addressLine1" = ${s.addressLine1} AND o."postalCode" = ${s.postalCode}) OR a."clientIp" = ${ip}::text)`;
+  return {
+    emailAttempts: Number(row.emailAttempts),
+    emailDeclines: Number(row.emailDeclines),
+    addressDeclines: Number(row.addressDeclines),
+    clientDeclines: Number(row.clientDeclines),
+    clientDistinctCards: Number(row.clientCards),
+  };
+}
+
+export async function gatherRiskInput(prisma: PrismaClient, orderId: string, now = new Date(), opts: { cachedUsual?: boolean } = {}): Promise<RiskInput | null> {
   const order = await prisma.order.findUnique({ where: { id: orderId }, include: { attempts: { orderBy: { attemptNumber: 'desc' } } } });
   if (!order) return null;
-  const since = new Date(now.getTime() - SIGNAL_WINDOW_MS);
   const paying = order.attempts.find((a) => a.paymentIntentId === order.paymentIntentId) ?? order.attempts[0];
-  const declined: Prisma.PaymentAttemptWhereInput = { OR: [{ declineCode: { not: null } }, { failureCode: { not: null } }] };
-  const [emailAttempts, emailDeclines, addressDeclines, usual, client] = await Promise.all([
-    prisma.paymentAttempt.count({ where: { createdAt: { gte: since }, order: { email: order.email } } }),
-    prisma.paymentAttempt.count({ where: { createdAt: { gte: since }, order: { email: order.email }, ...declined } }),
-    prisma.paymentAttempt.count({ where: { createdAt: { gte: since }, order: { addressLine1: order.addressLine1, postalCode: order.postalCode }, ...declined } }),
-    usualAmount(prisma, order.currency, now),
-    // Loopback is a local proxy or a test run, never one client: no signal from it.
-    declineSignals(prisma, { ip: paying?.clientIp && !isLoopback(paying.clientIp) ? paying.clientIp : null, since }),
+  const since = new Date(now.getTime() - SIGNAL_WINDOW_MS);
+  const [counts, usual] = await Promise.all([
+    signals(prisma, { ...order, clientIp: paying?.clientIp ?? null }, since),
+    opts.cachedUsual ? cachedUsualAmount(prisma, order.currency, now) : usualAmount(prisma, order.currency, now),
   ]);
-  return {
-    stripeRiskLevel: paying?.riskLevel ?? order.riskLevel,
-    stripeRiskScore: paying?.riskScore ?? order.riskScore,
-    emailAttempts,
-    emailDeclines,
-    addressDeclines,
-    amount: order.total,
-    clientDeclines: client.ip?.declines ?? 0,
-    clientDistinctCards: client.ip?.distinctCards ?? 0,
-    usualAmount: usual,
-  };
+  return { stripeRiskLevel: paying?.riskLevel ?? order.riskLevel, stripeRiskScore: paying?.riskScore ?? order.riskScore, amount: order.total, usualAmount: usual, ...counts };
+}
+
+/**
+ * Scores an order inside the transaction that marks it paid (applyPaymentIntent), so its
+ * fulfillment can start on hold: two statements, one when the usual amount is cached.
+ */
+export async function assessRiskInTransaction(
+  tx: Prisma.TransactionClient,
+  i: { order: Omit<Subject, 'clientIp'> & { currency: string; total: number }; stripeRiskLevel: string | null; stripeRiskScore: number | null; clientIp: string | null; now: Date },
+): Promise<RiskAssessment> {
+  const since = new Date(i.now.getTime() - SIGNAL_WINDOW_MS);
+  const counts = await signals(tx, { ...i.order, clientIp: i.clientIp }, since);
+  const usual = await cachedUsualAmount(tx, i.order.currency, i.now);
+  return scoreRisk({ stripeRiskLevel: i.stripeRiskLevel, stripeRiskScore: i.stripeRiskScore, amount: i.order.total, usualAmount: usual, ...counts });
 }
 
 /**

@@ -78,6 +78,9 @@ describe(`card-testing throttle (${testDbKind})`, () => {
     await recordDecline(database.prisma, s, at(2000));
     const blocked = await consumeAttempt(database.prisma, s, at(3000));
     expect(blocked).toMatchObject({ ok: false, scope: 'cart', reason: 'cooldown', retryAfterSeconds: 59 });
+    // A refused attempt is not counted against any of the subject's keys.
+    const counts = await database.prisma.throttleCounter.findMany({ where: { key: { startsWith: 'checkout:' }, OR: [{ key: { endsWith: s.cartId } }, { key: { endsWith: s.ip } }] } });
+    expect(counts.map((c) => c.count)).toEqual([1, 1]);
     // A fresh cart from the same address is not blocked: the address has more free declines.
     expect(await consumeAttempt(database.prisma, { cartId: fresh().cartId, ip: s.ip }, at(3000))).toEqual({ ok: true });
     await recordDecline(database.prisma, s, at(4000));

@@ -89,24 +89,39 @@ export async function checkCooldown(db: Db, subject: ThrottleSubject, now = new 
  * instances) and refuses it when a key is cooling down or over its attempt limit.
  */
 export async function consumeAttempt(db: Db, subject: ThrottleSubject, now = new Date()): Promise<ThrottleDecision> {
-  const blocked = await checkCooldown(db, subject, now);
-  if (!blocked.ok) return blocked;
+  const keys = throttleKeys(subject);
+  if (keys.length === 0) return { ok: true };
   const windowEnd = new Date(now.getTime() + CHECKOUT_THROTTLE.windowMs);
-  let worst: ThrottleDecision = { ok: true };
-  for (const { scope, key } of throttleKeys(subject)) {
-    const [row] = await db.$queryRaw<{ count: number; windowEnd: Date }[]>`
+  // One statement (it is on every checkout's path): refuse while any key cools down, else count
+  // the attempt against every key. Keys are taken in one fixed order, so concurrent checkouts
+  // sharing an email or an address cannot deadlock on the counter rows.
+  const list = JSON.stringify(keys.map((k) => ({ key: k.key })).sort((a, b) => (a.key < b.key ? -1 : 1)));
+  const rows = await db.$queryRaw<{ key: string; kind: 'blocked' | 'counted'; count: number; until: Date }[]>`
+    WITH keys AS (SELECT * FROM jsonb_to_recordset(${list}::jsonb) AS k(key text)),
+    blocked AS (
+      SELECT t.key, t."blockedUntil" FROM "ThrottleCounter" t JOIN keys USING (key) WHERE t."blockedUntil" > ${now}
+    ),
+    counted AS (
       INSERT INTO "ThrottleCounter" (key, count, declines, "windowEnd", "blockedUntil", "updatedAt")
-      VALUES (${key}, 1, 0, ${windowEnd}, NULL, ${now})
+      SELECT key, 1, 0, ${windowEnd}, NULL, ${now} FROM keys WHERE NOT EXISTS (SELECT 1 FROM blocked)
       ON CONFLICT (key) DO UPDATE SET
         count = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN 1 ELSE "ThrottleCounter".count + 1 END,
         declines = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN 0 ELSE "ThrottleCounter".declines END,
         "windowEnd" = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN ${windowEnd} ELSE "ThrottleCounter"."windowEnd" END,
         "updatedAt" = ${now}
-      RETURNING count, "windowEnd"`;
-    if (Number(row.count) > CHECKOUT_THROTTLE.limits[scope].attempts) {
-      const retryAfterSeconds = seconds(new Date(row.windowEnd), now);
-      if (worst.ok || retryAfterSeconds > worst.retryAfterSeconds) worst = { ok: false, scope, reason: 'too_many_attempts', retryAfterSeconds };
-    }
+      RETURNING key, count, "windowEnd"
+    )
+    SELECT key, 'blocked' AS kind, 0 AS count, "blockedUntil" AS until FROM blocked
+    UNION ALL
+    SELECT key, 'counted' AS kind, count, "windowEnd" AS until FROM counted`;
+  let worst: ThrottleDecision = { ok: true };
+  const blocked = rows.some((r) => r.kind === 'blocked');
+  for (const row of rows) {
+    const scope = keys.find((k) => k.key === row.key)!.scope;
+    if (blocked && row.kind !== 'blocked') continue;
+    if (row.kind === 'counted' && Number(row.count) <= CHECKOUT_THROTTLE.limits[scope].attempts) continue;
+    const retryAfterSeconds = seconds(new Date(row.until), now);
+    if (worst.ok || retryAfterSeconds > worst.retryAfterSeconds) worst = { ok: false, scope, reason: row.kind === 'blocked' ? 'cooldown' : 'too_many_attempts', retryAfterSeconds };
   }
   return worst;
 }
