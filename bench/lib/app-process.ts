@@ -248,6 +248,31 @@ export function startWorker(o: { label: string; logFile: string; env: Record<str
   });
 }
 
+/**
+ * The Stripe emulator as a process of its own, as Stripe is: its CPU is not the app's. Answers
+ * once it serves requests.
+ */
+export async function startEmulatorProcess(o: { label: string; logFile: string; port: number; secretKey: string }): Promise<Child & { url: string }> {
+  const child = spawnChild(process.execPath, [tsx, 'emulator/cli.ts'], {
+    label: o.label,
+    logFile: o.logFile,
+    env: { ...process.env, EMULATOR_PORT: String(o.port), EMULATOR_HOST: '127.0.0.1', STRIPE_SECRET_KEY: o.secretKey, EMULATOR_DATA_FILE: '', EMULATOR_WEBHOOK_URL: '' },
+  });
+  const url = `http://127.0.0.1:${o.port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await fetch(`${url}/v1/payment_intents?limit=1`, { headers: { authorization: `Bearer ${o.secretKey}` } });
+      break;
+    } catch {
+      if (Date.now() > deadline || child.process.exitCode !== null) throw new Error(`the emulator did not start (see ${o.logFile})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  onCleanup(() => child.stop(2000));
+  return Object.assign(child, { url });
+}
+
 /** A temporary directory for one run's data and logs. */
 export function runDir(name: string): string {
   const dir = join(root, '.data', 'runs', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(2).toString('hex')}`);

@@ -145,9 +145,14 @@ async function moveOrder(tx: Tx, order: LockedOrder, to: OrderStatus, ctx: Apply
   order.status = to;
 }
 
-async function postLedger(tx: Tx, txKey: string, orderId: string, currency: string, memo: string, lines: [account: string, amount: number][]): Promise<void> {
+/** The lines of one ledger transaction; refuses one that does not balance. */
+function ledgerLines(txKey: string, currency: string, memo: string, lines: [account: string, amount: number][]) {
   if (lines.reduce((s, [, a]) => s + a, 0) !== 0) throw new Error(`ledger transaction ${txKey} does not balance`);
-  await tx.ledgerEntry.createMany({ data: lines.map(([account, amount]) => ({ txKey, orderId, account, amount, currency, memo })) });
+  return lines.map(([account, amount]) => ({ id: randomUUID(), txKey, account, amount, currency, memo }));
+}
+
+async function postLedger(tx: Tx, txKey: string, orderId: string, currency: string, memo: string, lines: [account: string, amount: number][]): Promise<void> {
+  await tx.ledgerEntry.createMany({ data: ledgerLines(txKey, currency, memo, lines).map((l) => ({ ...l, orderId })) });
 }
 
 const TERMINAL_ATTEMPT = new Set(['succeeded', 'canceled']);
@@ -269,55 +274,58 @@ async function enterPaid(tx: Tx, order: LockedOrder, pi: Stripe.PaymentIntent, c
         })
       : null;
   const hold = Boolean(risk?.review) && order.reviewStatus === 'none';
-  await tx.order.update({
-    where: { id: order.id },
-    data: {
-      status: 'paid',
-      amountPaid: pi.amount_received,
-      paidAt: now,
-      paymentIntentId: pi.id,
-      ...(short.length > 0 ? { oversold: true } : {}),
-      ...(risk
-        ? { riskScore: risk.score, riskLevel: risk.level, riskReasons: risk.reasons as unknown as Prisma.InputJsonValue, ...(hold ? { reviewStatus: 'pending_review' as const } : {}) }
-        : { riskLevel: charge?.outcome?.risk_level ?? undefined, riskScore: charge?.outcome?.risk_score ?? undefined }),
-    },
-  });
-  const events: Prisma.OrderEventCreateManyInput[] = [
-    { orderId: order.id, kind: 'status_changed', fromStatus: order.status, toStatus: 'paid', detail: { paymentIntentId: pi.id, attempt: attemptNumber }, source: ctx.source, stripeEventId: ctx.stripeEventId, actor: ctx.actor },
+  const actor = { source: ctx.source, stripeEventId: ctx.stripeEventId ?? null, actor: ctx.actor ?? null };
+  const events: { id: string; kind: string; fromStatus?: OrderStatus; toStatus?: OrderStatus; detail: unknown; source: string; stripeEventId: string | null; actor: string | null }[] = [
+    { id: randomUUID(), kind: 'status_changed', fromStatus: order.status, toStatus: 'paid', detail: { paymentIntentId: pi.id, attempt: attemptNumber }, ...actor },
   ];
-  if (short.length > 0) events.push({ orderId: order.id, kind: 'oversold', detail: { short }, source: ctx.source, stripeEventId: ctx.stripeEventId, actor: ctx.actor });
-  if (risk) events.push({ orderId: order.id, kind: 'risk_assessed', source: 'risk', detail: { score: risk.score, level: risk.level, held: hold, reasons: risk.reasons.map((r) => r.code) } });
-  await tx.orderEvent.createMany({ data: events });
+  if (short.length > 0) events.push({ id: randomUUID(), kind: 'oversold', detail: { short }, ...actor });
+  if (risk) {
+    const detail = { score: risk.score, level: risk.level, held: hold, reasons: risk.reasons.map((r) => r.code) };
+    events.push({ id: randomUUID(), kind: 'risk_assessed', detail, source: 'risk', stripeEventId: null, actor: null });
+  }
+  const ledger = claimed.has(effects[1].key) ? ledgerLines(`payment:${pi.id}`, pi.currency, `payment for order ${order.id}`, [[ACCOUNTS.stripeBalance, pi.amount_received], [ACCOUNTS.sales, -pi.amount_received]]) : [];
+  const emails = claimed.has(effects[2].key)
+    ? [{ id: randomUUID(), dedupeKey: `order-confirmation:${order.id}`, to: order.email, subject: `Your Brisk order ${order.id.slice(0, 8)} is confirmed`, text: receiptText(order, pi.amount_received), kind: 'order_confirmation' }]
+    : [];
+  const fulfillments = claimed.has(effects[3].key) ? [hold ? { status: 'on_hold', note: 'risk review' } : { status: 'pending', note: null }] : [];
+  const outcome = charge?.outcome;
+  // The rest of entering `paid` in one statement: the order row, its timeline, the ledger
+  // lines, the confirmation email and the fulfillment record (each list empty when its key
+  // was claimed before).
+  await tx.$executeRaw`
+    WITH upd AS (
+      UPDATE "Order" SET
+        status = 'paid', "amountPaid" = ${pi.amount_received}, "paidAt" = ${now}, "paymentIntentId" = ${pi.id},
+        oversold = oversold OR ${short.length > 0},
+        "riskScore" = COALESCE(${risk?.score ?? outcome?.risk_score ?? null}::int, "riskScore"),
+        "riskLevel" = COALESCE(${risk?.level ?? outcome?.risk_level ?? null}::text, "riskLevel"),
+        "riskReasons" = COALESCE(${risk ? JSON.stringify(risk.reasons) : null}::jsonb, "riskReasons"),
+        "reviewStatus" = CASE WHEN ${hold} THEN 'pending_review'::"ReviewStatus" ELSE "reviewStatus" END,
+        "updatedAt" = ${now}
+      WHERE id = ${order.id}
+    ), ev AS (
+      INSERT INTO "OrderEvent" (id, "orderId", kind, "fromStatus", "toStatus", source, "stripeEventId", actor, detail, "createdAt")
+      SELECT x.id, ${order.id}, x.kind, x."fromStatus"::"OrderStatus", x."toStatus"::"OrderStatus", x.source, x."stripeEventId", x.actor, x.detail, ${now}
+      FROM jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
+        AS x(id text, kind text, "fromStatus" text, "toStatus" text, source text, "stripeEventId" text, actor text, detail jsonb)
+    ), led AS (
+      INSERT INTO "LedgerEntry" (id, "txKey", "orderId", account, amount, currency, memo, "createdAt")
+      SELECT x.id, x."txKey", ${order.id}, x.account, x.amount, x.currency, x.memo, ${now}
+      FROM jsonb_to_recordset(${JSON.stringify(ledger)}::jsonb) AS x(id text, "txKey" text, account text, amount int, currency text, memo text)
+    ), em AS (
+      INSERT INTO "Email" (id, "dedupeKey", "orderId", "to", subject, text, kind, status, "createdAt")
+      SELECT x.id, x."dedupeKey", ${order.id}, x."to", x.subject, x.text, x.kind, 'queued', ${now}
+      FROM jsonb_to_recordset(${JSON.stringify(emails)}::jsonb) AS x(id text, "dedupeKey" text, "to" text, subject text, text text, kind text)
+    ), ful AS (
+      INSERT INTO "Fulfillment" (id, "orderId", status, note, "createdAt", "updatedAt")
+      SELECT ${randomUUID()}, ${order.id}, x.status, x.note, ${now}, ${now}
+      FROM jsonb_to_recordset(${JSON.stringify(fulfillments)}::jsonb) AS x(status text, note text)
+      ON CONFLICT ("orderId") DO NOTHING
+    )
+    SELECT 1`;
   order.status = 'paid';
   order.paymentIntentId = pi.id;
-
-  if (claimed.has(effects[1].key)) {
-    await postLedger(tx, `payment:${pi.id}`, order.id, pi.currency, `payment for order ${order.id}`, [
-      [ACCOUNTS.stripeBalance, pi.amount_received],
-      [ACCOUNTS.sales, -pi.amount_received],
-    ]);
-  }
-  if (claimed.has(effects[2].key)) {
-    const id = randomUUID();
-    await tx.email.createMany({
-      data: [
-        {
-          id,
-          dedupeKey: `order-confirmation:${order.id}`,
-          orderId: order.id,
-          to: order.email,
-          subject: `Your Brisk order ${order.id.slice(0, 8)} is confirmed`,
-          text: receiptText(order, pi.amount_received),
-          kind: 'order_confirmation',
-          status: 'queued',
-        },
-      ],
-    });
-    pending.emailIds.push(id);
-  }
-  if (claimed.has(effects[3].key)) {
-    await tx.fulfillment.createMany({ data: [hold ? { orderId: order.id, status: 'on_hold', note: 'risk review' } : { orderId: order.id, status: 'pending' }], skipDuplicates: true });
-  }
+  pending.emailIds.push(...emails.map((e) => e.id));
 }
 
 /** A succeeded PaymentIntent the order did not need: kept on the books and flagged for refund. */
