@@ -92,13 +92,30 @@ export function checkGateway(s: StripeStandIn): StripeGateway {
   return new StripeGateway(createStripeClient({ secretKey: s.secretKey, apiBase: s.url }), { budget: false, recordMetrics: false });
 }
 
+/**
+ * A read for the final checks, retried on a network failure: after a long run a pooled
+ * keep-alive socket can be closed by the server just as it is reused ("fetch failed" after
+ * 2,000 checkouts in a full run). A read is safe to repeat; a real outage still fails after
+ * the last try, with its cause.
+ */
+async function fetchRetrying(url: string, init: RequestInit, tries = 4): Promise<Response> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fetch(url, init);
+    } catch (err) {
+      if (i >= tries) throw new Error(`GET ${url} failed ${tries} times: ${String((err as { cause?: unknown }).cause ?? err)}`);
+      await new Promise((r) => setTimeout(r, 250 * i));
+    }
+  }
+}
+
 /** Every object of a Stripe list endpoint, read with the secret key. */
 export async function listAllStripe<T extends { id: string }>(s: StripeStandIn, path: string, params: Record<string, string> = {}): Promise<T[]> {
   const all: T[] = [];
   let after: string | undefined;
   for (;;) {
     const q = new URLSearchParams({ limit: '100', ...params, ...(after ? { starting_after: after } : {}) });
-    const r = await fetch(`${s.url}${path}?${q}`, { headers: { authorization: `Bearer ${s.secretKey}` } });
+    const r = await fetchRetrying(`${s.url}${path}?${q}`, { headers: { authorization: `Bearer ${s.secretKey}` } });
     if (!r.ok) throw new Error(`GET ${path}: ${r.status} ${await r.text()}`);
     const page = (await r.json()) as { data: T[]; has_more: boolean };
     all.push(...page.data);
