@@ -1,4 +1,5 @@
 // The cart lives in the database; prices are always read from the catalog, never from input.
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 
@@ -93,37 +94,39 @@ function firstIssue(error: z.ZodError): string {
   return error.issues[0]?.message ?? 'Invalid input.';
 }
 
-async function ensureCart(prisma: PrismaClient, cartId: string | null): Promise<string> {
-  if (cartId) {
-    const found = await prisma.cart.findUnique({ where: { id: cartId }, select: { id: true } });
-    if (found) return found.id;
-  }
-  return (await prisma.cart.create({ data: {} })).id;
-}
-
 export async function addToCart(prisma: PrismaClient, cartId: string | null, raw: unknown): Promise<CartResult> {
   const parsed = AddToCartInput.safeParse(raw);
   if (!parsed.success) return { ok: false, error: firstIssue(parsed.error) };
   const { productId, quantity } = parsed.data;
-  const product = await prisma.product.findFirst({ where: { id: productId, active: true } });
-  if (!product) return { ok: false, error: 'Unknown product.' };
-  const id = await ensureCart(prisma, cartId);
-  const existing = await prisma.cartItem.findUnique({ where: { cartId_productId: { cartId: id, productId } } });
-  const next = (existing?.quantity ?? 0) + quantity;
-  if (next > product.stock) {
-    const left = product.stock - (existing?.quantity ?? 0);
+  // Two round trips: what we know (the product, whether the cart exists, what it holds of it),
+  // then one write that creates or touches the cart and sets the line.
+  const [known] = await prisma.$queryRaw<{ name: string; stock: number; cartId: string | null; existing: number | null }[]>`
+    SELECT p.name, p.stock,
+      (SELECT c.id FROM "Cart" c WHERE c.id = ${cartId}::text) AS "cartId",
+      (SELECT i.quantity FROM "CartItem" i WHERE i."cartId" = ${cartId}::text AND i."productId" = p.id) AS existing
+    FROM "Product" p WHERE p.id = ${productId} AND p.active`;
+  if (!known) return { ok: false, error: 'Unknown product.' };
+  const existing = known.existing ?? 0;
+  const next = existing + quantity;
+  if (next > known.stock) {
+    const left = known.stock - existing;
     return {
       ok: false,
-      error: product.stock === 0 ? `${product.name} is out of stock.` : left > 0 ? `Only ${left} more ${product.name} available.` : `You already have all ${product.stock} in your cart.`,
+      error: known.stock === 0 ? `${known.name} is out of stock.` : left > 0 ? `Only ${left} more ${known.name} available.` : `You already have all ${known.stock} in your cart.`,
     };
   }
   if (next > MAX_LINE_QUANTITY) return { ok: false, error: `Quantity can be at most ${MAX_LINE_QUANTITY}.` };
-  await prisma.cartItem.upsert({
-    where: { cartId_productId: { cartId: id, productId } },
-    create: { cartId: id, productId, quantity: next },
-    update: { quantity: next },
-  });
-  await prisma.cart.update({ where: { id }, data: { updatedAt: new Date() } });
+  const id = known.cartId ?? randomUUID();
+  const now = new Date();
+  await prisma.$executeRaw`
+    WITH cart AS (
+      INSERT INTO "Cart" (id, "createdAt", "updatedAt") VALUES (${id}, ${now}, ${now})
+      ON CONFLICT (id) DO UPDATE SET "updatedAt" = ${now}
+      RETURNING id
+    )
+    INSERT INTO "CartItem" (id, "cartId", "productId", quantity, "createdAt")
+    SELECT ${randomUUID()}, cart.id, ${productId}, ${next}, ${now} FROM cart
+    ON CONFLICT ("cartId", "productId") DO UPDATE SET quantity = ${next}`;
   return { ok: true, cartId: id };
 }
 

@@ -92,61 +92,7 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
   if (unavailable) return busy(unavailable);
 
   try {
-    // Learn how the last attempt ended before deciding whether to reuse it: the decline the
-    // shopper just saw may not have reached us by webhook yet.
-    await refreshCurrentAttempt(deps, cart.id, hash);
-
-    const plan = await prisma.$transaction(async (tx) => {
-      // One checkout per cart at a time: concurrent clicks queue on the cart's row lock and see
-      // the same attempt.
-      await tx.$queryRaw`SELECT id FROM "Cart" WHERE id = ${cart.id} FOR UPDATE`;
-      // Read after the lock, in a statement of its own, so it sees what the holder committed.
-      const state = await cartCheckoutState(tx, cart.id!, hash);
-      if (state.paid) return { kind: 'already_paid' as const, orderToken: state.paid.publicToken };
-      const order = state.open;
-      if (order?.status === 'processing') return { kind: 'in_progress' as const, orderToken: order.publicToken };
-      const lines = cart.lines.map((l) => ({ productId: l.productId, name: l.name, unitPrice: l.unitPrice, quantity: l.quantity }));
-      // Card-testing defence: a new attempt counts against the cart, the email and the client
-      // address; reusing the current attempt (a double click, a retry) only respects a cool-down.
-      const subject = { cartId: cart.id, email: details.email, ip: deps.clientIp };
-      if (!order) {
-        const gate = await consumeAttempt(tx, subject);
-        if (!gate.ok) return { kind: 'throttled' as const, gate };
-        const created = await tx.order.create({
-          data: {
-            publicToken: randomBytes(24).toString('base64url'),
-            cartId: cart.id,
-            ...details,
-            currency: cart.currency,
-            subtotal: cart.subtotal,
-            total: cart.subtotal,
-            pricingHash: hash,
-            attemptCount: 1,
-            items: { create: lines },
-            events: { create: { kind: 'created', toStatus: 'pending', source: 'checkout' } },
-          },
-        });
-        return { kind: 'attempt' as const, orderId: created.id, token: created.publicToken, attempt: 1, amount: created.total, currency: created.currency };
-      }
-      let attempt = order.attemptCount;
-      const last = order.lastAttempt;
-      const repriced = order.pricingHash !== hash;
-      if (repriced || (last && last.attemptNumber === attempt && attemptFailed(last))) attempt += 1;
-      const gate = attempt !== order.attemptCount ? await consumeAttempt(tx, subject) : await checkCooldown(tx, subject);
-      if (!gate.ok) return { kind: 'throttled' as const, gate };
-      if (repriced) {
-        // The cart changed since the last attempt: snapshot the new lines, charge the new amount.
-        await tx.orderItem.deleteMany({ where: { orderId: order.id } });
-        await tx.orderItem.createMany({ data: lines.map((l) => ({ ...l, orderId: order.id })) });
-      }
-      const updated = await tx.order.update({
-        where: { id: order.id },
-        data: { ...details, addressLine2: details.addressLine2 ?? null, subtotal: cart.subtotal, total: cart.subtotal, pricingHash: hash, attemptCount: attempt },
-        select: { id: true, publicToken: true, total: true, currency: true },
-      });
-      return { kind: 'attempt' as const, orderId: updated.id, token: updated.publicToken, attempt, amount: updated.total, currency: updated.currency };
-    });
-
+    const plan = await planAttempt(deps, cart, hash, details);
     if (plan.kind === 'already_paid') return { kind: 'already_paid', orderToken: plan.orderToken, message: 'This cart has already been paid.' };
     if (plan.kind === 'in_progress') return { kind: 'in_progress', orderToken: plan.orderToken, message: 'Your payment is being processed.' };
     if (plan.kind === 'throttled') return throttled(plan.gate);
@@ -172,6 +118,90 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
     if (err instanceof StripeUnavailableError) return busy(err);
     throw err;
   }
+}
+
+type Plan =
+  | { kind: 'already_paid'; orderToken: string }
+  | { kind: 'in_progress'; orderToken: string }
+  | { kind: 'throttled'; gate: Exclude<ThrottleDecision, { ok: true }> }
+  | { kind: 'attempt'; orderId: string; token: string; attempt: number; amount: number; currency: string };
+
+/** Decides, under the cart's lock, whether this submit reuses the current attempt or starts one. */
+async function planAttempt(deps: StartPaymentDeps, cart: PricedCart, hash: string, details: CheckoutDetails): Promise<Plan> {
+  const { prisma } = deps;
+  for (let refreshed = false; ; refreshed = true) {
+    const plan = await prisma.$transaction(async (tx) => {
+      // One checkout per cart at a time: concurrent clicks queue on the cart's row lock and see
+      // the same attempt.
+      await tx.$queryRaw`SELECT id FROM "Cart" WHERE id = ${cart.id} FOR UPDATE`;
+      // Read after the lock, in a statement of its own, so it sees what the holder committed.
+      const state = await cartCheckoutState(tx, cart.id!, hash);
+      if (state.paid) return { kind: 'already_paid' as const, orderToken: state.paid.publicToken };
+      const order = state.open;
+      if (order?.status === 'processing') return { kind: 'in_progress' as const, orderToken: order.publicToken };
+      // Learn how the current attempt ended before deciding whether to reuse it (the decline the
+      // shopper just saw may not have reached us by webhook yet): outside the transaction, as
+      // it asks Stripe, then decide again.
+      const current = order?.lastAttempt;
+      if (!refreshed && order && current && current.attemptNumber === order.attemptCount && !attemptFailed(current)) {
+        return { kind: 'refresh' as const, paymentIntentId: current.paymentIntentId };
+      }
+      const lines = cart.lines.map((l) => ({ productId: l.productId, name: l.name, unitPrice: l.unitPrice, quantity: l.quantity }));
+      // Card-testing defence: a new attempt counts against the cart, the email and the client
+      // address; reusing the current attempt (a double click, a retry) only respects a cool-down.
+      const subject = { cartId: cart.id, email: details.email, ip: deps.clientIp };
+      if (!order) {
+        const gate = await consumeAttempt(tx, subject);
+        if (!gate.ok) return { kind: 'throttled' as const, gate };
+        const created = await createOrder(tx, { cartId: cart.id!, details, currency: cart.currency, subtotal: cart.subtotal, hash, lines });
+        return { kind: 'attempt' as const, orderId: created.id, token: created.publicToken, attempt: 1, amount: cart.subtotal, currency: cart.currency };
+      }
+      let attempt = order.attemptCount;
+      const last = order.lastAttempt;
+      const repriced = order.pricingHash !== hash;
+      if (repriced || (last && last.attemptNumber === attempt && attemptFailed(last))) attempt += 1;
+      const gate = attempt !== order.attemptCount ? await consumeAttempt(tx, subject) : await checkCooldown(tx, subject);
+      if (!gate.ok) return { kind: 'throttled' as const, gate };
+      if (repriced) {
+        // The cart changed since the last attempt: snapshot the new lines, charge the new amount.
+        await tx.orderItem.deleteMany({ where: { orderId: order.id } });
+        await tx.orderItem.createMany({ data: lines.map((l) => ({ ...l, orderId: order.id })) });
+      }
+      const updated = await tx.order.update({
+        where: { id: order.id },
+        data: { ...details, addressLine2: details.addressLine2 ?? null, subtotal: cart.subtotal, total: cart.subtotal, pricingHash: hash, attemptCount: attempt },
+        select: { id: true, publicToken: true, total: true, currency: true },
+      });
+      return { kind: 'attempt' as const, orderId: updated.id, token: updated.publicToken, attempt, amount: updated.total, currency: updated.currency };
+    });
+    if (plan.kind !== 'refresh') return plan;
+    await applyPaymentIntent(prisma, await deps.gateway.retrievePaymentIntent(plan.paymentIntentId), { source: 'return_page' });
+  }
+}
+
+/** The order, its lines and its first timeline entry, in one statement. */
+async function createOrder(
+  tx: Prisma.TransactionClient,
+  o: { cartId: string; details: CheckoutDetails; currency: string; subtotal: number; hash: string; lines: { productId: string; name: string; unitPrice: number; quantity: number }[] },
+): Promise<{ id: string; publicToken: string }> {
+  const id = randomUUID();
+  const publicToken = randomBytes(24).toString('base64url');
+  const now = new Date();
+  const d = o.details;
+  const lines = JSON.stringify(o.lines.map((l) => ({ id: randomUUID(), ...l })));
+  await tx.$executeRaw`
+    WITH ord AS (
+      INSERT INTO "Order" (id, "publicToken", "cartId", email, name, "addressLine1", "addressLine2", city, "postalCode", country,
+                           currency, subtotal, total, "pricingHash", "attemptCount", "createdAt", "updatedAt")
+      VALUES (${id}, ${publicToken}, ${o.cartId}, ${d.email}, ${d.name}, ${d.addressLine1}, ${d.addressLine2 ?? null}::text, ${d.city}, ${d.postalCode}, ${d.country},
+              ${o.currency}, ${o.subtotal}, ${o.subtotal}, ${o.hash}, 1, ${now}, ${now})
+    ), items AS (
+      INSERT INTO "OrderItem" (id, "orderId", "productId", name, "unitPrice", quantity)
+      SELECT x.id, ${id}, x."productId", x.name, x."unitPrice", x.quantity
+      FROM jsonb_to_recordset(${lines}::jsonb) AS x(id text, "productId" text, name text, "unitPrice" int, quantity int)
+    )
+    INSERT INTO "OrderEvent" (id, "orderId", kind, "toStatus", source, "createdAt") VALUES (${randomUUID()}, ${id}, 'created', 'pending', 'checkout', ${now})`;
+  return { id, publicToken };
 }
 
 function throttled(gate: Exclude<ThrottleDecision, { ok: true }>): StartPaymentResult {
@@ -232,12 +262,4 @@ async function cartCheckoutState(db: PrismaClient | Prisma.TransactionClient, ca
         ORDER BY o."createdAt" DESC LIMIT 1) AS open
     FROM "Cart" c WHERE c.id = ${cartId}`;
   return { paid: row?.paid ?? null, open: row?.open ?? null };
-}
-
-async function refreshCurrentAttempt(deps: StartPaymentDeps, cartId: string, hash: string): Promise<void> {
-  const { open: order } = await cartCheckoutState(deps.prisma, cartId, hash);
-  const last = order?.lastAttempt;
-  if (!order || !last || last.attemptNumber !== order.attemptCount || attemptFailed(last)) return;
-  const pi = await deps.gateway.retrievePaymentIntent(last.paymentIntentId);
-  await applyPaymentIntent(deps.prisma, pi, { source: 'return_page' });
 }
