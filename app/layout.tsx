@@ -1,10 +1,11 @@
 import type { Metadata } from 'next';
 import { headers } from 'next/headers';
+import { SITE_DESCRIPTION, SITE_NAME } from '@/lib/site';
 import './globals.css';
 
 export const metadata: Metadata = {
-  title: { default: 'Brisk', template: '%s · Brisk' },
-  description: 'Coffee, tea and the gear to brew them.',
+  title: { default: SITE_NAME, template: `%s · ${SITE_NAME}` },
+  description: SITE_DESCRIPTION,
 };
 
 export default async function RootLayout({ children }: { children: React.ReactNode }) {

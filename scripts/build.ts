@@ -20,7 +20,7 @@ export function sourceHash(): string {
       }
     }
   };
-  for (const dir of ['app', 'components', 'lib', 'public']) if (existsSync(join(root, dir))) walk(join(root, dir));
+  for (const dir of ['app', 'pages', 'components', 'lib', 'public']) if (existsSync(join(root, dir))) walk(join(root, dir));
   for (const file of ['next.config.ts', 'package-lock.json', 'postcss.config.mjs', 'tsconfig.json', 'prisma/schema.prisma', 'proxy.ts', 'instrumentation.ts']) {
     if (!existsSync(join(root, file))) continue;
     let content = readFileSync(join(root, file), 'utf8');

@@ -1,24 +1,9 @@
-import Link from 'next/link';
+import { ShopChrome } from '@/components/shop/ShopChrome';
 import { cartCount } from '@/lib/cart/cart';
 import { readCartId } from '@/lib/cart/session';
 import { prisma } from '@/lib/db/client';
 
 export default async function ShopLayout({ children }: { children: React.ReactNode }) {
   const count = await cartCount(await prisma(), await readCartId());
-  return (
-    <>
-      <header className="border-b border-stone-200 bg-white">
-        <nav aria-label="Main" className="mx-auto flex max-w-6xl items-center justify-between px-4 py-4">
-          <Link href="/" className="text-2xl font-bold tracking-tight text-amber-800">
-            Brisk
-          </Link>
-          <Link href="/cart" className="rounded-full border border-stone-300 px-4 py-2 text-sm font-medium hover:bg-stone-100" data-testid="cart-link">
-            Cart <span aria-label={`${count} items in cart`} data-testid="cart-count" className="ml-1 rounded-full bg-amber-700 px-2 py-0.5 text-white">{count}</span>
-          </Link>
-        </nav>
-      </header>
-      <main className="mx-auto max-w-6xl px-4 py-8">{children}</main>
-      <footer className="mx-auto max-w-6xl px-4 py-8 text-sm text-stone-500">Brisk — payments by Stripe. Card details never touch our servers.</footer>
-    </>
-  );
+  return <ShopChrome count={count}>{children}</ShopChrome>;
 }

@@ -1,5 +1,6 @@
-// A shopper driving the real Next.js server over HTTP the way the browser does: server actions
-// through React's own reply encoder (Next-Action header, the signed cart cookie), the order page
+// A shopper driving the real Next.js server over HTTP the way the browser does: "Add to cart" as
+// the product page's plain form POST, the checkout's server action through React's own reply
+// encoder (Next-Action header, the signed cart cookie), the order page
 // by GET, and Stripe.js's part — confirming the PaymentIntent with the publishable key and the
 // client secret — straight against the emulator. No lib/ function runs in this process.
 import { createRequire } from 'node:module';
@@ -26,6 +27,10 @@ export interface ShopperDeps {
 }
 
 export const DETAILS = { name: 'Chaos Shopper', addressLine1: '1 Failure Way', city: 'Testville', postalCode: '94107', country: 'US' };
+
+function unescapeHtml(s: string): string {
+  return s.replace(/&(lt|gt|quot|#x27|#39|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', '#x27': "'", '#39': "'", amp: '&' })[e]!);
+}
 
 function flightResult(text: string): unknown {
   const rows = new Map<string, string>();
@@ -71,12 +76,33 @@ export class Shopper {
     return flightResult(text);
   }
 
-  /** The product page's "Add to cart" (the action belongs to that page). */
+  /** The product page's "Add to cart": a plain form POST to the page, as the browser sends it.
+   * 303 back to the page when added; 422 with the refusal shown inline otherwise. */
   async addToCart(product: { id: string; slug: string }, quantity: number): Promise<{ ok: boolean; error?: string }> {
-    const form = new FormData();
-    form.set('productId', product.id);
-    form.set('quantity', String(quantity));
-    return (await this.post(`/products/${product.slug}`, 'addToCartAction', [{ ok: true }, form])) as { ok: boolean; error?: string };
+    const base = this.deps.base();
+    let r: Response;
+    let text: string;
+    try {
+      r = await fetch(`${base}/products/${product.slug}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', Origin: base, ...(this.cookie ? { Cookie: this.cookie } : {}) },
+        body: new URLSearchParams({ productId: product.id, quantity: String(quantity) }).toString(),
+        signal: AbortSignal.timeout(60_000),
+      });
+      text = await r.text();
+    } catch (err) {
+      throw new ServerDown(String((err as Error).cause ?? err));
+    }
+    if (r.status >= 500) throw new ServerDown(`HTTP ${r.status}`, r.status);
+    if (r.status === 303) {
+      const cart = r.headers.getSetCookie().find((c) => c.startsWith('brisk_cart='));
+      if (cart) this.cookie = cart.split(';')[0];
+      return { ok: true };
+    }
+    const refused = text.match(/data-testid="cart-error"[^>]*>([^<]*)</)?.[1];
+    if (r.status === 422 && refused !== undefined) return { ok: false, error: unescapeHtml(refused) };
+    throw new Error(`addToCart: HTTP ${r.status} ${text.slice(0, 200)}`);
   }
 
   async startPayment(expectedAmount: number): Promise<StartPaymentResult> {

@@ -1,32 +1,25 @@
-// The cart cookie: a signed, HttpOnly reference to a cart row. Tampered or stale → no cart.
+// The cart cookie through next/headers, for the App Router (format and checks: ./cookie.ts).
 import { cookies, headers } from 'next/headers';
-import { appSecret } from '@/lib/secrets';
-import { signValue, verifySignedValue } from '@/lib/signed-value';
-
-const COOKIE = 'brisk_cart';
-const PURPOSE = 'cart';
-const MAX_AGE = 60 * 60 * 24 * 30;
+import { CART_COOKIE, CART_COOKIE_MAX_AGE, cartCookieValue, cartIdFromCookieValue, isSecure } from './cookie';
 
 export async function readCartId(): Promise<string | null> {
-  const value = verifySignedValue((await cookies()).get(COOKIE)?.value, appSecret(), PURPOSE);
-  return value && /^[0-9a-f-]{36}$/.test(value) ? value : null;
+  return cartIdFromCookieValue((await cookies()).get(CART_COOKIE)?.value);
 }
 
 export async function isSecureRequest(): Promise<boolean> {
-  const h = await headers();
-  return h.get('x-forwarded-proto') === 'https' || (process.env.APP_URL ?? '').startsWith('https://');
+  return isSecure((await headers()).get('x-forwarded-proto'));
 }
 
 export async function writeCartId(cartId: string): Promise<void> {
-  (await cookies()).set(COOKIE, signValue(cartId, appSecret(), PURPOSE), {
+  (await cookies()).set(CART_COOKIE, cartCookieValue(cartId), {
     httpOnly: true,
     sameSite: 'lax',
     secure: await isSecureRequest(),
     path: '/',
-    maxAge: MAX_AGE,
+    maxAge: CART_COOKIE_MAX_AGE,
   });
 }
 
 export async function clearCartId(): Promise<void> {
-  (await cookies()).delete(COOKIE);
+  (await cookies()).delete(CART_COOKIE);
 }

@@ -14,7 +14,11 @@ export interface CatalogProduct {
 }
 
 const CATALOG_TTL_MS = 30_000;
-const cache = new Map<string, { at: number; value: unknown }>();
+// One cache per process, on globalThis: Next bundles this module separately for the App Router
+// and for the Pages Router pages (catalog, product), and an invalidation by one (an order's stock
+// change) must reach the other.
+const g = globalThis as unknown as { __briskCatalogCache?: Map<string, { at: number; value: unknown }> };
+const cache = (g.__briskCatalogCache ??= new Map());
 
 async function cached<T>(key: string, load: () => Promise<T>): Promise<T> {
   const hit = cache.get(key);
