@@ -11,7 +11,7 @@ import { PgBoss, fromPglite, type Job } from 'pg-boss';
 import type { Database } from '@/lib/db/client';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { setAfterCommitHooks } from '@/lib/orders/apply';
-import { StripeEventJobData, markStripeEventDead, processStripeEvent, type EventGateway } from '@/lib/orders/stripe-events';
+import { StripeEventJobData, isSheddingLoad, markStripeEventDead, processStripeEvent, type EventGateway } from '@/lib/orders/stripe-events';
 import { EmailJobData, markEmailFailed, sendEmail, smtpMailer, type Mailer } from './email';
 import { jobsLog } from './log';
 import { RECONCILE_QUEUE, registerReconcileJob } from './reconcile-job';
@@ -119,8 +119,16 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
       QUEUES.stripeEvent,
       await boss.work(QUEUES.stripeEvent, polling, async ([job]: Job<unknown>[]) => {
         const { eventId } = StripeEventJobData.parse(job.data);
-        const outcome = await processStripeEvent(prisma, gateway(), eventId);
-        return { outcome };
+        try {
+          return { outcome: await processStripeEvent(prisma, gateway(), eventId) };
+        } catch (err) {
+          if (!isSheddingLoad(err)) throw err;
+          // Paced, not failed: try again once the budget has room, without using up a retry
+          // (the queue's backoff would otherwise push it minutes away, or to the dead letters).
+          const seconds = Math.ceil(err.retryAfterMs / 1000) + Math.floor(Math.random() * 3);
+          await boss.send(QUEUES.stripeEvent, StripeEventJobData.parse({ eventId }), { startAfter: seconds });
+          return { outcome: 'deferred', seconds };
+        }
       }),
     );
     system.workerIds.set(

@@ -3,7 +3,9 @@ import fc from 'fast-check';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
 import { createOrderFixture, fakePaymentIntent, fakeRefund, orderOutcome, type PiSpec } from '@/tests/helpers/payments';
 import type { Stripe } from '@/lib/stripe/client';
-import { HANDLED_EVENT_TYPES, processStripeEvent, recordStripeEvent, type EventGateway } from './stripe-events';
+import { StripeUnavailableError } from '@/lib/stripe/gateway';
+import { applyPaymentIntent } from './apply';
+import { HANDLED_EVENT_TYPES, isSheddingLoad, processStripeEvent, recordStripeEvent, type EventGateway } from './stripe-events';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
@@ -21,7 +23,12 @@ class World implements EventGateway {
   pis = new Map<string, PiSpec>();
   refunds: Stripe.Refund[] = [];
   down = false;
+  /** Our rate budget has no room: the gateway refuses before calling Stripe. */
+  paced = false;
+  calls = 0;
   async retrievePaymentIntent(id: string) {
+    this.calls++;
+    if (this.paced) throw new StripeUnavailableError('Stripe is busy', 'busy', 1_500);
     if (this.down) throw new Error('Stripe unavailable');
     const spec = this.pis.get(id);
     if (!spec) throw new Error(`No such payment_intent: ${id}`);
@@ -47,6 +54,48 @@ describe(`processStripeEvent (${testDbKind})`, () => {
     expect(await prisma.stripeEvent.findUniqueOrThrow({ where: { id: e.id } })).toMatchObject({ status: 'processed', attempts: 1 });
     expect(await processStripeEvent(prisma, new World(), e.id)).toBe('already_processed');
     expect(await processStripeEvent(prisma, new World(), 'evt_never_stored')).toBe('missing');
+  });
+
+  it('does not ask Stripe about an order its PaymentIntent already paid (the return page got there first)', async () => {
+    const prisma = database.prisma;
+    const world = new World();
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    const spec: PiSpec = { id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' };
+    world.pis.set(spec.id, spec);
+    const created = event('payment_intent.created', fakePaymentIntent({ ...spec, status: 'requires_payment_method' }) as never);
+    await recordStripeEvent(prisma, created);
+    // Before the payment, the event is applied from Stripe's current state.
+    world.pis.set(spec.id, { ...spec, status: 'requires_payment_method' });
+    expect(await processStripeEvent(prisma, world, created.id)).toBe('processed');
+    expect(world.calls).toBe(1);
+    world.pis.set(spec.id, spec);
+    await applyPaymentIntent(prisma, fakePaymentIntent(spec), { source: 'return_page' });
+    world.down = true;
+    for (const type of ['charge.succeeded', 'payment_intent.succeeded']) {
+      const object = type === 'charge.succeeded' ? { id: 'ch_x', object: 'charge', payment_intent: spec.id } : (fakePaymentIntent(spec) as never);
+      const e = event(type, object);
+      await recordStripeEvent(prisma, e);
+      expect(await processStripeEvent(prisma, world, e.id)).toBe('processed');
+    }
+    expect(world.calls).toBe(1);
+    expect(await orderOutcome(prisma, f.orderId)).toMatchObject({ status: 'paid', emails: 1, fulfillments: 1, paidEvents: 1 });
+  });
+
+  it('leaves an event waiting, not failed, when Stripe calls are being paced', async () => {
+    const prisma = database.prisma;
+    const world = new World();
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    const spec: PiSpec = { id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' };
+    world.pis.set(spec.id, spec);
+    const e = event('payment_intent.succeeded', fakePaymentIntent(spec) as never);
+    await recordStripeEvent(prisma, e);
+    world.paced = true;
+    const err = await processStripeEvent(prisma, world, e.id).catch((x: unknown) => x);
+    expect(isSheddingLoad(err)).toBe(true);
+    expect(await prisma.stripeEvent.findUniqueOrThrow({ where: { id: e.id } })).toMatchObject({ status: 'received', attempts: 1 });
+    world.paced = false;
+    expect(await processStripeEvent(prisma, world, e.id)).toBe('processed');
+    expect((await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('paid');
   });
 
   it('records a failure with attempts and lastError, then succeeds on retry using the current state', async () => {

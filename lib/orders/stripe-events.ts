@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import type { Stripe } from '@/lib/stripe/client';
-import type { StripeGateway } from '@/lib/stripe/gateway';
+import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 import { applyChargeRefunds, applyPaymentIntent, type ApplyResult } from './apply';
 
 const HANDLED = [
@@ -82,6 +82,22 @@ async function applyRefundsOf(prisma: PrismaClient, gateway: EventGateway, payme
   return applyChargeRefunds(prisma, { paymentIntent: pi, refunds: refunds.data }, { source: 'webhook', stripeEventId });
 }
 
+/**
+ * True when our records already hold everything a payment event about this PaymentIntent could
+ * tell: it succeeded and paid its order (the shopper's return page usually gets there first).
+ * Such events are processed without asking Stripe, which keeps the shared rate budget for
+ * shoppers; anything else (a duplicate payment, a refund, an unknown PaymentIntent) is fetched.
+ */
+async function alreadyPaidBy(prisma: PrismaClient, paymentIntentId: string): Promise<boolean> {
+  const attempt = await prisma.paymentAttempt.findUnique({ where: { paymentIntentId }, select: { status: true, order: { select: { status: true, paymentIntentId: true } } } });
+  return attempt?.status === 'succeeded' && attempt.order.paymentIntentId === paymentIntentId && ['paid', 'partially_refunded', 'refunded'].includes(attempt.order.status);
+}
+
+async function applyPaymentEvent(prisma: PrismaClient, gateway: EventGateway, paymentIntentId: string, ctx: { source: 'webhook'; stripeEventId: string }): Promise<void> {
+  if (await alreadyPaidBy(prisma, paymentIntentId)) return;
+  await applyPaymentIntent(prisma, await gateway.retrievePaymentIntent(paymentIntentId), ctx);
+}
+
 async function applyEvent(prisma: PrismaClient, gateway: EventGateway, event: z.infer<typeof StoredEvent>, type: HandledEventType): Promise<void> {
   const obj = event.data.object;
   const ctx = { source: 'webhook' as const, stripeEventId: event.id };
@@ -94,13 +110,13 @@ async function applyEvent(prisma: PrismaClient, gateway: EventGateway, event: z.
     case 'payment_intent.payment_failed':
     case 'payment_intent.canceled': {
       if (!obj.id) throw new Error(`${type} event ${event.id} has no PaymentIntent id`);
-      await applyPaymentIntent(prisma, await gateway.retrievePaymentIntent(obj.id), ctx);
+      await applyPaymentEvent(prisma, gateway, obj.id, ctx);
       return;
     }
     case 'charge.succeeded':
     case 'charge.failed': {
       const pi = idOf(obj.payment_intent);
-      if (pi) await applyPaymentIntent(prisma, await gateway.retrievePaymentIntent(pi), ctx);
+      if (pi) await applyPaymentEvent(prisma, gateway, pi, ctx);
       return;
     }
     case 'charge.refunded': {
@@ -125,6 +141,14 @@ async function applyEvent(prisma: PrismaClient, gateway: EventGateway, event: z.
   }
 }
 
+/**
+ * A refusal to call Stripe now because calls are being paced (our shared rate budget, or a 429
+ * from Stripe), as opposed to Stripe or the event failing.
+ */
+export function isSheddingLoad(err: unknown): err is StripeUnavailableError {
+  return err instanceof StripeUnavailableError && (err.reason === 'busy' || err.reason === 'rate_limited');
+}
+
 function errorText(err: unknown): string {
   const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return text.slice(0, 2_000);
@@ -146,6 +170,12 @@ export async function processStripeEvent(prisma: PrismaClient, gateway: EventGat
     await prisma.stripeEvent.update({ where: { id: eventId }, data: { status: 'processed', processedAt: new Date(), lastError: null } });
     return handled ? 'processed' : 'ignored';
   } catch (err) {
+    if (isSheddingLoad(err)) {
+      // Stripe (or our shared rate budget) asked us to slow down: not this event's failure.
+      // It stays `received`; the job is deferred rather than retried (see lib/jobs).
+      await prisma.stripeEvent.update({ where: { id: eventId }, data: { status: 'received', lastError: errorText(err) } }).catch(() => {});
+      throw err;
+    }
     await prisma.stripeEvent.update({ where: { id: eventId }, data: { status: 'failed', lastError: errorText(err) } }).catch(() => {});
     throw err;
   }
