@@ -109,9 +109,10 @@ async function runSetting(kind: 'pglite' | 'postgres', latencyMs: number): Promi
 
   const rows: Row[] = [];
   try {
-    // Warm-up (JIT, query plans, connections), not measured.
-    for (let i = 0; i < WARMUP; i++) await shopper(performance.now());
+    // Warm-up (JIT, query plans, connections, the gateway's latency baseline) at the latency
+    // being measured, not measured itself.
     await setLatency(latencyMs);
+    for (let i = 0; i < WARMUP; i++) await shopper(performance.now());
 
     for (const rate of RATES) {
       const n = rate * SECONDS_PER_RATE;
