@@ -3,14 +3,22 @@ import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
 import { createOrderFixture, fakePaymentIntent } from '@/tests/helpers/payments';
 import { recordStripeEvent, listDeadStripeEvents, type EventGateway } from '@/lib/orders/stripe-events';
 import type { Stripe } from '@/lib/stripe/client';
+import { StripeUnavailableError } from '@/lib/stripe/gateway';
 import { enqueueStripeEvent, jobsRunning, queueDepths, replayStripeEvent, runSweep, startJobs, stopJobs, webhookLagSeconds } from './index';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 const pis = new Map<string, Stripe.PaymentIntent>();
 let failing = new Set<string>();
+/** PaymentIntents whose next N fetches the rate budget refuses. */
+const paced = new Map<string, number>();
 const gateway: EventGateway = {
   async retrievePaymentIntent(id) {
     if (failing.has(id)) throw new Error(`Stripe is down for ${id}`);
+    const refusals = paced.get(id) ?? 0;
+    if (refusals > 0) {
+      paced.set(id, refusals - 1);
+      throw new StripeUnavailableError('Stripe is busy', 'busy', 200);
+    }
     const pi = pis.get(id);
     if (!pi) throw new Error(`no such PaymentIntent ${id}`);
     return pi;
@@ -46,6 +54,20 @@ async function waitFor<T>(read: () => Promise<T>, done: (v: T) => boolean, timeo
 }
 
 describe(`jobs on pg-boss (${testDbKind})`, () => {
+  it('defers an event while Stripe calls are paced, without spending its retries, then processes it', async () => {
+    const prisma = database.prisma;
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 2, quantity: 1 }] });
+    const pi = fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' });
+    pis.set(pi.id, pi);
+    // More refusals than the queue's retry limit (1 here): a failure would be dead by now.
+    paced.set(pi.id, 3);
+    await recordStripeEvent(prisma, piEvent('evt_jobs_paced', pi));
+    await enqueueStripeEvent('evt_jobs_paced');
+    const ev = await waitFor(() => prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_jobs_paced' } }), (e) => e.status === 'processed', 30_000);
+    expect(ev).toMatchObject({ status: 'processed', attempts: 4, lastError: null });
+    expect((await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('paid');
+  }, 40_000);
+
   it('processes an enqueued event end to end: order paid, email stored', async () => {
     const prisma = database.prisma;
     expect(jobsRunning()).toMatchObject({ started: true, worker: true });
