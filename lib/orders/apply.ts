@@ -118,7 +118,11 @@ async function lockOrderForPaymentIntent(tx: Tx, pi: Stripe.PaymentIntent): Prom
 
 /** Inserts side-effect keys in one statement; returns the keys this caller inserted. */
 async function claimAll(tx: Tx, orderId: string, effects: { key: string; kind: string }[]): Promise<Set<string>> {
-  const rows = await tx.sideEffect.createManyAndReturn({ data: effects.map((e) => ({ ...e, orderId })), skipDuplicates: true, select: { key: true } });
+  const rows = await tx.$queryRaw<{ key: string }[]>`
+    INSERT INTO "SideEffect" (key, kind, "orderId", "createdAt")
+    SELECT x.key, x.kind, ${orderId}, ${new Date()} FROM jsonb_to_recordset(${JSON.stringify(effects)}::jsonb) AS x(key text, kind text)
+    ON CONFLICT (key) DO NOTHING
+    RETURNING key`;
   return new Set(rows.map((r) => r.key));
 }
 
@@ -184,7 +188,11 @@ async function updateAttempt(
   };
   const changed = (Object.keys(next) as (keyof typeof next)[]).some((k) => next[k] !== attempt[k]);
   if (!changed) return { attemptNumber: attempt.attemptNumber };
-  await tx.paymentAttempt.updateMany({ where: { id: attempt.id }, data: next });
+  await tx.$executeRaw`
+    UPDATE "PaymentAttempt" SET status = ${next.status}, "cardBrand" = ${next.cardBrand}::text, "cardLast4" = ${next.cardLast4}::text,
+      "riskLevel" = ${next.riskLevel}::text, "riskScore" = ${next.riskScore}::int, "declineCode" = ${next.declineCode}::text,
+      "failureCode" = ${next.failureCode}::text, "failureMessage" = ${next.failureMessage}::text, "updatedAt" = ${new Date()}
+    WHERE id = ${attempt.id}`;
   const newlyFailed = status === 'requires_payment_method' && err && (attempt.status !== status || attempt.failureCode !== next.failureCode || attempt.declineCode !== next.declineCode);
   if (newlyFailed) {
     // Card-testing defence: each decline counts once, against the cart, email and address.
