@@ -77,7 +77,15 @@ export const scaleOutScenario: Scenario = {
         const deliveries = ((await stripe.control('/deliveries')) as { data: { ok: boolean }[] }).data;
         const stored = await check.prisma.stripeEvent.count();
         const processed = await check.prisma.stripeEvent.count({ where: { status: 'processed' } });
-        if (processed !== stored) violations.push(`${stored - processed} stored events not processed`);
+        if (processed !== stored) {
+          // Say why: how the rest stand, their most common errors, and what the queue holds.
+          const states = await check.prisma.stripeEvent.groupBy({ by: ['status'], _count: true, where: { status: { not: 'processed' } } });
+          const errors = await check.prisma.stripeEvent.groupBy({ by: ['lastError'], _count: true, where: { status: { not: 'processed' } }, orderBy: { _count: { lastError: 'desc' } }, take: 3 });
+          const jobs = await check.prisma.$queryRawUnsafe<{ state: string; n: number }[]>(`SELECT state, count(*)::int AS n FROM pgboss.job WHERE name = 'stripe-event' GROUP BY state`);
+          violations.push(
+            `${stored - processed} stored events not processed (${states.map((x) => `${x.status} ${x._count}`).join(', ')}; errors: ${errors.map((e) => `${e._count}× ${e.lastError ?? 'none'}`).join(' | ')}; stripe-event jobs: ${jobs.map((j) => `${j.state} ${j.n}`).join(', ')})`,
+          );
+        }
         for (const o of outcomes) if (o.splitDoubleSubmit) violations.push(`a double submit across instances got two PaymentIntents for one attempt (${o.splitDoubleSubmit})`);
         const paid = outcomes.filter((o) => o.result === 'paid').length;
         const notPaid = outcomes.filter((o) => o.result !== 'paid').map((o) => `${o.result}: ${o.detail ?? ''}`);
