@@ -75,6 +75,9 @@ describe(`emulator → webhook → worker → order (${testDbKind})`, () => {
 
     const settled = () => prisma.stripeEvent.count({ where: { status: { not: 'processed' } } });
     await waitFor(() => orderOutcome(prisma, f.orderId), (o) => o.status === 'paid');
+    // The order can be paid (by charge.succeeded) before Stripe has sent payment_intent.succeeded:
+    // wait for that delivery too before counting what is left to process.
+    await waitFor(() => prisma.stripeEvent.count({ where: { type: 'payment_intent.succeeded' } }), (n) => n > 0);
     await waitFor(settled, (n) => n === 0);
     const out = await orderOutcome(prisma, f.orderId);
     expect(out).toMatchObject({ status: 'paid', amountPaid: f.total, stock: [1], emails: 1, fulfillments: 1, paidEvents: 1, ledgerUnbalanced: [], oversold: false });
