@@ -65,8 +65,9 @@ async function runSetting(kind: 'pglite' | 'postgres', latencyMs: number): Promi
     return stripeTime.run(acc, async () => {
       const added = await addToCart(database.prisma, null, { productId: product.id, quantity: 1 });
       if (!added.ok) throw new Error(added.error);
-      // One email per shopper, as in real traffic: a shared one would trip the card-testing limit.
-      const started = await startPayment({ prisma: database.prisma, gateway }, added.cartId, { ...details, email: `bench+${i}@example.com`, expectedAmount: product.price });
+      // One email and one address per shopper, as in real traffic: a shared email would trip the
+      // card-testing limit, and a shared address makes every risk check count the whole run.
+      const started = await startPayment({ prisma: database.prisma, gateway }, added.cartId, { ...details, email: `bench+${i}@example.com`, addressLine1: `${i} Load St`, expectedAmount: product.price });
       let wall = performance.now() - arrivedAt;
       if (started.kind !== 'ready') {
         failureKinds[started.kind] = (failureKinds[started.kind] ?? 0) + 1;
