@@ -77,7 +77,7 @@ async function usualAmount(db: Db, currency: string, now: Date): Promise<number 
 
 // The shop's usual amount moves slowly; scoring each payment reuses it for a while rather than
 // taking a median over a month of orders inside every payment's transaction.
-export const USUAL_AMOUNT_TTL_MS = 10 * 60_000;
+const USUAL_AMOUNT_TTL_MS = 10 * 60_000;
 const usualCache = new Map<string, { value: number | null; at: number }>();
 
 async function cachedUsualAmount(db: Db, currency: string, now: Date): Promise<number | null> {
@@ -86,11 +86,6 @@ async function cachedUsualAmount(db: Db, currency: string, now: Date): Promise<n
   const value = await usualAmount(db, currency, now);
   usualCache.set(currency, { value, at: now.getTime() });
   return value;
-}
-
-/** Forgets the cached usual amounts (tests, or after bulk imports). */
-export function resetUsualAmountCache(): void {
-  usualCache.clear();
 }
 
 interface Subject {
