@@ -6,6 +6,7 @@ import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import type { Stripe } from '@/lib/stripe/client';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 import { applyChargeRefunds, applyPaymentIntent, type ApplyResult } from './apply';
+import { hasBeenPaid } from './state-machine';
 
 const HANDLED = [
   'payment_intent.created',
@@ -90,7 +91,7 @@ async function applyRefundsOf(prisma: PrismaClient, gateway: EventGateway, payme
  */
 async function alreadyPaidBy(prisma: PrismaClient, paymentIntentId: string): Promise<boolean> {
   const attempt = await prisma.paymentAttempt.findUnique({ where: { paymentIntentId }, select: { status: true, order: { select: { status: true, paymentIntentId: true } } } });
-  return attempt?.status === 'succeeded' && attempt.order.paymentIntentId === paymentIntentId && ['paid', 'partially_refunded', 'refunded'].includes(attempt.order.status);
+  return attempt?.status === 'succeeded' && attempt.order.paymentIntentId === paymentIntentId && hasBeenPaid(attempt.order.status);
 }
 
 async function applyPaymentEvent(prisma: PrismaClient, gateway: EventGateway, paymentIntentId: string, ctx: { source: 'webhook'; stripeEventId: string }): Promise<void> {
