@@ -43,8 +43,7 @@ interface Sample {
 }
 
 async function runSetting(kind: 'pglite' | 'postgres', latencyMs: number): Promise<Row[]> {
-  process.env.TEST_DB_KIND = kind;
-  const database = await createTestDatabase();
+  const database = await createTestDatabase(kind);
   await seedCatalog(database.prisma);
   await database.prisma.product.updateMany({ data: { stock: 1_000_000 } });
   const products = await database.prisma.product.findMany();

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
+import { sqlDatabase } from '@/lib/db/sql';
 
 export const MAX_LINE_QUANTITY = 99;
 
@@ -68,9 +69,18 @@ export function priceLines(lines: Omit<CartLine, 'lineTotal'>[]): { lines: CartL
 export async function getCart(prisma: PrismaClient, cartId: string | null): Promise<PricedCart> {
   if (!cartId) return EMPTY(null);
   // One round trip: the cart, its lines and their products (the cart page and every checkout).
-  const rows = await prisma.$queryRaw<
-    { cartId: string; productId: string | null; slug: string; name: string; image: string; unitPrice: number; currency: string; quantity: number; stock: number; active: boolean }[]
-  >`
+  const rows = await sqlDatabase(prisma).query<{
+    cartId: string;
+    productId: string | null;
+    slug: string;
+    name: string;
+    image: string;
+    unitPrice: number;
+    currency: string;
+    quantity: number;
+    stock: number;
+    active: boolean;
+  }>`
     SELECT c.id AS "cartId", i."productId", p.slug, p.name, p.image, p.price AS "unitPrice", p.currency, i.quantity, p.stock, p.active
     FROM "Cart" c
     LEFT JOIN "CartItem" i ON i."cartId" = c.id
@@ -100,7 +110,8 @@ export async function addToCart(prisma: PrismaClient, cartId: string | null, raw
   const { productId, quantity } = parsed.data;
   // Two round trips: what we know (the product, whether the cart exists, what it holds of it),
   // then one write that creates or touches the cart and sets the line.
-  const [known] = await prisma.$queryRaw<{ name: string; stock: number; cartId: string | null; existing: number | null }[]>`
+  const sql = sqlDatabase(prisma);
+  const [known] = await sql.query<{ name: string; stock: number; cartId: string | null; existing: number | null }>`
     SELECT p.name, p.stock,
       (SELECT c.id FROM "Cart" c WHERE c.id = ${cartId}::text) AS "cartId",
       (SELECT i.quantity FROM "CartItem" i WHERE i."cartId" = ${cartId}::text AND i."productId" = p.id) AS existing
@@ -118,7 +129,7 @@ export async function addToCart(prisma: PrismaClient, cartId: string | null, raw
   if (next > MAX_LINE_QUANTITY) return { ok: false, error: `Quantity can be at most ${MAX_LINE_QUANTITY}.` };
   const id = known.cartId ?? randomUUID();
   const now = new Date();
-  await prisma.$executeRaw`
+  await sql.execute`
     WITH cart AS (
       INSERT INTO "Cart" (id, "createdAt", "updatedAt") VALUES (${id}, ${now}, ${now})
       ON CONFLICT (id) DO UPDATE SET "updatedAt" = ${now}

@@ -3,6 +3,7 @@
 // The page is on every shopper's path: one round trip to read it, one more only after it moved.
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import { applyPaymentIntent } from '@/lib/orders/apply';
+import { sqlDatabase } from '@/lib/db/sql';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 
 const SETTLED = new Set(['paid', 'partially_refunded', 'refunded', 'canceled']);
@@ -20,7 +21,7 @@ export type ShopperOrder = OrderRow & { items: ItemRow[] };
 async function readOrder(prisma: PrismaClient, where: { token: string } | { id: string }): Promise<{ order: ShopperOrder; lastAttempt: ShopperAttempt | null } | null> {
   const token = 'token' in where ? where.token : null;
   const id = 'id' in where ? where.id : null;
-  const rows = await prisma.$queryRaw<(OrderRow & { items: ItemRow[]; lastAttempt: ShopperAttempt | null })[]>`
+  const rows = await sqlDatabase(prisma).query<OrderRow & { items: ItemRow[]; lastAttempt: ShopperAttempt | null }>`
     SELECT o.*,
       COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = o.id), '[]'::json) AS items,
       (SELECT json_build_object('attemptNumber', a."attemptNumber", 'status', a.status, 'failureMessage', a."failureMessage",
@@ -55,7 +56,7 @@ export async function loadOrderForShopper(prisma: PrismaClient, gateway: StripeG
 
 /** Empties the cart a paid order came from, once (one statement); true when this call emptied it. */
 async function clearPaidCart(prisma: PrismaClient, orderId: string, cartId: string): Promise<boolean> {
-  const [row] = await prisma.$queryRaw<{ cleared: boolean }[]>`
+  const [row] = await sqlDatabase(prisma).query<{ cleared: boolean }>`
     WITH claimed AS (
       INSERT INTO "SideEffect" (key, "orderId", kind, "createdAt") VALUES (${`cart-cleared:${orderId}`}, ${orderId}, 'cart_cleared', ${new Date()})
       ON CONFLICT (key) DO NOTHING RETURNING key

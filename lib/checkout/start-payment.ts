@@ -4,11 +4,12 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type Stripe from 'stripe';
-import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
+import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { getCart, type PricedCart } from '@/lib/cart/cart';
 import { formatMoney } from '@/lib/money';
 import { logger } from '@/lib/observability/logger';
 import { applyPaymentIntent } from '@/lib/orders/apply';
+import { sqlDatabase, type Sql } from '@/lib/db/sql';
 import { checkCooldown, consumeAttempt, type ThrottleDecision } from '@/lib/security/throttle';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 
@@ -129,11 +130,12 @@ type Plan =
 /** Decides, under the cart's lock, whether this submit reuses the current attempt or starts one. */
 async function planAttempt(deps: StartPaymentDeps, cart: PricedCart, hash: string, details: CheckoutDetails): Promise<Plan> {
   const { prisma } = deps;
+  const db = sqlDatabase(prisma);
   for (let refreshed = false; ; refreshed = true) {
-    const plan = await prisma.$transaction(async (tx) => {
+    const plan = await db.transaction(async (tx) => {
       // One checkout per cart at a time: concurrent clicks queue on the cart's row lock and see
-      // the same attempt.
-      await tx.$queryRaw`SELECT id FROM "Cart" WHERE id = ${cart.id} FOR UPDATE`;
+      // the same attempt (where transactions run one at a time, they queue anyway).
+      if (!db.serialTransactions) await tx.query`SELECT id FROM "Cart" WHERE id = ${cart.id} FOR UPDATE`;
       // Read after the lock, in a statement of its own, so it sees what the holder committed.
       const state = await cartCheckoutState(tx, cart.id!, hash);
       if (state.paid) return { kind: 'already_paid' as const, orderToken: state.paid.publicToken };
@@ -162,34 +164,48 @@ async function planAttempt(deps: StartPaymentDeps, cart: PricedCart, hash: strin
       if (repriced || (last && last.attemptNumber === attempt && attemptFailed(last))) attempt += 1;
       const gate = attempt !== order.attemptCount ? await consumeAttempt(tx, subject) : await checkCooldown(tx, subject);
       if (!gate.ok) return { kind: 'throttled' as const, gate };
-      if (repriced) {
-        // The cart changed since the last attempt: snapshot the new lines, charge the new amount.
-        await tx.orderItem.deleteMany({ where: { orderId: order.id } });
-        await tx.orderItem.createMany({ data: lines.map((l) => ({ ...l, orderId: order.id })) });
-      }
-      const updated = await tx.order.update({
-        where: { id: order.id },
-        data: { ...details, addressLine2: details.addressLine2 ?? null, subtotal: cart.subtotal, total: cart.subtotal, pricingHash: hash, attemptCount: attempt },
-        select: { id: true, publicToken: true, total: true, currency: true },
-      });
-      return { kind: 'attempt' as const, orderId: updated.id, token: updated.publicToken, attempt, amount: updated.total, currency: updated.currency };
+      await updateOrderForAttempt(tx, { orderId: order.id, details, subtotal: cart.subtotal, hash, attempt, lines: repriced ? lines : null });
+      return { kind: 'attempt' as const, orderId: order.id, token: order.publicToken, attempt, amount: cart.subtotal, currency: cart.currency };
     });
     if (plan.kind !== 'refresh') return plan;
     await applyPaymentIntent(prisma, await deps.gateway.retrievePaymentIntent(plan.paymentIntentId), { source: 'return_page' });
   }
 }
 
+type Line = { productId: string; name: string; unitPrice: number; quantity: number };
+
+/**
+ * The next attempt on an open order, in one statement: the shopper's details as submitted now,
+ * and, when the cart changed (`lines`), the new lines snapshotted and the new amount.
+ */
+async function updateOrderForAttempt(tx: Sql, o: { orderId: string; details: CheckoutDetails; subtotal: number; hash: string; attempt: number; lines: Line[] | null }): Promise<void> {
+  const d = o.details;
+  const lines = o.lines ? JSON.stringify(o.lines.map((l) => ({ id: randomUUID(), ...l }))) : null;
+  await tx.execute`
+    WITH gone AS (
+      DELETE FROM "OrderItem" WHERE "orderId" = ${o.orderId} AND ${lines}::jsonb IS NOT NULL
+    ), items AS (
+      INSERT INTO "OrderItem" (id, "orderId", "productId", name, "unitPrice", quantity)
+      SELECT x.id, ${o.orderId}, x."productId", x.name, x."unitPrice", x.quantity
+      FROM jsonb_to_recordset(COALESCE(${lines}::jsonb, '[]'::jsonb)) AS x(id text, "productId" text, name text, "unitPrice" int, quantity int)
+    )
+    UPDATE "Order" SET email = ${d.email}, name = ${d.name}, "addressLine1" = ${d.addressLine1}, "addressLine2" = ${d.addressLine2 ?? null}::text,
+      city = ${d.city}, "postalCode" = ${d.postalCode}, country = ${d.country}, subtotal = ${o.subtotal}, total = ${o.subtotal},
+      "pricingHash" = ${o.hash}, "attemptCount" = ${o.attempt}, "updatedAt" = ${new Date()}
+    WHERE id = ${o.orderId}`;
+}
+
 /** The order, its lines and its first timeline entry, in one statement. */
 async function createOrder(
-  tx: Prisma.TransactionClient,
-  o: { cartId: string; details: CheckoutDetails; currency: string; subtotal: number; hash: string; lines: { productId: string; name: string; unitPrice: number; quantity: number }[] },
+  tx: Sql,
+  o: { cartId: string; details: CheckoutDetails; currency: string; subtotal: number; hash: string; lines: Line[] },
 ): Promise<{ id: string; publicToken: string }> {
   const id = randomUUID();
   const publicToken = randomBytes(24).toString('base64url');
   const now = new Date();
   const d = o.details;
   const lines = JSON.stringify(o.lines.map((l) => ({ id: randomUUID(), ...l })));
-  await tx.$executeRaw`
+  await tx.execute`
     WITH ord AS (
       INSERT INTO "Order" (id, "publicToken", "cartId", email, name, "addressLine1", "addressLine2", city, "postalCode", country,
                            currency, subtotal, total, "pricingHash", "attemptCount", "createdAt", "updatedAt")
@@ -222,7 +238,7 @@ function busy(err: StripeUnavailableError): StartPaymentResult {
 /** Stores the attempt and points the order at its PaymentIntent, in one statement. */
 async function recordAttempt(prisma: PrismaClient, orderId: string, attemptNumber: number, pi: Stripe.PaymentIntent, idempotencyKey: string, clientIp?: string): Promise<void> {
   const now = new Date();
-  await prisma.$executeRaw`
+  await sqlDatabase(prisma).execute`
     WITH attempt AS (
       INSERT INTO "PaymentAttempt" (id, "orderId", "attemptNumber", "paymentIntentId", "idempotencyKey", amount, currency, status, "clientIp", "createdAt", "updatedAt")
       VALUES (${randomUUID()}, ${orderId}, ${attemptNumber}, ${pi.id}, ${idempotencyKey}, ${pi.amount}, ${pi.currency}, ${pi.status}, ${clientIp ?? null}::text, ${now}, ${now})
@@ -246,9 +262,9 @@ interface CheckoutState {
 }
 
 /** Where a cart's checkout stands, in one statement. */
-async function cartCheckoutState(db: PrismaClient | Prisma.TransactionClient, cartId: string, hash: string): Promise<CheckoutState> {
+async function cartCheckoutState(db: Sql, cartId: string, hash: string): Promise<CheckoutState> {
   const recent = new Date(Date.now() - ALREADY_PAID_WINDOW_MS);
-  const [row] = await db.$queryRaw<{ paid: CheckoutState['paid']; open: CheckoutState['open'] }[]>`
+  const [row] = await db.query<{ paid: CheckoutState['paid']; open: CheckoutState['open'] }>`
     SELECT
       (SELECT json_build_object('publicToken', p."publicToken") FROM "Order" p
         WHERE p."cartId" = c.id AND p.status = 'paid' AND p."pricingHash" = ${hash} AND p."paidAt" > ${recent}

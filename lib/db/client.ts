@@ -8,6 +8,8 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '@/lib/generated/prisma/client';
+import { logger } from '@/lib/observability/logger';
+import { pgDatabase, pgliteDatabase, registerSqlDatabase } from './sql';
 
 export type { PrismaClient };
 
@@ -34,9 +36,24 @@ export interface OpenOptions {
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   if (opts.url) {
-    const adapterFactory = new PrismaPg({ connectionString: opts.url, max: opts.poolMax ?? 10 });
+    // One pool, shared by Prisma and the hot statements that go to pg directly (lib/db/sql.ts).
+    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolMax ?? 10 });
+    // An idle connection the server closes (a restart, a dropped database) is discarded by the
+    // pool and the next query opens a new one; without a listener the error would crash us.
+    pool.on('error', (err) => logger().warn({ err: err.message }, 'idle database connection closed'));
+    const adapterFactory = new PrismaPg(pool);
     const prisma = new PrismaClient({ adapter: adapterFactory });
-    return { kind: 'postgres', prisma, url: opts.url, adapterFactory, close: () => prisma.$disconnect() };
+    registerSqlDatabase(prisma, pgDatabase(pool, pg.types));
+    return {
+      kind: 'postgres',
+      prisma,
+      url: opts.url,
+      adapterFactory,
+      close: async () => {
+        await prisma.$disconnect();
+        await pool.end();
+      },
+    };
   }
   const dataDir = opts.dataDir ?? 'memory://';
   // PGlite does not create missing parent folders.
@@ -44,6 +61,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const pglite = await PGlite.create(dataDir, opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {});
   const adapterFactory = new PrismaPGlite(pglite) as unknown as SqlMigrationAwareDriverAdapterFactory;
   const prisma = new PrismaClient({ adapter: adapterFactory as never });
+  registerSqlDatabase(prisma, pgliteDatabase(pglite));
   return {
     kind: 'pglite',
     prisma,

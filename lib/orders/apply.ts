@@ -2,11 +2,12 @@
 // becomes our order. The webhook worker, the return page, reconciliation and the admin all
 // call it with whatever state they hold, in any order, any number of times, concurrently;
 // the order row lock serialises them and SideEffect keys make each follow-up happen once.
-import { assessRiskInTransaction } from '@/lib/risk/score';
+import { assessRiskInTransaction, SIGNAL_WINDOW_MS, signalsQuery, type SignalCounts } from '@/lib/risk/score';
 import { randomUUID } from 'node:crypto';
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import type { OrderStatus } from '@/lib/generated/prisma/enums';
 import type { Stripe } from '@/lib/stripe/client';
+import { sqlDatabase, sqlFragment, sqlOf, type Sql, type SqlFragment } from '@/lib/db/sql';
 import { invalidateCatalog } from '@/lib/catalog/catalog';
 import { formatMoney } from '@/lib/money';
 import { recordDecline } from '@/lib/security/throttle';
@@ -27,6 +28,7 @@ export interface ApplyResult {
 }
 
 type Tx = Prisma.TransactionClient;
+type Json = Prisma.InputJsonValue;
 
 /** Ledger accounts. Debits positive, credits negative; each txKey sums to zero. */
 export const ACCOUNTS = {
@@ -92,16 +94,21 @@ type AttemptRow = Pick<
  * Finds the PaymentIntent's order (its attempt row, else the order_id we put in its metadata),
  * locks it, then reads it with its lines and that attempt: two round trips. The read must be a
  * statement of its own: under READ COMMITTED a statement that waited for the lock still reads
- * other rows (the attempt) as of its start, missing what the lock holder just committed.
+ * other rows (the attempt) as of its start, missing what the lock holder just committed. Where
+ * transactions run one at a time (PGlite) nobody else can hold the lock: one round trip.
  */
-async function lockOrderForPaymentIntent(tx: Tx, pi: Stripe.PaymentIntent): Promise<{ order: LockedOrder; attempt: AttemptRow | null } | null> {
+async function lockOrderForPaymentIntent(tx: Sql, pi: Stripe.PaymentIntent, serial: boolean): Promise<{ order: LockedOrder; attempt: AttemptRow | null } | null> {
   const metaId = pi.metadata?.order_id && UUID.test(pi.metadata.order_id) ? pi.metadata.order_id : null;
-  const [target] = await tx.$queryRaw<{ id: string }[]>`
-    SELECT id FROM "Order"
-    WHERE id = COALESCE((SELECT "orderId" FROM "PaymentAttempt" WHERE "paymentIntentId" = ${pi.id}), ${metaId}::text)
-    FOR UPDATE`;
-  if (!target) return null;
-  const rows = await tx.$queryRaw<(Omit<LockedOrder, 'items'> & { items: LockedOrder['items']; attempt: AttemptRow | null })[]>`
+  let targetId: string | null = null;
+  if (!serial) {
+    const [target] = await tx.query<{ id: string }>`
+      SELECT id FROM "Order"
+      WHERE id = COALESCE((SELECT "orderId" FROM "PaymentAttempt" WHERE "paymentIntentId" = ${pi.id}), ${metaId}::text)
+      FOR UPDATE`;
+    if (!target) return null;
+    targetId = target.id;
+  }
+  const rows = await tx.query<Omit<LockedOrder, 'items'> & { items: LockedOrder['items']; attempt: AttemptRow | null }>`
     SELECT o.*,
       COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = o.id), '[]'::json) AS items,
       (SELECT json_build_object('id', a.id, 'attemptNumber', a."attemptNumber", 'status', a.status, 'cardBrand', a."cardBrand",
@@ -109,43 +116,36 @@ async function lockOrderForPaymentIntent(tx: Tx, pi: Stripe.PaymentIntent): Prom
               'failureCode', a."failureCode", 'failureMessage', a."failureMessage", 'clientIp', a."clientIp")
        FROM "PaymentAttempt" a WHERE a."paymentIntentId" = ${pi.id} AND a."orderId" = o.id) AS attempt
     FROM "Order" o
-    WHERE o.id = ${target.id}`;
+    WHERE o.id = COALESCE(${targetId}::text, (SELECT "orderId" FROM "PaymentAttempt" WHERE "paymentIntentId" = ${pi.id}), ${metaId}::text)`;
   const row = rows[0];
   if (!row) return null;
   const { attempt, ...order } = row;
   return { order: order as LockedOrder, attempt };
 }
 
-/** Inserts side-effect keys in one statement; returns the keys this caller inserted. */
-async function claimAll(tx: Tx, orderId: string, effects: { key: string; kind: string }[]): Promise<Set<string>> {
-  const rows = await tx.$queryRaw<{ key: string }[]>`
-    INSERT INTO "SideEffect" (key, kind, "orderId", "createdAt")
-    SELECT x.key, x.kind, ${orderId}, ${new Date()} FROM jsonb_to_recordset(${JSON.stringify(effects)}::jsonb) AS x(key text, kind text)
-    ON CONFLICT (key) DO NOTHING
-    RETURNING key`;
-  return new Set(rows.map((r) => r.key));
-}
-
 /** Inserts a side effect's key; true only for the one caller that inserted it. */
-async function claim(tx: Tx, key: string, kind: string, orderId: string): Promise<boolean> {
-  const r = await tx.sideEffect.createMany({ data: [{ key, kind, orderId }], skipDuplicates: true });
-  return r.count === 1;
+async function claim(tx: Sql, key: string, kind: string, orderId: string): Promise<boolean> {
+  const rows = await tx.query`
+    INSERT INTO "SideEffect" (key, kind, "orderId", "createdAt") VALUES (${key}, ${kind}, ${orderId}, ${new Date()})
+    ON CONFLICT (key) DO NOTHING RETURNING key`;
+  return rows.length === 1;
 }
 
-async function recordEvent(
-  tx: Tx,
-  orderId: string,
-  ctx: ApplyContext,
-  e: { kind: string; fromStatus?: OrderStatus; toStatus?: OrderStatus; detail?: Prisma.InputJsonValue },
-): Promise<void> {
-  await tx.orderEvent.create({
-    data: { orderId, kind: e.kind, fromStatus: e.fromStatus, toStatus: e.toStatus, detail: e.detail, source: ctx.source, stripeEventId: ctx.stripeEventId, actor: ctx.actor },
-  });
+async function recordEvent(tx: Sql, orderId: string, ctx: ApplyContext, e: { kind: string; fromStatus?: OrderStatus; toStatus?: OrderStatus; detail?: Json }): Promise<void> {
+  await tx.execute`
+    INSERT INTO "OrderEvent" (id, "orderId", kind, "fromStatus", "toStatus", source, "stripeEventId", actor, detail, "createdAt")
+    VALUES (${randomUUID()}, ${orderId}, ${e.kind}, ${e.fromStatus ?? null}::"OrderStatus", ${e.toStatus ?? null}::"OrderStatus", ${ctx.source},
+            ${ctx.stripeEventId ?? null}::text, ${ctx.actor ?? null}::text, ${e.detail === undefined ? null : JSON.stringify(e.detail)}::jsonb, ${new Date()})`;
 }
 
-async function moveOrder(tx: Tx, order: LockedOrder, to: OrderStatus, ctx: ApplyContext, data: Prisma.OrderUpdateInput = {}, detail?: Prisma.InputJsonValue): Promise<void> {
-  await tx.order.update({ where: { id: order.id }, data: { ...data, status: to } });
-  await recordEvent(tx, order.id, ctx, { kind: 'status_changed', fromStatus: order.status, toStatus: to, detail });
+/** The status change and its timeline entry, in one statement. */
+async function moveOrder(tx: Sql, order: { id: string; status: OrderStatus }, to: OrderStatus, ctx: ApplyContext, detail?: Json): Promise<void> {
+  const now = new Date();
+  await tx.execute`
+    WITH upd AS (UPDATE "Order" SET status = ${to}::"OrderStatus", "updatedAt" = ${now} WHERE id = ${order.id})
+    INSERT INTO "OrderEvent" (id, "orderId", kind, "fromStatus", "toStatus", source, "stripeEventId", actor, detail, "createdAt")
+    VALUES (${randomUUID()}, ${order.id}, 'status_changed', ${order.status}::"OrderStatus", ${to}::"OrderStatus", ${ctx.source},
+            ${ctx.stripeEventId ?? null}::text, ${ctx.actor ?? null}::text, ${detail === undefined ? null : JSON.stringify(detail)}::jsonb, ${now})`;
   order.status = to;
 }
 
@@ -155,15 +155,18 @@ function ledgerLines(txKey: string, currency: string, memo: string, lines: [acco
   return lines.map(([account, amount]) => ({ id: randomUUID(), txKey, account, amount, currency, memo }));
 }
 
-async function postLedger(tx: Tx, txKey: string, orderId: string, currency: string, memo: string, lines: [account: string, amount: number][]): Promise<void> {
-  await tx.ledgerEntry.createMany({ data: ledgerLines(txKey, currency, memo, lines).map((l) => ({ ...l, orderId })) });
+async function postLedger(tx: Sql, txKey: string, orderId: string, currency: string, memo: string, lines: [account: string, amount: number][]): Promise<void> {
+  await tx.execute`
+    INSERT INTO "LedgerEntry" (id, "txKey", "orderId", account, amount, currency, memo, "createdAt")
+    SELECT x.id, x."txKey", ${orderId}, x.account, x.amount, x.currency, x.memo, ${new Date()}::timestamp
+    FROM jsonb_to_recordset(${JSON.stringify(ledgerLines(txKey, currency, memo, lines))}::jsonb) AS x(id text, "txKey" text, account text, amount int, currency text, memo text)`;
 }
 
 const TERMINAL_ATTEMPT = new Set(['succeeded', 'canceled']);
 
 /** Brings the attempt row up to the PaymentIntent; records a decline on the timeline once. */
 async function updateAttempt(
-  tx: Tx,
+  tx: Sql,
   order: { id: string; email: string; cartId: string | null },
   attempt: AttemptRow | null,
   pi: Stripe.PaymentIntent,
@@ -188,7 +191,7 @@ async function updateAttempt(
   };
   const changed = (Object.keys(next) as (keyof typeof next)[]).some((k) => next[k] !== attempt[k]);
   if (!changed) return { attemptNumber: attempt.attemptNumber };
-  await tx.$executeRaw`
+  await tx.execute`
     UPDATE "PaymentAttempt" SET status = ${next.status}, "cardBrand" = ${next.cardBrand}::text, "cardLast4" = ${next.cardLast4}::text,
       "riskLevel" = ${next.riskLevel}::text, "riskScore" = ${next.riskScore}::int, "declineCode" = ${next.declineCode}::text,
       "failureCode" = ${next.failureCode}::text, "failureMessage" = ${next.failureMessage}::text, "updatedAt" = ${new Date()}
@@ -229,36 +232,65 @@ function receiptText(order: LockedOrder, amount: number): string {
   ].join('\n');
 }
 
+type Shortfall = { productId: string; wanted: number; available: number };
+
 /**
- * Takes the order's lines out of stock: one statement that locks the products in id order (two
- * orders sharing products cannot deadlock), never goes below zero, and reports any shortfall.
+ * Claims the follow-ups' keys and, when this call claimed the stock key, takes the order's lines
+ * out of stock; with `signals`, reads the risk signals too: one statement. Products are locked
+ * in id order (two orders sharing products cannot deadlock), stock never goes below zero, and
+ * any shortfall is reported.
  */
-async function takeStock(tx: Tx, items: LockedOrder['items'], now: Date): Promise<{ productId: string; wanted: number; available: number }[]> {
+async function claimAndTakeStock(
+  tx: Sql,
+  order: LockedOrder,
+  effects: { key: string; kind: string }[],
+  stockKey: string,
+  signals: SqlFragment | null,
+  now: Date,
+): Promise<{ claimed: Set<string>; short: Shortfall[]; signals: SignalCounts | null }> {
   const wanted = new Map<string, number>();
-  for (const item of items) wanted.set(item.productId, (wanted.get(item.productId) ?? 0) + item.quantity);
-  if (wanted.size === 0) return [];
+  for (const item of order.items) wanted.set(item.productId, (wanted.get(item.productId) ?? 0) + item.quantity);
   const want = JSON.stringify([...wanted].map(([id, qty]) => ({ id, qty })));
-  const rows = await tx.$queryRaw<{ id: string; available: number; wanted: number }[]>`
-    WITH want AS (SELECT * FROM jsonb_to_recordset(${want}::jsonb) AS w(id text, qty int)),
+  const [row] = await tx.query<{ claimed: string[]; taken: { id: string; available: number; wanted: number }[]; signals: SignalCounts | null }>`
+    WITH claimed AS (
+      INSERT INTO "SideEffect" (key, kind, "orderId", "createdAt")
+      SELECT x.key, x.kind, ${order.id}, ${now}::timestamp FROM jsonb_to_recordset(${JSON.stringify(effects)}::jsonb) AS x(key text, kind text)
+      ON CONFLICT (key) DO NOTHING
+      RETURNING key
+    ),
+    want AS (SELECT * FROM jsonb_to_recordset(${want}::jsonb) AS w(id text, qty int)),
     locked AS MATERIALIZED (
-      SELECT p.id, p.stock FROM "Product" p JOIN want USING (id) ORDER BY p.id FOR UPDATE OF p
+      SELECT p.id, p.stock FROM "Product" p JOIN want USING (id)
+      WHERE EXISTS (SELECT 1 FROM claimed WHERE claimed.key = ${stockKey})
+      ORDER BY p.id FOR UPDATE OF p
+    ),
+    taken AS (
+      UPDATE "Product" p SET stock = p.stock - LEAST(l.stock, w.qty), "updatedAt" = ${now}
+      FROM locked l JOIN want w USING (id)
+      WHERE p.id = l.id
+      RETURNING p.id, l.stock AS available, w.qty AS wanted
     )
-    UPDATE "Product" p SET stock = p.stock - LEAST(l.stock, w.qty), "updatedAt" = ${now}
-    FROM locked l JOIN want w USING (id)
-    WHERE p.id = l.id
-    RETURNING p.id, l.stock AS available, w.qty AS wanted`;
-  const short = rows.filter((r) => r.available < r.wanted).map((r) => ({ productId: r.id, wanted: r.wanted, available: r.available }));
-  // A product that no longer exists is short by all of it.
-  for (const [productId, qty] of wanted) if (!rows.some((r) => r.id === productId)) short.push({ productId, wanted: qty, available: 0 });
-  return short;
+    SELECT
+      (SELECT COALESCE(json_agg(key), '[]'::json) FROM claimed) AS claimed,
+      (SELECT COALESCE(json_agg(json_build_object('id', id, 'available', available, 'wanted', wanted)), '[]'::json) FROM taken) AS taken,
+      ${signals ? sqlFragment`(SELECT row_to_json(s) FROM (${signals}) s)` : sqlFragment`NULL::json`} AS signals`;
+  const claimed = new Set(row.claimed);
+  const short: Shortfall[] = [];
+  if (claimed.has(stockKey)) {
+    for (const r of row.taken) if (r.available < r.wanted) short.push({ productId: r.id, wanted: r.wanted, available: r.available });
+    // A product that no longer exists is short by all of it.
+    for (const [productId, qty] of wanted) if (!row.taken.some((r) => r.id === productId)) short.push({ productId, wanted: qty, available: 0 });
+  }
+  return { claimed, short, signals: row.signals };
 }
 
 /**
  * Entering `paid`, in one transaction: the status change, the risk score, and every follow-up
  * (stock, ledger, confirmation email, fulfillment) exactly once per order — each runs only in
- * the transaction that inserted its SideEffect key, and all keys are claimed in one statement.
+ * the transaction that inserted its SideEffect key. Two statements: the keys, the stock and the
+ * risk signals in one, everything else in the other.
  */
-async function enterPaid(tx: Tx, order: LockedOrder, pi: Stripe.PaymentIntent, ctx: ApplyContext, attemptNumber: number | null, attempt: AttemptRow | null, pending: Pending): Promise<void> {
+async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, ctx: ApplyContext, attemptNumber: number | null, attempt: AttemptRow | null, pending: Pending): Promise<void> {
   const now = new Date();
   const charge = latestCharge(pi);
   const effects = [
@@ -267,20 +299,26 @@ async function enterPaid(tx: Tx, order: LockedOrder, pi: Stripe.PaymentIntent, c
     { key: `email:order-confirmation:${order.id}`, kind: 'email' },
     { key: `fulfillment:${order.id}`, kind: 'fulfillment' },
   ];
-  const claimed = await claimAll(tx, order.id, effects);
-  const short = claimed.has(effects[0].key) ? await takeStock(tx, order.items, now) : [];
-  if (claimed.has(effects[0].key)) pending.stockChanged = true;
+  const clientIp = attempt?.clientIp ?? null;
   // Scored before anyone can ship it: a risky order's fulfillment starts on hold.
-  const risk =
-    order.riskReasons === null
-      ? await assessRiskInTransaction(tx, {
+  const scoring = order.riskReasons === null;
+  const signals = scoring ? signalsQuery({ email: order.email, addressLine1: order.addressLine1, postalCode: order.postalCode, clientIp }, new Date(now.getTime() - SIGNAL_WINDOW_MS)) : null;
+  const taken = await claimAndTakeStock(tx, order, effects, effects[0].key, signals, now);
+  const { claimed, short } = taken;
+  if (claimed.has(effects[0].key)) pending.stockChanged = true;
+  const risk = scoring
+    ? await assessRiskInTransaction(
+        tx,
+        {
           order,
           stripeRiskLevel: charge?.outcome?.risk_level ?? attempt?.riskLevel ?? null,
           stripeRiskScore: charge?.outcome?.risk_score ?? attempt?.riskScore ?? null,
-          clientIp: attempt?.clientIp ?? null,
+          clientIp,
           now,
-        })
-      : null;
+        },
+        taken.signals ?? undefined,
+      )
+    : null;
   const hold = Boolean(risk?.review) && order.reviewStatus === 'none';
   const actor = { source: ctx.source, stripeEventId: ctx.stripeEventId ?? null, actor: ctx.actor ?? null };
   const events: { id: string; kind: string; fromStatus?: OrderStatus; toStatus?: OrderStatus; detail: unknown; source: string; stripeEventId: string | null; actor: string | null }[] = [
@@ -300,7 +338,7 @@ async function enterPaid(tx: Tx, order: LockedOrder, pi: Stripe.PaymentIntent, c
   // The rest of entering `paid` in one statement: the order row, its timeline, the ledger
   // lines, the confirmation email and the fulfillment record (each list empty when its key
   // was claimed before).
-  await tx.$executeRaw`
+  await tx.execute`
     WITH upd AS (
       UPDATE "Order" SET
         status = 'paid', "amountPaid" = ${pi.amount_received}, "paidAt" = ${now}, "paymentIntentId" = ${pi.id},
@@ -313,20 +351,20 @@ async function enterPaid(tx: Tx, order: LockedOrder, pi: Stripe.PaymentIntent, c
       WHERE id = ${order.id}
     ), ev AS (
       INSERT INTO "OrderEvent" (id, "orderId", kind, "fromStatus", "toStatus", source, "stripeEventId", actor, detail, "createdAt")
-      SELECT x.id, ${order.id}, x.kind, x."fromStatus"::"OrderStatus", x."toStatus"::"OrderStatus", x.source, x."stripeEventId", x.actor, x.detail, ${now}
+      SELECT x.id, ${order.id}, x.kind, x."fromStatus"::"OrderStatus", x."toStatus"::"OrderStatus", x.source, x."stripeEventId", x.actor, x.detail, ${now}::timestamp
       FROM jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
         AS x(id text, kind text, "fromStatus" text, "toStatus" text, source text, "stripeEventId" text, actor text, detail jsonb)
     ), led AS (
       INSERT INTO "LedgerEntry" (id, "txKey", "orderId", account, amount, currency, memo, "createdAt")
-      SELECT x.id, x."txKey", ${order.id}, x.account, x.amount, x.currency, x.memo, ${now}
+      SELECT x.id, x."txKey", ${order.id}, x.account, x.amount, x.currency, x.memo, ${now}::timestamp
       FROM jsonb_to_recordset(${JSON.stringify(ledger)}::jsonb) AS x(id text, "txKey" text, account text, amount int, currency text, memo text)
     ), em AS (
       INSERT INTO "Email" (id, "dedupeKey", "orderId", "to", subject, text, kind, status, "createdAt")
-      SELECT x.id, x."dedupeKey", ${order.id}, x."to", x.subject, x.text, x.kind, 'queued', ${now}
+      SELECT x.id, x."dedupeKey", ${order.id}, x."to", x.subject, x.text, x.kind, 'queued', ${now}::timestamp
       FROM jsonb_to_recordset(${JSON.stringify(emails)}::jsonb) AS x(id text, "dedupeKey" text, "to" text, subject text, text text, kind text)
     ), ful AS (
       INSERT INTO "Fulfillment" (id, "orderId", status, note, "createdAt", "updatedAt")
-      SELECT ${randomUUID()}, ${order.id}, x.status, x.note, ${now}, ${now}
+      SELECT ${randomUUID()}::text, ${order.id}::text, x.status, x.note, ${now}::timestamp, ${now}::timestamp
       FROM jsonb_to_recordset(${JSON.stringify(fulfillments)}::jsonb) AS x(status text, note text)
       ON CONFLICT ("orderId") DO NOTHING
     )
@@ -337,7 +375,7 @@ async function enterPaid(tx: Tx, order: LockedOrder, pi: Stripe.PaymentIntent, c
 }
 
 /** A succeeded PaymentIntent the order did not need: kept on the books and flagged for refund. */
-async function recordUnexpectedPayment(tx: Tx, order: LockedOrder, pi: Stripe.PaymentIntent, ctx: ApplyContext, attemptNumber: number | null): Promise<void> {
+async function recordUnexpectedPayment(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, ctx: ApplyContext, attemptNumber: number | null): Promise<void> {
   if (!(await claim(tx, `ledger:payment:${pi.id}`, 'ledger', order.id))) return;
   await postLedger(tx, `payment:${pi.id}`, order.id, pi.currency, `unexpected payment on order ${order.id}`, [
     [ACCOUNTS.stripeBalance, pi.amount_received],
@@ -349,7 +387,7 @@ async function recordUnexpectedPayment(tx: Tx, order: LockedOrder, pi: Stripe.Pa
   });
 }
 
-async function applyLocked(tx: Tx, order: LockedOrder, attempt: AttemptRow | null, pi: Stripe.PaymentIntent, ctx: ApplyContext, pending: Pending): Promise<boolean> {
+async function applyLocked(tx: Sql, order: LockedOrder, attempt: AttemptRow | null, pi: Stripe.PaymentIntent, ctx: ApplyContext, pending: Pending): Promise<boolean> {
   const before = order.status;
   const { attemptNumber } = await updateAttempt(tx, order, attempt, pi, ctx);
   // The attempt number is the truth about "current": order.paymentIntentId is written after
@@ -366,7 +404,7 @@ async function applyLocked(tx: Tx, order: LockedOrder, attempt: AttemptRow | nul
     return true;
   }
   if (target && canTransition(order.status, target)) {
-    await moveOrder(tx, order, target, ctx, {}, { paymentIntentId: pi.id, attempt: attemptNumber, paymentIntentStatus: pi.status });
+    await moveOrder(tx, order, target, ctx, { paymentIntentId: pi.id, attempt: attemptNumber, paymentIntentStatus: pi.status });
   }
   return order.status !== before;
 }
@@ -377,12 +415,13 @@ async function applyLocked(tx: Tx, order: LockedOrder, attempt: AttemptRow | nul
  */
 export async function applyPaymentIntent(prisma: PrismaClient, pi: Stripe.PaymentIntent, ctx: ApplyContext): Promise<ApplyResult> {
   const pending: Pending = { emailIds: [], stockChanged: false };
-  const result = await prisma.$transaction(async (tx): Promise<ApplyResult> => {
-    const locked = await lockOrderForPaymentIntent(tx, pi);
+  const db = sqlDatabase(prisma);
+  const result = await db.transaction(async (tx): Promise<ApplyResult> => {
+    const locked = await lockOrderForPaymentIntent(tx, pi, db.serialTransactions);
     if (!locked) return { orderId: null, status: null, changed: false };
     const changed = await applyLocked(tx, locked.order, locked.attempt, pi, ctx, pending);
     return { orderId: locked.order.id, status: locked.order.status, changed };
-  }, TX_OPTIONS);
+  });
   runAfterCommit(pending);
   return result;
 }
@@ -414,6 +453,7 @@ export async function applyChargeRefunds(prisma: PrismaClient, input: RefundsInp
 
   const result = await prisma.$transaction(async (tx) => {
     const order = await lockOrder(tx, orderId);
+    const sql = sqlOf(tx);
     const before = order.status;
     if (!hasBeenPaid(order.status)) return { orderId, status: order.status, changed: false };
     // Refunds of a payment the order did not need reverse that payment, not the sale.
@@ -441,13 +481,13 @@ export async function applyChargeRefunds(prisma: PrismaClient, input: RefundsInp
             reason: re.reason ?? null,
           },
         });
-        await recordEvent(tx, orderId, ctx, { kind: 'refund_recorded', detail: { refundId: re.id, paymentIntentId: pi.id, amount: re.amount, status } });
+        await recordEvent(sql, orderId, ctx, { kind: 'refund_recorded', detail: { refundId: re.id, paymentIntentId: pi.id, amount: re.amount, status } });
       } else if (row.status !== status && !REFUND_TERMINAL.has(row.status)) {
         row = await tx.refund.update({ where: { id: row.id }, data: { status, amount: re.amount } });
-        await recordEvent(tx, orderId, ctx, { kind: 'refund_updated', detail: { refundId: re.id, status } });
+        await recordEvent(sql, orderId, ctx, { kind: 'refund_updated', detail: { refundId: re.id, status } });
       }
-      if (row.status === 'succeeded' && (await claim(tx, `ledger:refund:${re.id}`, 'ledger', orderId))) {
-        await postLedger(tx, `refund:${re.id}`, orderId, re.currency, `refund ${re.id} of ${pi.id}`, [
+      if (row.status === 'succeeded' && (await claim(sql, `ledger:refund:${re.id}`, 'ledger', orderId))) {
+        await postLedger(sql, `refund:${re.id}`, orderId, re.currency, `refund ${re.id} of ${pi.id}`, [
           [ofSale ? ACCOUNTS.refunds : ACCOUNTS.unexpectedPayments, re.amount],
           [ACCOUNTS.stripeBalance, -re.amount],
         ]);
@@ -463,7 +503,7 @@ export async function applyChargeRefunds(prisma: PrismaClient, input: RefundsInp
       order.amountRefunded = amountRefunded;
     }
     const target = orderStatusForRefunds(order.amountPaid, amountRefunded);
-    if (canTransition(order.status, target)) await moveOrder(tx, order, target, ctx, {}, { amountRefunded, amountPaid: order.amountPaid });
+    if (canTransition(order.status, target)) await moveOrder(sql, order, target, ctx, { amountRefunded, amountPaid: order.amountPaid });
     return { orderId, status: order.status, changed: order.status !== before || first.changed };
   }, TX_OPTIONS);
   return result;

@@ -6,6 +6,7 @@
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import { hasBeenPaid } from '@/lib/orders/state-machine';
 import { isLoopback } from '@/lib/security/throttle';
+import { sqlFragment, sqlOf, type Sql, type SqlFragment } from '@/lib/db/sql';
 
 export const REVIEW_THRESHOLD = 60;
 export const ELEVATED_THRESHOLD = 30;
@@ -64,10 +65,10 @@ export function scoreRisk(i: RiskInput): RiskAssessment {
   return { score, level: score >= REVIEW_THRESHOLD ? 'highest' : score >= ELEVATED_THRESHOLD ? 'elevated' : 'normal', reasons, review: score >= REVIEW_THRESHOLD };
 }
 
-type Db = PrismaClient | Prisma.TransactionClient;
+type Db = PrismaClient | Prisma.TransactionClient | Sql;
 
 async function usualAmount(db: Db, currency: string, now: Date): Promise<number | null> {
-  const [row] = await db.$queryRaw<{ n: bigint; median: number | null }[]>`
+  const [row] = await sqlOf(db).query<{ n: bigint; median: number | null }>`
     SELECT count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY total) AS median
     FROM "Order"
     WHERE status IN ('paid', 'partially_refunded', 'refunded') AND currency = ${currency}
@@ -96,10 +97,16 @@ interface Subject {
   clientIp: string | null;
 }
 
-/** Our card-testing signals for one order, in one statement. */
-async function signals(db: Db, s: Subject, since: Date) {
+export type SignalCounts = { emailAttempts: bigint | number; emailDeclines: bigint | number; addressDeclines: bigint | number; clientDeclines: bigint | number; clientCards: bigint | number };
+
+/**
+ * Our card-testing signals for one order: a query of one row, to run alone (`signals`) or
+ * inside another statement (applyPaymentIntent scores the order in the statement that takes
+ * its stock).
+ */
+export function signalsQuery(s: Subject, since: Date): SqlFragment {
   const ip = s.clientIp && !isLoopback(s.clientIp) ? s.clientIp : null;
-  const [row] = await db.$queryRaw<{ emailAttempts: bigint; emailDeclines: bigint; addressDeclines: bigint; clientDeclines: bigint; clientCards: bigint }[]>`
+  return sqlFragment`
     SELECT
       count(*) FILTER (WHERE o.email = ${s.email}) AS "emailAttempts",
       count(*) FILTER (WHERE o.email = ${s.email} AND d.declined) AS "emailDeclines",
@@ -111,6 +118,9 @@ async function signals(db: Db, s: Subject, since: Date) {
     CROSS JOIN LATERAL (SELECT a."declineCode" IS NOT NULL OR a."failureCode" IS NOT NULL AS declined) d
     WHERE a."createdAt" >= ${since}
       AND (o.email = ${s.email} OR (o."addressLine1" = ${s.addressLine1} AND o."postalCode" = ${s.postalCode}) OR a."clientIp" = ${ip}::text)`;
+}
+
+export function readSignals(row: SignalCounts) {
   return {
     emailAttempts: Number(row.emailAttempts),
     emailDeclines: Number(row.emailDeclines),
@@ -118,6 +128,11 @@ async function signals(db: Db, s: Subject, since: Date) {
     clientDeclines: Number(row.clientDeclines),
     clientDistinctCards: Number(row.clientCards),
   };
+}
+
+async function signals(db: Db, s: Subject, since: Date) {
+  const [row] = await sqlOf(db).query<SignalCounts>`${signalsQuery(s, since)}`;
+  return readSignals(row);
 }
 
 export async function gatherRiskInput(prisma: PrismaClient, orderId: string, now = new Date(), opts: { cachedUsual?: boolean } = {}): Promise<RiskInput | null> {
@@ -137,11 +152,13 @@ export async function gatherRiskInput(prisma: PrismaClient, orderId: string, now
  * fulfillment can start on hold: two statements, one when the usual amount is cached.
  */
 export async function assessRiskInTransaction(
-  tx: Prisma.TransactionClient,
+  tx: Sql,
   i: { order: Omit<Subject, 'clientIp'> & { currency: string; total: number }; stripeRiskLevel: string | null; stripeRiskScore: number | null; clientIp: string | null; now: Date },
+  /** The signals, when the caller read them already (`signalsQuery` in its own statement). */
+  known?: SignalCounts,
 ): Promise<RiskAssessment> {
   const since = new Date(i.now.getTime() - SIGNAL_WINDOW_MS);
-  const counts = await signals(tx, { ...i.order, clientIp: i.clientIp }, since);
+  const counts = known ? readSignals(known) : await signals(tx, { ...i.order, clientIp: i.clientIp }, since);
   const usual = await cachedUsualAmount(tx, i.order.currency, i.now);
   return scoreRisk({ stripeRiskLevel: i.stripeRiskLevel, stripeRiskScore: i.stripeRiskScore, amount: i.order.total, usualAmount: usual, ...counts });
 }

@@ -5,8 +5,9 @@
 // database (ThrottleCounter, one atomic upsert per key), so every instance enforces the same
 // limits on PGlite and PostgreSQL alike.
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
+import { sqlOf, type Sql } from '@/lib/db/sql';
 
-type Db = PrismaClient | Prisma.TransactionClient;
+type Db = PrismaClient | Prisma.TransactionClient | Sql;
 
 export type ThrottleScope = 'cart' | 'email' | 'ip';
 
@@ -74,7 +75,8 @@ const seconds = (until: Date, now: Date) => Math.max(1, Math.ceil((until.getTime
 export async function checkCooldown(db: Db, subject: ThrottleSubject, now = new Date()): Promise<ThrottleDecision> {
   const keys = throttleKeys(subject);
   if (keys.length === 0) return { ok: true };
-  const rows = await db.throttleCounter.findMany({ where: { key: { in: keys.map((k) => k.key) }, blockedUntil: { gt: now } } });
+  const rows = await sqlOf(db).query<{ key: string; blockedUntil: Date }>`
+    SELECT key, "blockedUntil" FROM "ThrottleCounter" WHERE key = ANY(${keys.map((k) => k.key)}::text[]) AND "blockedUntil" > ${now}`;
   let worst: ThrottleDecision = { ok: true };
   for (const row of rows) {
     const scope = keys.find((k) => k.key === row.key)!.scope;
@@ -96,14 +98,14 @@ export async function consumeAttempt(db: Db, subject: ThrottleSubject, now = new
   // the attempt against every key. Keys are taken in one fixed order, so concurrent checkouts
   // sharing an email or an address cannot deadlock on the counter rows.
   const list = JSON.stringify(keys.map((k) => ({ key: k.key })).sort((a, b) => (a.key < b.key ? -1 : 1)));
-  const rows = await db.$queryRaw<{ key: string; kind: 'blocked' | 'counted'; count: number; until: Date }[]>`
+  const rows = await sqlOf(db).query<{ key: string; kind: 'blocked' | 'counted'; count: number; until: Date }>`
     WITH keys AS (SELECT * FROM jsonb_to_recordset(${list}::jsonb) AS k(key text)),
     blocked AS (
       SELECT t.key, t."blockedUntil" FROM "ThrottleCounter" t JOIN keys USING (key) WHERE t."blockedUntil" > ${now}
     ),
     counted AS (
       INSERT INTO "ThrottleCounter" (key, count, declines, "windowEnd", "blockedUntil", "updatedAt")
-      SELECT key, 1, 0, ${windowEnd}, NULL, ${now} FROM keys WHERE NOT EXISTS (SELECT 1 FROM blocked)
+      SELECT key, 1, 0, ${windowEnd}::timestamp, NULL, ${now}::timestamp FROM keys WHERE NOT EXISTS (SELECT 1 FROM blocked)
       ON CONFLICT (key) DO UPDATE SET
         count = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN 1 ELSE "ThrottleCounter".count + 1 END,
         declines = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN 0 ELSE "ThrottleCounter".declines END,
@@ -132,8 +134,9 @@ export async function consumeAttempt(db: Db, subject: ThrottleSubject, now = new
  */
 export async function recordDecline(db: Db, subject: ThrottleSubject, now = new Date()): Promise<void> {
   const windowEnd = new Date(now.getTime() + CHECKOUT_THROTTLE.windowMs);
+  const sql = sqlOf(db);
   for (const { scope, key } of throttleKeys(subject)) {
-    const [row] = await db.$queryRaw<{ declines: number; windowEnd: Date }[]>`
+    const [row] = await sql.query<{ declines: number; windowEnd: Date }>`
       INSERT INTO "ThrottleCounter" (key, count, declines, "windowEnd", "blockedUntil", "updatedAt")
       VALUES (${key}, 0, 1, ${windowEnd}, NULL, ${now})
       ON CONFLICT (key) DO UPDATE SET
@@ -147,7 +150,7 @@ export async function recordDecline(db: Db, subject: ThrottleSubject, now = new 
     const blockedUntil = new Date(now.getTime() + cool);
     // The window outlasts the cool-down, so the decline count is not forgotten while blocked.
     const keepUntil = new Date(Math.max(new Date(row.windowEnd).getTime(), blockedUntil.getTime() + CHECKOUT_THROTTLE.windowMs));
-    await db.$executeRaw`
+    await sql.execute`
       UPDATE "ThrottleCounter"
       SET "blockedUntil" = GREATEST(COALESCE("blockedUntil", ${blockedUntil}), ${blockedUntil}), "windowEnd" = ${keepUntil}
       WHERE key = ${key}`;

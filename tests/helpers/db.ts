@@ -8,8 +8,9 @@ import { applyMigrations } from '@/lib/db/migrate';
 
 export const testDbKind = process.env.TEST_DB_KIND === 'postgres' ? 'postgres' : 'pglite';
 
-export async function createTestDatabase(): Promise<Database & { drop(): Promise<void> }> {
-  if (testDbKind === 'pglite') {
+/** `kind` defaults to TEST_DB_KIND as it was when this module loaded (benchmarks pass it). */
+export async function createTestDatabase(kind: 'pglite' | 'postgres' = testDbKind): Promise<Database & { drop(): Promise<void> }> {
+  if (kind === 'pglite') {
     const template = process.env.BRISK_PGLITE_TEMPLATE;
     const database = await openDatabase({ dataDir: 'memory://', loadDataDir: template ? new Blob([readFileSync(template)]) : undefined });
     if (!template) await applyMigrations(database.adapterFactory);
