@@ -5,9 +5,17 @@ export function minorUnitDigits(currency: string): number {
   return ZERO_DECIMAL.has(currency.toLowerCase()) ? 0 : 2;
 }
 
+// Building an Intl.NumberFormat costs far more than formatting with one (a receipt formats
+// every line): one per locale and currency, kept.
+const formatters = new Map<string, Intl.NumberFormat>();
+
 export function formatMoney(amount: number, currency: string, locale = 'en-US'): string {
   const digits = minorUnitDigits(currency);
-  return new Intl.NumberFormat(locale, { style: 'currency', currency: currency.toUpperCase(), minimumFractionDigits: digits, maximumFractionDigits: digits }).format(
-    amount / 10 ** digits,
-  );
+  const key = `${locale}|${currency}`;
+  let f = formatters.get(key);
+  if (!f) {
+    f = new Intl.NumberFormat(locale, { style: 'currency', currency: currency.toUpperCase(), minimumFractionDigits: digits, maximumFractionDigits: digits });
+    formatters.set(key, f);
+  }
+  return f.format(amount / 10 ** digits);
 }

@@ -17,52 +17,62 @@ type ItemRow = Prisma.OrderItemGetPayload<object>;
 export type ShopperAttempt = Pick<Prisma.PaymentAttemptGetPayload<object>, 'attemptNumber' | 'status' | 'failureMessage' | 'cardBrand' | 'cardLast4'>;
 export type ShopperOrder = OrderRow & { items: ItemRow[] };
 
-/** The order by its token, with its lines and latest attempt, in one statement. */
-async function readOrder(prisma: PrismaClient, where: { token: string } | { id: string }): Promise<{ order: ShopperOrder; lastAttempt: ShopperAttempt | null } | null> {
+/**
+ * The order by its token (or id), with its lines and latest attempt, in one statement. With
+ * `clearCart`, the same statement empties the cart a paid order came from, once: the shopper's
+ * cart is emptied the first time they see their order paid.
+ */
+async function readOrder(
+  prisma: PrismaClient,
+  where: { token: string } | { id: string },
+  clearCart: boolean,
+): Promise<{ order: ShopperOrder; lastAttempt: ShopperAttempt | null; cartJustCleared: boolean } | null> {
   const token = 'token' in where ? where.token : null;
   const id = 'id' in where ? where.id : null;
-  const rows = await sqlDatabase(prisma).query<OrderRow & { items: ItemRow[]; lastAttempt: ShopperAttempt | null }>`
+  const rows = await sqlDatabase(prisma).query<OrderRow & { items: ItemRow[]; lastAttempt: ShopperAttempt | null; cartJustCleared: boolean }>`
+    WITH target AS (
+      SELECT o.id, o."cartId", o.status FROM "Order" o
+      WHERE (${token}::text IS NOT NULL AND o."publicToken" = ${token}::text) OR (${id}::text IS NOT NULL AND o.id = ${id}::text)
+    ), claimed AS (
+      INSERT INTO "SideEffect" (key, "orderId", kind, "createdAt")
+      SELECT 'cart-cleared:' || t.id, t.id, 'cart_cleared', ${new Date()}::timestamp FROM target t
+      WHERE ${clearCart}::boolean AND t.status = 'paid' AND t."cartId" IS NOT NULL
+      ON CONFLICT (key) DO NOTHING RETURNING key
+    ), emptied AS (
+      DELETE FROM "CartItem" WHERE "cartId" = (SELECT "cartId" FROM target) AND EXISTS (SELECT 1 FROM claimed) RETURNING id
+    )
     SELECT o.*,
       COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = o.id), '[]'::json) AS items,
       (SELECT json_build_object('attemptNumber', a."attemptNumber", 'status', a.status, 'failureMessage', a."failureMessage",
               'cardBrand', a."cardBrand", 'cardLast4', a."cardLast4")
-       FROM "PaymentAttempt" a WHERE a."orderId" = o.id ORDER BY a."attemptNumber" DESC LIMIT 1) AS "lastAttempt"
+       FROM "PaymentAttempt" a WHERE a."orderId" = o.id ORDER BY a."attemptNumber" DESC LIMIT 1) AS "lastAttempt",
+      EXISTS (SELECT 1 FROM claimed) AS "cartJustCleared"
     FROM "Order" o
-    WHERE (${token}::text IS NOT NULL AND o."publicToken" = ${token}::text) OR (${id}::text IS NOT NULL AND o.id = ${id}::text)`;
+    WHERE o.id = (SELECT id FROM target)`;
   const row = rows[0];
   if (!row) return null;
-  const { lastAttempt, ...order } = row;
-  return { order, lastAttempt };
+  const { lastAttempt, cartJustCleared, ...order } = row;
+  return { order, lastAttempt, cartJustCleared };
 }
 
 export async function loadOrderForShopper(prisma: PrismaClient, gateway: StripeGateway, token: string) {
   if (!isValidOrderToken(token)) return null;
-  let view = await readOrder(prisma, { token });
+  let view = await readOrder(prisma, { token }, true);
   if (!view) return null;
+  let cartJustCleared = view.cartJustCleared;
   let stripeUnavailable = false;
   if (!SETTLED.has(view.order.status) && view.order.paymentIntentId) {
     try {
       const applied = await applyPaymentIntent(prisma, await gateway.retrievePaymentIntent(view.order.paymentIntentId), { source: 'return_page' });
-      if (applied.changed) view = (await readOrder(prisma, { id: view.order.id })) ?? view;
+      if (applied.changed) {
+        view = (await readOrder(prisma, { id: view.order.id }, true)) ?? view;
+        cartJustCleared ||= view.cartJustCleared;
+      }
     } catch (err) {
       if (!(err instanceof StripeUnavailableError)) throw err;
       stripeUnavailable = true;
     }
   }
   const { order, lastAttempt } = view;
-  const cartJustCleared = order.status === 'paid' && order.cartId ? await clearPaidCart(prisma, order.id, order.cartId) : false;
   return { order, settled: SETTLED.has(order.status), stripeUnavailable, lastAttempt, cartJustCleared };
-}
-
-/** Empties the cart a paid order came from, once (one statement); true when this call emptied it. */
-async function clearPaidCart(prisma: PrismaClient, orderId: string, cartId: string): Promise<boolean> {
-  const [row] = await sqlDatabase(prisma).query<{ cleared: boolean }>`
-    WITH claimed AS (
-      INSERT INTO "SideEffect" (key, "orderId", kind, "createdAt") VALUES (${`cart-cleared:${orderId}`}, ${orderId}, 'cart_cleared', ${new Date()})
-      ON CONFLICT (key) DO NOTHING RETURNING key
-    ), emptied AS (
-      DELETE FROM "CartItem" WHERE "cartId" = ${cartId} AND EXISTS (SELECT 1 FROM claimed) RETURNING id
-    )
-    SELECT EXISTS (SELECT 1 FROM claimed) AS cleared`;
-  return row.cleared;
 }

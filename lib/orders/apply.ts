@@ -164,22 +164,18 @@ async function postLedger(tx: Sql, txKey: string, orderId: string, currency: str
 
 const TERMINAL_ATTEMPT = new Set(['succeeded', 'canceled']);
 
-/** Brings the attempt row up to the PaymentIntent; records a decline on the timeline once. */
-async function updateAttempt(
-  tx: Sql,
-  order: { id: string; email: string; cartId: string | null },
-  attempt: AttemptRow | null,
-  pi: Stripe.PaymentIntent,
-  ctx: ApplyContext,
-): Promise<{ attemptNumber: number | null }> {
-  const orderId = order.id;
-  if (!attempt) return { attemptNumber: attemptNumberFromMetadata(pi) };
+type AttemptFields = Pick<AttemptRow, 'status' | 'cardBrand' | 'cardLast4' | 'riskLevel' | 'riskScore' | 'declineCode' | 'failureCode' | 'failureMessage'>;
+/** What the attempt row must become to match the PaymentIntent (`next` null: nothing). */
+type AttemptChange = { attemptNumber: number | null; attempt: AttemptRow | null; next: AttemptFields | null };
+
+function attemptChange(attempt: AttemptRow | null, pi: Stripe.PaymentIntent): AttemptChange {
+  if (!attempt) return { attemptNumber: attemptNumberFromMetadata(pi), attempt, next: null };
   const charge = latestCharge(pi);
   const card = charge?.payment_method_details?.card;
   const err = pi.last_payment_error;
   // A stale snapshot must not undo a terminal status the attempt already reached.
   const status = TERMINAL_ATTEMPT.has(attempt.status) ? attempt.status : pi.status;
-  const next = {
+  const next: AttemptFields = {
     status,
     cardBrand: card?.brand ?? attempt.cardBrand,
     cardLast4: card?.last4 ?? attempt.cardLast4,
@@ -189,23 +185,34 @@ async function updateAttempt(
     failureCode: status === 'succeeded' ? attempt.failureCode : (err?.code ?? (err ? null : attempt.failureCode)),
     failureMessage: status === 'succeeded' ? attempt.failureMessage : (err?.message ?? (err ? null : attempt.failureMessage)),
   };
-  const changed = (Object.keys(next) as (keyof typeof next)[]).some((k) => next[k] !== attempt[k]);
-  if (!changed) return { attemptNumber: attempt.attemptNumber };
-  await tx.execute`
-    UPDATE "PaymentAttempt" SET status = ${next.status}, "cardBrand" = ${next.cardBrand}::text, "cardLast4" = ${next.cardLast4}::text,
-      "riskLevel" = ${next.riskLevel}::text, "riskScore" = ${next.riskScore}::int, "declineCode" = ${next.declineCode}::text,
-      "failureCode" = ${next.failureCode}::text, "failureMessage" = ${next.failureMessage}::text, "updatedAt" = ${new Date()}
-    WHERE id = ${attempt.id}`;
-  const newlyFailed = status === 'requires_payment_method' && err && (attempt.status !== status || attempt.failureCode !== next.failureCode || attempt.declineCode !== next.declineCode);
+  const changed = (Object.keys(next) as (keyof AttemptFields)[]).some((k) => next[k] !== attempt[k]);
+  return { attemptNumber: attempt.attemptNumber, attempt, next: changed ? next : null };
+}
+
+/** The attempt row's new fields, as a statement or a part of one (`WITH … AS (…)`). */
+function attemptUpdate(id: string | null, next: AttemptFields | null, now: Date): SqlFragment {
+  return sqlFragment`
+    UPDATE "PaymentAttempt" SET status = ${next?.status ?? null}::text, "cardBrand" = ${next?.cardBrand ?? null}::text, "cardLast4" = ${next?.cardLast4 ?? null}::text,
+      "riskLevel" = ${next?.riskLevel ?? null}::text, "riskScore" = ${next?.riskScore ?? null}::int, "declineCode" = ${next?.declineCode ?? null}::text,
+      "failureCode" = ${next?.failureCode ?? null}::text, "failureMessage" = ${next?.failureMessage ?? null}::text, "updatedAt" = ${now}
+    WHERE id = ${next ? id : null}::text`;
+}
+
+/** Brings the attempt row up to the PaymentIntent; records a decline on the timeline once. */
+async function updateAttempt(tx: Sql, order: { id: string; email: string; cartId: string | null }, change: AttemptChange, pi: Stripe.PaymentIntent, ctx: ApplyContext): Promise<void> {
+  const { attempt, next } = change;
+  if (!attempt || !next) return;
+  await tx.execute`${attemptUpdate(attempt.id, next, new Date())}`;
+  const err = pi.last_payment_error;
+  const newlyFailed = next.status === 'requires_payment_method' && err && (attempt.status !== next.status || attempt.failureCode !== next.failureCode || attempt.declineCode !== next.declineCode);
   if (newlyFailed) {
     // Card-testing defence: each decline counts once, against the cart, email and address.
     await recordDecline(tx, { cartId: order.cartId, email: order.email, ip: attempt.clientIp });
-    await recordEvent(tx, orderId, ctx, {
+    await recordEvent(tx, order.id, ctx, {
       kind: 'payment_failed',
       detail: { paymentIntentId: pi.id, attempt: attempt.attemptNumber, code: err.code ?? null, declineCode: err.decline_code ?? null, message: err.message ?? null },
     });
   }
-  return { attemptNumber: attempt.attemptNumber };
 }
 
 function receiptText(order: LockedOrder, amount: number): string {
@@ -290,7 +297,8 @@ async function claimAndTakeStock(
  * the transaction that inserted its SideEffect key. Two statements: the keys, the stock and the
  * risk signals in one, everything else in the other.
  */
-async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, ctx: ApplyContext, attemptNumber: number | null, attempt: AttemptRow | null, pending: Pending): Promise<void> {
+async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, ctx: ApplyContext, change: AttemptChange, pending: Pending): Promise<void> {
+  const { attemptNumber, attempt, next } = change;
   const now = new Date();
   const charge = latestCharge(pi);
   const effects = [
@@ -302,7 +310,10 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
   const clientIp = attempt?.clientIp ?? null;
   // Scored before anyone can ship it: a risky order's fulfillment starts on hold.
   const scoring = order.riskReasons === null;
-  const signals = scoring ? signalsQuery({ email: order.email, addressLine1: order.addressLine1, postalCode: order.postalCode, clientIp }, new Date(now.getTime() - SIGNAL_WINDOW_MS)) : null;
+  // The attempt row is brought up to date by the last statement; the signals count its card now.
+  const paying = attempt && next ? { attemptId: attempt.id, cardBrand: next.cardBrand, cardLast4: next.cardLast4 } : undefined;
+  const subject = { email: order.email, addressLine1: order.addressLine1, postalCode: order.postalCode, clientIp };
+  const signals = scoring ? signalsQuery(subject, new Date(now.getTime() - SIGNAL_WINDOW_MS), paying) : null;
   const taken = await claimAndTakeStock(tx, order, effects, effects[0].key, signals, now);
   const { claimed, short } = taken;
   if (claimed.has(effects[0].key)) pending.stockChanged = true;
@@ -335,11 +346,12 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
     : [];
   const fulfillments = claimed.has(effects[3].key) ? [hold ? { status: 'on_hold', note: 'risk review' } : { status: 'pending', note: null }] : [];
   const outcome = charge?.outcome;
-  // The rest of entering `paid` in one statement: the order row, its timeline, the ledger
-  // lines, the confirmation email and the fulfillment record (each list empty when its key
-  // was claimed before).
+  // The rest of entering `paid` in one statement: the attempt row, the order row, its timeline,
+  // the ledger lines, the confirmation email and the fulfillment record (each list empty when
+  // its key was claimed before).
   await tx.execute`
-    WITH upd AS (
+    WITH att AS (${attemptUpdate(attempt?.id ?? null, next, now)}
+    ), upd AS (
       UPDATE "Order" SET
         status = 'paid', "amountPaid" = ${pi.amount_received}, "paidAt" = ${now}, "paymentIntentId" = ${pi.id},
         oversold = oversold OR ${short.length > 0},
@@ -389,18 +401,22 @@ async function recordUnexpectedPayment(tx: Sql, order: LockedOrder, pi: Stripe.P
 
 async function applyLocked(tx: Sql, order: LockedOrder, attempt: AttemptRow | null, pi: Stripe.PaymentIntent, ctx: ApplyContext, pending: Pending): Promise<boolean> {
   const before = order.status;
-  const { attemptNumber } = await updateAttempt(tx, order, attempt, pi, ctx);
+  const change = attemptChange(attempt, pi);
+  const { attemptNumber } = change;
   // The attempt number is the truth about "current": order.paymentIntentId is written after
   // the PaymentIntent is created, so a fast webhook can arrive before it moves.
   const isCurrent = attemptNumber !== null ? attemptNumber === order.attemptCount : order.paymentIntentId === null || order.paymentIntentId === pi.id;
   const target = orderStatusForPaymentIntent(pi.status, isCurrent);
+  const entersPaid = target === 'paid' && !hasBeenPaid(order.status) && order.status !== 'canceled';
+  // Entering paid writes the attempt in its own last statement (a success records no decline).
+  if (!entersPaid) await updateAttempt(tx, order, change, pi, ctx);
 
   if (target === 'paid') {
-    if (hasBeenPaid(order.status) || order.status === 'canceled') {
+    if (!entersPaid) {
       if (order.paymentIntentId !== pi.id || order.status === 'canceled') await recordUnexpectedPayment(tx, order, pi, ctx, attemptNumber);
       return false;
     }
-    await enterPaid(tx, order, pi, ctx, attemptNumber, attempt, pending);
+    await enterPaid(tx, order, pi, ctx, change, pending);
     return true;
   }
   if (target && canTransition(order.status, target)) {

@@ -104,15 +104,22 @@ export type SignalCounts = { emailAttempts: bigint | number; emailDeclines: bigi
  * inside another statement (applyPaymentIntent scores the order in the statement that takes
  * its stock).
  */
-export function signalsQuery(s: Subject, since: Date): SqlFragment {
+export function signalsQuery(
+  s: Subject,
+  since: Date,
+  /** The paying attempt's card, when the same statement is only now writing it to its row. */
+  paying?: { attemptId: string; cardBrand: string | null; cardLast4: string | null },
+): SqlFragment {
   const ip = s.clientIp && !isLoopback(s.clientIp) ? s.clientIp : null;
+  const brand = paying ? sqlFragment`(CASE WHEN a.id = ${paying.attemptId} THEN ${paying.cardBrand}::text ELSE a."cardBrand" END)` : sqlFragment`a."cardBrand"`;
+  const last4 = paying ? sqlFragment`(CASE WHEN a.id = ${paying.attemptId} THEN ${paying.cardLast4}::text ELSE a."cardLast4" END)` : sqlFragment`a."cardLast4"`;
   return sqlFragment`
     SELECT
       count(*) FILTER (WHERE o.email = ${s.email}) AS "emailAttempts",
       count(*) FILTER (WHERE o.email = ${s.email} AND d.declined) AS "emailDeclines",
       count(*) FILTER (WHERE o."addressLine1" = ${s.addressLine1} AND o."postalCode" = ${s.postalCode} AND d.declined) AS "addressDeclines",
       count(*) FILTER (WHERE a."clientIp" = ${ip}::text AND d.declined) AS "clientDeclines",
-      count(DISTINCT (a."cardBrand", a."cardLast4")) FILTER (WHERE a."clientIp" = ${ip}::text AND a."cardLast4" IS NOT NULL) AS "clientCards"
+      count(DISTINCT (${brand}, ${last4})) FILTER (WHERE a."clientIp" = ${ip}::text AND ${last4} IS NOT NULL) AS "clientCards"
     FROM "PaymentAttempt" a
     JOIN "Order" o ON o.id = a."orderId"
     CROSS JOIN LATERAL (SELECT a."declineCode" IS NOT NULL OR a."failureCode" IS NOT NULL AS declined) d
