@@ -55,6 +55,24 @@ describe('risk score', () => {
     expect(await prisma.auditLog.count({ where: { action: 'order.review_approved', target: f.orderId } })).toBe(1);
   });
 
+  it('counts the paying card among the cards a client address tried (card testing), in the statement that pays the order', async () => {
+    const prisma = database.prisma;
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }], attempts: 4 });
+    await prisma.order.update({ where: { id: f.orderId }, data: { email: `cards-${randomBytes(3).toString('hex')}@example.com`, addressLine1: '3 Probe Road' } });
+    await prisma.paymentAttempt.updateMany({ where: { orderId: f.orderId }, data: { clientIp: '203.0.113.77' } });
+    // Three declines on two different cards; the fourth attempt pays with a third card.
+    for (const [n, last4] of [[1, '0001'], [2, '0002'], [3, '0002']] as const) {
+      await prisma.paymentAttempt.updateMany({
+        where: { orderId: f.orderId, attemptNumber: n },
+        data: { status: 'requires_payment_method', declineCode: 'generic_decline', failureCode: 'card_declined', cardBrand: 'visa', cardLast4: last4 },
+      });
+    }
+    await applyPaymentIntent(prisma, fakePaymentIntent({ id: f.paymentIntentIds[3], orderId: f.orderId, attempt: 4, amount: f.total, status: 'succeeded' }), { source: 'webhook' });
+    const order = await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } });
+    expect(order.riskReasons).toContainEqual({ code: 'client_card_testing', points: 25, detail: '3 declines on 3 cards from this client address in 24 h' });
+    expect(await prisma.paymentAttempt.findFirstOrThrow({ where: { orderId: f.orderId, attemptNumber: 4 } })).toMatchObject({ status: 'succeeded', cardLast4: '4242' });
+  });
+
   it('lets an ordinary paid order through', async () => {
     const prisma = database.prisma;
     const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
