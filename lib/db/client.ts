@@ -9,7 +9,7 @@ import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapt
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '@/lib/generated/prisma/client';
 import { logger } from '@/lib/observability/logger';
-import { pgDatabase, pgliteDatabase, registerSqlDatabase } from './sql';
+import { PGLITE_PARSERS, pgDatabase, pgliteDatabase, registerSqlDatabase } from './sql';
 
 export type { PrismaClient };
 
@@ -58,7 +58,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const dataDir = opts.dataDir ?? 'memory://';
   // PGlite does not create missing parent folders.
   if (!dataDir.startsWith('memory://')) mkdirSync(resolve(/*turbopackIgnore: true*/ dataDir), { recursive: true });
-  const pglite = await PGlite.create(dataDir, opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {});
+  const pglite = await PGlite.create(dataDir, { parsers: PGLITE_PARSERS, ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}) });
   const adapterFactory = new PrismaPGlite(pglite) as unknown as SqlMigrationAwareDriverAdapterFactory;
   const prisma = new PrismaClient({ adapter: adapterFactory as never });
   registerSqlDatabase(prisma, pgliteDatabase(pglite));
