@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { sqlDatabase, sqlFragment, sqlOf, type SqlDatabase } from './sql';
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let sql: SqlDatabase;
+beforeAll(async () => {
+  database = await createTestDatabase();
+  sql = sqlDatabase(database.prisma);
+});
+afterAll(() => database?.drop());
+
+// Millisecond precision (timestamp(3)), an hour before a New York DST change: a local-time
+// reading or writing anywhere would move it.
+const when = new Date('2026-03-08T06:59:58.123Z');
+const cartExists = async (id: string) => (await database.prisma.cart.count({ where: { id } })) === 1;
+
+describe(`sql (${testDbKind})`, () => {
+  it('uses the direct driver of the database, serial transactions only on PGlite', () => {
+    expect(sql.driver).toBe(testDbKind);
+    expect(sql.serialTransactions).toBe(testDbKind === 'pglite');
+    expect(sqlOf(database.prisma)).toBe(sql);
+  });
+
+  it('sends values as parameters, never as SQL text', async () => {
+    const evil = `x'); DROP TABLE "Cart"; --`;
+    const rows = await sql.query<{ v: string }>`SELECT ${evil}::text AS v`;
+    expect(rows).toEqual([{ v: evil }]);
+    const id = randomUUID();
+    expect(await sql.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${id}, ${when}, ${when})`).toBe(1);
+    expect(await sql.query`SELECT id FROM "Cart" WHERE id = ${`${id}' OR '1'='1`}`).toEqual([]);
+    expect(await cartExists(id)).toBe(true);
+  });
+
+  it('returns types as Prisma raw queries do, timestamps stored as UTC', async () => {
+    // Written by Prisma, read here.
+    const a = await database.prisma.cart.create({ data: { createdAt: when } });
+    const [ra] = await sql.query<{ createdAt: Date; text: string }>`SELECT "createdAt", "createdAt"::text AS text FROM "Cart" WHERE id = ${a.id}`;
+    expect(ra.createdAt).toBeInstanceOf(Date);
+    expect(ra.createdAt.getTime()).toBe(when.getTime());
+    expect(ra.text).toBe('2026-03-08 06:59:58.123');
+
+    // Written here, read by Prisma.
+    const id = randomUUID();
+    await sql.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${id}, ${when}, ${when})`;
+    const b = await database.prisma.cart.findUniqueOrThrow({ where: { id } });
+    expect(b.createdAt.getTime()).toBe(when.getTime());
+    expect(b.updatedAt.getTime()).toBe(when.getTime());
+    const [rb] = await sql.query<{ text: string }>`SELECT "createdAt"::text AS text FROM "Cart" WHERE id = ${id}`;
+    expect(rb.text).toBe(when.toISOString().replace('T', ' ').replace('Z', ''));
+
+    const [row] = await sql.query`
+      SELECT count(*) AS n, ${{ a: 1, b: [2, 'x'] }}::jsonb AS j, '{"c":null}'::json AS k,
+             ${41}::int + 1 AS i, NULL::text AS nothing, ${undefined}::text AS undef, ${10n ** 15n}::int8 AS big
+      FROM "Cart" WHERE id IN (${a.id}, ${id})`;
+    expect(row).toEqual({ n: 2n, j: { a: 1, b: [2, 'x'] }, k: { c: null }, i: 42, nothing: null, undef: null, big: 10n ** 15n });
+  });
+
+  it('splices fragments in, numbering their parameters in order', async () => {
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    for (const [n, id] of ids.entries()) {
+      const at = new Date(when.getTime() + n * 1000);
+      await sql.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${id}, ${at}, ${at})`;
+    }
+    const window = sqlFragment`"createdAt" > ${when} AND "createdAt" < ${new Date(when.getTime() + 2000)}`;
+    const rows = await sql.query<{ id: string; tag: string }>`
+      SELECT id, ${'tag'}::text AS tag FROM "Cart" WHERE id = ANY(${ids}) AND ${window} AND id <> ${ids[0]}`;
+    expect(rows).toEqual([{ id: ids[1], tag: 'tag' }]);
+    // Nested, and the same fragment used twice.
+    const one = sqlFragment`id = ${ids[2]}`;
+    const either = sqlFragment`(${one} OR id = ${ids[0]})`;
+    const both = await sql.query<{ id: string }>`SELECT id FROM "Cart" WHERE ${either} AND ${one}`;
+    expect(both).toEqual([{ id: ids[2] }]);
+  });
+
+  it('rolls a throwing transaction back entirely and rethrows its error', async () => {
+    const [x, y] = [randomUUID(), randomUUID()];
+    const boom = new Error('boom');
+    await expect(
+      sql.transaction(async (tx) => {
+        await tx.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${x}, ${when}, ${when})`;
+        await tx.execute`UPDATE "Cart" SET "updatedAt" = ${when} WHERE id = ${x}`;
+        await tx.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${y}, ${when}, ${when})`;
+        expect(await tx.query`SELECT id FROM "Cart" WHERE id IN (${x}, ${y})`).toHaveLength(2);
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    expect(await sql.query`SELECT id FROM "Cart" WHERE id IN (${x}, ${y})`).toEqual([]);
+
+    const result = await sql.transaction(async (tx) => {
+      await tx.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${x}, ${when}, ${when})`;
+      return 'done';
+    });
+    expect(result).toBe('done');
+    expect(await cartExists(x)).toBe(true);
+  });
+
+  it('rolls back on a SQL error and keeps every connection usable after many failures', async () => {
+    const taken = randomUUID();
+    await sql.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${taken}, ${when}, ${when})`;
+    const fresh: string[] = [];
+    // More failures than the pool (5 connections in tests) holds: each must give its connection back.
+    for (let i = 0; i < 20; i++) {
+      const id = randomUUID();
+      fresh.push(id);
+      const failing = sql.transaction(async (tx) => {
+        await tx.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${id}, ${when}, ${when})`;
+        if (i % 2) throw new Error(`failure ${i}`);
+        await tx.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${taken}, ${when}, ${when})`;
+      });
+      await expect(failing).rejects.toThrow(i % 2 ? `failure ${i}` : /unique|duplicate/i);
+    }
+    expect(await sql.query`SELECT id FROM "Cart" WHERE id = ANY(${fresh})`).toEqual([]);
+    expect(await sql.transaction((tx) => tx.query`SELECT ${1}::int AS one`)).toEqual([{ one: 1 }]);
+    expect(await database.prisma.cart.count({ where: { id: { in: [taken, ...fresh] } } })).toBe(1);
+  });
+
+  it('runs inside a Prisma transaction when given its client', async () => {
+    const [x, y] = [randomUUID(), randomUUID()];
+    const boom = new Error('rollback');
+    await expect(
+      database.prisma.$transaction(async (tx) => {
+        await tx.cart.create({ data: { id: x } });
+        const s = sqlOf(tx);
+        await s.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${y}, ${when}, ${when})`;
+        // It sees the transaction's own uncommitted row.
+        expect(await s.query`SELECT id FROM "Cart" WHERE id = ${x}`).toEqual([{ id: x }]);
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    expect(await sql.query`SELECT id FROM "Cart" WHERE id IN (${x}, ${y})`).toEqual([]);
+  });
+});
