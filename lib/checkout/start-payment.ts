@@ -135,9 +135,10 @@ async function planAttempt(deps: StartPaymentDeps, cart: PricedCart, hash: strin
     const plan = await db.transaction(async (tx) => {
       // One checkout per cart at a time: concurrent clicks queue on the cart's row lock and see
       // the same attempt (where transactions run one at a time, they queue anyway).
-      if (!db.serialTransactions) await tx.query`SELECT id FROM "Cart" WHERE id = ${cart.id} FOR UPDATE`;
-      // Read after the lock, in a statement of its own, so it sees what the holder committed.
-      const state = await cartCheckoutState(tx, cart.id!, hash);
+      // Read after the lock, in a statement of its own, so it sees what the holder committed;
+      // started together, lock first, they take one round trip.
+      const lock = db.serialTransactions ? null : tx.query`SELECT id FROM "Cart" WHERE id = ${cart.id} FOR UPDATE`;
+      const [, state] = await Promise.all([lock, cartCheckoutState(tx, cart.id!, hash)]);
       if (state.paid) return { kind: 'already_paid' as const, orderToken: state.paid.publicToken };
       const order = state.open;
       if (order?.status === 'processing') return { kind: 'in_progress' as const, orderToken: order.publicToken };

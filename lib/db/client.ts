@@ -37,7 +37,9 @@ export interface OpenOptions {
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   if (opts.url) {
     // One pool, shared by Prisma and the hot statements that go to pg directly (lib/db/sql.ts).
-    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolMax ?? 10 });
+    // Pipelining: a query issued while another is in flight is sent at once rather than after
+    // it answers (the server still runs them in order); what awaits each query sees no change.
+    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolMax ?? 10, pipeline: true } as pg.PoolConfig);
     // An idle connection the server closes (a restart, a dropped database) is discarded by the
     // pool and the next query opens a new one; without a listener the error would crash us.
     pool.on('error', (err) => logger().warn({ err: err.message }, 'idle database connection closed'));
@@ -81,6 +83,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
 export function migrationFactory(database: Database): { factory: SqlMigrationAwareDriverAdapterFactory; close(): Promise<void> } {
   if (database.kind === 'pglite') return { factory: database.adapterFactory, close: async () => {} };
   const pool = new pg.Pool({ connectionString: database.url!, max: 1 });
+  pool.on('error', (err) => logger().warn({ err: err.message }, 'idle migration connection closed'));
   return { factory: new PrismaPg(pool), close: () => pool.end() };
 }
 

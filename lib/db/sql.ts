@@ -32,7 +32,11 @@ export interface SqlDatabase extends Sql {
    * skip a statement whose only purpose is to take one.
    */
   readonly serialTransactions: boolean;
-  /** BEGIN … COMMIT around `fn`; ROLLBACK and rethrow when it throws. */
+  /**
+   * BEGIN … COMMIT around `fn`; ROLLBACK and rethrow when it throws. On PostgreSQL statements
+   * started together (`Promise.all`) are pipelined: sent at once, run one after the other in
+   * the order started, each with its own snapshot — one round trip.
+   */
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
 }
 
@@ -124,14 +128,13 @@ export function pgDatabase(pool: pg.Pool, pgTypesBase: typeof pg.types): SqlData
     serialTransactions: false,
     async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
       const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-      } catch (err) {
-        client.release(err as Error);
-        throw err;
-      }
+      // The pool's connections pipeline (lib/db/client.ts): BEGIN goes out with the first
+      // statement, in one round trip, and that statement answers only after BEGIN has.
+      const begun = client.query('BEGIN');
+      begun.catch(() => undefined);
       try {
         const result = await fn(pgSql(runOn(client)));
+        await begun;
         await client.query('COMMIT');
         client.release();
         return result;

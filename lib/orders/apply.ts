@@ -92,23 +92,19 @@ type AttemptRow = Pick<
 
 /**
  * Finds the PaymentIntent's order (its attempt row, else the order_id we put in its metadata),
- * locks it, then reads it with its lines and that attempt: two round trips. The read must be a
- * statement of its own: under READ COMMITTED a statement that waited for the lock still reads
- * other rows (the attempt) as of its start, missing what the lock holder just committed. Where
- * transactions run one at a time (PGlite) nobody else can hold the lock: one round trip.
+ * locks it, then reads it with its lines and that attempt. The read must be a statement of its
+ * own: under READ COMMITTED a statement that waited for the lock still reads other rows (the
+ * attempt) as of its start, missing what the lock holder just committed. The two are pipelined
+ * (one round trip). Where transactions run one at a time (PGlite) nobody else can hold the
+ * lock: no lock statement.
  */
 async function lockOrderForPaymentIntent(tx: Sql, pi: Stripe.PaymentIntent, serial: boolean): Promise<{ order: LockedOrder; attempt: AttemptRow | null } | null> {
   const metaId = pi.metadata?.order_id && UUID.test(pi.metadata.order_id) ? pi.metadata.order_id : null;
-  let targetId: string | null = null;
-  if (!serial) {
-    const [target] = await tx.query<{ id: string }>`
-      SELECT id FROM "Order"
-      WHERE id = COALESCE((SELECT "orderId" FROM "PaymentAttempt" WHERE "paymentIntentId" = ${pi.id}), ${metaId}::text)
-      FOR UPDATE`;
-    if (!target) return null;
-    targetId = target.id;
-  }
-  const rows = await tx.query<Omit<LockedOrder, 'items'> & { items: LockedOrder['items']; attempt: AttemptRow | null }>`
+  const target = sqlFragment`COALESCE((SELECT "orderId" FROM "PaymentAttempt" WHERE "paymentIntentId" = ${pi.id}), ${metaId}::text)`;
+  // Started together, lock first: on PostgreSQL one round trip, the read running after the
+  // lock is granted.
+  const lock = serial ? null : tx.query`SELECT id FROM "Order" WHERE id = ${target} FOR UPDATE`;
+  const read = tx.query<Omit<LockedOrder, 'items'> & { items: LockedOrder['items']; attempt: AttemptRow | null }>`
     SELECT o.*,
       COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = o.id), '[]'::json) AS items,
       (SELECT json_build_object('id', a.id, 'attemptNumber', a."attemptNumber", 'status', a.status, 'cardBrand', a."cardBrand",
@@ -116,7 +112,8 @@ async function lockOrderForPaymentIntent(tx: Sql, pi: Stripe.PaymentIntent, seri
               'failureCode', a."failureCode", 'failureMessage', a."failureMessage", 'clientIp', a."clientIp")
        FROM "PaymentAttempt" a WHERE a."paymentIntentId" = ${pi.id} AND a."orderId" = o.id) AS attempt
     FROM "Order" o
-    WHERE o.id = COALESCE(${targetId}::text, (SELECT "orderId" FROM "PaymentAttempt" WHERE "paymentIntentId" = ${pi.id}), ${metaId}::text)`;
+    WHERE o.id = ${target}`;
+  const [, rows] = await Promise.all([lock, read]);
   const row = rows[0];
   if (!row) return null;
   const { attempt, ...order } = row;
