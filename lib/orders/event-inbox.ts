@@ -7,15 +7,11 @@
 // than busyWindowMs ago) the next write waits gatherMs to collect them, because on PGlite the
 // statement runs on the server's own thread and requests still being parsed would miss it.
 import type { PrismaClient } from '@/lib/generated/prisma/client';
+import { sqlDatabase } from '@/lib/db/sql';
 import type { Stripe } from '@/lib/stripe/client';
 
 export interface InboxOptions {
   prisma: () => PrismaClient | Promise<PrismaClient>;
-  /**
-   * Runs the batch insert directly on the driver, when there is a faster way than Prisma's raw
-   * query (PGlite: the client's own pipeline costs about as much again as the statement).
-   */
-  insertDirect?: () => Promise<((sql: string, batchJson: string) => Promise<{ id: string }[]>) | null>;
   /** Enqueue processing for newly stored events (one call per batch, after the answers). */
   enqueue: (eventIds: string[]) => Promise<unknown>;
   onEnqueueError?: (err: unknown) => void;
@@ -32,13 +28,6 @@ interface Item {
   reject: (err: unknown) => void;
 }
 
-// One parameter holds the whole batch; jsonb_to_recordset turns it into rows. apiCreated is a
-// UTC wall time, as Prisma stores DateTime in "timestamp(3) without time zone".
-const INSERT = `INSERT INTO "StripeEvent" ("id", "type", "objectId", "apiCreated", "payload")
-SELECT x."id", x."type", x."objectId", x."apiCreated", x."payload"
-FROM jsonb_to_recordset($1::jsonb) AS x("id" text, "type" text, "objectId" text, "apiCreated" timestamp(3), "payload" jsonb)
-ON CONFLICT ("id") DO NOTHING
-RETURNING "id"`;
 
 export class StripeEventInbox {
   private queue: Item[] = [];
@@ -96,8 +85,15 @@ export class StripeEventInbox {
     let inserted: Set<string>;
     try {
       const json = `[${[...first.values()].map((i) => i.json).join(',')}]`;
-      const direct = await this.opts.insertDirect?.();
-      const rows = direct ? await direct(INSERT, json) : await (await this.opts.prisma()).$queryRawUnsafe<{ id: string }[]>(INSERT, json);
+      // One parameter holds the whole batch; jsonb_to_recordset turns it into rows. apiCreated is
+      // a UTC wall time, as Prisma stores DateTime in "timestamp(3) without time zone". Straight
+      // to the driver, as a prepared statement (lib/db/sql.ts).
+      const rows = await sqlDatabase(await this.opts.prisma()).query<{ id: string }>`
+        INSERT INTO "StripeEvent" ("id", "type", "objectId", "apiCreated", "payload")
+        SELECT x."id", x."type", x."objectId", x."apiCreated", x."payload"
+        FROM jsonb_to_recordset(${json}::jsonb) AS x("id" text, "type" text, "objectId" text, "apiCreated" timestamp(3), "payload" jsonb)
+        ON CONFLICT ("id") DO NOTHING
+        RETURNING "id"`;
       inserted = new Set(rows.map((r) => r.id));
     } catch (err) {
       for (const item of batch) item.reject(err);

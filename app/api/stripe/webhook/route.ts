@@ -16,12 +16,6 @@ const g = globalThis as unknown as { __briskInbox?: StripeEventInbox };
 function inbox(): StripeEventInbox {
   g.__briskInbox ??= new StripeEventInbox({
     prisma: async () => (await db()).prisma,
-    // On PGlite the insert goes straight to the database: Prisma's pipeline about doubles the
-    // cost of this one statement on the webhook's hottest path.
-    insertDirect: async () => {
-      const { pglite } = await db();
-      return pglite ? async (sql, json) => (await pglite.query<{ id: string }>(sql, [json])).rows : null;
-    },
     enqueue: enqueueStripeEvents,
     onEnqueueError: (err) => jobsLog.error({ err, stage: 'enqueue' }, 'webhook could not complete a step'),
   });
