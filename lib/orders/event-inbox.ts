@@ -34,8 +34,11 @@ export class StripeEventInbox {
   private flushing = false;
   private timer: NodeJS.Timeout | null = null;
   private lastWriteEnded = -Infinity;
-  // Enqueues run one after another, behind the answers and beside the next inserts.
-  private enqueued: Promise<void> = Promise.resolve();
+  // Enqueues run one at a time, behind the answers and beside the next inserts; ids stored
+  // while one runs wait for the next, which takes them all (under load one queue insert covers
+  // several batches: on PGlite it costs more than the batch insert itself).
+  private toEnqueue: string[] = [];
+  private enqueuing: Promise<void> | null = null;
   private readonly maxBatch: number;
   private readonly gatherMs: number;
   private readonly busyWindowMs: number;
@@ -101,18 +104,27 @@ export class StripeEventInbox {
     }
     for (const item of batch) item.resolve({ inserted: first.get(item.id) === item && inserted.has(item.id) });
     if (inserted.size > 0) {
-      const ids = [...inserted];
-      // Stored either way: if this fails, the sweep enqueues them. Stripe must not resend for it.
-      this.enqueued = this.enqueued.then(() => this.opts.enqueue(ids)).then(
-        () => undefined,
-        (err: unknown) => this.opts.onEnqueueError?.(err),
-      );
+      this.toEnqueue.push(...inserted);
+      this.enqueuing ??= this.drainEnqueues();
+    }
+  }
+
+  private async drainEnqueues(): Promise<void> {
+    try {
+      while (this.toEnqueue.length > 0) {
+        const ids = this.toEnqueue.splice(0, 1000);
+        // Stored either way: if this fails, the sweep enqueues them. Stripe must not resend for it.
+        await Promise.resolve()
+          .then(() => this.opts.enqueue(ids))
+          .catch((err: unknown) => this.opts.onEnqueueError?.(err));
+      }
+    } finally {
+      this.enqueuing = null;
     }
   }
 
   /** Resolves when every enqueue started so far has finished (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.flushing || this.timer || this.queue.length > 0) await new Promise((r) => setTimeout(r, 1));
-    await this.enqueued;
+    while (this.flushing || this.timer || this.queue.length > 0 || this.enqueuing) await new Promise((r) => setTimeout(r, 1));
   }
 }
