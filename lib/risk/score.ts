@@ -113,18 +113,28 @@ export function signalsQuery(
   const ip = s.clientIp && !isLoopback(s.clientIp) ? s.clientIp : null;
   const brand = paying ? sqlFragment`(CASE WHEN a.id = ${paying.attemptId} THEN ${paying.cardBrand}::text ELSE a."cardBrand" END)` : sqlFragment`a."cardBrand"`;
   const last4 = paying ? sqlFragment`(CASE WHEN a.id = ${paying.attemptId} THEN ${paying.cardLast4}::text ELSE a."cardLast4" END)` : sqlFragment`a."cardLast4"`;
+  // Each of the three subjects is found through its own index, so the cost follows how many
+  // attempts the subject made, not how many the shop took in the window.
+  const cols = sqlFragment`a.id, o.email, o."addressLine1", o."postalCode", a."clientIp", ${brand} AS brand, ${last4} AS last4,
+    a."declineCode" IS NOT NULL OR a."failureCode" IS NOT NULL AS declined`;
   return sqlFragment`
+    WITH a AS (
+      SELECT ${cols} FROM "Order" o JOIN "PaymentAttempt" a ON a."orderId" = o.id
+      WHERE o.email = ${s.email} AND a."createdAt" >= ${since}
+      UNION
+      SELECT ${cols} FROM "Order" o JOIN "PaymentAttempt" a ON a."orderId" = o.id
+      WHERE o."addressLine1" = ${s.addressLine1} AND o."postalCode" = ${s.postalCode} AND a."createdAt" >= ${since}
+      UNION
+      SELECT ${cols} FROM "PaymentAttempt" a JOIN "Order" o ON o.id = a."orderId"
+      WHERE a."clientIp" = ${ip}::text AND a."createdAt" >= ${since}
+    )
     SELECT
-      count(*) FILTER (WHERE o.email = ${s.email}) AS "emailAttempts",
-      count(*) FILTER (WHERE o.email = ${s.email} AND d.declined) AS "emailDeclines",
-      count(*) FILTER (WHERE o."addressLine1" = ${s.addressLine1} AND o."postalCode" = ${s.postalCode} AND d.declined) AS "addressDeclines",
-      count(*) FILTER (WHERE a."clientIp" = ${ip}::text AND d.declined) AS "clientDeclines",
-      count(DISTINCT (${brand}, ${last4})) FILTER (WHERE a."clientIp" = ${ip}::text AND ${last4} IS NOT NULL) AS "clientCards"
-    FROM "PaymentAttempt" a
-    JOIN "Order" o ON o.id = a."orderId"
-    CROSS JOIN LATERAL (SELECT a."declineCode" IS NOT NULL OR a."failureCode" IS NOT NULL AS declined) d
-    WHERE a."createdAt" >= ${since}
-      AND (o.email = ${s.email} OR (o."addressLine1" = ${s.addressLine1} AND o."postalCode" = ${s.postalCode}) OR a."clientIp" = ${ip}::text)`;
+      count(*) FILTER (WHERE a.email = ${s.email}) AS "emailAttempts",
+      count(*) FILTER (WHERE a.email = ${s.email} AND a.declined) AS "emailDeclines",
+      count(*) FILTER (WHERE a."addressLine1" = ${s.addressLine1} AND a."postalCode" = ${s.postalCode} AND a.declined) AS "addressDeclines",
+      count(*) FILTER (WHERE a."clientIp" = ${ip}::text AND a.declined) AS "clientDeclines",
+      count(DISTINCT (a.brand, a.last4)) FILTER (WHERE a."clientIp" = ${ip}::text AND a.last4 IS NOT NULL) AS "clientCards"
+    FROM a`;
 }
 
 export function readSignals(row: SignalCounts) {
