@@ -16,7 +16,7 @@ export interface InboxOptions {
   enqueue: (eventIds: string[]) => Promise<unknown>;
   onEnqueueError?: (err: unknown) => void;
   maxBatch?: number;
-  /** How long a busy inbox gathers deliveries before writing (default 2 ms). */
+  /** How long a busy inbox gathers deliveries before writing (default 4 ms). */
   gatherMs?: number;
   busyWindowMs?: number;
   /** How long stored ids gather before a queue insert takes them (default 25 ms). */
@@ -48,7 +48,7 @@ export class StripeEventInbox {
 
   constructor(private readonly opts: InboxOptions) {
     this.maxBatch = opts.maxBatch ?? 100;
-    this.gatherMs = opts.gatherMs ?? 2;
+    this.gatherMs = opts.gatherMs ?? 4;
     this.busyWindowMs = opts.busyWindowMs ?? 20;
     this.enqueueGatherMs = opts.enqueueGatherMs ?? 25;
   }
