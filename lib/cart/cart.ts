@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
-import { sqlDatabase } from '@/lib/db/sql';
+import { sqlDatabase, sqlOf, type Sql } from '@/lib/db/sql';
 
 export const MAX_LINE_QUANTITY = 99;
 
@@ -66,10 +66,10 @@ export function priceLines(lines: Omit<CartLine, 'lineTotal'>[]): { lines: CartL
   };
 }
 
-export async function getCart(prisma: PrismaClient, cartId: string | null): Promise<PricedCart> {
+export async function getCart(db: PrismaClient | Sql, cartId: string | null): Promise<PricedCart> {
   if (!cartId) return EMPTY(null);
   // One round trip: the cart, its lines and their products (the cart page and every checkout).
-  const rows = await sqlDatabase(prisma).query<{
+  const rows = await sqlOf(db).query<{
     cartId: string;
     productId: string | null;
     slug: string;

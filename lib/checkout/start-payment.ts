@@ -76,24 +76,11 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
   }
   const { expectedAmount, ...details } = parsed.data;
   const { prisma, gateway } = deps;
-
-  const cart = await getCart(prisma, cartId);
-  if (!cart.id || cart.lines.length === 0) return { kind: 'cart_empty', message: 'Your cart is empty.' };
-  const short = cart.lines.find((l) => l.quantity > l.stock);
-  if (short) {
-    return { kind: 'out_of_stock', message: short.stock === 0 ? `${short.name} just sold out. Please remove it from your cart.` : `Only ${short.stock} ${short.name} left. Please update your cart.` };
-  }
-  if (cart.subtotal !== expectedAmount) {
-    return { kind: 'amount_changed', amount: cart.subtotal, currency: cart.currency, message: `Your cart changed: the total is now ${formatMoney(cart.subtotal, cart.currency)}. Press Pay again to continue.` };
-  }
-  const hash = pricingHash(cart);
-
-  // Stripe is known to be down (breaker open): answer at once, before any order work.
-  const unavailable = gateway.unavailable();
-  if (unavailable) return busy(unavailable);
+  if (!cartId) return { kind: 'cart_empty', message: 'Your cart is empty.' };
 
   try {
-    const plan = await planAttempt(deps, cart, hash, details);
+    const plan = await planAttempt(deps, cartId, expectedAmount, details);
+    if (plan.kind === 'refused') return plan.result;
     if (plan.kind === 'already_paid') return { kind: 'already_paid', orderToken: plan.orderToken, message: 'This cart has already been paid.' };
     if (plan.kind === 'in_progress') return { kind: 'in_progress', orderToken: plan.orderToken, message: 'Your payment is being processed.' };
     if (plan.kind === 'throttled') return throttled(plan.gate);
@@ -121,25 +108,51 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
   }
 }
 
+/** Why this cart cannot be paid as it stands (priced from the database, never from input). */
+function refuseCart(cart: PricedCart, expectedAmount: number): StartPaymentResult | null {
+  if (!cart.id || cart.lines.length === 0) return { kind: 'cart_empty', message: 'Your cart is empty.' };
+  const short = cart.lines.find((l) => l.quantity > l.stock);
+  if (short) {
+    return { kind: 'out_of_stock', message: short.stock === 0 ? `${short.name} just sold out. Please remove it from your cart.` : `Only ${short.stock} ${short.name} left. Please update your cart.` };
+  }
+  if (cart.subtotal !== expectedAmount) {
+    return { kind: 'amount_changed', amount: cart.subtotal, currency: cart.currency, message: `Your cart changed: the total is now ${formatMoney(cart.subtotal, cart.currency)}. Press Pay again to continue.` };
+  }
+  return null;
+}
+
 type Plan =
+  | { kind: 'refused'; result: StartPaymentResult }
   | { kind: 'already_paid'; orderToken: string }
   | { kind: 'in_progress'; orderToken: string }
   | { kind: 'throttled'; gate: Exclude<ThrottleDecision, { ok: true }> }
   | { kind: 'attempt'; orderId: string; token: string; attempt: number; amount: number; currency: string };
 
-/** Decides, under the cart's lock, whether this submit reuses the current attempt or starts one. */
-async function planAttempt(deps: StartPaymentDeps, cart: PricedCart, hash: string, details: CheckoutDetails): Promise<Plan> {
+/**
+ * Prices the cart and decides, under the cart's lock, whether this submit reuses the current
+ * attempt or starts one.
+ */
+async function planAttempt(deps: StartPaymentDeps, cartId: string, expectedAmount: number, details: CheckoutDetails): Promise<Plan> {
   const { prisma } = deps;
   const db = sqlDatabase(prisma);
   for (let refreshed = false; ; refreshed = true) {
-    const plan = await db.transaction(async (tx) => {
+    const plan = await db.transaction(async (tx): Promise<Plan | { kind: 'refresh'; paymentIntentId: string }> => {
       // One checkout per cart at a time: concurrent clicks queue on the cart's row lock and see
-      // the same attempt (where transactions run one at a time, they queue anyway).
-      // Read after the lock, in a statement of its own, so it sees what the holder committed;
-      // started together, lock first, they take one round trip.
-      const lock = db.serialTransactions ? null : tx.query`SELECT id FROM "Cart" WHERE id = ${cart.id} FOR UPDATE`;
-      const [, state] = await Promise.all([lock, cartCheckoutState(tx, cart.id!, hash)]);
-      if (state.paid) return { kind: 'already_paid' as const, orderToken: state.paid.publicToken };
+      // the same attempt (where transactions run one at a time, they queue anyway). The cart
+      // and its checkout state are read after the lock, in statements of their own, so they
+      // see what the holder committed; started together, lock first, BEGIN and all three take
+      // one round trip on PostgreSQL.
+      const lock = db.serialTransactions ? null : tx.query`SELECT id FROM "Cart" WHERE id = ${cartId} FOR UPDATE`;
+      const [, cart, state] = await Promise.all([lock, getCart(tx, cartId), cartCheckoutState(tx, cartId)]);
+      const refusal = refuseCart(cart, expectedAmount);
+      if (refusal) return { kind: 'refused', result: refusal };
+      // Stripe is known to be down (breaker open): answer at once, before any order work.
+      const unavailable = deps.gateway.unavailable();
+      if (unavailable) return { kind: 'refused', result: busy(unavailable) };
+      const hash = pricingHash(cart);
+      // This cart's contents, paid in the last ten minutes: a resubmit must not charge again.
+      const paid = state.paid.find((p) => p.pricingHash === hash);
+      if (paid) return { kind: 'already_paid' as const, orderToken: paid.publicToken };
       const order = state.open;
       if (order?.status === 'processing') return { kind: 'in_progress' as const, orderToken: order.publicToken };
       // Learn how the current attempt ended before deciding whether to reuse it (the decline the
@@ -156,7 +169,7 @@ async function planAttempt(deps: StartPaymentDeps, cart: PricedCart, hash: strin
       if (!order) {
         const gate = await consumeAttempt(tx, subject);
         if (!gate.ok) return { kind: 'throttled' as const, gate };
-        const created = await createOrder(tx, { cartId: cart.id!, details, currency: cart.currency, subtotal: cart.subtotal, hash, lines });
+        const created = await createOrder(tx, { cartId, details, currency: cart.currency, subtotal: cart.subtotal, hash, lines });
         return { kind: 'attempt' as const, orderId: created.id, token: created.publicToken, attempt: 1, amount: cart.subtotal, currency: cart.currency };
       }
       let attempt = order.attemptCount;
@@ -249,8 +262,8 @@ async function recordAttempt(prisma: PrismaClient, orderId: string, attemptNumbe
 }
 
 interface CheckoutState {
-  /** This cart's contents, paid in the last ten minutes: a resubmit must not charge again. */
-  paid: { publicToken: string } | null;
+  /** Orders of this cart paid in the last ten minutes, newest first. */
+  paid: { publicToken: string; pricingHash: string }[];
   /** The cart's open order and its latest attempt. */
   open: {
     id: string;
@@ -263,13 +276,12 @@ interface CheckoutState {
 }
 
 /** Where a cart's checkout stands, in one statement. */
-async function cartCheckoutState(db: Sql, cartId: string, hash: string): Promise<CheckoutState> {
+async function cartCheckoutState(db: Sql, cartId: string): Promise<CheckoutState> {
   const recent = new Date(Date.now() - ALREADY_PAID_WINDOW_MS);
-  const [row] = await db.query<{ paid: CheckoutState['paid']; open: CheckoutState['open'] }>`
+  const [row] = await db.query<{ paid: CheckoutState['paid'] | null; open: CheckoutState['open'] }>`
     SELECT
-      (SELECT json_build_object('publicToken', p."publicToken") FROM "Order" p
-        WHERE p."cartId" = c.id AND p.status = 'paid' AND p."pricingHash" = ${hash} AND p."paidAt" > ${recent}
-        ORDER BY p."createdAt" DESC LIMIT 1) AS paid,
+      (SELECT json_agg(json_build_object('publicToken', p."publicToken", 'pricingHash', p."pricingHash") ORDER BY p."createdAt" DESC)
+        FROM "Order" p WHERE p."cartId" = c.id AND p.status = 'paid' AND p."paidAt" > ${recent}) AS paid,
       (SELECT json_build_object('id', o.id, 'status', o.status, 'publicToken', o."publicToken", 'pricingHash', o."pricingHash",
               'attemptCount', o."attemptCount",
               'lastAttempt', (SELECT json_build_object('attemptNumber', a."attemptNumber", 'paymentIntentId', a."paymentIntentId",
@@ -278,5 +290,5 @@ async function cartCheckoutState(db: Sql, cartId: string, hash: string): Promise
         FROM "Order" o WHERE o."cartId" = c.id AND o.status IN ('pending', 'processing')
         ORDER BY o."createdAt" DESC LIMIT 1) AS open
     FROM "Cart" c WHERE c.id = ${cartId}`;
-  return { paid: row?.paid ?? null, open: row?.open ?? null };
+  return { paid: row?.paid ?? [], open: row?.open ?? null };
 }

@@ -280,6 +280,16 @@ class PglitePrepared {
   }
 }
 
+/** Runs calls one after another in the order made, however many are started at once. */
+function oneAtATime<A extends unknown[], R>(run: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  let last: Promise<unknown> = Promise.resolve();
+  return (...args) => {
+    const next = last.then(() => run(...args));
+    last = next.catch(() => undefined);
+    return next;
+  };
+}
+
 function pgliteSql(run: (text: string, params: unknown[]) => Promise<{ rows: unknown[]; affected: number }>): Sql {
   return {
     [SQL]: true,
@@ -302,8 +312,8 @@ export function pgliteDatabase(pglite: PGlite): SqlDatabase {
     ...pgliteSql((text, params) => pglite.runExclusive(() => prepared.run(text, params, false))),
     driver: 'pglite',
     serialTransactions: true,
-    // Inside, the transaction holds the lock.
-    transaction: (fn) => pglite.transaction(() => fn(pgliteSql((text, params) => prepared.run(text, params, true)))),
+    // Inside, the transaction holds the lock; statements started together take turns.
+    transaction: (fn) => pglite.transaction(() => fn(pgliteSql(oneAtATime((text, params) => prepared.run(text, params, true))))),
   };
 }
 
@@ -330,7 +340,20 @@ function prismaDatabase(prisma: PrismaClient): SqlDatabase {
     ...prismaSql(prisma),
     driver: 'prisma',
     serialTransactions: false,
-    transaction: (fn) => prisma.$transaction((tx) => fn(prismaSql(tx)), { maxWait: 20_000, timeout: 20_000 }),
+    transaction: (fn) =>
+      prisma.$transaction(
+        (tx) => {
+          // One connection: statements started together take turns.
+          const turn = oneAtATime(<R>(run: () => Promise<R>) => run());
+          const sql = prismaSql(tx);
+          return fn({
+            [SQL]: true,
+            query: (strings, ...values) => turn(() => sql.query(strings, ...values)),
+            execute: (strings, ...values) => turn(() => sql.execute(strings, ...values)),
+          });
+        },
+        { maxWait: 20_000, timeout: 20_000 },
+      ),
   };
 }
 
