@@ -43,7 +43,8 @@ interface Sample {
 }
 
 async function runSetting(kind: 'pglite' | 'postgres', latencyMs: number): Promise<Row[]> {
-  const database = await createTestDatabase(kind);
+  // PostgreSQL: the pool size a server gets by default (lib/db/client.ts), not the tests' 5.
+  const database = await createTestDatabase(kind, { poolMax: 10 });
   await seedCatalog(database.prisma);
   await database.prisma.product.updateMany({ data: { stock: 1_000_000 } });
   const products = await database.prisma.product.findMany();

@@ -9,7 +9,7 @@ import { applyMigrations } from '@/lib/db/migrate';
 export const testDbKind = process.env.TEST_DB_KIND === 'postgres' ? 'postgres' : 'pglite';
 
 /** `kind` defaults to TEST_DB_KIND as it was when this module loaded (benchmarks pass it). */
-export async function createTestDatabase(kind: 'pglite' | 'postgres' = testDbKind): Promise<Database & { drop(): Promise<void> }> {
+export async function createTestDatabase(kind: 'pglite' | 'postgres' = testDbKind, opts: { poolMax?: number } = {}): Promise<Database & { drop(): Promise<void> }> {
   if (kind === 'pglite') {
     const template = process.env.BRISK_PGLITE_TEMPLATE;
     const database = await openDatabase({ dataDir: 'memory://', loadDataDir: template ? new Blob([readFileSync(template)]) : undefined });
@@ -25,7 +25,7 @@ export async function createTestDatabase(kind: 'pglite' | 'postgres' = testDbKin
   await admin.end();
   const url = new URL(base);
   url.pathname = `/${name}`;
-  const database = await openDatabase({ url: url.toString(), poolMax: 5 });
+  const database = await openDatabase({ url: url.toString(), poolMax: opts.poolMax ?? 5 });
   const m = migrationFactory(database);
   await applyMigrations(m.factory);
   await m.close();
