@@ -69,18 +69,7 @@ export function priceLines(lines: Omit<CartLine, 'lineTotal'>[]): { lines: CartL
 export async function getCart(db: PrismaClient | Sql, cartId: string | null): Promise<PricedCart> {
   if (!cartId) return EMPTY(null);
   // One round trip: the cart, its lines and their products (the cart page and every checkout).
-  const rows = await sqlOf(db).query<{
-    cartId: string;
-    productId: string | null;
-    slug: string;
-    name: string;
-    image: string;
-    unitPrice: number;
-    currency: string;
-    quantity: number;
-    stock: number;
-    active: boolean;
-  }>`
+  const rows = await sqlOf(db).query<Omit<CartLine, 'lineTotal' | 'productId'> & { cartId: string; productId: string | null; active: boolean }>`
     SELECT c.id AS "cartId", i."productId", p.slug, p.name, p.image, p.price AS "unitPrice", p.currency, i.quantity, p.stock, p.active
     FROM "Cart" c
     LEFT JOIN "CartItem" i ON i."cartId" = c.id
