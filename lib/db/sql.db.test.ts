@@ -117,6 +117,15 @@ describe(`sql (${testDbKind})`, () => {
     expect(await database.prisma.cart.count({ where: { id: { in: [taken, ...fresh] } } })).toBe(1);
   });
 
+  it('keeps working, and leaves no prepared statement behind, when a value is refused after its statement was prepared', async () => {
+    const prepared = async () => Number((await sql.query<{ n: number }>`SELECT count(*) AS n FROM pg_prepared_statements`)[0].n);
+    const before = await prepared();
+    for (let i = 0; i < 3; i++) await expect(sql.query`SELECT ${'not a number'}::int + 1 AS n`).rejects.toThrow(/invalid input syntax/);
+    expect(await sql.query`SELECT ${'41'}::int + 1 AS n`).toEqual([{ n: 42 }]);
+    // PGlite has one session, so its count is exact (the count query and the good one: 2 more).
+    if (sql.driver === 'pglite') expect(await prepared()).toBe(before + 1);
+  });
+
   it('runs inside a Prisma transaction when given its client', async () => {
     const [x, y] = [randomUUID(), randomUUID()];
     const boom = new Error('rollback');

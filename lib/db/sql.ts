@@ -254,13 +254,21 @@ class PglitePrepared {
     }
     parts.push(bind.int16(0).message('B'), DESCRIBE_PORTAL, EXECUTE, SYNC);
     // Throws PostgreSQL's error; Sync ends the batch, so the session is ready for the next.
-    const { messages } = await this.pglite.execProtocol(concat(parts), { syncToFs: !inTransaction });
+    let messages: BackendMessage[];
+    try {
+      ({ messages } = (await this.pglite.execProtocol(concat(parts), { syncToFs: !inTransaction })) as { messages: BackendMessage[] });
+    } catch (err) {
+      // The statement may have been prepared before the bind failed: close it, or every such
+      // failure would leave one behind (it is prepared again, under a new name, next time).
+      if (preparing) await this.pglite.execProtocol(concat([new Writer().bytes(new Uint8Array([0x53])).cstring(preparing).message('C'), SYNC])).catch(() => undefined);
+      throw err;
+    }
     if (preparing) this.names.set(text, preparing);
     let fields: { name: string; dataTypeID: number }[] = [];
     const rows: T[] = [];
     let affected = 0;
     const parsers = this.pglite.parsers;
-    for (const m of messages as BackendMessage[]) {
+    for (const m of messages) {
       if (m.name === 'rowDescription') fields = m.fields as typeof fields;
       else if (m.name === 'dataRow') {
         const row: Record<string, unknown> = {};
