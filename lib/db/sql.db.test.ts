@@ -126,6 +126,21 @@ describe(`sql (${testDbKind})`, () => {
     if (sql.driver === 'pglite') expect(await prepared()).toBe(before + 1);
   });
 
+  it.runIf(testDbKind === 'postgres')('recovers when a migration changes a table under its prepared statements', async () => {
+    await sql.execute`CREATE TABLE stale_shape (a int)`;
+    await sql.execute`INSERT INTO stale_shape VALUES (1)`;
+    const read = () => sql.query<{ a: number; b?: number }>`SELECT * FROM stale_shape`;
+    // Prepared on every connection of the pool (5 here).
+    await Promise.all(Array.from({ length: 8 }, read));
+    await sql.execute`ALTER TABLE stale_shape ADD COLUMN b int DEFAULT 2`;
+    // Each connection fails at most once, then is replaced by one that prepares afresh.
+    let failures = 0;
+    for (let i = 0; i < 12; i++) await read().catch(() => failures++);
+    expect(failures).toBeLessThanOrEqual(5);
+    expect(await read()).toEqual([{ a: 1, b: 2 }]);
+    expect(await sql.transaction((tx) => tx.query`SELECT * FROM stale_shape`)).toEqual([{ a: 1, b: 2 }]);
+  });
+
   it('runs inside a Prisma transaction when given its client', async () => {
     const [x, y] = [randomUUID(), randomUUID()];
     const boom = new Error('rollback');

@@ -109,6 +109,16 @@ function pgSql(run: (text: string, values: unknown[]) => Promise<pg.QueryResult>
   };
 }
 
+/**
+ * A prepared statement whose table changed shape under it (a migration added a column while
+ * this instance ran: "cached plan must not change result type") fails on that connection every
+ * time: the connection is dropped instead of returned, and the next one prepares it afresh.
+ */
+function staleStatement(err: unknown): Error | undefined {
+  const e = err as { code?: string; message?: string };
+  return e?.code === '0A000' && /cached plan must not change result type/.test(e.message ?? '') ? (err as Error) : undefined;
+}
+
 export function pgDatabase(pool: pg.Pool, pgTypesBase: typeof pg.types): SqlDatabase {
   const types = pgTypes(pgTypesBase);
   // Named: each connection parses a statement once and then only binds and executes it.
@@ -121,9 +131,19 @@ export function pgDatabase(pool: pg.Pool, pgTypesBase: typeof pg.types): SqlData
     }
     return name;
   };
-  const runOn = (c: pg.Pool | pg.PoolClient) => (text: string, values: unknown[]) => c.query({ name: nameOf(text), text, values, types } as pg.QueryConfig);
+  const runOn = (c: pg.PoolClient) => (text: string, values: unknown[]) => c.query({ name: nameOf(text), text, values, types } as pg.QueryConfig);
   return {
-    ...pgSql(runOn(pool)),
+    ...pgSql(async (text, values) => {
+      const client = await pool.connect();
+      try {
+        const result = await runOn(client)(text, values);
+        client.release();
+        return result;
+      } catch (err) {
+        client.release(staleStatement(err));
+        throw err;
+      }
+    }),
     driver: 'postgres',
     serialTransactions: false,
     async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
@@ -141,11 +161,12 @@ export function pgDatabase(pool: pg.Pool, pgTypesBase: typeof pg.types): SqlData
       } catch (err) {
         try {
           await client.query('ROLLBACK');
-          client.release();
         } catch (rollbackFailed) {
           // The connection itself failed: it is not returned to the pool.
           client.release(rollbackFailed as Error);
+          throw err;
         }
+        client.release(staleStatement(err));
         throw err;
       }
     },
