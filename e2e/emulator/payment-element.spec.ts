@@ -280,10 +280,12 @@ test('direct Stripe.js calls: events, getElement, submit, createPaymentMethod, d
   expect((await events()).map((e) => e.type)).toEqual(['ready']);
   await fillCard(page, { number: '4242424242424242' });
   await page.getByRole('button', { name: 'Elsewhere' }).click();
-  const seen = await events();
-  expect(seen.some((e) => e.type === 'focus')).toBe(true);
-  expect(seen.at(-1)?.type).toBe('blur');
-  expect(seen.filter((e) => e.type === 'change').at(-1)?.event).toEqual({ elementType: 'payment', empty: false, complete: true, collapsed: false, value: { type: 'card' } });
+  // Events cross from the iframe by postMessage: wait for them to arrive rather than read once.
+  await expect.poll(async () => (await events()).filter((e) => e.type === 'change').at(-1)?.event).toEqual({ elementType: 'payment', empty: false, complete: true, collapsed: false, value: { type: 'card' } });
+  await expect.poll(async () => (await events()).map((e) => e.type).lastIndexOf('blur')).toBeGreaterThan(0);
+  const types = (await events()).map((e) => e.type);
+  expect(types).toContain('focus');
+  expect(types.lastIndexOf('blur')).toBeGreaterThan(types.lastIndexOf('focus'));
 
   const results = await page.evaluate(async () => {
     const { stripe, elements, element } = (window as unknown as Loose).t;
