@@ -1,14 +1,15 @@
-// The checkout's hot statements go straight to the database driver (pg's pool, or PGlite),
-// not through Prisma: measured per statement, Prisma's raw query path costs 0.42 ms against
-// pg's 0.28 ms on PostgreSQL and 0.78 ms against 0.31 ms on PGlite, and its interactive
-// transaction about 0.2 ms more. Everything else keeps using Prisma.
+// The checkout's and the webhook inbox's hot statements go straight to the database driver
+// (pg's pool, shared with Prisma, or the PGlite instance), not through Prisma, and as named
+// prepared statements: parsed once per connection, then only bound and executed. Measured per
+// checkout, one shopper at a time: 16–18 ms through Prisma's raw path, 9–11 ms through the
+// driver, 6–8 ms prepared and (PostgreSQL) pipelined. Everything else keeps using Prisma.
 //
 // The tagged templates read like Prisma's `$queryRaw`: values become $1, $2, … parameters,
 // never text. Rows come back alike on either driver: timestamps as UTC Dates, json parsed, and
-// int8 (counts) as numbers — unlike Prisma's bigint, so read counts with Number(). Dates are sent as UTC ISO strings: every
-// timestamp column is `timestamp(3)` without time zone, holding UTC as Prisma writes it. A
-// parameter whose type PostgreSQL cannot infer from where it stands needs a cast in the SQL
-// (`${now}::timestamp`), as with any untyped parameter.
+// int8 (counts) as numbers — unlike Prisma's bigint, so read counts with Number(). Dates are
+// sent as UTC ISO strings: every timestamp column is `timestamp(3)` without time zone, holding
+// UTC as Prisma writes it. A parameter whose type PostgreSQL cannot infer from where it stands
+// needs a cast in the SQL (`${now}::timestamp`), as with any untyped parameter.
 import { createHash } from 'node:crypto';
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
