@@ -128,11 +128,18 @@ async function claim(tx: Sql, key: string, kind: string, orderId: string): Promi
   return rows.length === 1;
 }
 
-async function recordEvent(tx: Sql, orderId: string, ctx: ApplyContext, e: { kind: string; fromStatus?: OrderStatus; toStatus?: OrderStatus; detail?: Json }): Promise<void> {
-  await tx.execute`
+type TimelineEntry = { kind: string; fromStatus?: OrderStatus; toStatus?: OrderStatus; detail?: Json };
+
+/** One timeline entry, as a statement or the last part of one. */
+function eventInsert(orderId: string, ctx: ApplyContext, e: TimelineEntry, now: Date): SqlFragment {
+  return sqlFragment`
     INSERT INTO "OrderEvent" (id, "orderId", kind, "fromStatus", "toStatus", source, "stripeEventId", actor, detail, "createdAt")
     VALUES (${randomUUID()}, ${orderId}, ${e.kind}, ${e.fromStatus ?? null}::"OrderStatus", ${e.toStatus ?? null}::"OrderStatus", ${ctx.source},
-            ${ctx.stripeEventId ?? null}::text, ${ctx.actor ?? null}::text, ${e.detail === undefined ? null : JSON.stringify(e.detail)}::jsonb, ${new Date()})`;
+            ${ctx.stripeEventId ?? null}::text, ${ctx.actor ?? null}::text, ${e.detail === undefined ? null : JSON.stringify(e.detail)}::jsonb, ${now})`;
+}
+
+async function recordEvent(tx: Sql, orderId: string, ctx: ApplyContext, e: TimelineEntry): Promise<void> {
+  await tx.execute`${eventInsert(orderId, ctx, e, new Date())}`;
 }
 
 /** The status change and its timeline entry, in one statement. */
@@ -140,9 +147,7 @@ async function moveOrder(tx: Sql, order: { id: string; status: OrderStatus }, to
   const now = new Date();
   await tx.execute`
     WITH upd AS (UPDATE "Order" SET status = ${to}::"OrderStatus", "updatedAt" = ${now} WHERE id = ${order.id})
-    INSERT INTO "OrderEvent" (id, "orderId", kind, "fromStatus", "toStatus", source, "stripeEventId", actor, detail, "createdAt")
-    VALUES (${randomUUID()}, ${order.id}, 'status_changed', ${order.status}::"OrderStatus", ${to}::"OrderStatus", ${ctx.source},
-            ${ctx.stripeEventId ?? null}::text, ${ctx.actor ?? null}::text, ${detail === undefined ? null : JSON.stringify(detail)}::jsonb, ${now})`;
+    ${eventInsert(order.id, ctx, { kind: 'status_changed', fromStatus: order.status, toStatus: to, detail }, now)}`;
   order.status = to;
 }
 
