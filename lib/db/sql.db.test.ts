@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
 import { sqlDatabase, sqlFragment, sqlOf, type SqlDatabase } from './sql';
 
@@ -21,6 +21,16 @@ describe(`sql (${testDbKind})`, () => {
     expect(sql.driver).toBe(testDbKind);
     expect(sql.serialTransactions).toBe(testDbKind === 'pglite');
     expect(sqlOf(database.prisma)).toBe(sql);
+  });
+
+  it('finds the direct driver from a second instance of this module, as a Next.js route bundle has', async () => {
+    // Next builds instantiate lib/db/sql.ts once for instrumentation (which opens the database)
+    // and again per route bundle; each must see the driver the first one registered.
+    vi.resetModules();
+    const second = await import('./sql');
+    expect(second.sqlDatabase).not.toBe(sqlDatabase);
+    expect(second.sqlDatabase(database.prisma)).toBe(sql);
+    expect(second.sqlDatabase(database.prisma).driver).toBe(testDbKind);
   });
 
   it('sends values as parameters, never as SQL text', async () => {

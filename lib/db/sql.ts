@@ -389,7 +389,12 @@ function prismaDatabase(prisma: PrismaClient): SqlDatabase {
 
 // ---- which one ----
 
-const registry = new WeakMap<object, SqlDatabase>();
+// On globalThis: a Next.js build can instantiate this module more than once (instrumentation,
+// which opens the database, and each route bundle), and a registry per instance left every
+// route on the Prisma fallback in production.
+const registryKey = Symbol.for('brisk.sqlRegistry');
+const registry: WeakMap<object, SqlDatabase> = ((globalThis as Record<symbol, unknown>)[registryKey] as WeakMap<object, SqlDatabase> | undefined) ??
+  ((globalThis as Record<symbol, unknown>)[registryKey] = new WeakMap<object, SqlDatabase>());
 
 /** Called where a PrismaClient is opened: its direct driver, sharing its connections. */
 export function registerSqlDatabase(prisma: PrismaClient, database: SqlDatabase): void {
