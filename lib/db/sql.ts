@@ -334,9 +334,30 @@ function pgliteSql(run: (text: string, params: unknown[]) => Promise<{ rows: unk
   };
 }
 
+// One per instance, so statement names never collide between its users (the tagged templates
+// here and pg-boss's adapter in lib/jobs); on globalThis for the reason the registry is below.
+const preparedKey = Symbol.for('brisk.pglitePrepared');
+const preparedByInstance: WeakMap<PGlite, PglitePrepared> = ((globalThis as Record<symbol, unknown>)[preparedKey] as WeakMap<PGlite, PglitePrepared> | undefined) ??
+  ((globalThis as Record<symbol, unknown>)[preparedKey] = new WeakMap<PGlite, PglitePrepared>());
+function preparedOf(pglite: PGlite): PglitePrepared {
+  let p = preparedByInstance.get(pglite);
+  if (!p) preparedByInstance.set(pglite, (p = new PglitePrepared(pglite)));
+  return p;
+}
+
+/**
+ * Runs one statement with `$n` parameters on PGlite as a named prepared statement, outside any
+ * transaction (it waits for a running one, as PGlite's query() does). Values are sent as text
+ * and typed by the server. For callers that hold SQL text rather than a template (pg-boss).
+ */
+export function pglitePreparedStatement(pglite: PGlite): (text: string, params: unknown[]) => Promise<{ rows: unknown[]; affected: number }> {
+  const prepared = preparedOf(pglite);
+  return (text, params) => pglite.runExclusive(() => prepared.run(text, params, false));
+}
+
 /** `pglite` must have been created with PGLITE_PARSERS. */
 export function pgliteDatabase(pglite: PGlite): SqlDatabase {
-  const prepared = new PglitePrepared(pglite);
+  const prepared = preparedOf(pglite);
   return {
     // execProtocol does not wait for PGlite's lock: outside a transaction, take it.
     ...pgliteSql((text, params) => pglite.runExclusive(() => prepared.run(text, params, false))),

@@ -7,13 +7,14 @@
 //   email-send         send (or store) one Email row
 //   email-send-dead    mark the email `failed`
 //   sweep              every minute: re-enqueue what was stored but never got a job
-import { PgBoss, fromPglite, type Job, type JobResult } from 'pg-boss';
+import { PgBoss, type Job, type JobResult } from 'pg-boss';
 import type { Database } from '@/lib/db/client';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { setAfterCommitHooks } from '@/lib/orders/apply';
 import { StripeEventJobData, isSheddingLoad, markStripeEventDead, processStripeEvent, type EventGateway } from '@/lib/orders/stripe-events';
 import { EmailJobData, markEmailFailed, sendEmail, smtpMailer, type Mailer } from './email';
 import { jobsLog } from './log';
+import { preparedPgliteAdapter } from './pglite-adapter';
 import { RECONCILE_QUEUE, registerReconcileJob } from './reconcile-job';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 
@@ -86,7 +87,7 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
   const background = { supervise: worker, schedule: opts.scheduleSweep ?? worker };
   const boss =
     database.kind === 'pglite'
-      ? new PgBoss({ db: fromPglite(database.pglite!), backend: 'pglite', schema: SCHEMA, ...background })
+      ? new PgBoss({ db: preparedPgliteAdapter(database.pglite!), backend: 'pglite', schema: SCHEMA, ...background })
       : new PgBoss({ connectionString: database.url!, schema: SCHEMA, max: 5, application_name: worker ? 'brisk-worker' : 'brisk-web', ...background });
   boss.on('error', (err) => jobsLog.error({ err }, 'pg-boss error'));
   await boss.start();
