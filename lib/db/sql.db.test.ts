@@ -31,6 +31,12 @@ describe(`sql (${testDbKind})`, () => {
     expect(second.sqlDatabase).not.toBe(sqlDatabase);
     expect(second.sqlDatabase(database.prisma)).toBe(sql);
     expect(second.sqlDatabase(database.prisma).driver).toBe(testDbKind);
+    // Fragments made by one copy are spliced in by the driver the other registered.
+    const id = randomUUID();
+    await sql.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${id}, ${when}, ${when})`;
+    const where = second.sqlFragment`id = ${id}`;
+    expect(await sql.query`SELECT id FROM "Cart" WHERE ${where}`).toEqual([{ id }]);
+    expect(await second.sqlDatabase(database.prisma).query`SELECT id FROM "Cart" WHERE ${sqlFragment`id = ${id}`}`).toEqual([{ id }]);
   });
 
   it('sends values as parameters, never as SQL text', async () => {
@@ -105,6 +111,31 @@ describe(`sql (${testDbKind})`, () => {
     });
     expect(result).toBe('done');
     expect(await cartExists(x)).toBe(true);
+  });
+
+  it('never runs a statement from outside inside another caller’s open transaction', async () => {
+    // On PGlite (one session) a statement started while a transaction is open must wait for it:
+    // run in between, it would be rolled back with it and see its uncommitted rows.
+    const [inside, outside] = [randomUUID(), randomUUID()];
+    let opened!: () => void;
+    const isOpen = new Promise<void>((r) => (opened = r));
+    let seenFromOutside: unknown[] | undefined;
+    const tx = sql.transaction(async (t) => {
+      await t.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${inside}, ${when}, ${when})`;
+      opened();
+      await new Promise((r) => setTimeout(r, 50));
+      throw new Error('rolled back');
+    });
+    await isOpen;
+    const plain = (async () => {
+      seenFromOutside = await sql.query`SELECT id FROM "Cart" WHERE id = ${inside}`;
+      await sql.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${outside}, ${when}, ${when})`;
+    })();
+    await expect(tx).rejects.toThrow('rolled back');
+    await plain;
+    expect(seenFromOutside).toEqual([]);
+    expect(await cartExists(outside)).toBe(true);
+    expect(await cartExists(inside)).toBe(false);
   });
 
   it('rolls back on a SQL error and keeps every connection usable after many failures', async () => {

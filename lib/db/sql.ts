@@ -41,12 +41,24 @@ export interface SqlDatabase extends Sql {
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
 }
 
+// Next.js instantiates this module more than once (instrumentation, which opens the database,
+// and the route bundles): the driver registered by one copy compiles statements holding
+// fragments made by another copy's class. The brand, in the global symbol registry, makes
+// `instanceof` hold across copies; without it a fragment was sent as a JSON parameter and, in
+// production, the order page never found the order its PaymentIntent paid.
+const FRAGMENT = Symbol.for('brisk.SqlFragment');
+
 /** A piece of SQL with its values, to embed in another statement (`${fragment}`). */
 export class SqlFragment {
+  readonly [FRAGMENT] = true;
   constructor(
     readonly strings: readonly string[],
     readonly values: readonly unknown[],
   ) {}
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[FRAGMENT] === true;
+  }
 }
 
 export function sqlFragment(strings: TemplateStringsArray, ...values: unknown[]): SqlFragment {
@@ -255,7 +267,7 @@ class PglitePrepared {
   private seq = 0;
   constructor(private readonly pglite: PGlite) {}
 
-  /** Runs one statement; the caller holds PGlite (a transaction, or runExclusive). */
+  /** Runs one statement; the caller holds PGlite (its transaction, or both its locks). */
   async run<T>(text: string, params: unknown[], inTransaction: boolean): Promise<{ rows: T[]; affected: number }> {
     let name = this.names.get(text);
     const parts: Uint8Array[] = [];
@@ -346,21 +358,35 @@ function preparedOf(pglite: PGlite): PglitePrepared {
 }
 
 /**
+ * Runs `fn` with PGlite to itself, as its query() does: after any transaction in progress has
+ * ended (PGlite's transaction lock), and then alone (its query lock). runExclusive() alone takes
+ * only the query lock, so a statement could run between two statements of another caller's
+ * transaction, inside it: committed or rolled back with it, and seeing its uncommitted rows.
+ */
+function exclusive(pglite: PGlite): <T>(fn: () => Promise<T>) => Promise<T> {
+  const transactionLock = (pglite as unknown as { _runExclusiveTransaction?: <T>(fn: () => Promise<T>) => Promise<T> })._runExclusiveTransaction;
+  if (typeof transactionLock !== 'function') throw new Error('this PGlite has no transaction lock (_runExclusiveTransaction); lib/db/sql.ts needs it');
+  return (fn) => transactionLock.call(pglite, () => pglite.runExclusive(fn));
+}
+
+/**
  * Runs one statement with `$n` parameters on PGlite as a named prepared statement, outside any
  * transaction (it waits for a running one, as PGlite's query() does). Values are sent as text
  * and typed by the server. For callers that hold SQL text rather than a template (pg-boss).
  */
 export function pglitePreparedStatement(pglite: PGlite): (text: string, params: unknown[]) => Promise<{ rows: unknown[]; affected: number }> {
   const prepared = preparedOf(pglite);
-  return (text, params) => pglite.runExclusive(() => prepared.run(text, params, false));
+  const alone = exclusive(pglite);
+  return (text, params) => alone(() => prepared.run(text, params, false));
 }
 
 /** `pglite` must have been created with PGLITE_PARSERS. */
 export function pgliteDatabase(pglite: PGlite): SqlDatabase {
   const prepared = preparedOf(pglite);
+  const alone = exclusive(pglite);
   return {
-    // execProtocol does not wait for PGlite's lock: outside a transaction, take it.
-    ...pgliteSql((text, params) => pglite.runExclusive(() => prepared.run(text, params, false))),
+    // execProtocol does not wait for PGlite's locks: outside a transaction, take them.
+    ...pgliteSql((text, params) => alone(() => prepared.run(text, params, false))),
     driver: 'pglite',
     serialTransactions: true,
     // Inside, the transaction holds the lock; statements started together take turns.

@@ -14,7 +14,7 @@ beforeAll(async () => {
   await boss.createQueue('adapter-q', { retryLimit: 2, retryDelay: 1 });
 });
 afterAll(async () => {
-  await boss?.stop({ graceful: false, wait: true }).catch(() => undefined);
+  await boss?.stop({ graceful: false }).catch(() => undefined);
   await database?.drop();
 });
 
@@ -43,7 +43,7 @@ describe('preparedPgliteAdapter (pglite)', () => {
       const one = await boss.getJobById('adapter-q', ids[0]);
       expect(one).toEqual(await plain.getJobById('adapter-q', ids[0]));
     } finally {
-      await plain.stop({ graceful: false, wait: true }).catch(() => undefined);
+      await plain.stop({ graceful: false }).catch(() => undefined);
     }
 
     const fetched = await boss.fetch('adapter-q', { batchSize: 10 });

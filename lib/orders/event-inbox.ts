@@ -26,6 +26,9 @@ export interface InboxOptions {
   enqueueGatherMs?: number;
 }
 
+/** Jobs per queue insert: about 10 ms of PGlite's thread at 0.04 ms a job. */
+const ENQUEUE_CHUNK = 250;
+
 interface Item {
   id: string;
   json: string;
@@ -122,13 +125,14 @@ export class StripeEventInbox {
       while (this.toEnqueue.length > 0) {
         // Processing can wait a little (the answers have gone); the thread shared with the
         // requests then spends one queue insert on many batches. On PGlite a queue insert costs
-        // about 0.8 ms plus 0.04 ms a job (measured): at 1,000 events/s, one per batch of a few
-        // events took a fifth of the thread, one per 25 ms about 7%. Longer gathers make each
-        // insert block the thread longer (at 100 ms: p99 44 ms at 500 events/s, against 21).
+        // about 0.3 ms plus 0.04 ms a job (measured, prepared: lib/jobs/pglite-adapter.ts), and
+        // blocks the thread while it runs. Longer gathers make each insert block it longer (at
+        // 100 ms: p99 44 ms at 500 events/s, against 21), and so would a backlog left by a stall
+        // if it went in one statement: at most ENQUEUE_CHUNK jobs each, 25 ms apart.
         const wait = this.lastEnqueueAt + this.enqueueGatherMs - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         this.lastEnqueueAt = performance.now();
-        const ids = this.toEnqueue.splice(0, 1000);
+        const ids = this.toEnqueue.splice(0, ENQUEUE_CHUNK);
         // Stored either way: if this fails, the sweep enqueues them. Stripe must not resend for it.
         await Promise.resolve()
           .then(() => this.opts.enqueue(ids))
