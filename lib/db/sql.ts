@@ -366,7 +366,8 @@ function preparedOf(pglite: PGlite): PglitePrepared {
 function exclusive(pglite: PGlite): <T>(fn: () => Promise<T>) => Promise<T> {
   const transactionLock = (pglite as unknown as { _runExclusiveTransaction?: <T>(fn: () => Promise<T>) => Promise<T> })._runExclusiveTransaction;
   if (typeof transactionLock !== 'function') throw new Error('this PGlite has no transaction lock (_runExclusiveTransaction); lib/db/sql.ts needs it');
-  return (fn) => transactionLock.call(pglite, () => pglite.runExclusive(fn));
+  const lock = transactionLock.bind(pglite) as <T>(fn: () => Promise<T>) => Promise<T>;
+  return (fn) => lock(() => pglite.runExclusive(fn));
 }
 
 /**
