@@ -346,11 +346,19 @@ function pgliteSql(run: (text: string, params: unknown[]) => Promise<{ rows: unk
   };
 }
 
+/**
+ * A WeakMap shared by every copy of this module in the process: a Next.js build instantiates
+ * it more than once (instrumentation, which opens the database, and the route bundles).
+ */
+function processWide<K extends object, V>(name: string): WeakMap<K, V> {
+  const g = globalThis as Record<symbol, unknown>;
+  const key = Symbol.for(name);
+  return (g[key] as WeakMap<K, V> | undefined) ?? ((g[key] = new WeakMap<K, V>()) as WeakMap<K, V>);
+}
+
 // One per instance, so statement names never collide between its users (the tagged templates
-// here and pg-boss's adapter in lib/jobs); on globalThis for the reason the registry is below.
-const preparedKey = Symbol.for('brisk.pglitePrepared');
-const preparedByInstance: WeakMap<PGlite, PglitePrepared> = ((globalThis as Record<symbol, unknown>)[preparedKey] as WeakMap<PGlite, PglitePrepared> | undefined) ??
-  ((globalThis as Record<symbol, unknown>)[preparedKey] = new WeakMap<PGlite, PglitePrepared>());
+// here and pg-boss's adapter in lib/jobs).
+const preparedByInstance = processWide<PGlite, PglitePrepared>('brisk.pglitePrepared');
 function preparedOf(pglite: PGlite): PglitePrepared {
   let p = preparedByInstance.get(pglite);
   if (!p) preparedByInstance.set(pglite, (p = new PglitePrepared(pglite)));
@@ -437,12 +445,8 @@ function prismaDatabase(prisma: PrismaClient): SqlDatabase {
 
 // ---- which one ----
 
-// On globalThis: a Next.js build can instantiate this module more than once (instrumentation,
-// which opens the database, and each route bundle), and a registry per instance left every
-// route on the Prisma fallback in production.
-const registryKey = Symbol.for('brisk.sqlRegistry');
-const registry: WeakMap<object, SqlDatabase> = ((globalThis as Record<symbol, unknown>)[registryKey] as WeakMap<object, SqlDatabase> | undefined) ??
-  ((globalThis as Record<symbol, unknown>)[registryKey] = new WeakMap<object, SqlDatabase>());
+// Process-wide: a registry per module copy left every route on the Prisma fallback in production.
+const registry = processWide<object, SqlDatabase>('brisk.sqlRegistry');
 
 /** Called where a PrismaClient is opened: its direct driver, sharing its connections. */
 export function registerSqlDatabase(prisma: PrismaClient, database: SqlDatabase): void {
