@@ -49,6 +49,30 @@ describe(`sql (${testDbKind})`, () => {
     expect(await cartExists(id)).toBe(true);
   });
 
+  it('carries any text both ways byte for byte: multi-byte characters, empty, NULL, and values larger than one answer chunk', async () => {
+    const odd = 'Zoë 🛒 “quoted” \\ back\'slash 東京';
+    const big = `${'Größe ✓ '.repeat(40_000)}end`; // ~400 kB, more than PGlite answers in one chunk
+    const rows = await sql.query<{ odd: string; empty: string; nothing: string | null; big: string; len: number; arr: string[] }>`
+      SELECT ${odd}::text AS odd, ${''}::text AS empty, ${null}::text AS nothing, ${big}::text AS big, length(${big}::text) AS len, ${[odd, '', 'x"y']}::text[] AS arr`;
+    expect(rows).toEqual([{ odd, empty: '', nothing: null, big, len: big.length, arr: [odd, '', 'x"y'] }]);
+    // And in rows of a table, in order, with the count of rows affected.
+    const ids = [randomUUID(), randomUUID()];
+    expect(await sql.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") SELECT unnest(${ids}::text[]), ${when}, ${when}`).toBe(2);
+    expect((await sql.query<{ id: string }>`SELECT id FROM "Cart" WHERE id = ANY(${ids}) ORDER BY id`).map((r) => r.id)).toEqual([...ids].sort());
+  });
+
+  it("reports PostgreSQL's error with its code, table and constraint, as pg does, and carries on", async () => {
+    const id = randomUUID();
+    await sql.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${id}, ${when}, ${when})`;
+    const err = await sql.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${id}, ${when}, ${when})`.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).toMatchObject({ code: '23505', table: 'Cart', constraint: 'Cart_pkey', severity: 'ERROR', message: expect.stringMatching(/duplicate key/) });
+    expect(String((err as { detail?: string }).detail)).toContain(id);
+    const syntax = await sql.query`SELECT FROM WHERE ${1}`.catch((e: unknown) => e);
+    expect(syntax).toMatchObject({ code: '42601' });
+    expect(await sql.query`SELECT ${7}::int AS n`).toEqual([{ n: 7 }]);
+  });
+
   it('returns timestamps as UTC Dates, json parsed and int8 as numbers on either driver', async () => {
     // Written by Prisma, read here.
     const a = await database.prisma.cart.create({ data: { createdAt: when } });
