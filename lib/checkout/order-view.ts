@@ -63,9 +63,13 @@ export async function loadOrderForShopper(prisma: PrismaClient, gateway: StripeG
   let stripeUnavailable = false;
   if (!SETTLED.has(view.order.status) && view.order.paymentIntentId) {
     try {
-      const applied = await applyPaymentIntent(prisma, await gateway.retrievePaymentIntent(view.order.paymentIntentId), { source: 'return_page' });
-      if (applied.changed) {
-        view = (await readOrder(prisma, { id: view.order.id }, true)) ?? view;
+      const pi = await gateway.retrievePaymentIntent(view.order.paymentIntentId);
+      const applied = await applyPaymentIntent(prisma, pi, { source: 'return_page', shopperView: true });
+      // Read again when the order moved, or the attempt did (a decline the page should show).
+      const last = view.lastAttempt;
+      if (applied.changed || (last && (last.status !== pi.status || (pi.last_payment_error && last.failureMessage !== (pi.last_payment_error.message ?? null))))) {
+        // Made paid just now: the same statement returned the order as shown here.
+        view = applied.view ?? (await readOrder(prisma, { id: view.order.id }, true)) ?? view;
         cartJustCleared ||= view.cartJustCleared;
       }
     } catch (err) {

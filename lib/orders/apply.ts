@@ -19,12 +19,28 @@ export interface ApplyContext {
   source: ApplySource;
   stripeEventId?: string;
   actor?: string;
+  /**
+   * The shopper's order page is asking: when this call makes the order paid, the same
+   * statement empties the cart it came from (once, as the page would) and returns the order as
+   * the page shows it (`ApplyResult.view`), so the page need not read it again.
+   */
+  shopperView?: boolean;
+}
+
+/** The order as its shopper's page shows it: the row, its lines, its latest attempt. */
+export interface ShopperOrderView {
+  order: Prisma.OrderGetPayload<object> & { items: Prisma.OrderItemGetPayload<object>[] };
+  lastAttempt: Pick<Prisma.PaymentAttemptGetPayload<object>, 'attemptNumber' | 'status' | 'failureMessage' | 'cardBrand' | 'cardLast4'> | null;
+  /** This call emptied the cart (the page refreshes the cart badge). */
+  cartJustCleared: boolean;
 }
 
 export interface ApplyResult {
   orderId: string | null;
   status: OrderStatus | null;
   changed: boolean;
+  /** With `shopperView`, when this call made the order paid. */
+  view?: ShopperOrderView;
 }
 
 type Tx = Prisma.TransactionClient;
@@ -53,6 +69,7 @@ export function setAfterCommitHooks(next: AfterCommitHooks): void {
 interface Pending {
   emailIds: string[];
   stockChanged: boolean;
+  view?: ShopperOrderView;
 }
 
 const TX_OPTIONS = { maxWait: 20_000, timeout: 20_000 } as const;
@@ -351,8 +368,9 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
   // The rest of entering `paid` in one statement: the attempt row, the order row, its timeline,
   // the ledger lines, the confirmation email and the fulfillment record (each list empty when
   // its key was claimed before).
-  await tx.execute`
+  const rows = await tx.query`
     WITH att AS (${attemptUpdate(attempt?.id ?? null, next, now)}
+      RETURNING id, status, "failureMessage", "cardBrand", "cardLast4"
     ), upd AS (
       UPDATE "Order" SET
         status = 'paid', "amountPaid" = ${pi.amount_received}, "paidAt" = ${now}, "paymentIntentId" = ${pi.id},
@@ -363,6 +381,7 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
         "reviewStatus" = CASE WHEN ${hold} THEN 'pending_review'::"ReviewStatus" ELSE "reviewStatus" END,
         "updatedAt" = ${now}
       WHERE id = ${order.id}
+      RETURNING *
     ), ev AS (
       INSERT INTO "OrderEvent" (id, "orderId", kind, "fromStatus", "toStatus", source, "stripeEventId", actor, detail, "createdAt")
       SELECT x.id, ${order.id}, x.kind, x."fromStatus"::"OrderStatus", x."toStatus"::"OrderStatus", x.source, x."stripeEventId", x.actor, x.detail, ${now}::timestamp
@@ -381,11 +400,43 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
       SELECT ${randomUUID()}::text, ${order.id}::text, x.status, x.note, ${now}::timestamp, ${now}::timestamp
       FROM jsonb_to_recordset(${JSON.stringify(fulfillments)}::jsonb) AS x(status text, note text)
       ON CONFLICT ("orderId") DO NOTHING
-    )
-    SELECT 1`;
+    )${ctx.shopperView ? shopperViewOfPaid(order, now) : sqlFragment`
+    SELECT 1`}`;
+  if (ctx.shopperView) {
+    const { lastAttempt, cartJustCleared, ...row } = rows[0] as ShopperOrderView['order'] & Omit<ShopperOrderView, 'order'>;
+    pending.view = { order: row, lastAttempt, cartJustCleared };
+  }
   order.status = 'paid';
   order.paymentIntentId = pi.id;
   pending.emailIds.push(...emails.map((e) => e.id));
+}
+
+/**
+ * The end of entering paid for the shopper's page (`WITH att …, upd … RETURNING *` before it):
+ * the cart emptied once (the key the page's own read uses), and the order as the page shows
+ * it. The statement's other parts are not visible to its subqueries, so the new order row and
+ * attempt come from their RETURNING, and the latest attempt is the one just updated or, when
+ * that was an older attempt, the latest as it stood.
+ */
+function shopperViewOfPaid(order: LockedOrder, now: Date): SqlFragment {
+  return sqlFragment`, cleared AS (
+      INSERT INTO "SideEffect" (key, "orderId", kind, "createdAt")
+      SELECT 'cart-cleared:' || ${order.id}::text, ${order.id}::text, 'cart_cleared', ${now}::timestamp
+      WHERE ${order.cartId}::text IS NOT NULL
+      ON CONFLICT (key) DO NOTHING RETURNING key
+    ), emptied AS (
+      DELETE FROM "CartItem" WHERE "cartId" = ${order.cartId}::text AND EXISTS (SELECT 1 FROM cleared) RETURNING id
+    )
+    SELECT upd.*,
+      COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = upd.id), '[]'::json) AS items,
+      (SELECT CASE WHEN att.id IS NOT NULL
+                THEN json_build_object('attemptNumber', la."attemptNumber", 'status', att.status, 'failureMessage', att."failureMessage", 'cardBrand', att."cardBrand", 'cardLast4', att."cardLast4")
+                ELSE json_build_object('attemptNumber', la."attemptNumber", 'status', la.status, 'failureMessage', la."failureMessage", 'cardBrand', la."cardBrand", 'cardLast4', la."cardLast4") END
+       FROM (SELECT a.id, a."attemptNumber", a.status, a."failureMessage", a."cardBrand", a."cardLast4" FROM "PaymentAttempt" a
+             WHERE a."orderId" = upd.id ORDER BY a."attemptNumber" DESC LIMIT 1) la
+       LEFT JOIN att ON att.id = la.id) AS "lastAttempt",
+      EXISTS (SELECT 1 FROM cleared) AS "cartJustCleared"
+    FROM upd`;
 }
 
 /** A succeeded PaymentIntent the order did not need: kept on the books and flagged for refund. */
@@ -441,7 +492,7 @@ export async function applyPaymentIntent(prisma: PrismaClient, pi: Stripe.Paymen
     return { orderId: locked.order.id, status: locked.order.status, changed };
   });
   runAfterCommit(pending);
-  return result;
+  return pending.view ? { ...result, view: pending.view } : result;
 }
 
 export interface RefundsInput {

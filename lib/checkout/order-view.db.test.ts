@@ -1,0 +1,106 @@
+// The shopper's order page against a real database and the Stripe emulator through the
+// official SDK: it converges on the PaymentIntent without waiting for a webhook, empties the
+// cart once, and shows the same order whether it made the order paid itself or found it paid.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type Stripe from 'stripe';
+import { startEmulator } from '@/emulator/src/server';
+import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { seedCatalog } from '@/lib/db/seed';
+import { addToCart, getCart } from '@/lib/cart/cart';
+import { applyPaymentIntent } from '@/lib/orders/apply';
+import { createStripeClient } from '@/lib/stripe/client';
+import { StripeGateway } from '@/lib/stripe/gateway';
+import { startPayment } from './start-payment';
+import { loadOrderForShopper } from './order-view';
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let emulator: Awaited<ReturnType<typeof startEmulator>>;
+let stripe: Stripe;
+let gateway: StripeGateway;
+let products: { id: string; price: number; stock: number }[];
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  await seedCatalog(database.prisma);
+  products = await database.prisma.product.findMany({ orderBy: { slug: 'asc' } });
+  emulator = await startEmulator({ port: 0 });
+  stripe = createStripeClient({ secretKey: emulator.secretKey, apiBase: emulator.url });
+  gateway = new StripeGateway(stripe, { baseDelayMs: 20, maxDelayMs: 50 });
+});
+afterAll(async () => {
+  await emulator?.close();
+  await database?.drop();
+});
+
+let seq = 0;
+/** A cart of two lines, checked out: the order pending on its PaymentIntent. */
+async function checkedOut() {
+  const n = ++seq;
+  let cartId: string | null = null;
+  for (const [p, quantity] of [[products[0], 2], [products[1], 1]] as const) {
+    const r = await addToCart(database.prisma, cartId, { productId: p.id, quantity });
+    if (!r.ok) throw new Error(r.error);
+    cartId = r.cartId;
+  }
+  const cart = await getCart(database.prisma, cartId);
+  const started = await startPayment({ prisma: database.prisma, gateway }, cartId, {
+    email: `view${n}@example.com`, name: 'Grace Hopper', addressLine1: `${n} Compiler Way`, city: 'Arlington', postalCode: '22201', country: 'US', expectedAmount: cart.subtotal,
+  });
+  if (started.kind !== 'ready') throw new Error(started.kind);
+  return { cartId: cartId!, ...started };
+}
+
+const stockOf = async (id: string) => (await database.prisma.product.findUniqueOrThrow({ where: { id } })).stock;
+const cartLines = async (cartId: string) => database.prisma.cartItem.count({ where: { cartId } });
+
+describe(`order page (${testDbKind})`, () => {
+  it('shows Paid, with the card, as soon as Stripe says so (no webhook), empties the cart once and takes stock once', async () => {
+    const c = await checkedOut();
+    const before = [await stockOf(products[0].id), await stockOf(products[1].id)];
+    const pending = await loadOrderForShopper(database.prisma, gateway, c.orderToken);
+    expect(pending?.order.status).toBe('pending');
+    expect(pending?.settled).toBe(false);
+    expect(await cartLines(c.cartId)).toBe(2);
+
+    await stripe.paymentIntents.confirm(c.paymentIntentId, { payment_method: 'pm_card_visa' });
+    const paid = await loadOrderForShopper(database.prisma, gateway, c.orderToken);
+    expect(paid).toMatchObject({ settled: true, stripeUnavailable: false, cartJustCleared: true, order: { status: 'paid', amountPaid: c.amount, paymentIntentId: c.paymentIntentId } });
+    expect(paid?.order.paidAt).toBeInstanceOf(Date);
+    expect(paid?.order.items.map((i) => i.quantity).sort()).toEqual([1, 2]);
+    expect(paid?.lastAttempt).toEqual({ attemptNumber: 1, status: 'succeeded', failureMessage: null, cardBrand: 'visa', cardLast4: '4242' });
+    expect(await cartLines(c.cartId)).toBe(0);
+    expect([await stockOf(products[0].id), await stockOf(products[1].id)]).toEqual([before[0] - 2, before[1] - 1]);
+
+    // Seen again: the same order, read this time; the cart is not "just cleared" again.
+    const again = await loadOrderForShopper(database.prisma, gateway, c.orderToken);
+    expect(again?.cartJustCleared).toBe(false);
+    expect(again?.order).toEqual(paid?.order);
+    expect(again?.lastAttempt).toEqual(paid?.lastAttempt);
+    expect([await stockOf(products[0].id), await stockOf(products[1].id)]).toEqual([before[0] - 2, before[1] - 1]);
+  });
+
+  it('empties the cart on the first view when a webhook made the order paid first', async () => {
+    const c = await checkedOut();
+    const pi = await stripe.paymentIntents.confirm(c.paymentIntentId, { payment_method: 'pm_card_visa', expand: ['latest_charge'] });
+    await applyPaymentIntent(database.prisma, pi, { source: 'webhook', stripeEventId: `evt_view_${seq}` });
+    expect(await cartLines(c.cartId)).toBe(2);
+    const first = await loadOrderForShopper(database.prisma, gateway, c.orderToken);
+    expect(first).toMatchObject({ cartJustCleared: true, order: { status: 'paid' }, lastAttempt: { status: 'succeeded', cardLast4: '4242' } });
+    expect(await cartLines(c.cartId)).toBe(0);
+    expect((await loadOrderForShopper(database.prisma, gateway, c.orderToken))?.cartJustCleared).toBe(false);
+  });
+
+  it('keeps a declined order pending, with the decline shown and the cart kept', async () => {
+    const c = await checkedOut();
+    await stripe.paymentIntents.confirm(c.paymentIntentId, { payment_method: 'pm_card_chargeDeclined' }).catch(() => undefined);
+    const view = await loadOrderForShopper(database.prisma, gateway, c.orderToken);
+    expect(view).toMatchObject({ settled: false, cartJustCleared: false, order: { status: 'pending' }, lastAttempt: { status: 'requires_payment_method' } });
+    expect(view?.lastAttempt?.failureMessage).toMatch(/declined/i);
+    expect(await cartLines(c.cartId)).toBe(2);
+  });
+
+  it('finds nothing for a malformed or unknown token', async () => {
+    expect(await loadOrderForShopper(database.prisma, gateway, 'short')).toBeNull();
+    expect(await loadOrderForShopper(database.prisma, gateway, 'A'.repeat(32))).toBeNull();
+  });
+});
