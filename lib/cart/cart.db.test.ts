@@ -68,6 +68,32 @@ describe(`cart (${testDbKind})`, () => {
     expect(await snapshot()).toBe(before);
   });
 
+  it('adds to the same line, keeps a line within stock and 99, and starts a new cart for a stale id', async () => {
+    const roomy = products.find((p) => p.stock >= 120) ?? products[0];
+    await database.prisma.product.update({ where: { id: roomy.id }, data: { stock: 150 } });
+    const first = await addToCart(database.prisma, null, { productId: roomy.id, quantity: 60 });
+    if (!first.ok) throw new Error(first.error);
+    const again = await addToCart(database.prisma, first.cartId, { productId: roomy.id, quantity: 39 });
+    expect(again).toEqual({ ok: true, cartId: first.cartId });
+    expect((await getCart(database.prisma, first.cartId)).lines.map((l) => l.quantity)).toEqual([99]);
+    // The line is at 99 (the per-line limit), though stock has 150.
+    expect(await addToCart(database.prisma, first.cartId, { productId: roomy.id, quantity: 1 })).toEqual({ ok: false, error: 'Quantity can be at most 99.' });
+    await database.prisma.product.update({ where: { id: roomy.id }, data: { stock: 100 } });
+    expect(await addToCart(database.prisma, first.cartId, { productId: roomy.id, quantity: 5 })).toEqual({ ok: false, error: `Only 1 more ${roomy.name} available.` });
+    await database.prisma.product.update({ where: { id: roomy.id }, data: { stock: 0 } });
+    expect(await addToCart(database.prisma, null, { productId: roomy.id, quantity: 1 })).toEqual({ ok: false, error: `${roomy.name} is out of stock.` });
+    expect((await getCart(database.prisma, first.cartId)).lines.map((l) => l.quantity)).toEqual([99]);
+    await database.prisma.product.update({ where: { id: roomy.id }, data: { stock: roomy.stock } });
+
+    // A cart id from an old cookie whose cart is gone: a new cart, not a line on nothing.
+    const stale = '11111111-1111-4111-8111-111111111111';
+    const fresh = await addToCart(database.prisma, stale, { productId: products[1].id, quantity: 2 });
+    if (!fresh.ok) throw new Error(fresh.error);
+    expect(fresh.cartId).not.toBe(stale);
+    expect((await getCart(database.prisma, fresh.cartId)).lines.map((l) => [l.productId, l.quantity])).toEqual([[products[1].id, 2]]);
+    expect(await database.prisma.cart.count({ where: { id: stale } })).toBe(0);
+  });
+
   it('treats an unknown cart id as a fresh empty cart', async () => {
     const cart = await getCart(database.prisma, '00000000-0000-4000-8000-000000000000');
     expect(cart).toMatchObject({ id: null, lines: [], subtotal: 0, count: 0 });

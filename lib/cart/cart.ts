@@ -97,37 +97,40 @@ export async function addToCart(prisma: PrismaClient, cartId: string | null, raw
   const parsed = AddToCartInput.safeParse(raw);
   if (!parsed.success) return { ok: false, error: firstIssue(parsed.error) };
   const { productId, quantity } = parsed.data;
-  // Two round trips: what we know (the product, whether the cart exists, what it holds of it),
-  // then one write that creates or touches the cart and sets the line.
-  const sql = sqlDatabase(prisma);
-  const [known] = await sql.query<{ name: string; stock: number; cartId: string | null; existing: number | null }>`
-    SELECT p.name, p.stock,
-      (SELECT c.id FROM "Cart" c WHERE c.id = ${cartId}::text) AS "cartId",
-      (SELECT i.quantity FROM "CartItem" i WHERE i."cartId" = ${cartId}::text AND i."productId" = p.id) AS existing
-    FROM "Product" p WHERE p.id = ${productId} AND p.active`;
-  if (!known) return { ok: false, error: 'Unknown product.' };
-  const existing = known.existing ?? 0;
-  const next = existing + quantity;
-  if (next > known.stock) {
-    const left = known.stock - existing;
-    return {
-      ok: false,
-      error: known.stock === 0 ? `${known.name} is out of stock.` : left > 0 ? `Only ${left} more ${known.name} available.` : `You already have all ${known.stock} in your cart.`,
-    };
-  }
-  if (next > MAX_LINE_QUANTITY) return { ok: false, error: `Quantity can be at most ${MAX_LINE_QUANTITY}.` };
-  const id = known.cartId ?? randomUUID();
+  // One statement: what we know (the product, whether the cart exists, what it holds of it)
+  // and, when the line fits the stock and the per-line limit, the write that creates or
+  // touches the cart and sets the line. A refusal writes nothing; its message is made here.
   const now = new Date();
-  await sql.execute`
-    WITH cart AS (
-      INSERT INTO "Cart" (id, "createdAt", "updatedAt") VALUES (${id}, ${now}, ${now})
-      ON CONFLICT (id) DO UPDATE SET "updatedAt" = ${now}
+  const [known] = await sqlDatabase(prisma).query<{ name: string; stock: number; cartId: string; existing: number; written: boolean }>`
+    WITH known AS (
+      SELECT p.id, p.name, p.stock,
+        COALESCE((SELECT c.id FROM "Cart" c WHERE c.id = ${cartId}::text), ${randomUUID()}::text) AS "cartId",
+        COALESCE((SELECT i.quantity FROM "CartItem" i WHERE i."cartId" = ${cartId}::text AND i."productId" = p.id), 0) AS existing
+      FROM "Product" p WHERE p.id = ${productId} AND p.active
+    ), fits AS (
+      SELECT * FROM known WHERE existing + ${quantity}::int <= stock AND existing + ${quantity}::int <= ${MAX_LINE_QUANTITY}::int
+    ), cart AS (
+      INSERT INTO "Cart" (id, "createdAt", "updatedAt") SELECT "cartId", ${now}::timestamp, ${now}::timestamp FROM fits
+      ON CONFLICT (id) DO UPDATE SET "updatedAt" = ${now}::timestamp
+      RETURNING id
+    ), line AS (
+      INSERT INTO "CartItem" (id, "cartId", "productId", quantity, "createdAt")
+      SELECT ${randomUUID()}::text, cart.id, fits.id, fits.existing + ${quantity}::int, ${now}::timestamp FROM cart CROSS JOIN fits
+      ON CONFLICT ("cartId", "productId") DO UPDATE SET quantity = EXCLUDED.quantity
       RETURNING id
     )
-    INSERT INTO "CartItem" (id, "cartId", "productId", quantity, "createdAt")
-    SELECT ${randomUUID()}, cart.id, ${productId}, ${next}, ${now} FROM cart
-    ON CONFLICT ("cartId", "productId") DO UPDATE SET quantity = ${next}`;
-  return { ok: true, cartId: id };
+    SELECT name, stock, "cartId", existing, EXISTS (SELECT 1 FROM line) AS written FROM known`;
+  if (!known) return { ok: false, error: 'Unknown product.' };
+  if (known.written) return { ok: true, cartId: known.cartId };
+  const { existing, stock, name } = known;
+  if (existing + quantity > stock) {
+    const left = stock - existing;
+    return {
+      ok: false,
+      error: stock === 0 ? `${name} is out of stock.` : left > 0 ? `Only ${left} more ${name} available.` : `You already have all ${stock} in your cart.`,
+    };
+  }
+  return { ok: false, error: `Quantity can be at most ${MAX_LINE_QUANTITY}.` };
 }
 
 export async function setCartQuantity(prisma: PrismaClient, cartId: string | null, raw: unknown): Promise<CartResult> {
