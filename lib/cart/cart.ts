@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
-import { sqlDatabase, sqlOf, type Sql } from '@/lib/db/sql';
+import { sqlDatabase, sqlFragment, sqlOf, type Sql } from '@/lib/db/sql';
 
 export const MAX_LINE_QUANTITY = 99;
 
@@ -66,21 +66,25 @@ export function priceLines(lines: Omit<CartLine, 'lineTotal'>[]): { lines: CartL
   };
 }
 
-export async function getCart(db: PrismaClient | Sql, cartId: string | null): Promise<PricedCart> {
-  if (!cartId) return EMPTY(null);
-  // One round trip: the cart, its lines and their products (the cart page and every checkout).
-  const rows = await sqlOf(db).query<Omit<CartLine, 'lineTotal' | 'productId'> & { cartId: string; productId: string | null; active: boolean }>`
-    SELECT c.id AS "cartId", i."productId", p.slug, p.name, p.image, p.price AS "unitPrice", p.currency, i.quantity, p.stock, p.active
-    FROM "Cart" c
-    LEFT JOIN "CartItem" i ON i."cartId" = c.id
-    LEFT JOIN "Product" p ON p.id = i."productId"
-    WHERE c.id = ${cartId}
-    ORDER BY i."createdAt" ASC, i.id ASC`;
+/** A cart row of a statement selecting CART_COLUMNS FROM CART_WITH_LINES: one per line. */
+export type CartRow = Omit<CartLine, 'lineTotal' | 'productId'> & { cartId: string; productId: string | null; active: boolean };
+export const CART_COLUMNS = sqlFragment`c.id AS "cartId", i."productId", p.slug, p.name, p.image, p.price AS "unitPrice", p.currency, i.quantity, p.stock, p.active`;
+export const CART_WITH_LINES = sqlFragment`"Cart" c LEFT JOIN "CartItem" i ON i."cartId" = c.id LEFT JOIN "Product" p ON p.id = i."productId"`;
+export const CART_LINE_ORDER = sqlFragment`i."createdAt" ASC, i.id ASC`;
+
+/** The priced cart from its rows (none: no such cart); lines of inactive products are left out. */
+export function cartFromRows(rows: CartRow[]): PricedCart {
   if (rows.length === 0) return EMPTY(null);
   const lines = rows
     .filter((r) => r.productId !== null && r.active)
     .map((r) => ({ productId: r.productId!, slug: r.slug, name: r.name, image: r.image, unitPrice: r.unitPrice, currency: r.currency, quantity: r.quantity, stock: r.stock }));
   return { id: rows[0].cartId, ...priceLines(lines) };
+}
+
+export async function getCart(db: PrismaClient | Sql, cartId: string | null): Promise<PricedCart> {
+  if (!cartId) return EMPTY(null);
+  // One round trip: the cart, its lines and their products (the cart page and every checkout).
+  return cartFromRows(await sqlOf(db).query<CartRow>`SELECT ${CART_COLUMNS} FROM ${CART_WITH_LINES} WHERE c.id = ${cartId} ORDER BY ${CART_LINE_ORDER}`);
 }
 
 export async function cartCount(prisma: PrismaClient, cartId: string | null): Promise<number> {

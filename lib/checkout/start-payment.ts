@@ -5,7 +5,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type Stripe from 'stripe';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
-import { getCart, type PricedCart } from '@/lib/cart/cart';
+import { CART_COLUMNS, CART_LINE_ORDER, CART_WITH_LINES, cartFromRows, type CartRow, type PricedCart } from '@/lib/cart/cart';
 import { formatMoney } from '@/lib/money';
 import { logger } from '@/lib/observability/logger';
 import { applyPaymentIntent } from '@/lib/orders/apply';
@@ -139,11 +139,11 @@ async function planAttempt(deps: StartPaymentDeps, cartId: string, expectedAmoun
     const plan = await db.transaction(async (tx): Promise<Plan | { kind: 'refresh'; paymentIntentId: string }> => {
       // One checkout per cart at a time: concurrent clicks queue on the cart's row lock and see
       // the same attempt (where transactions run one at a time, they queue anyway). The cart
-      // and its checkout state are read after the lock, in statements of their own, so they
-      // see what the holder committed; started together, lock first, BEGIN and all three take
-      // one round trip on PostgreSQL.
+      // and its checkout state are read after the lock, in a statement of its own, so it sees
+      // what the holder committed; started together, lock first, BEGIN and both take one round
+      // trip on PostgreSQL.
       const lock = db.serialTransactions ? null : tx.query`SELECT id FROM "Cart" WHERE id = ${cartId} FOR UPDATE`;
-      const [, cart, state] = await Promise.all([lock, getCart(tx, cartId), cartCheckoutState(tx, cartId)]);
+      const [, { cart, state }] = await Promise.all([lock, cartAndCheckoutState(tx, cartId)]);
       const refusal = refuseCart(cart, expectedAmount);
       if (refusal) return { kind: 'refused', result: refusal };
       // Stripe is known to be down (breaker open): answer at once, before any order work.
@@ -275,20 +275,26 @@ interface CheckoutState {
   } | null;
 }
 
-/** Where a cart's checkout stands, in one statement. */
-async function cartCheckoutState(db: Sql, cartId: string): Promise<CheckoutState> {
+/** The priced cart and where its checkout stands, in one statement. */
+async function cartAndCheckoutState(db: Sql, cartId: string): Promise<{ cart: PricedCart; state: CheckoutState }> {
   const recent = new Date(Date.now() - ALREADY_PAID_WINDOW_MS);
-  const [row] = await db.query<{ paid: CheckoutState['paid'] | null; open: CheckoutState['open'] }>`
-    SELECT
-      (SELECT json_agg(json_build_object('publicToken', p."publicToken", 'pricingHash', p."pricingHash") ORDER BY p."createdAt" DESC)
-        FROM "Order" p WHERE p."cartId" = c.id AND p.status = 'paid' AND p."paidAt" > ${recent}) AS paid,
-      (SELECT json_build_object('id', o.id, 'status', o.status, 'publicToken', o."publicToken", 'pricingHash', o."pricingHash",
-              'attemptCount', o."attemptCount",
-              'lastAttempt', (SELECT json_build_object('attemptNumber', a."attemptNumber", 'paymentIntentId', a."paymentIntentId",
-                                     'status', a.status, 'failureCode', a."failureCode", 'declineCode', a."declineCode")
-                              FROM "PaymentAttempt" a WHERE a."orderId" = o.id ORDER BY a."attemptNumber" DESC LIMIT 1))
-        FROM "Order" o WHERE o."cartId" = c.id AND o.status IN ('pending', 'processing')
-        ORDER BY o."createdAt" DESC LIMIT 1) AS open
-    FROM "Cart" c WHERE c.id = ${cartId}`;
-  return { paid: row?.paid ?? [], open: row?.open ?? null };
+  // The state once (MATERIALIZED), beside each of the cart's lines.
+  const rows = await db.query<CartRow & { paid: CheckoutState['paid'] | null; open: CheckoutState['open'] }>`
+    WITH st AS MATERIALIZED (
+      SELECT
+        (SELECT json_agg(json_build_object('publicToken', p."publicToken", 'pricingHash', p."pricingHash") ORDER BY p."createdAt" DESC)
+          FROM "Order" p WHERE p."cartId" = ${cartId} AND p.status = 'paid' AND p."paidAt" > ${recent}) AS paid,
+        (SELECT json_build_object('id', o.id, 'status', o.status, 'publicToken', o."publicToken", 'pricingHash', o."pricingHash",
+                'attemptCount', o."attemptCount",
+                'lastAttempt', (SELECT json_build_object('attemptNumber', a."attemptNumber", 'paymentIntentId', a."paymentIntentId",
+                                       'status', a.status, 'failureCode', a."failureCode", 'declineCode', a."declineCode")
+                                FROM "PaymentAttempt" a WHERE a."orderId" = o.id ORDER BY a."attemptNumber" DESC LIMIT 1))
+          FROM "Order" o WHERE o."cartId" = ${cartId} AND o.status IN ('pending', 'processing')
+          ORDER BY o."createdAt" DESC LIMIT 1) AS open
+    )
+    SELECT ${CART_COLUMNS}, st.paid, st.open
+    FROM ${CART_WITH_LINES} CROSS JOIN st
+    WHERE c.id = ${cartId}
+    ORDER BY ${CART_LINE_ORDER}`;
+  return { cart: cartFromRows(rows), state: { paid: rows[0]?.paid ?? [], open: rows[0]?.open ?? null } };
 }
