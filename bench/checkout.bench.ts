@@ -23,6 +23,7 @@ import { createStripeClient } from '../lib/stripe/client';
 import { StripeGateway } from '../lib/stripe/gateway';
 import { createTestDatabase } from '../tests/helpers/db';
 import { cleanupAll, freePort, runDir, startEmulatorProcess } from './lib/app-process';
+import { describeProbes, probeMachine } from './lib/probe';
 import { isQuick, percentile, recordResults, type Row } from './lib/results';
 
 process.env.LOG_LEVEL ??= 'silent';
@@ -157,6 +158,7 @@ async function runSetting(kind: 'pglite' | 'postgres', latencyMs: number): Promi
 
 const pgUrl = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || (isQuick ? '' : 'postgresql://postgres@127.0.0.1:5432/test');
 const rows: Row[] = [];
+const probeBefore = probeMachine();
 try {
   for (const kind of pgUrl ? (['pglite', 'postgres'] as const) : (['pglite'] as const)) {
     if (kind === 'postgres') process.env.TEST_DATABASE_URL = pgUrl;
@@ -165,6 +167,7 @@ try {
 } finally {
   await cleanupAll();
 }
+const probeAfter = probeMachine();
 recordResults({
   name: 'checkout',
   title: 'Checkout: time the app adds to a checkout (server side, excluding Stripe)',
@@ -175,6 +178,7 @@ recordResults({
     `Load: shoppers arrive at a steady rate (open loop), ${SECONDS_PER_RATE} s per rate, many in flight at once; each one's time counts from its scheduled arrival, so waiting for the busy event loop or database is app time. The "saturated" row runs ${SATURATED_CONCURRENCY} shoppers back to back with no pause: its checkouts/s is the ceiling of one process, and its latency is queueing behind the other ${SATURATED_CONCURRENCY - 1}, so the goal is not judged there.`,
     'App time = wall time of those server steps minus the time spent inside Stripe calls, as measured per attempt by the gateway (time in its own queue counts as app time). Goal: p50 ≤ 10 ms, p99 ≤ 25 ms.',
     'The emulator runs in its own process (as Stripe is not on our machine); the app side (Prisma, PGlite, our code) runs in this one. The gateway runs without its rate budget (it would pace to 20 calls/s, test mode), so the figure is our own overhead.',
+    describeProbes(probeBefore, probeAfter),
   ],
 });
 process.exit(0);

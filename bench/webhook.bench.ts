@@ -13,6 +13,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import Stripe from 'stripe';
 import { cleanupAll, createDatabase, dropDatabase, freePort, pinToCpu, runDir, startApp, type App } from './lib/app-process';
 import { closedLoop, mergeResults, openLoop, type LoadResult, type RequestSpec } from './lib/load';
+import { describeProbes, probeMachine } from './lib/probe';
 import { isQuick, recordResults, type Row } from './lib/results';
 
 const WEBHOOK_SECRET = 'whsec_brisk_bench_webhook';
@@ -170,6 +171,7 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<Row[]> {
 }
 
 const load = loadavg()[0];
+const probeBefore = probeMachine();
 const rows: Row[] = [];
 try {
   for (const kind of kinds) rows.push(...(await runKind(kind)));
@@ -178,6 +180,7 @@ try {
   await cleanupAll();
   process.exit(1);
 }
+const probeAfter = probeMachine();
 recordResults({
   name: 'webhook',
   title: 'Webhook ingest: acknowledgements against a verify-only floor',
@@ -188,6 +191,7 @@ recordResults({
     `max: closed loop, ${CONCURRENCY} requests in flight; ${RATE}/s: open loop with at most 64 in flight (a skipped send counts as an error). Each route ${SLICES} s per load, in 1 s slices alternating with the other route, after a 2 s warm-up of each.`,
     'Floor: /api/bench/verify-only on the same server (exists only with BRISK_BENCH_ROUTES=1): the same signature check with the same secret, nothing stored. Goals: ≥ 80% of the floor on PGlite, ≥ 70% on PostgreSQL, p99 ≤ 25 ms at 500 events/s.',
     `${pinned ? 'Server (scripts/start.ts and next-server) pinned to CPU 0 with taskset, load generator on CPU 1' : 'Server and load generator unpinned'}; load average when the run began: ${load.toFixed(1)} (the machine is shared: other work lowers every figure, the floor's too).`,
+    describeProbes(probeBefore, probeAfter),
   ],
 });
 await cleanupAll();
