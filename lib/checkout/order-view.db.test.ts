@@ -1,35 +1,25 @@
 // The shopper's order page against a real database and the Stripe emulator through the
 // official SDK: it converges on the PaymentIntent without waiting for a webhook, empties the
 // cart once, and shows the same order whether it made the order paid itself or found it paid.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
-import { startEmulator } from '@/emulator/src/server';
-import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
-import { seedCatalog } from '@/lib/db/seed';
+import { testDbKind } from '@/tests/helpers/db';
+import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart } from '@/lib/cart/cart';
 import { applyPaymentIntent } from '@/lib/orders/apply';
-import { createStripeClient } from '@/lib/stripe/client';
-import { StripeGateway } from '@/lib/stripe/gateway';
+import type { StripeGateway } from '@/lib/stripe/gateway';
 import { startPayment } from './start-payment';
 import { loadOrderForShopper } from './order-view';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let emulator: Awaited<ReturnType<typeof startEmulator>>;
+let database: TestShop['database'];
 let stripe: Stripe;
 let gateway: StripeGateway;
 let products: { id: string; price: number; stock: number }[];
 
+const shop = setUpTestShop();
 beforeAll(async () => {
-  database = await createTestDatabase();
-  await seedCatalog(database.prisma);
+  ({ database, stripe, gateway } = shop);
   products = await database.prisma.product.findMany({ orderBy: { slug: 'asc' } });
-  emulator = await startEmulator({ port: 0 });
-  stripe = createStripeClient({ secretKey: emulator.secretKey, apiBase: emulator.url });
-  gateway = new StripeGateway(stripe, { baseDelayMs: 20, maxDelayMs: 50 });
-});
-afterAll(async () => {
-  await emulator?.close();
-  await database?.drop();
 });
 
 let seq = 0;

@@ -1,33 +1,24 @@
 // startPayment against a real database and the Stripe emulator through the official SDK.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import Stripe from 'stripe';
-import { startEmulator } from '@/emulator/src/server';
-import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
-import { seedCatalog } from '@/lib/db/seed';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type Stripe from 'stripe';
+import { testDbKind } from '@/tests/helpers/db';
+import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart } from '@/lib/cart/cart';
-import { createStripeClient } from '@/lib/stripe/client';
-import { StripeGateway } from '@/lib/stripe/gateway';
+import type { StripeGateway } from '@/lib/stripe/gateway';
 import { startPayment, type StartPaymentResult } from './start-payment';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let emulator: Awaited<ReturnType<typeof startEmulator>>;
+let database: TestShop['database'];
+let emulator: TestShop['emulator'];
 let stripe: Stripe;
 let gateway: StripeGateway;
 let products: { id: string; price: number }[];
 
 const details = { email: 'ada@example.com', name: 'Ada Lovelace', addressLine1: '12 Analytical Row', city: 'London', postalCode: 'N1 9GU', country: 'gb' };
 
+const shop = setUpTestShop();
 beforeAll(async () => {
-  database = await createTestDatabase();
-  await seedCatalog(database.prisma);
+  ({ database, emulator, stripe, gateway } = shop);
   products = await database.prisma.product.findMany({ orderBy: { slug: 'asc' } });
-  emulator = await startEmulator({ port: 0 });
-  stripe = createStripeClient({ secretKey: emulator.secretKey, apiBase: emulator.url });
-  gateway = new StripeGateway(stripe, { baseDelayMs: 20, maxDelayMs: 50 });
-});
-afterAll(async () => {
-  await emulator?.close();
-  await database?.drop();
 });
 beforeEach(async () => {
   await fetch(`${emulator.url}/_emulator/faults`, { method: 'DELETE' });

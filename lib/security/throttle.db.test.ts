@@ -1,34 +1,24 @@
 // Card-testing defence against a real database (PGlite, and PostgreSQL in the second pass) and
 // the Stripe emulator: attempt limits, the decline cool-down, sharing through the database,
 // and what startPayment tells a shopper who hits it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Stripe from 'stripe';
-import { startEmulator } from '@/emulator/src/server';
-import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
-import { seedCatalog } from '@/lib/db/seed';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type Stripe from 'stripe';
+import { testDbKind } from '@/tests/helpers/db';
+import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart } from '@/lib/cart/cart';
 import { startPayment, type StartPaymentResult } from '@/lib/checkout/start-payment';
-import { createStripeClient } from '@/lib/stripe/client';
-import { StripeGateway } from '@/lib/stripe/gateway';
+import type { StripeGateway } from '@/lib/stripe/gateway';
 import { CHECKOUT_THROTTLE, cardTestingOverview, consumeAttempt, cooldownMs, declineSignals, recordDecline, throttleKeys } from './throttle';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let emulator: Awaited<ReturnType<typeof startEmulator>>;
+let database: TestShop['database'];
 let stripe: Stripe;
 let gateway: StripeGateway;
 let productId: string;
 
+const shop = setUpTestShop();
 beforeAll(async () => {
-  database = await createTestDatabase();
-  await seedCatalog(database.prisma);
+  ({ database, stripe, gateway } = shop);
   productId = (await database.prisma.product.findFirstOrThrow({ where: { stock: { gt: 50 } } })).id;
-  emulator = await startEmulator({ port: 0 });
-  stripe = createStripeClient({ secretKey: emulator.secretKey, apiBase: emulator.url });
-  gateway = new StripeGateway(stripe, { baseDelayMs: 20, maxDelayMs: 50 });
-});
-afterAll(async () => {
-  await emulator?.close();
-  await database?.drop();
 });
 
 const T0 = new Date('2030-01-01T00:00:00Z');
