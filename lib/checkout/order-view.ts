@@ -2,8 +2,8 @@
 // state through the same function the webhook worker uses, so "Paid" never waits on a webhook.
 // The page is on every shopper's path: one round trip to read it, one more only after it moved.
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
-import { applyPaymentIntent } from '@/lib/orders/apply';
-import { sqlDatabase } from '@/lib/db/sql';
+import { applyPaymentIntent, clearCartOnce } from '@/lib/orders/apply';
+import { sqlDatabase, sqlFragment } from '@/lib/db/sql';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 
 const SETTLED = new Set(['paid', 'partially_refunded', 'refunded', 'canceled']);
@@ -33,20 +33,13 @@ async function readOrder(
     WITH target AS (
       SELECT o.id, o."cartId", o.status FROM "Order" o
       WHERE (${token}::text IS NOT NULL AND o."publicToken" = ${token}::text) OR (${id}::text IS NOT NULL AND o.id = ${id}::text)
-    ), claimed AS (
-      INSERT INTO "SideEffect" (key, "orderId", kind, "createdAt")
-      SELECT 'cart-cleared:' || t.id, t.id, 'cart_cleared', ${new Date()}::timestamp FROM target t
-      WHERE ${clearCart}::boolean AND t.status = 'paid' AND t."cartId" IS NOT NULL
-      ON CONFLICT (key) DO NOTHING RETURNING key
-    ), emptied AS (
-      DELETE FROM "CartItem" WHERE "cartId" = (SELECT "cartId" FROM target) AND EXISTS (SELECT 1 FROM claimed) RETURNING id
-    )
+    ), ${clearCartOnce(sqlFragment`SELECT t.id, t."cartId" FROM target t WHERE ${clearCart}::boolean AND t.status = 'paid'`, new Date())}
     SELECT o.*,
       COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = o.id), '[]'::json) AS items,
       (SELECT json_build_object('attemptNumber', a."attemptNumber", 'status', a.status, 'failureMessage', a."failureMessage",
               'cardBrand', a."cardBrand", 'cardLast4', a."cardLast4")
        FROM "PaymentAttempt" a WHERE a."orderId" = o.id ORDER BY a."attemptNumber" DESC LIMIT 1) AS "lastAttempt",
-      EXISTS (SELECT 1 FROM claimed) AS "cartJustCleared"
+      EXISTS (SELECT 1 FROM cleared) AS "cartJustCleared"
     FROM "Order" o
     WHERE o.id = (SELECT id FROM target)`;
   const row = rows[0];

@@ -412,6 +412,22 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
 }
 
 /**
+ * Two parts of a statement's WITH, \`cleared\` and \`emptied\`: the cart a paid order came from is
+ * emptied once, by the one statement that inserts its key (\`cleared\` then holds it: "the cart
+ * was just cleared"). \`paid\` selects that order as (id, "cartId"), at most one row, or none
+ * when its cart should stay.
+ */
+export function clearCartOnce(paid: SqlFragment, now: Date): SqlFragment {
+  return sqlFragment`cleared AS (
+      INSERT INTO "SideEffect" (key, "orderId", kind, "createdAt")
+      SELECT 'cart-cleared:' || p.id, p.id, 'cart_cleared', ${now}::timestamp FROM (${paid}) p WHERE p."cartId" IS NOT NULL
+      ON CONFLICT (key) DO NOTHING RETURNING key
+    ), emptied AS (
+      DELETE FROM "CartItem" WHERE "cartId" = (SELECT p."cartId" FROM (${paid}) p) AND EXISTS (SELECT 1 FROM cleared) RETURNING id
+    )`;
+}
+
+/**
  * The end of entering paid for the shopper's page (`WITH att …, upd … RETURNING *` before it):
  * the cart emptied once (the key the page's own read uses), and the order as the page shows
  * it. The statement's other parts are not visible to its subqueries, so the new order row and
@@ -419,14 +435,7 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
  * that was an older attempt, the latest as it stood.
  */
 function shopperViewOfPaid(order: LockedOrder, now: Date): SqlFragment {
-  return sqlFragment`, cleared AS (
-      INSERT INTO "SideEffect" (key, "orderId", kind, "createdAt")
-      SELECT 'cart-cleared:' || ${order.id}::text, ${order.id}::text, 'cart_cleared', ${now}::timestamp
-      WHERE ${order.cartId}::text IS NOT NULL
-      ON CONFLICT (key) DO NOTHING RETURNING key
-    ), emptied AS (
-      DELETE FROM "CartItem" WHERE "cartId" = ${order.cartId}::text AND EXISTS (SELECT 1 FROM cleared) RETURNING id
-    )
+  return sqlFragment`, ${clearCartOnce(sqlFragment`SELECT ${order.id}::text AS id, ${order.cartId}::text AS "cartId"`, now)}
     SELECT upd.*,
       COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = upd.id), '[]'::json) AS items,
       (SELECT CASE WHEN att.id IS NOT NULL
