@@ -137,6 +137,8 @@ async function lockOrderForPaymentIntent(tx: Sql, pi: Stripe.PaymentIntent, seri
   return { order: order as LockedOrder, attempt };
 }
 
+const NOTHING = sqlFragment``;
+
 /** Inserts a side effect's key; true only for the one caller that inserted it. */
 async function claim(tx: Sql, key: string, kind: string, orderId: string): Promise<boolean> {
   const rows = await tx.query`
@@ -367,10 +369,11 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
   const outcome = charge?.outcome;
   // The rest of entering `paid` in one statement: the attempt row, the order row, its timeline,
   // the ledger lines, the confirmation email and the fulfillment record (each list empty when
-  // its key was claimed before).
+  // its key was claimed before). For the shopper's page it also returns the order as shown.
+  const view = ctx.shopperView === true;
   const rows = await tx.query`
-    WITH att AS (${attemptUpdate(attempt?.id ?? null, next, now)}
-      RETURNING id, status, "failureMessage", "cardBrand", "cardLast4"
+    WITH att AS (${attemptUpdate(attempt?.id ?? null, next, now)}${view ? sqlFragment`
+      RETURNING id, status, "failureMessage", "cardBrand", "cardLast4"` : NOTHING}
     ), upd AS (
       UPDATE "Order" SET
         status = 'paid', "amountPaid" = ${pi.amount_received}, "paidAt" = ${now}, "paymentIntentId" = ${pi.id},
@@ -380,8 +383,8 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
         "riskReasons" = COALESCE(${risk ? JSON.stringify(risk.reasons) : null}::jsonb, "riskReasons"),
         "reviewStatus" = CASE WHEN ${hold} THEN 'pending_review'::"ReviewStatus" ELSE "reviewStatus" END,
         "updatedAt" = ${now}
-      WHERE id = ${order.id}
-      RETURNING *
+      WHERE id = ${order.id}${view ? sqlFragment`
+      RETURNING *` : NOTHING}
     ), ev AS (
       INSERT INTO "OrderEvent" (id, "orderId", kind, "fromStatus", "toStatus", source, "stripeEventId", actor, detail, "createdAt")
       SELECT x.id, ${order.id}, x.kind, x."fromStatus"::"OrderStatus", x."toStatus"::"OrderStatus", x.source, x."stripeEventId", x.actor, x.detail, ${now}::timestamp
@@ -400,9 +403,9 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
       SELECT ${randomUUID()}::text, ${order.id}::text, x.status, x.note, ${now}::timestamp, ${now}::timestamp
       FROM jsonb_to_recordset(${JSON.stringify(fulfillments)}::jsonb) AS x(status text, note text)
       ON CONFLICT ("orderId") DO NOTHING
-    )${ctx.shopperView ? shopperViewOfPaid(order, now) : sqlFragment`
+    )${view ? shopperViewOfPaid(order, now) : sqlFragment`
     SELECT 1`}`;
-  if (ctx.shopperView) {
+  if (view) {
     const { lastAttempt, cartJustCleared, ...row } = rows[0] as ShopperOrderView['order'] & Omit<ShopperOrderView, 'order'>;
     pending.view = { order: row, lastAttempt, cartJustCleared };
   }

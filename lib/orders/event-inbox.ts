@@ -36,7 +36,6 @@ interface Item {
   reject: (err: unknown) => void;
 }
 
-
 export class StripeEventInbox {
   private queue: Item[] = [];
   private flushing = false;
