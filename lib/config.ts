@@ -48,6 +48,9 @@ const EnvSchema = z
     // Cron (UTC) for the scheduled reconciliation; 'off' disables it (the admin's button stays).
     RECONCILE_CRON: z.string().trim().regex(/^(off|[0-9*/,\- ]+)$/, "must be a cron expression or 'off'").optional(),
     WORKER_MODE: z.enum(['inline', 'off']).default('inline'),
+    // How long a payment attempt holds its items' stock (minutes); a success after it lapsed
+    // with the stock gone is refunded.
+    STOCK_HOLD_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {

@@ -6,8 +6,10 @@ import { z } from 'zod';
 import type Stripe from 'stripe';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { CART_COLUMNS, CART_LINE_ORDER, CART_WITH_LINES, cartFromRows, type CartRow, type PricedCart } from '@/lib/cart/cart';
+import { config } from '@/lib/config';
 import { formatMoney } from '@/lib/money';
 import { logger } from '@/lib/observability/logger';
+import { afterCommitHooks } from '@/lib/orders/after-commit';
 import { applyPaymentIntent } from '@/lib/orders/apply';
 import { sqlDatabase, type Sql } from '@/lib/db/sql';
 import { checkCooldown, consumeAttempt, type ThrottleDecision } from '@/lib/security/throttle';
@@ -49,6 +51,17 @@ export interface StartPaymentDeps {
   prisma: PrismaClient;
   gateway: StripeGateway;
   clientIp?: string;
+  /** How long an attempt holds its stock (default 15 minutes, STOCK_HOLD_MINUTES). */
+  holdMinutes?: number;
+}
+
+export const DEFAULT_HOLD_MINUTES = 15;
+
+/** A refusal found after the transaction started writing: thrown to roll it back, then answered. */
+class Refusal extends Error {
+  constructor(readonly result: StartPaymentResult) {
+    super(result.kind);
+  }
 }
 
 export function pricingHash(cart: PricedCart): string {
@@ -84,6 +97,19 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
     if (plan.kind === 'already_paid') return { kind: 'already_paid', orderToken: plan.orderToken, message: 'This cart has already been paid.' };
     if (plan.kind === 'in_progress') return { kind: 'in_progress', orderToken: plan.orderToken, message: 'Your payment is being processed.' };
     if (plan.kind === 'throttled') return throttled(plan.gate);
+    // The same cart submitted again on a live attempt: answered from our own records, no call
+    // to Stripe (a declined card can be confirmed again on the same PaymentIntent).
+    if (plan.kind === 'reuse') return { kind: 'ready', clientSecret: plan.clientSecret, orderToken: plan.token, paymentIntentId: plan.paymentIntentId, amount: plan.amount, currency: plan.currency, attempt: plan.attempt };
+    // The attempt this one replaced can no longer be paid: its PaymentIntent is canceled at
+    // Stripe by a job (or the sweep), and a success that beats the cancel is refunded.
+    if (plan.superseded !== null) {
+      const superseded = plan.superseded;
+      try {
+        void Promise.resolve(afterCommitHooks().attemptSuperseded?.(plan.orderId, superseded)).catch(() => undefined);
+      } catch {
+        // the sweep finds it
+      }
+    }
 
     const idempotencyKey = idempotencyKeyFor(plan.orderId, plan.attempt);
     const pi = await gateway.createPaymentIntent(
@@ -96,7 +122,7 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
       },
       { idempotencyKey },
     );
-    await recordAttempt(prisma, plan.orderId, plan.attempt, pi, idempotencyKey, deps.clientIp);
+    await recordAttempt(prisma, { orderId: plan.orderId, attemptNumber: plan.attempt, pi, idempotencyKey, clientIp: deps.clientIp, pricingHash: plan.hash, lines: plan.lines });
     if (pi.status === 'succeeded') {
       await applyPaymentIntent(prisma, pi, { source: 'return_page' });
       return { kind: 'already_paid', orderToken: plan.token, message: 'This order has already been paid.' };
@@ -104,6 +130,7 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
     return { kind: 'ready', clientSecret: pi.client_secret!, orderToken: plan.token, paymentIntentId: pi.id, amount: plan.amount, currency: plan.currency, attempt: plan.attempt };
   } catch (err) {
     if (err instanceof StripeUnavailableError) return busy(err);
+    if (err instanceof Refusal) return err.result;
     throw err;
   }
 }
@@ -126,64 +153,109 @@ type Plan =
   | { kind: 'already_paid'; orderToken: string }
   | { kind: 'in_progress'; orderToken: string }
   | { kind: 'throttled'; gate: Exclude<ThrottleDecision, { ok: true }> }
-  | { kind: 'attempt'; orderId: string; token: string; attempt: number; amount: number; currency: string };
+  | { kind: 'reuse'; token: string; attempt: number; paymentIntentId: string; clientSecret: string; amount: number; currency: string }
+  | { kind: 'attempt'; orderId: string; token: string; attempt: number; amount: number; currency: string; hash: string; lines: Line[]; superseded: number | null };
 
 /**
  * Prices the cart and decides, under the cart's lock, whether this submit reuses the current
  * attempt or starts one.
  */
 async function planAttempt(deps: StartPaymentDeps, cartId: string, expectedAmount: number, details: CheckoutDetails): Promise<Plan> {
-  const { prisma } = deps;
-  const db = sqlDatabase(prisma);
-  for (let refreshed = false; ; refreshed = true) {
-    const plan = await db.transaction(async (tx): Promise<Plan | { kind: 'refresh'; paymentIntentId: string }> => {
-      // One checkout per cart at a time: concurrent clicks queue on the cart's row lock and see
-      // the same attempt (where transactions run one at a time, they queue anyway). The cart
-      // and its checkout state are read after the lock, in a statement of its own, so it sees
-      // what the holder committed; started together, lock first, BEGIN and both take one round
-      // trip on PostgreSQL.
-      const lock = db.serialTransactions ? null : tx.query`SELECT id FROM "Cart" WHERE id = ${cartId} FOR UPDATE`;
-      const [, { cart, state }] = await Promise.all([lock, cartAndCheckoutState(tx, cartId)]);
-      const refusal = refuseCart(cart, expectedAmount);
-      if (refusal) return { kind: 'refused', result: refusal };
-      // Stripe is known to be down (breaker open): answer at once, before any order work.
-      const unavailable = deps.gateway.unavailable();
-      if (unavailable) return { kind: 'refused', result: busy(unavailable) };
-      const hash = pricingHash(cart);
-      // This cart's contents, paid in the last ten minutes: a resubmit must not charge again.
-      const paid = state.paid.find((p) => p.pricingHash === hash);
-      if (paid) return { kind: 'already_paid' as const, orderToken: paid.publicToken };
-      const order = state.open;
-      if (order?.status === 'processing') return { kind: 'in_progress' as const, orderToken: order.publicToken };
-      // Learn how the current attempt ended before deciding whether to reuse it (the decline the
-      // shopper just saw may not have reached us by webhook yet): outside the transaction, as
-      // it asks Stripe, then decide again.
-      const current = order?.lastAttempt;
-      if (!refreshed && order && current && current.attemptNumber === order.attemptCount && !attemptFailed(current)) {
-        return { kind: 'refresh' as const, paymentIntentId: current.paymentIntentId };
-      }
-      const lines = cart.lines.map((l) => ({ productId: l.productId, name: l.name, unitPrice: l.unitPrice, quantity: l.quantity }));
-      // Card-testing defence: a new attempt counts against the cart, the email and the client
-      // address; reusing the current attempt (a double click, a retry) only respects a cool-down.
-      const subject = { cartId: cart.id, email: details.email, ip: deps.clientIp };
-      if (!order) {
-        const gate = await consumeAttempt(tx, subject);
-        if (!gate.ok) return { kind: 'throttled' as const, gate };
-        const created = await createOrder(tx, { cartId, details, currency: cart.currency, subtotal: cart.subtotal, hash, lines });
-        return { kind: 'attempt' as const, orderId: created.id, token: created.publicToken, attempt: 1, amount: cart.subtotal, currency: cart.currency };
-      }
-      let attempt = order.attemptCount;
-      const last = order.lastAttempt;
-      const repriced = order.pricingHash !== hash;
-      if (repriced || (last && last.attemptNumber === attempt && attemptFailed(last))) attempt += 1;
-      const gate = attempt !== order.attemptCount ? await consumeAttempt(tx, subject) : await checkCooldown(tx, subject);
+  const db = sqlDatabase(deps.prisma);
+  const holdUntil = new Date(Date.now() + (deps.holdMinutes ?? config().STOCK_HOLD_MINUTES ?? DEFAULT_HOLD_MINUTES) * 60_000);
+  return db.transaction(async (tx): Promise<Plan> => {
+    // One checkout per cart at a time: concurrent clicks queue on the cart's row lock and see
+    // the same attempt (where transactions run one at a time, they queue anyway). The cart
+    // and its checkout state are read after the lock, in a statement of its own, so it sees
+    // what the holder committed; started together, lock first, BEGIN and both take one round
+    // trip on PostgreSQL.
+    const lock = db.serialTransactions ? null : tx.query`SELECT id FROM "Cart" WHERE id = ${cartId} FOR UPDATE`;
+    const [, { cart, state }] = await Promise.all([lock, cartAndCheckoutState(tx, cartId)]);
+    const refusal = refuseCart(cart, expectedAmount);
+    if (refusal) return { kind: 'refused', result: refusal };
+    // Stripe is known to be down (breaker open): answer at once, before any order work.
+    const unavailable = deps.gateway.unavailable();
+    if (unavailable) return { kind: 'refused', result: busy(unavailable) };
+    const hash = pricingHash(cart);
+    // This cart's contents, paid in the last ten minutes: a resubmit must not charge again.
+    const paid = state.paid.find((p) => p.pricingHash === hash);
+    if (paid) return { kind: 'already_paid' as const, orderToken: paid.publicToken };
+    const order = state.open;
+    if (order?.status === 'processing') return { kind: 'in_progress' as const, orderToken: order.publicToken };
+    const lines = cart.lines.map((l) => ({ productId: l.productId, name: l.name, unitPrice: l.unitPrice, quantity: l.quantity }));
+    // Card-testing defence: a new attempt counts against the cart, the email and the client
+    // address; reusing the current attempt (a double click, a retry) only respects a cool-down.
+    const subject = { cartId: cart.id, email: details.email, ip: deps.clientIp };
+    if (!order) {
+      const gate = await consumeAttempt(tx, subject);
       if (!gate.ok) return { kind: 'throttled' as const, gate };
-      await updateOrderForAttempt(tx, { orderId: order.id, details, subtotal: cart.subtotal, hash, attempt, lines: repriced ? lines : null });
-      return { kind: 'attempt' as const, orderId: order.id, token: order.publicToken, attempt, amount: cart.subtotal, currency: cart.currency };
-    });
-    if (plan.kind !== 'refresh') return plan;
-    await applyPaymentIntent(prisma, await deps.gateway.retrievePaymentIntent(plan.paymentIntentId), { source: 'return_page' });
-  }
+      const created = await createOrder(tx, { cartId, details, currency: cart.currency, subtotal: cart.subtotal, hash, lines });
+      await holdStock(tx, created.id, 1, lines, holdUntil);
+      return { kind: 'attempt' as const, orderId: created.id, token: created.publicToken, attempt: 1, amount: cart.subtotal, currency: cart.currency, hash, lines, superseded: null };
+    }
+    const last = order.lastAttempt;
+    const repriced = order.pricingHash !== hash;
+    const live = last && last.attemptNumber === order.attemptCount && !attemptFailed(last);
+    // The same cart on a live attempt: the same PaymentIntent, from our records.
+    if (!repriced && live && last.clientSecret) {
+      const gate = await checkCooldown(tx, subject);
+      if (!gate.ok) return { kind: 'throttled' as const, gate };
+      await updateOrderForAttempt(tx, { orderId: order.id, details, subtotal: cart.subtotal, hash, attempt: order.attemptCount, lines: null });
+      await holdStock(tx, order.id, order.attemptCount, lines, holdUntil);
+      return { kind: 'reuse' as const, token: order.publicToken, attempt: order.attemptCount, paymentIntentId: last.paymentIntentId, clientSecret: last.clientSecret, amount: cart.subtotal, currency: cart.currency };
+    }
+    // A new attempt when the cart changed or the last one failed; otherwise the current number
+    // again (its PaymentIntent was never recorded: the same idempotency key finds it).
+    let attempt = order.attemptCount;
+    if (repriced || live || (last && last.attemptNumber === attempt && attemptFailed(last))) attempt += 1;
+    const gate = attempt !== order.attemptCount ? await consumeAttempt(tx, subject) : await checkCooldown(tx, subject);
+    if (!gate.ok) return { kind: 'throttled' as const, gate };
+    const superseded = attempt !== order.attemptCount && last?.attemptNumber === order.attemptCount ? order.attemptCount : null;
+    await updateOrderForAttempt(tx, { orderId: order.id, details, subtotal: cart.subtotal, hash, attempt, lines: repriced ? lines : null, superseded });
+    await holdStock(tx, order.id, attempt, lines, holdUntil);
+    return { kind: 'attempt' as const, orderId: order.id, token: order.publicToken, attempt, amount: cart.subtotal, currency: cart.currency, hash, lines, superseded };
+  });
+}
+
+/**
+ * Holds the lines' stock for this attempt until `until`: what other orders hold (active holds)
+ * is not available. The order's other holds are released (the new attempt replaces them). When
+ * any line is short the whole transaction is refused, so nothing is written.
+ */
+async function holdStock(tx: Sql, orderId: string, attemptNumber: number, lines: Line[], until: Date): Promise<void> {
+  const wanted = new Map<string, { qty: number; name: string }>();
+  for (const l of lines) wanted.set(l.productId, { qty: (wanted.get(l.productId)?.qty ?? 0) + l.quantity, name: l.name });
+  const want = JSON.stringify([...wanted].map(([id, w]) => ({ id, qty: w.qty })));
+  const now = new Date();
+  const [row] = await tx.query<{ ok: boolean; avail: { id: string; available: number; wanted: number }[] }>`
+    WITH want AS (SELECT * FROM jsonb_to_recordset(${want}::jsonb) AS w(id text, qty int)),
+    locked AS MATERIALIZED (SELECT p.id, p.stock FROM "Product" p JOIN want USING (id) ORDER BY p.id FOR UPDATE OF p),
+    avail AS MATERIALIZED (
+      SELECT l.id, w.qty AS wanted, l.stock - COALESCE((
+        SELECT SUM(h.quantity) FROM "StockHold" h
+        WHERE h."productId" = l.id AND h."orderId" <> ${orderId} AND h."releasedAt" IS NULL AND h."takenAt" IS NULL AND h."expiresAt" > ${now}
+      ), 0)::int AS available
+      FROM locked l JOIN want w USING (id)
+    ),
+    enough AS (SELECT (SELECT count(*) FROM avail WHERE available >= wanted) = (SELECT count(*) FROM want) AS ok),
+    released AS (
+      UPDATE "StockHold" SET "releasedAt" = ${now}
+      WHERE "orderId" = ${orderId} AND "attemptNumber" <> ${attemptNumber} AND "releasedAt" IS NULL AND "takenAt" IS NULL AND (SELECT ok FROM enough)
+    ),
+    held AS (
+      INSERT INTO "StockHold" (id, "orderId", "attemptNumber", "productId", quantity, "expiresAt", "createdAt")
+      SELECT gen_random_uuid()::text, ${orderId}, ${attemptNumber}, a.id, a.wanted, ${until}, ${now} FROM avail a WHERE (SELECT ok FROM enough)
+      ON CONFLICT ("orderId", "attemptNumber", "productId") DO UPDATE SET quantity = EXCLUDED.quantity, "expiresAt" = EXCLUDED."expiresAt", "releasedAt" = NULL
+    )
+    SELECT (SELECT ok FROM enough) AS ok, (SELECT COALESCE(json_agg(json_build_object('id', id, 'available', available, 'wanted', wanted)), '[]'::json) FROM avail) AS avail`;
+  if (row.ok) return;
+  const short = row.avail.find((a) => a.available < a.wanted);
+  const name = (short && wanted.get(short.id)?.name) ?? [...wanted.values()][0]?.name ?? 'An item';
+  const left = Math.max(0, short?.available ?? 0);
+  throw new Refusal({
+    kind: 'out_of_stock',
+    message: left === 0 ? `${name} just sold out. Please remove it from your cart.` : `Only ${left} ${name} left. Please update your cart.`,
+  });
 }
 
 type Line = { productId: string; name: string; unitPrice: number; quantity: number };
@@ -192,11 +264,18 @@ type Line = { productId: string; name: string; unitPrice: number; quantity: numb
  * The next attempt on an open order, in one statement: the shopper's details as submitted now,
  * and, when the cart changed (`lines`), the new lines snapshotted and the new amount.
  */
-async function updateOrderForAttempt(tx: Sql, o: { orderId: string; details: CheckoutDetails; subtotal: number; hash: string; attempt: number; lines: Line[] | null }): Promise<void> {
+async function updateOrderForAttempt(
+  tx: Sql,
+  o: { orderId: string; details: CheckoutDetails; subtotal: number; hash: string; attempt: number; lines: Line[] | null; superseded?: number | null },
+): Promise<void> {
   const d = o.details;
   const lines = o.lines ? JSON.stringify(o.lines.map((l) => ({ id: randomUUID(), ...l }))) : null;
+  const now = new Date();
   await tx.execute`
-    WITH gone AS (
+    WITH superseded AS (
+      UPDATE "PaymentAttempt" SET "supersededAt" = ${now}, "updatedAt" = ${now}
+      WHERE "orderId" = ${o.orderId} AND "attemptNumber" = ${o.superseded ?? null}::int AND "supersededAt" IS NULL
+    ), gone AS (
       DELETE FROM "OrderItem" WHERE "orderId" = ${o.orderId} AND ${lines}::jsonb IS NOT NULL
     ), items AS (
       INSERT INTO "OrderItem" (id, "orderId", "productId", name, "unitPrice", quantity)
@@ -205,7 +284,7 @@ async function updateOrderForAttempt(tx: Sql, o: { orderId: string; details: Che
     )
     UPDATE "Order" SET email = ${d.email}, name = ${d.name}, "addressLine1" = ${d.addressLine1}, "addressLine2" = ${d.addressLine2 ?? null}::text,
       city = ${d.city}, "postalCode" = ${d.postalCode}, country = ${d.country}, subtotal = ${o.subtotal}, total = ${o.subtotal},
-      "pricingHash" = ${o.hash}, "attemptCount" = ${o.attempt}, "updatedAt" = ${new Date()}
+      "pricingHash" = ${o.hash}, "attemptCount" = ${o.attempt}, "updatedAt" = ${now}
     WHERE id = ${o.orderId}`;
 }
 
@@ -249,16 +328,26 @@ function busy(err: StripeUnavailableError): StartPaymentResult {
   return { kind: 'busy', retryAfterSeconds: Math.max(1, Math.ceil(err.retryAfterMs / 1000)), message: 'Payments are busy right now. Your cart is saved — please try again in a moment.' };
 }
 
-/** Stores the attempt and points the order at its PaymentIntent, in one statement. */
-async function recordAttempt(prisma: PrismaClient, orderId: string, attemptNumber: number, pi: Stripe.PaymentIntent, idempotencyKey: string, clientIp?: string): Promise<void> {
+/**
+ * Stores the attempt, with the lines and amount it priced and its client secret (so the same
+ * cart submitted again is answered without Stripe), and points the order at its
+ * PaymentIntent, in one statement.
+ */
+async function recordAttempt(
+  prisma: PrismaClient,
+  a: { orderId: string; attemptNumber: number; pi: Stripe.PaymentIntent; idempotencyKey: string; clientIp?: string; pricingHash: string; lines: Line[] },
+): Promise<void> {
   const now = new Date();
+  const { pi } = a;
   await sqlDatabase(prisma).execute`
     WITH attempt AS (
-      INSERT INTO "PaymentAttempt" (id, "orderId", "attemptNumber", "paymentIntentId", "idempotencyKey", amount, currency, status, "clientIp", "createdAt", "updatedAt")
-      VALUES (${randomUUID()}, ${orderId}, ${attemptNumber}, ${pi.id}, ${idempotencyKey}, ${pi.amount}, ${pi.currency}, ${pi.status}, ${clientIp ?? null}::text, ${now}, ${now})
+      INSERT INTO "PaymentAttempt" (id, "orderId", "attemptNumber", "paymentIntentId", "idempotencyKey", amount, currency, status, "clientIp",
+                                    "pricingHash", lines, "clientSecret", "createdAt", "updatedAt")
+      VALUES (${randomUUID()}, ${a.orderId}, ${a.attemptNumber}, ${pi.id}, ${a.idempotencyKey}, ${pi.amount}, ${pi.currency}, ${pi.status}, ${a.clientIp ?? null}::text,
+              ${a.pricingHash}, ${JSON.stringify(a.lines)}::jsonb, ${pi.client_secret ?? null}::text, ${now}, ${now})
       ON CONFLICT ("orderId", "attemptNumber") DO NOTHING
     )
-    UPDATE "Order" SET "paymentIntentId" = ${pi.id}, "updatedAt" = ${now} WHERE id = ${orderId} AND "attemptCount" = ${attemptNumber}`;
+    UPDATE "Order" SET "paymentIntentId" = ${pi.id}, "updatedAt" = ${now} WHERE id = ${a.orderId} AND "attemptCount" = ${a.attemptNumber}`;
 }
 
 interface CheckoutState {
@@ -271,7 +360,7 @@ interface CheckoutState {
     publicToken: string;
     pricingHash: string;
     attemptCount: number;
-    lastAttempt: { attemptNumber: number; paymentIntentId: string; status: string; failureCode: string | null; declineCode: string | null } | null;
+    lastAttempt: { attemptNumber: number; paymentIntentId: string; status: string; failureCode: string | null; declineCode: string | null; clientSecret: string | null } | null;
   } | null;
 }
 
@@ -287,7 +376,7 @@ async function cartAndCheckoutState(db: Sql, cartId: string): Promise<{ cart: Pr
         (SELECT json_build_object('id', o.id, 'status', o.status, 'publicToken', o."publicToken", 'pricingHash', o."pricingHash",
                 'attemptCount', o."attemptCount",
                 'lastAttempt', (SELECT json_build_object('attemptNumber', a."attemptNumber", 'paymentIntentId', a."paymentIntentId",
-                                       'status', a.status, 'failureCode', a."failureCode", 'declineCode', a."declineCode")
+                                       'status', a.status, 'failureCode', a."failureCode", 'declineCode', a."declineCode", 'clientSecret', a."clientSecret")
                                 FROM "PaymentAttempt" a WHERE a."orderId" = o.id ORDER BY a."attemptNumber" DESC LIMIT 1))
           FROM "Order" o WHERE o."cartId" = ${cartId} AND o.status IN ('pending', 'processing')
           ORDER BY o."createdAt" DESC LIMIT 1) AS open

@@ -6,11 +6,13 @@
 //   stripe-event-dead  mark the event `dead` for the admin's dead-letter list
 //   email-send         send (or store) one Email row
 //   email-send-dead    mark the email `failed`
+//   payment-remedy     cancel a superseded attempt's PaymentIntent, or refund a stray payment
 //   sweep              every minute: re-enqueue what was stored but never got a job
 import { PgBoss, type Job, type JobResult } from 'pg-boss';
 import type { Database } from '@/lib/db/client';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
-import { setAfterCommitHooks } from '@/lib/orders/apply';
+import { setAfterCommitHooks } from '@/lib/orders/after-commit';
+import { cancelSupersededAttempt, executeSystemRefund, pendingRemedies, RemedyJobData, type RemedyGateway } from '@/lib/orders/remedies';
 import { StripeEventJobData, isSheddingLoad, markStripeEventDead, processStripeEvent, type EventGateway } from '@/lib/orders/stripe-events';
 import { EmailJobData, markEmailFailed, sendEmail, smtpMailer, type Mailer } from './email';
 import { jobsLog } from './log';
@@ -23,6 +25,7 @@ export const QUEUES = {
   stripeEventDead: 'stripe-event-dead',
   emailSend: 'email-send',
   emailSendDead: 'email-send-dead',
+  paymentRemedy: 'payment-remedy',
   sweep: 'sweep',
 } as const;
 
@@ -50,6 +53,8 @@ export interface StartJobsOptions {
   scheduleSweep?: boolean;
   /** Registers the scheduled reconciliation (needs the full gateway: it lists PaymentIntents and refunds). */
   reconcile?: { gateway: () => StripeGateway };
+  /** Writes to Stripe the shop decides on its own (cancel superseded attempts, refund stray payments); defaults to the reconcile gateway. */
+  remedies?: { gateway: () => RemedyGateway };
   /** Overrides SMTP_URL (tests); null stores emails in the database. */
   mailer?: Mailer | null;
   concurrency?: number;
@@ -97,6 +102,7 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
   await ensureQueue(boss, QUEUES.emailSendDead, {});
   await ensureQueue(boss, QUEUES.stripeEvent, { ...retryOptions, expireInSeconds: 300, deadLetter: QUEUES.stripeEventDead });
   await ensureQueue(boss, QUEUES.emailSend, { ...retryOptions, expireInSeconds: 120, deadLetter: QUEUES.emailSendDead });
+  await ensureQueue(boss, QUEUES.paymentRemedy, { ...retryOptions, expireInSeconds: 120 });
   await ensureQueue(boss, QUEUES.sweep, { retryLimit: 0, expireInSeconds: 120 });
 
   const system: JobSystem = {
@@ -163,6 +169,25 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
         await markEmailFailed(prisma, EmailJobData.parse(job.data).emailId);
       }),
     );
+    const remedyGateway = opts.remedies?.gateway ?? opts.reconcile?.gateway;
+    if (remedyGateway) {
+      system.workerIds.set(
+        QUEUES.paymentRemedy,
+        await boss.work(
+          QUEUES.paymentRemedy,
+          batches,
+          eachJob(async (job) => {
+            const data = RemedyJobData.parse(job.data);
+            const outcome =
+              data.kind === 'refund'
+                ? await executeSystemRefund(prisma, remedyGateway(), data.refundId)
+                : await cancelSupersededAttempt(prisma, remedyGateway(), data.orderId, data.attemptNumber);
+            jobsLog.info({ ...data, outcome }, 'payment remedy');
+            return { outcome };
+          }),
+        ),
+      );
+    }
     system.workerIds.set(
       QUEUES.sweep,
       await boss.work(QUEUES.sweep, { pollingIntervalSeconds: polling.pollingIntervalSeconds }, async () => runSweep()),
@@ -173,8 +198,12 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
     }
   }
 
-  // Emails queued by applyPaymentIntent go out right after its commit.
-  setAfterCommitHooks({ emailQueued: (id) => enqueueEmail(id).then(() => undefined) });
+  // Emails, refunds and cancellations decided in an order transaction go out right after its commit.
+  setAfterCommitHooks({
+    emailQueued: (id) => enqueueEmail(id),
+    refundReserved: (refundId) => enqueueRemedy({ kind: 'refund', refundId }),
+    attemptSuperseded: (orderId, attemptNumber) => enqueueRemedy({ kind: 'cancel', orderId, attemptNumber }),
+  });
   g.__briskJobs = system;
   jobsLog.info({ kind: database.kind, worker }, 'jobs started');
   return system;
@@ -266,6 +295,10 @@ export function enqueueEmail(emailId: string): Promise<string | null> {
   return send(QUEUES.emailSend, EmailJobData.parse({ emailId }));
 }
 
+export function enqueueRemedy(data: RemedyJobData): Promise<string | null> {
+  return send(QUEUES.paymentRemedy, RemedyJobData.parse(data));
+}
+
 /** Puts a dead (or failed) event back in the queue. False when there is no such event or it is already processed. */
 export async function replayStripeEvent(eventId: string): Promise<boolean> {
   const s = system();
@@ -284,7 +317,7 @@ async function hasOpenJob(boss: PgBoss, queue: string, data: object): Promise<bo
  * Re-enqueues events still `received` and emails still `queued` after sweepAfterSeconds that
  * have no open job: what a process killed between its insert and its enqueue leaves behind.
  */
-export async function runSweep(): Promise<{ stripeEvents: number; emails: number }> {
+export async function runSweep(): Promise<{ stripeEvents: number; emails: number; remedies: number }> {
   const s = system();
   const before = new Date(Date.now() - s.sweepAfterSeconds * 1000);
   let stripeEvents = 0;
@@ -301,8 +334,14 @@ export async function runSweep(): Promise<{ stripeEvents: number; emails: number
     await enqueueEmail(id);
     emails++;
   }
-  if (stripeEvents || emails) jobsLog.warn({ stripeEvents, emails }, 'sweep re-enqueued work that had no job');
-  return { stripeEvents, emails };
+  let remedies = 0;
+  for (const data of await pendingRemedies(s.prisma, before)) {
+    if (await hasOpenJob(s.boss, QUEUES.paymentRemedy, data)) continue;
+    await enqueueRemedy(data);
+    remedies++;
+  }
+  if (stripeEvents || emails || remedies) jobsLog.warn({ stripeEvents, emails, remedies }, 'sweep re-enqueued work that had no job');
+  return { stripeEvents, emails, remedies };
 }
 
 export interface QueueDepth {

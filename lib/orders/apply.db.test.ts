@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
 import { createOrderFixture, fakePaymentIntent, fakeRefund, orderOutcome } from '@/tests/helpers/payments';
-import { applyChargeRefunds, applyPaymentIntent, setAfterCommitHooks } from './apply';
+import { applyChargeRefunds, applyPaymentIntent } from './apply';
+import { setAfterCommitHooks } from './after-commit';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {

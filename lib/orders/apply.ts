@@ -11,6 +11,8 @@ import { sqlDatabase, sqlFragment, sqlOf, type Sql, type SqlFragment } from '@/l
 import { invalidateCatalog } from '@/lib/catalog/catalog';
 import { formatMoney } from '@/lib/money';
 import { recordDecline } from '@/lib/security/throttle';
+import { afterCommitHooks } from './after-commit';
+import { decideSucceededPayment, STRAY_REASON_TEXT, type StrayReason } from './payment-decision';
 import { canTransition, hasBeenPaid, orderStatusForPaymentIntent, orderStatusForRefunds } from './state-machine';
 
 export type ApplySource = 'webhook' | 'return_page' | 'reconcile' | 'admin';
@@ -51,23 +53,15 @@ export const ACCOUNTS = {
   stripeBalance: 'stripe_balance',
   sales: 'sales',
   refunds: 'refunds',
-  // Money taken that the order did not need (a second attempt succeeding, a payment after
-  // cancellation): a liability until an admin refunds it.
+  // Money taken that the order must not keep (a superseded attempt succeeding, a second
+  // payment, a payment after cancellation): a liability until its automatic refund succeeds.
   unexpectedPayments: 'unexpected_payments',
 } as const;
 
-// What happens after a commit: the job system registers an email enqueuer when it starts.
-// Without one, queued emails wait for the sweep, which finds every Email still `queued`.
-export interface AfterCommitHooks {
-  emailQueued?: (emailId: string) => Promise<void> | void;
-}
-const hooks: AfterCommitHooks = {};
-export function setAfterCommitHooks(next: AfterCommitHooks): void {
-  hooks.emailQueued = next.emailQueued;
-}
-
 interface Pending {
   emailIds: string[];
+  /** System refunds of stray payments reserved by this call: executed after commit. */
+  refundIds: string[];
   stockChanged: boolean;
   view?: ShopperOrderView;
 }
@@ -77,14 +71,19 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function runAfterCommit(p: Pending): void {
   if (p.stockChanged) invalidateCatalog();
-  // Not awaited: the shopper's page must not wait on the queue. The Email row is committed as
-  // `queued`, so if the enqueue fails (or the process dies first) the sweep sends it.
-  for (const id of p.emailIds) {
-    try {
-      void Promise.resolve(hooks.emailQueued?.(id)).catch(() => undefined);
-    } catch {
-      // as above
-    }
+  // Not awaited: the shopper's page must not wait on the queue. The rows are committed
+  // (`queued` email, `reserved` refund), so if the enqueue fails (or the process dies first)
+  // the sweep finds them.
+  const hooks = afterCommitHooks();
+  for (const id of p.emailIds) fireAndForget(() => hooks.emailQueued?.(id));
+  for (const id of p.refundIds) fireAndForget(() => hooks.refundReserved?.(id));
+}
+
+function fireAndForget(fn: () => Promise<unknown> | unknown): void {
+  try {
+    void Promise.resolve(fn()).catch(() => undefined);
+  } catch {
+    // as above
   }
 }
 
@@ -104,8 +103,8 @@ async function lockOrder(tx: Tx, orderId: string) {
 type LockedOrder = Awaited<ReturnType<typeof lockOrder>>;
 type AttemptRow = Pick<
   Prisma.PaymentAttemptGetPayload<object>,
-  'id' | 'attemptNumber' | 'status' | 'cardBrand' | 'cardLast4' | 'riskLevel' | 'riskScore' | 'declineCode' | 'failureCode' | 'failureMessage' | 'clientIp'
->;
+  'id' | 'attemptNumber' | 'status' | 'cardBrand' | 'cardLast4' | 'riskLevel' | 'riskScore' | 'declineCode' | 'failureCode' | 'failureMessage' | 'clientIp' | 'amount' | 'currency'
+> & { superseded: boolean };
 
 /**
  * Finds the PaymentIntent's order (its attempt row, else the order_id we put in its metadata),
@@ -126,7 +125,8 @@ async function lockOrderForPaymentIntent(tx: Sql, pi: Stripe.PaymentIntent, seri
       COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = o.id), '[]'::json) AS items,
       (SELECT json_build_object('id', a.id, 'attemptNumber', a."attemptNumber", 'status', a.status, 'cardBrand', a."cardBrand",
               'cardLast4', a."cardLast4", 'riskLevel', a."riskLevel", 'riskScore', a."riskScore", 'declineCode', a."declineCode",
-              'failureCode', a."failureCode", 'failureMessage', a."failureMessage", 'clientIp', a."clientIp")
+              'failureCode', a."failureCode", 'failureMessage', a."failureMessage", 'clientIp', a."clientIp",
+              'amount', a.amount, 'currency', a.currency, 'superseded', a."supersededAt" IS NOT NULL)
        FROM "PaymentAttempt" a WHERE a."paymentIntentId" = ${pi.id} AND a."orderId" = o.id) AS attempt
     FROM "Order" o
     WHERE o.id = ${target}`;
@@ -263,14 +263,17 @@ function receiptText(order: LockedOrder, amount: number): string {
 type Shortfall = { productId: string; wanted: number; available: number };
 
 /**
- * Claims the follow-ups' keys and, when this call claimed the stock key, takes the order's lines
- * out of stock; with `signals`, reads the risk signals too: one statement. Products are locked
- * in id order (two orders sharing products cannot deadlock), stock never goes below zero, and
- * any shortfall is reported.
+ * Claims the follow-ups' keys and takes the order's lines out of stock, all or nothing; with
+ * `signals`, reads the risk signals too: one statement. Products are locked in id order (two
+ * orders sharing products cannot deadlock). What another order holds (an active StockHold) is
+ * not available; this order's own holds for the paying attempt are turned into taken stock.
+ * When any line is short nothing is claimed or taken, and the shortfall is reported: the
+ * payment is then refunded, never fulfilled without the goods.
  */
 async function claimAndTakeStock(
   tx: Sql,
   order: LockedOrder,
+  attemptNumber: number | null,
   effects: { key: string; kind: string }[],
   stockKey: string,
   signals: SqlFragment | null,
@@ -279,35 +282,50 @@ async function claimAndTakeStock(
   const wanted = new Map<string, number>();
   for (const item of order.items) wanted.set(item.productId, (wanted.get(item.productId) ?? 0) + item.quantity);
   const want = JSON.stringify([...wanted].map(([id, qty]) => ({ id, qty })));
-  const [row] = await tx.query<{ claimed: string[]; taken: { id: string; available: number; wanted: number }[]; signals: SignalCounts | null }>`
-    WITH claimed AS (
+  const [row] = await tx.query<{ claimed: string[]; avail: { id: string; available: number; wanted: number }[]; signals: SignalCounts | null }>`
+    WITH want AS (SELECT * FROM jsonb_to_recordset(${want}::jsonb) AS w(id text, qty int)),
+    locked AS MATERIALIZED (
+      SELECT p.id, p.stock FROM "Product" p JOIN want USING (id)
+      WHERE NOT EXISTS (SELECT 1 FROM "SideEffect" s WHERE s.key = ${stockKey})
+      ORDER BY p.id FOR UPDATE OF p
+    ),
+    avail AS MATERIALIZED (
+      SELECT l.id, w.qty AS wanted, l.stock - COALESCE((
+        SELECT SUM(h.quantity) FROM "StockHold" h
+        WHERE h."productId" = l.id AND h."orderId" <> ${order.id} AND h."releasedAt" IS NULL AND h."takenAt" IS NULL AND h."expiresAt" > ${now}
+      ), 0)::int AS available
+      FROM locked l JOIN want w USING (id)
+    ),
+    enough AS (SELECT (SELECT count(*) FROM avail WHERE available >= wanted) = (SELECT count(*) FROM want) AS ok),
+    claimed AS (
       INSERT INTO "SideEffect" (key, kind, "orderId", "createdAt")
       SELECT x.key, x.kind, ${order.id}, ${now}::timestamp FROM jsonb_to_recordset(${JSON.stringify(effects)}::jsonb) AS x(key text, kind text)
+      WHERE (SELECT ok FROM enough)
       ON CONFLICT (key) DO NOTHING
       RETURNING key
     ),
-    want AS (SELECT * FROM jsonb_to_recordset(${want}::jsonb) AS w(id text, qty int)),
-    locked AS MATERIALIZED (
-      SELECT p.id, p.stock FROM "Product" p JOIN want USING (id)
-      WHERE EXISTS (SELECT 1 FROM claimed WHERE claimed.key = ${stockKey})
-      ORDER BY p.id FOR UPDATE OF p
-    ),
     taken AS (
-      UPDATE "Product" p SET stock = p.stock - LEAST(l.stock, w.qty), "updatedAt" = ${now}
-      FROM locked l JOIN want w USING (id)
-      WHERE p.id = l.id
-      RETURNING p.id, l.stock AS available, w.qty AS wanted
+      UPDATE "Product" p SET stock = p.stock - a.wanted, "updatedAt" = ${now}
+      FROM avail a
+      WHERE p.id = a.id AND EXISTS (SELECT 1 FROM claimed WHERE claimed.key = ${stockKey})
+      RETURNING p.id
+    ),
+    held AS (
+      UPDATE "StockHold" SET "takenAt" = ${now}
+      WHERE "orderId" = ${order.id} AND "attemptNumber" = ${attemptNumber ?? -1}::int AND "releasedAt" IS NULL AND "takenAt" IS NULL
+        AND EXISTS (SELECT 1 FROM claimed WHERE claimed.key = ${stockKey})
+      RETURNING id
     )
     SELECT
       (SELECT COALESCE(json_agg(key), '[]'::json) FROM claimed) AS claimed,
-      (SELECT COALESCE(json_agg(json_build_object('id', id, 'available', available, 'wanted', wanted)), '[]'::json) FROM taken) AS taken,
+      (SELECT COALESCE(json_agg(json_build_object('id', id, 'available', available, 'wanted', wanted)), '[]'::json) FROM avail) AS avail,
       ${signals ? sqlFragment`(SELECT row_to_json(s) FROM (${signals}) s)` : sqlFragment`NULL::json`} AS signals`;
   const claimed = new Set(row.claimed);
   const short: Shortfall[] = [];
-  if (claimed.has(stockKey)) {
-    for (const r of row.taken) if (r.available < r.wanted) short.push({ productId: r.id, wanted: r.wanted, available: r.available });
+  if (!claimed.has(stockKey)) {
+    for (const r of row.avail) if (r.available < r.wanted) short.push({ productId: r.id, wanted: r.wanted, available: Math.max(0, r.available) });
     // A product that no longer exists is short by all of it.
-    for (const [productId, qty] of wanted) if (!row.taken.some((r) => r.id === productId)) short.push({ productId, wanted: qty, available: 0 });
+    for (const [productId, qty] of wanted) if (!row.avail.some((r) => r.id === productId)) short.push({ productId, wanted: qty, available: 0 });
   }
   return { claimed, short, signals: row.signals };
 }
@@ -316,9 +334,10 @@ async function claimAndTakeStock(
  * Entering `paid`, in one transaction: the status change, the risk score, and every follow-up
  * (stock, ledger, confirmation email, fulfillment) exactly once per order — each runs only in
  * the transaction that inserted its SideEffect key. Two statements: the keys, the stock and the
- * risk signals in one, everything else in the other.
+ * risk signals in one, everything else in the other. Returns the shortfall, without changing
+ * anything, when the stock is not there to take.
  */
-async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, ctx: ApplyContext, change: AttemptChange, pending: Pending): Promise<void> {
+async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, ctx: ApplyContext, change: AttemptChange, pending: Pending): Promise<Shortfall[] | null> {
   const { attemptNumber, attempt, next } = change;
   const now = new Date();
   const charge = latestCharge(pi);
@@ -335,8 +354,9 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
   const paying = attempt && next ? { attemptId: attempt.id, cardBrand: next.cardBrand, cardLast4: next.cardLast4 } : undefined;
   const subject = { email: order.email, addressLine1: order.addressLine1, postalCode: order.postalCode, clientIp };
   const signals = scoring ? signalsQuery(subject, new Date(now.getTime() - SIGNAL_WINDOW_MS), paying) : null;
-  const taken = await claimAndTakeStock(tx, order, effects, effects[0].key, signals, now);
+  const taken = await claimAndTakeStock(tx, order, attemptNumber, effects, effects[0].key, signals, now);
   const { claimed, short } = taken;
+  if (short.length > 0) return short;
   if (claimed.has(effects[0].key)) pending.stockChanged = true;
   const risk = scoring
     ? await assessRiskInTransaction(
@@ -356,7 +376,6 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
   const events: { id: string; kind: string; fromStatus?: OrderStatus; toStatus?: OrderStatus; detail: unknown; source: string; stripeEventId: string | null; actor: string | null }[] = [
     { id: randomUUID(), kind: 'status_changed', fromStatus: order.status, toStatus: 'paid', detail: { paymentIntentId: pi.id, attempt: attemptNumber }, ...actor },
   ];
-  if (short.length > 0) events.push({ id: randomUUID(), kind: 'oversold', detail: { short }, ...actor });
   if (risk) {
     const detail = { score: risk.score, level: risk.level, held: hold, reasons: risk.reasons.map((r) => r.code) };
     events.push({ id: randomUUID(), kind: 'risk_assessed', detail, source: 'risk', stripeEventId: null, actor: null });
@@ -377,7 +396,6 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
     ), upd AS (
       UPDATE "Order" SET
         status = 'paid', "amountPaid" = ${pi.amount_received}, "paidAt" = ${now}, "paymentIntentId" = ${pi.id},
-        oversold = oversold OR ${short.length > 0},
         "riskScore" = COALESCE(${risk?.score ?? outcome?.risk_score ?? null}::int, "riskScore"),
         "riskLevel" = COALESCE(${risk?.level ?? outcome?.risk_level ?? null}::text, "riskLevel"),
         "riskReasons" = COALESCE(${risk ? JSON.stringify(risk.reasons) : null}::jsonb, "riskReasons"),
@@ -412,6 +430,7 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
   order.status = 'paid';
   order.paymentIntentId = pi.id;
   pending.emailIds.push(...emails.map((e) => e.id));
+  return null;
 }
 
 /**
@@ -451,43 +470,101 @@ function shopperViewOfPaid(order: LockedOrder, now: Date): SqlFragment {
     FROM upd`;
 }
 
-/** A succeeded PaymentIntent the order did not need: kept on the books and flagged for refund. */
-async function recordUnexpectedPayment(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, ctx: ApplyContext, attemptNumber: number | null): Promise<void> {
+/**
+ * A succeeded PaymentIntent the order must not keep (payment-decision.ts): on the books as an
+ * unexpected payment, on the timeline, and a system refund reserved under an idempotency key
+ * derived from the PaymentIntent, executed after commit (or by the sweep). Once per
+ * PaymentIntent, however often it is applied.
+ */
+async function recordStrayPayment(
+  tx: Sql,
+  order: LockedOrder,
+  pi: Stripe.PaymentIntent,
+  ctx: ApplyContext,
+  attemptNumber: number | null,
+  reason: StrayReason,
+  pending: Pending,
+): Promise<void> {
   if (!(await claim(tx, `ledger:payment:${pi.id}`, 'ledger', order.id))) return;
-  await postLedger(tx, `payment:${pi.id}`, order.id, pi.currency, `unexpected payment on order ${order.id}`, [
-    [ACCOUNTS.stripeBalance, pi.amount_received],
-    [ACCOUNTS.unexpectedPayments, -pi.amount_received],
-  ]);
-  await recordEvent(tx, order.id, ctx, {
-    kind: order.status === 'canceled' ? 'payment_after_cancel' : 'duplicate_payment',
-    detail: { paymentIntentId: pi.id, attempt: attemptNumber, amount: pi.amount_received, currency: pi.currency, paidBy: order.paymentIntentId, action: 'refund_required' },
-  });
+  const now = new Date();
+  const refundId = randomUUID();
+  const amount = pi.amount_received;
+  await tx.execute`
+    WITH led AS (
+      INSERT INTO "LedgerEntry" (id, "txKey", "orderId", account, amount, currency, memo, "createdAt")
+      SELECT x.id, x."txKey", ${order.id}, x.account, x.amount, x.currency, x.memo, ${now}::timestamp
+      FROM jsonb_to_recordset(${JSON.stringify(
+        ledgerLines(`payment:${pi.id}`, pi.currency, `stray payment on order ${order.id}`, [
+          [ACCOUNTS.stripeBalance, amount],
+          [ACCOUNTS.unexpectedPayments, -amount],
+        ]),
+      )}::jsonb) AS x(id text, "txKey" text, account text, amount int, currency text, memo text)
+    ), re AS (
+      INSERT INTO "Refund" (id, "orderId", "refundNumber", "idempotencyKey", amount, currency, status, reason, "requestedBy", "paymentIntentId", "createdAt", "updatedAt")
+      SELECT ${refundId}, ${order.id}, COALESCE(MAX("refundNumber"), 0) + 1, ${strayRefundKey(pi.id)}, ${amount}, ${pi.currency}, 'reserved', 'duplicate', 'system', ${pi.id}, ${now}, ${now}
+      FROM "Refund" WHERE "orderId" = ${order.id}
+      ON CONFLICT ("idempotencyKey") DO NOTHING
+    )
+    ${eventInsert(order.id, ctx, {
+      kind: reason === 'order_canceled' ? 'payment_after_cancel' : reason === 'already_paid' ? 'duplicate_payment' : 'stray_payment',
+      detail: { paymentIntentId: pi.id, attempt: attemptNumber, amount, currency: pi.currency, reason, why: STRAY_REASON_TEXT[reason], paidBy: order.paymentIntentId, action: 'refund_automatically' },
+    }, now)}`;
+  pending.refundIds.push(refundId);
+}
+
+/** The idempotency key of the automatic refund of a stray payment: one refund per PaymentIntent. */
+export function strayRefundKey(paymentIntentId: string): string {
+  return `brisk:refund:stray:${paymentIntentId}`;
 }
 
 async function applyLocked(tx: Sql, order: LockedOrder, attempt: AttemptRow | null, pi: Stripe.PaymentIntent, ctx: ApplyContext, pending: Pending): Promise<boolean> {
   const before = order.status;
   const change = attemptChange(attempt, pi);
   const { attemptNumber } = change;
+  if (pi.status === 'succeeded') {
+    const decision = decideSucceededPayment(
+      order,
+      attempt ? { attemptNumber: attempt.attemptNumber, amount: attempt.amount, currency: attempt.currency, superseded: attempt.superseded } : null,
+      { paymentIntentId: pi.id, amountReceived: pi.amount_received, currency: pi.currency, metadataAttempt: attemptNumberFromMetadata(pi) },
+    );
+    if (decision.kind === 'pay') {
+      // Entering paid writes the attempt in its own last statement (a success records no decline).
+      const short = await enterPaid(tx, order, pi, ctx, change, pending);
+      if (!short) return true;
+      // Paid, but the goods are gone (the hold lapsed and someone else bought them): the
+      // order cannot be fulfilled, so it is canceled and the money goes back.
+      await updateAttempt(tx, order, change, pi, ctx);
+      await recordEvent(tx, order.id, ctx, { kind: 'out_of_stock', detail: { paymentIntentId: pi.id, short } });
+      await recordStrayPayment(tx, order, pi, ctx, attemptNumber, 'out_of_stock', pending);
+      await releaseHolds(tx, order.id, new Date());
+      await moveOrder(tx, order, 'canceled', ctx, { reason: 'out_of_stock', paymentIntentId: pi.id });
+      return true;
+    }
+    await updateAttempt(tx, order, change, pi, ctx);
+    if (decision.kind === 'stray') await recordStrayPayment(tx, order, pi, ctx, attemptNumber, decision.reason, pending);
+    return false;
+  }
+  await updateAttempt(tx, order, change, pi, ctx);
   // The attempt number is the truth about "current": order.paymentIntentId is written after
   // the PaymentIntent is created, so a fast webhook can arrive before it moves.
-  const isCurrent = attemptNumber !== null ? attemptNumber === order.attemptCount : order.paymentIntentId === null || order.paymentIntentId === pi.id;
-  const target = orderStatusForPaymentIntent(pi.status, isCurrent);
-  const entersPaid = target === 'paid' && !hasBeenPaid(order.status) && order.status !== 'canceled';
-  // Entering paid writes the attempt in its own last statement (a success records no decline).
-  if (!entersPaid) await updateAttempt(tx, order, change, pi, ctx);
-
-  if (target === 'paid') {
-    if (!entersPaid) {
-      if (order.paymentIntentId !== pi.id || order.status === 'canceled') await recordUnexpectedPayment(tx, order, pi, ctx, attemptNumber);
-      return false;
-    }
-    await enterPaid(tx, order, pi, ctx, change, pending);
-    return true;
+  const isCurrent =
+    attemptNumber !== null ? attemptNumber === order.attemptCount && !attempt?.superseded : order.paymentIntentId === null || order.paymentIntentId === pi.id;
+  // A failed or canceled current attempt no longer needs its stock.
+  if (isCurrent && attemptNumber !== null && (pi.status === 'canceled' || (pi.status === 'requires_payment_method' && pi.last_payment_error))) {
+    await releaseHolds(tx, order.id, new Date(), attemptNumber);
   }
+  const target = orderStatusForPaymentIntent(pi.status, isCurrent);
   if (target && canTransition(order.status, target)) {
     await moveOrder(tx, order, target, ctx, { paymentIntentId: pi.id, attempt: attemptNumber, paymentIntentStatus: pi.status });
   }
   return order.status !== before;
+}
+
+/** Gives back the stock an order holds (one attempt's, or all of them). */
+export async function releaseHolds(tx: Sql, orderId: string, now: Date, attemptNumber?: number): Promise<void> {
+  await tx.execute`
+    UPDATE "StockHold" SET "releasedAt" = ${now}
+    WHERE "orderId" = ${orderId} AND "releasedAt" IS NULL AND "takenAt" IS NULL AND (${attemptNumber ?? null}::int IS NULL OR "attemptNumber" = ${attemptNumber ?? null}::int)`;
 }
 
 /**
@@ -495,7 +572,7 @@ async function applyLocked(tx: Sql, order: LockedOrder, attempt: AttemptRow | nu
  * reordered snapshots: the order only moves forward, and follow-ups happen once.
  */
 export async function applyPaymentIntent(prisma: PrismaClient, pi: Stripe.PaymentIntent, ctx: ApplyContext): Promise<ApplyResult> {
-  const pending: Pending = { emailIds: [], stockChanged: false };
+  const pending: Pending = { emailIds: [], refundIds: [], stockChanged: false };
   const db = sqlDatabase(prisma);
   const result = await db.transaction(async (tx): Promise<ApplyResult> => {
     const locked = await lockOrderForPaymentIntent(tx, pi, db.serialTransactions);
@@ -536,9 +613,12 @@ export async function applyChargeRefunds(prisma: PrismaClient, input: RefundsInp
     const order = await lockOrder(tx, orderId);
     const sql = sqlOf(tx);
     const before = order.status;
-    if (!hasBeenPaid(order.status)) return { orderId, status: order.status, changed: false };
-    // Refunds of a payment the order did not need reverse that payment, not the sale.
-    const ofSale = order.paymentIntentId === pi.id;
+    // Refunds of a payment the order did not keep reverse that payment, not the sale, and are
+    // recorded whatever the order's status (a stray payment on an order never paid).
+    const ofSale = hasBeenPaid(order.status) && order.paymentIntentId === pi.id;
+    if (!ofSale && !(await tx.sideEffect.findUnique({ where: { key: `ledger:payment:${pi.id}` }, select: { key: true } }))) {
+      return { orderId, status: order.status, changed: false };
+    }
 
     for (const re of refunds) {
       const status = re.status ?? 'pending';
@@ -560,6 +640,7 @@ export async function applyChargeRefunds(prisma: PrismaClient, input: RefundsInp
             currency: re.currency,
             status,
             reason: re.reason ?? null,
+            paymentIntentId: pi.id,
           },
         });
         await recordEvent(sql, orderId, ctx, { kind: 'refund_recorded', detail: { refundId: re.id, paymentIntentId: pi.id, amount: re.amount, status } });
