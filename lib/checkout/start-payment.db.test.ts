@@ -5,6 +5,7 @@ import { testDbKind } from '@/tests/helpers/db';
 import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart } from '@/lib/cart/cart';
 import type { StripeGateway } from '@/lib/stripe/gateway';
+import { applyPaymentIntent } from '@/lib/orders/apply';
 import { startPayment, type StartPaymentResult } from './start-payment';
 
 let database: TestShop['database'];
@@ -85,14 +86,27 @@ describe(`startPayment (${testDbKind})`, () => {
     expect(order.items).toHaveLength(2);
   });
 
-  it('after a decline, a new card is a new attempt on the same order', async () => {
+  it('after a decline the shopper has not told us of, the same PaymentIntent takes the next card', async () => {
     const cartId = await newCart();
     const first = ready(await start(cartId));
     await expect(stripe.paymentIntents.confirm(first.paymentIntentId, { payment_method: 'pm_card_chargeDeclined' })).rejects.toMatchObject({ type: 'StripeCardError' });
     const second = ready(await start(cartId));
+    expect(second).toMatchObject({ orderToken: first.orderToken, attempt: 1, paymentIntentId: first.paymentIntentId });
+    const paid = await stripe.paymentIntents.confirm(second.paymentIntentId, { payment_method: 'pm_card_visa' });
+    expect(paid.status).toBe('succeeded');
+  });
+
+  it('after a decline we know of, a new card is a new attempt on the same order, and the declined one is superseded', async () => {
+    const cartId = await newCart();
+    const first = ready(await start(cartId));
+    const declined = await stripe.paymentIntents.confirm(first.paymentIntentId, { payment_method: 'pm_card_chargeDeclined' }).catch((err) => err.payment_intent as Stripe.PaymentIntent);
+    await applyPaymentIntent(database.prisma, declined, { source: 'webhook' });
+    const second = ready(await start(cartId));
     expect(second.orderToken).toBe(first.orderToken);
     expect(second.attempt).toBe(2);
     expect(second.paymentIntentId).not.toBe(first.paymentIntentId);
+    const old = await database.prisma.paymentAttempt.findFirstOrThrow({ where: { paymentIntentId: first.paymentIntentId } });
+    expect(old.supersededAt).not.toBeNull();
     const paid = await stripe.paymentIntents.confirm(second.paymentIntentId, { payment_method: 'pm_card_visa' });
     expect(paid.status).toBe('succeeded');
   });

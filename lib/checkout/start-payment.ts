@@ -6,7 +6,6 @@ import { z } from 'zod';
 import type Stripe from 'stripe';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { CART_COLUMNS, CART_LINE_ORDER, CART_WITH_LINES, cartFromRows, type CartRow, type PricedCart } from '@/lib/cart/cart';
-import { config } from '@/lib/config';
 import { formatMoney } from '@/lib/money';
 import { logger } from '@/lib/observability/logger';
 import { afterCommitHooks } from '@/lib/orders/after-commit';
@@ -162,7 +161,7 @@ type Plan =
  */
 async function planAttempt(deps: StartPaymentDeps, cartId: string, expectedAmount: number, details: CheckoutDetails): Promise<Plan> {
   const db = sqlDatabase(deps.prisma);
-  const holdUntil = new Date(Date.now() + (deps.holdMinutes ?? config().STOCK_HOLD_MINUTES ?? DEFAULT_HOLD_MINUTES) * 60_000);
+  const holdUntil = new Date(Date.now() + (deps.holdMinutes ?? DEFAULT_HOLD_MINUTES) * 60_000);
   return db.transaction(async (tx): Promise<Plan> => {
     // One checkout per cart at a time: concurrent clicks queue on the cart's row lock and see
     // the same attempt (where transactions run one at a time, they queue anyway). The cart

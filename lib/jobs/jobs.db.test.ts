@@ -118,7 +118,7 @@ describe(`jobs on pg-boss (${testDbKind})`, () => {
     await recordStripeEvent(prisma, piEvent('evt_jobs_fresh', pi));
     expect(await webhookLagSeconds(prisma)).toBeGreaterThanOrEqual(59);
 
-    expect(await runSweep()).toEqual({ stripeEvents: 1, emails: 0 });
+    expect(await runSweep()).toEqual({ stripeEvents: 1, emails: 0, remedies: 0 });
     await waitFor(() => prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_jobs_lost' } }), (e) => e.status === 'processed');
     expect((await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('paid');
     expect((await prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_jobs_fresh' } })).status).toBe('received');

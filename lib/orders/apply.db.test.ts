@@ -134,15 +134,20 @@ describe(`applyPaymentIntent (${testDbKind})`, () => {
     expect(await prisma.order.count({ where: { id: { in: [a, ...others].map((o) => o.orderId) }, status: 'paid', oversold: false } })).toBe(10);
   });
 
-  it('never takes stock below zero and flags the order oversold', async () => {
+  it('never takes stock it does not have: a payment for goods that are gone cancels the order and is refunded, nothing taken', async () => {
     const prisma = database.prisma;
     const f = await createOrderFixture(prisma, { lines: [{ stock: 1, quantity: 3 }, { stock: 10, quantity: 2 }] });
-    await applyPaymentIntent(prisma, fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' }), ctx);
+    const pi = fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' });
+    await applyPaymentIntent(prisma, pi, ctx);
+    await applyPaymentIntent(prisma, pi, ctx);
     const out = await orderOutcome(prisma, f.orderId);
-    expect(out.oversold).toBe(true);
+    expect(out).toMatchObject({ status: 'canceled', amountPaid: 0, emails: 0, fulfillments: 0, ledgerUnbalanced: [] });
     const stock = await prisma.product.findMany({ where: { id: { in: f.productIds } } });
-    expect(Object.fromEntries(stock.map((p) => [p.id, p.stock]))).toEqual({ [f.productIds[0]]: 0, [f.productIds[1]]: 8 });
-    expect(await prisma.orderEvent.count({ where: { orderId: f.orderId, kind: 'oversold' } })).toBe(1);
+    expect(Object.fromEntries(stock.map((p) => [p.id, p.stock]))).toEqual({ [f.productIds[0]]: 1, [f.productIds[1]]: 10 });
+    expect(await prisma.orderEvent.count({ where: { orderId: f.orderId, kind: 'out_of_stock' } })).toBe(1);
+    expect(await prisma.refund.findMany({ where: { orderId: f.orderId }, select: { paymentIntentId: true, amount: true, status: true, requestedBy: true } })).toEqual([
+      { paymentIntentId: pi.id, amount: f.total, status: 'reserved', requestedBy: 'system' },
+    ]);
   });
 
   it('records a second successful attempt as a duplicate payment, once, without paying twice', async () => {
@@ -156,7 +161,8 @@ describe(`applyPaymentIntent (${testDbKind})`, () => {
     expect(out).toMatchObject({ status: 'paid', amountPaid: f.total, paymentIntentId: b.id, stock: [4], emails: 1, fulfillments: 1, ledgerUnbalanced: [] });
     const dup = await prisma.orderEvent.findMany({ where: { orderId: f.orderId, kind: 'duplicate_payment' } });
     expect(dup).toHaveLength(1);
-    expect(dup[0].detail).toMatchObject({ paymentIntentId: a.id, action: 'refund_required' });
+    expect(dup[0].detail).toMatchObject({ paymentIntentId: a.id, action: 'refund_automatically', reason: 'already_paid' });
+    expect(await prisma.refund.findMany({ where: { orderId: f.orderId }, select: { paymentIntentId: true, amount: true } })).toEqual([{ paymentIntentId: a.id, amount: f.total }]);
     expect(out.ledger.filter((l) => l.account === 'unexpected_payments')).toEqual([{ txKey: `payment:${a.id}`, account: 'unexpected_payments', amount: -f.total }]);
   });
 

@@ -7,6 +7,7 @@ import { testDbKind } from '@/tests/helpers/db';
 import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart } from '@/lib/cart/cart';
 import { startPayment, type StartPaymentResult } from '@/lib/checkout/start-payment';
+import { applyPaymentIntent } from '@/lib/orders/apply';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 import { CHECKOUT_THROTTLE, cardTestingOverview, consumeAttempt, cooldownMs, declineSignals, recordDecline, throttleKeys } from './throttle';
 
@@ -87,12 +88,14 @@ describe(`card-testing throttle (${testDbKind})`, () => {
     const amount = (await getCart(database.prisma, cart.cartId)).subtotal;
     const start = (email: string, cartId = cart.cartId) => startPayment(deps, cartId, { email, name: 'Card Tester', addressLine1: '1 Main St', city: 'Town', postalCode: '12345', country: 'US', expectedAmount: amount });
     const seen: StartPaymentResult[] = [];
-    // Each round: a new attempt, a declined card confirmed on it; the next round learns the decline.
+    // Each round: a new attempt, a declined card confirmed on it; its webhook tells us of the decline.
     for (let i = 0; i < 4; i++) {
       const r = await start(`tester+${i}@example.com`);
       seen.push(r);
       if (r.kind !== 'ready') break;
-      await stripe.paymentIntents.confirm(r.paymentIntentId, { payment_method: 'pm_card_chargeDeclined' }).catch(() => undefined);
+      const declined = await stripe.paymentIntents.confirm(r.paymentIntentId, { payment_method: 'pm_card_chargeDeclined' }).catch((err) => err.payment_intent as Stripe.PaymentIntent);
+      // The decline's webhook, as the worker applies it.
+      await applyPaymentIntent(database.prisma, declined, { source: 'webhook' });
     }
     expect(seen.slice(0, 3).map((r) => r.kind)).toEqual(['ready', 'ready', 'ready']);
     const last = seen[3];

@@ -2,6 +2,7 @@
 
 import { headers } from 'next/headers';
 import { readCartId } from '@/lib/cart/session';
+import { config } from '@/lib/config';
 import { startPayment, type StartPaymentResult } from '@/lib/checkout/start-payment';
 import { prisma } from '@/lib/db/client';
 import { logger } from '@/lib/observability/logger';
@@ -15,7 +16,7 @@ export async function startPaymentAction(input: unknown): Promise<StartPaymentRe
   return withRequestContext(
     async () => {
       try {
-        return await startPayment({ prisma: await prisma(), gateway: stripeGateway(), clientIp }, await readCartId(), input);
+        return await startPayment({ prisma: await prisma(), gateway: stripeGateway(), clientIp, holdMinutes: config().STOCK_HOLD_MINUTES }, await readCartId(), input);
       } catch (err) {
         logger().error({ err }, 'startPayment failed');
         return { kind: 'error', message: 'Something went wrong on our side. Your cart is saved — please try again.' };
