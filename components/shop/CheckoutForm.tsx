@@ -119,6 +119,12 @@ function PaymentForm({ amount, currency, onAmountChange }: { amount: number; cur
         confirmParams: { return_url: returnUrl },
       });
       if (error) {
+        // This payment already went through (or is going through) in another tab: the order
+        // page shows where it stands.
+        if (error.code === 'payment_intent_unexpected_state') {
+          router.push(`/orders/${result.orderToken}`);
+          return;
+        }
         setNotice({ tone: 'error', text: shopperMessage(error) });
         return;
       }

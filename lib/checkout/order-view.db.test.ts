@@ -9,7 +9,7 @@ import { addToCart, getCart } from '@/lib/cart/cart';
 import { applyPaymentIntent } from '@/lib/orders/apply';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 import { startPayment } from './start-payment';
-import { loadOrderForShopper } from './order-view';
+import { coalescedRetrieve, loadOrderForShopper, REUSE_MS } from './order-view';
 
 let database: TestShop['database'];
 let stripe: Stripe;
@@ -53,6 +53,8 @@ describe(`order page (${testDbKind})`, () => {
     expect(await cartLines(c.cartId)).toBe(2);
 
     await stripe.paymentIntents.confirm(c.paymentIntentId, { payment_method: 'pm_card_visa' });
+    // Page loads share one look at Stripe for REUSE_MS; the next look sees the payment.
+    await new Promise((r) => setTimeout(r, REUSE_MS + 50));
     const paid = await loadOrderForShopper(database.prisma, gateway, c.orderToken);
     expect(paid).toMatchObject({ settled: true, stripeUnavailable: false, cartJustCleared: true, order: { status: 'paid', amountPaid: c.amount, paymentIntentId: c.paymentIntentId } });
     expect(paid?.order.paidAt).toBeInstanceOf(Date);
@@ -67,6 +69,18 @@ describe(`order page (${testDbKind})`, () => {
     expect(again?.order).toEqual(paid?.order);
     expect(again?.lastAttempt).toEqual(paid?.lastAttempt);
     expect([await stockOf(products[0].id), await stockOf(products[1].id)]).toEqual([before[0] - 2, before[1] - 1]);
+  });
+
+  it('many page loads of one unpaid order share one Stripe call per moment', async () => {
+    const c = await checkedOut();
+    let calls = 0;
+    const counting = { retrievePaymentIntent: (id: string) => (calls++, gateway.retrievePaymentIntent(id)) };
+    const t0 = Date.now() + 10 * REUSE_MS;
+    const reads = await Promise.all(Array.from({ length: 50 }, (_, i) => coalescedRetrieve(counting, c.paymentIntentId, t0 + (i % 5))));
+    expect(new Set(reads.map((r) => r.id))).toEqual(new Set([c.paymentIntentId]));
+    expect(calls).toBe(1);
+    await coalescedRetrieve(counting, c.paymentIntentId, t0 + REUSE_MS + 1);
+    expect(calls).toBe(2);
   });
 
   it('empties the cart on the first view when a webhook made the order paid first', async () => {

@@ -4,6 +4,7 @@
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import { applyPaymentIntent, clearCartOnce } from '@/lib/orders/apply';
 import { sqlDatabase, sqlFragment } from '@/lib/db/sql';
+import type { Stripe } from '@/lib/stripe/client';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 
 const SETTLED = new Set(['paid', 'partially_refunded', 'refunded', 'canceled']);
@@ -48,6 +49,27 @@ async function readOrder(
   return { order, lastAttempt, cartJustCleared };
 }
 
+// Order-page reads of one PaymentIntent share one Stripe call: one in flight, and its answer
+// reused for a moment. A shopper (or a script) reloading an unpaid order page costs Stripe at
+// most one retrieve per PaymentIntent per REUSE_MS per instance; webhooks keep the order itself
+// fresh in between. Per process: each bundle copy of this module has its own map, which only
+// weakens the bound by the number of copies (one per route that renders an order).
+export const REUSE_MS = 1_000;
+const inflight = new Map<string, { at: number; read: Promise<Stripe.PaymentIntent> }>();
+
+export function coalescedRetrieve(gateway: Pick<StripeGateway, 'retrievePaymentIntent'>, id: string, now = Date.now()): Promise<Stripe.PaymentIntent> {
+  const hit = inflight.get(id);
+  if (hit && now - hit.at < REUSE_MS) return hit.read;
+  if (inflight.size > 5_000) for (const [k, v] of inflight) if (now - v.at >= REUSE_MS) inflight.delete(k);
+  const read = gateway.retrievePaymentIntent(id);
+  inflight.set(id, { at: now, read });
+  // A failed read is not reused: the next page load asks again.
+  read.catch(() => {
+    if (inflight.get(id)?.read === read) inflight.delete(id);
+  });
+  return read;
+}
+
 export async function loadOrderForShopper(prisma: PrismaClient, gateway: StripeGateway, token: string) {
   if (!isValidOrderToken(token)) return null;
   let view = await readOrder(prisma, { token }, true);
@@ -56,7 +78,7 @@ export async function loadOrderForShopper(prisma: PrismaClient, gateway: StripeG
   let stripeUnavailable = false;
   if (!SETTLED.has(view.order.status) && view.order.paymentIntentId) {
     try {
-      const pi = await gateway.retrievePaymentIntent(view.order.paymentIntentId);
+      const pi = await coalescedRetrieve(gateway, view.order.paymentIntentId);
       const applied = await applyPaymentIntent(prisma, pi, { source: 'return_page', shopperView: true });
       // Read again when the order moved, or the attempt did (a decline the page should show).
       const last = view.lastAttempt;

@@ -6,6 +6,7 @@ import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart } from '@/lib/cart/cart';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 import { applyPaymentIntent } from '@/lib/orders/apply';
+import { SubmitRateLimiter } from '@/lib/security/submit-rate';
 import { startPayment, type StartPaymentResult } from './start-payment';
 
 let database: TestShop['database'];
@@ -119,6 +120,22 @@ describe(`startPayment (${testDbKind})`, () => {
     expect((await getCart(database.prisma, cartId)).lines).toHaveLength(1);
     await fetch(`${emulator.url}/_emulator/faults`, { method: 'DELETE' });
     ready(await start(cartId));
+  });
+
+  it('limits how often one cart and one address may submit, before any work', async () => {
+    const limiter = new SubmitRateLimiter({ cart: { max: 3, windowMs: 60_000 }, address: { max: 4, windowMs: 60_000 } });
+    const cartId = await newCart();
+    const amount = (await getCart(database.prisma, cartId)).subtotal;
+    const submit = (id: string, ip = '203.0.113.50') => startPayment({ ...deps(), clientIp: ip, submitLimiter: limiter }, id, { ...details, email: `limit-${id.slice(0, 8)}@example.com`, expectedAmount: amount });
+    const kinds = [];
+    for (let i = 0; i < 5; i++) kinds.push((await submit(cartId)).kind);
+    expect(kinds).toEqual(['ready', 'ready', 'ready', 'throttled', 'throttled']);
+    // The address is spent too, across a fresh cart; another address is not.
+    const other = await newCart();
+    expect((await submit(other)).kind).toBe('ready');
+    expect((await submit(other)).kind).toBe('throttled');
+    expect(await database.prisma.order.count({ where: { cartId: other } })).toBe(1);
+    expect((await submit(await newCart(), '198.51.100.60')).kind).toBe('ready');
   });
 
   it('rejects bad input with field errors and creates nothing', async () => {

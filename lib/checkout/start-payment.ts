@@ -11,6 +11,7 @@ import { logger } from '@/lib/observability/logger';
 import { afterCommitHooks } from '@/lib/orders/after-commit';
 import { applyPaymentIntent } from '@/lib/orders/apply';
 import { sqlDatabase, type Sql } from '@/lib/db/sql';
+import type { SubmitRateLimiter } from '@/lib/security/submit-rate';
 import { checkCooldown, consumeAttempt, type ThrottleDecision } from '@/lib/security/throttle';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 
@@ -52,6 +53,8 @@ export interface StartPaymentDeps {
   clientIp?: string;
   /** How long an attempt holds its stock (default 15 minutes, STOCK_HOLD_MINUTES). */
   holdMinutes?: number;
+  /** Limits how often one cart or address may submit, before any work (the server action passes one). */
+  submitLimiter?: SubmitRateLimiter;
 }
 
 export const DEFAULT_HOLD_MINUTES = 15;
@@ -89,6 +92,11 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
   const { expectedAmount, ...details } = parsed.data;
   const { prisma, gateway } = deps;
   if (!cartId) return { kind: 'cart_empty', message: 'Your cart is empty.' };
+  const tooFast = deps.submitLimiter?.take({ cartId, ip: deps.clientIp });
+  if (tooFast) {
+    const retryAfterSeconds = Math.max(1, Math.ceil(tooFast.retryAfterMs / 1000));
+    return { kind: 'throttled', retryAfterSeconds, message: `That was a lot of tries in a short time. Your cart is saved — please wait ${retryAfterSeconds} s and press Pay again.` };
+  }
 
   try {
     const plan = await planAttempt(deps, cartId, expectedAmount, details);

@@ -6,8 +6,12 @@ import { config } from '@/lib/config';
 import { startPayment, type StartPaymentResult } from '@/lib/checkout/start-payment';
 import { prisma } from '@/lib/db/client';
 import { logger } from '@/lib/observability/logger';
+import { SubmitRateLimiter } from '@/lib/security/submit-rate';
 import { withRequestContext } from '@/lib/observability/request-context';
 import { stripeGateway } from '@/lib/stripe/gateway';
+
+// One per process: every checkout submit passes this action.
+const submitLimiter = new SubmitRateLimiter();
 
 export async function startPaymentAction(input: unknown): Promise<StartPaymentResult> {
   const h = await headers();
@@ -16,7 +20,7 @@ export async function startPaymentAction(input: unknown): Promise<StartPaymentRe
   return withRequestContext(
     async () => {
       try {
-        return await startPayment({ prisma: await prisma(), gateway: stripeGateway(), clientIp, holdMinutes: config().STOCK_HOLD_MINUTES }, await readCartId(), input);
+        return await startPayment({ prisma: await prisma(), gateway: stripeGateway(), clientIp, holdMinutes: config().STOCK_HOLD_MINUTES, submitLimiter }, await readCartId(), input);
       } catch (err) {
         logger().error({ err }, 'startPayment failed');
         return { kind: 'error', message: 'Something went wrong on our side. Your cart is saved — please try again.' };
