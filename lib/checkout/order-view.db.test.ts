@@ -9,7 +9,7 @@ import { addToCart, getCart } from '@/lib/cart/cart';
 import { applyPaymentIntent } from '@/lib/orders/apply';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 import { startPayment } from './start-payment';
-import { coalescedRetrieve, loadOrderForShopper, REUSE_MS } from './order-view';
+import { coalescedRetrieve, loadOrderForShopper, ORDER_DETAILS_DAYS, orderDetailsExpired, REUSE_MS } from './order-view';
 
 let database: TestShop['database'];
 let stripe: Stripe;
@@ -69,6 +69,22 @@ describe(`order page (${testDbKind})`, () => {
     expect(again?.order).toEqual(paid?.order);
     expect(again?.lastAttempt).toEqual(paid?.lastAttempt);
     expect([await stockOf(products[0].id), await stockOf(products[1].id)]).toEqual([before[0] - 2, before[1] - 1]);
+  });
+
+  it('after the order settled and 30 days passed, the link shows only the status', async () => {
+    const c = await checkedOut();
+    const pi = await stripe.paymentIntents.confirm(c.paymentIntentId, { payment_method: 'pm_card_visa', expand: ['latest_charge'] });
+    await applyPaymentIntent(database.prisma, pi, { source: 'webhook' });
+    const fresh = await loadOrderForShopper(database.prisma, gateway, c.orderToken);
+    expect(fresh).toMatchObject({ detailsHidden: false, order: { status: 'paid', name: expect.stringMatching(/\S/) } });
+    expect(fresh?.order.items.length).toBeGreaterThan(0);
+    const order = await database.prisma.order.findUniqueOrThrow({ where: { publicToken: c.orderToken } });
+    await database.prisma.order.update({ where: { id: order.id }, data: { paidAt: new Date(Date.now() - (ORDER_DETAILS_DAYS + 1) * 86_400_000) } });
+    const old = await loadOrderForShopper(database.prisma, gateway, c.orderToken);
+    expect(old).toMatchObject({ detailsHidden: true, order: { status: 'paid', name: '', addressLine1: '', email: '', items: [] } });
+    expect(JSON.stringify(old)).not.toContain(order.addressLine1);
+    // An open order is never hidden, however old.
+    expect(orderDetailsExpired({ status: 'pending', paidAt: null, canceledAt: null, updatedAt: new Date(0) })).toBe(false);
   });
 
   it('many page loads of one unpaid order share one Stripe call per moment', async () => {

@@ -70,6 +70,20 @@ export function coalescedRetrieve(gateway: Pick<StripeGateway, 'retrievePaymentI
   return read;
 }
 
+/** How long an order link shows the shopper's name, address and lines after the order settled. */
+export const ORDER_DETAILS_DAYS = 30;
+
+/**
+ * An order link never expires, but after its order settled (paid or canceled) and
+ * ORDER_DETAILS_DAYS passed it shows only the status. Brisk records no delivery date; payment
+ * (or cancellation) is the last date it knows, so the window starts there.
+ */
+export function orderDetailsExpired(order: { status: string; paidAt: Date | null; canceledAt: Date | null; updatedAt: Date }, now = new Date()): boolean {
+  if (!SETTLED.has(order.status)) return false;
+  const settledAt = order.paidAt ?? order.canceledAt ?? order.updatedAt;
+  return now.getTime() - settledAt.getTime() > ORDER_DETAILS_DAYS * 86_400_000;
+}
+
 export async function loadOrderForShopper(prisma: PrismaClient, gateway: StripeGateway, token: string) {
   if (!isValidOrderToken(token)) return null;
   let view = await readOrder(prisma, { token }, true);
@@ -93,5 +107,8 @@ export async function loadOrderForShopper(prisma: PrismaClient, gateway: StripeG
     }
   }
   const { order, lastAttempt } = view;
-  return { order, settled: SETTLED.has(order.status), stripeUnavailable, lastAttempt, cartJustCleared };
+  const detailsHidden = orderDetailsExpired(order);
+  // Past its time, the link tells only where the order stands: no name, address or lines.
+  const shown = detailsHidden ? { ...order, name: '', addressLine1: '', addressLine2: null, city: '', postalCode: '', email: '', items: [] } : order;
+  return { order: shown, settled: SETTLED.has(order.status), stripeUnavailable, lastAttempt, cartJustCleared, detailsHidden };
 }

@@ -35,7 +35,7 @@ export async function sendEmail(prisma: PrismaClient, mailer: Mailer | null, ema
     const r = await prisma.email.updateMany({ where: { id: emailId, status: 'queued' }, data: { status: 'stored', error: null } });
     return r.count === 1 ? 'stored' : 'skipped';
   }
-  const claimed = await prisma.email.updateMany({ where: { id: emailId, status: 'queued' }, data: { status: 'sending' } });
+  const claimed = await prisma.email.updateMany({ where: { id: emailId, status: 'queued' }, data: { status: 'sending', claimedAt: new Date() } });
   if (claimed.count !== 1) return 'skipped';
   const email = await prisma.email.findUniqueOrThrow({ where: { id: emailId } });
   try {
@@ -47,6 +47,16 @@ export async function sendEmail(prisma: PrismaClient, mailer: Mailer | null, ema
   }
   await prisma.email.update({ where: { id: emailId }, data: { status: 'sent', sentAt: new Date(), error: null } });
   return 'sent';
+}
+
+/**
+ * Emails a sender claimed and never finished (the process died mid-send) back to `queued`, so
+ * the sweep sends them. A claim is lost once it is older than the send job's own timeout; an
+ * email that did leave before the crash may then go out twice, which beats never.
+ */
+export async function requeueLostEmails(prisma: PrismaClient, claimedBefore: Date): Promise<number> {
+  const r = await prisma.email.updateMany({ where: { status: 'sending', OR: [{ claimedAt: { lt: claimedBefore } }, { claimedAt: null, createdAt: { lt: claimedBefore } }] }, data: { status: 'queued', claimedAt: null } });
+  return r.count;
 }
 
 /** After the last retry: the email stays in the database, marked failed, for the admin. */

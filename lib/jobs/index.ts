@@ -14,7 +14,7 @@ import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { setAfterCommitHooks } from '@/lib/orders/after-commit';
 import { cancelSupersededAttempt, executeSystemRefund, pendingRemedies, RemedyJobData, type RemedyGateway } from '@/lib/orders/remedies';
 import { StripeEventJobData, isSheddingLoad, markStripeEventDead, processStripeEvent, type EventGateway } from '@/lib/orders/stripe-events';
-import { EmailJobData, markEmailFailed, sendEmail, smtpMailer, type Mailer } from './email';
+import { EmailJobData, markEmailFailed, requeueLostEmails, sendEmail, smtpMailer, type Mailer } from './email';
 import { jobsLog } from './log';
 import { preparedPgliteAdapter } from './pglite-adapter';
 import { RECONCILE_QUEUE, registerReconcileJob } from './reconcile-job';
@@ -30,6 +30,8 @@ export const QUEUES = {
 } as const;
 
 const SCHEMA = 'pgboss';
+/** How long one email send may run before its job expires (and its claim counts as lost). */
+const EMAIL_SEND_TIMEOUT_SECONDS = 120;
 
 export interface RetryPolicy {
   limit: number;
@@ -101,7 +103,7 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
   await ensureQueue(boss, QUEUES.stripeEventDead, {});
   await ensureQueue(boss, QUEUES.emailSendDead, {});
   await ensureQueue(boss, QUEUES.stripeEvent, { ...retryOptions, expireInSeconds: 300, deadLetter: QUEUES.stripeEventDead });
-  await ensureQueue(boss, QUEUES.emailSend, { ...retryOptions, expireInSeconds: 120, deadLetter: QUEUES.emailSendDead });
+  await ensureQueue(boss, QUEUES.emailSend, { ...retryOptions, expireInSeconds: EMAIL_SEND_TIMEOUT_SECONDS, deadLetter: QUEUES.emailSendDead });
   await ensureQueue(boss, QUEUES.paymentRemedy, { ...retryOptions, expireInSeconds: 120 });
   await ensureQueue(boss, QUEUES.sweep, { retryLimit: 0, expireInSeconds: 120 });
 
@@ -328,6 +330,8 @@ export async function runSweep(): Promise<{ stripeEvents: number; emails: number
     await enqueueStripeEvent(id);
     stripeEvents++;
   }
+  // A claim older than the send job's timeout was lost with its process.
+  const lost = await requeueLostEmails(s.prisma, new Date(Date.now() - EMAIL_SEND_TIMEOUT_SECONDS * 1000));
   const queued = await s.prisma.email.findMany({ where: { status: 'queued', createdAt: { lt: before } }, orderBy: { createdAt: 'asc' }, take: 500, select: { id: true } });
   for (const { id } of queued) {
     if (await hasOpenJob(s.boss, QUEUES.emailSend, { emailId: id })) continue;
@@ -340,7 +344,7 @@ export async function runSweep(): Promise<{ stripeEvents: number; emails: number
     await enqueueRemedy(data);
     remedies++;
   }
-  if (stripeEvents || emails || remedies) jobsLog.warn({ stripeEvents, emails, remedies }, 'sweep re-enqueued work that had no job');
+  if (stripeEvents || emails || remedies || lost) jobsLog.warn({ stripeEvents, emails, lostEmails: lost, remedies }, 'sweep re-enqueued work that had no job');
   return { stripeEvents, emails, remedies };
 }
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
 import { createOrderFixture, fakePaymentIntent, fakeRefund, orderOutcome } from '@/tests/helpers/payments';
@@ -102,6 +102,25 @@ describe(`applyPaymentIntent (${testDbKind})`, () => {
     const out = await orderOutcome(prisma, f.orderId);
     expect(out).toMatchObject({ status: 'paid', stock: [1], emails: 1, fulfillments: 1, paidEvents: 1, ledgerUnbalanced: [] });
     expect(out.ledger).toHaveLength(2);
+  });
+
+  it('enqueues the receipt at once even when the hooks were set by another copy of the modules (Next bundles lib/ per route)', async () => {
+    const prisma = database.prisma;
+    const queued: string[] = [];
+    // The job system's copy sets the hooks; the order page's own copy of apply.ts pays the order.
+    vi.resetModules();
+    const jobsCopy = await import('./after-commit');
+    jobsCopy.setAfterCommitHooks({ emailQueued: (id) => void queued.push(id) });
+    vi.resetModules();
+    const pageCopy = await import('./apply');
+    try {
+      const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+      await pageCopy.applyPaymentIntent(prisma, fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' }), { source: 'return_page' });
+      const email = await prisma.email.findFirstOrThrow({ where: { orderId: f.orderId } });
+      expect(queued).toEqual([email.id]);
+    } finally {
+      jobsCopy.setAfterCommitHooks({});
+    }
   });
 
   it('records a decline once under 10 concurrent applies of it (each reads the attempt after taking the lock)', async () => {

@@ -21,7 +21,7 @@ const LABELS: Record<string, { text: string; tone: string }> = {
 export default async function OrderPage({ params }: { params: Promise<{ token: string }> }) {
   const view = await loadOrderForShopper(await prisma(), stripeGateway(), (await params).token);
   if (!view) notFound();
-  const { order, settled, stripeUnavailable, lastAttempt, cartJustCleared } = view;
+  const { order, settled, stripeUnavailable, lastAttempt, cartJustCleared, detailsHidden } = view;
   const label = LABELS[order.status];
   const failed = order.status === 'pending' && lastAttempt?.failureMessage;
   return (
@@ -40,7 +40,13 @@ export default async function OrderPage({ params }: { params: Promise<{ token: s
         </p>
       )}
       {!settled && !failed && <p className="mt-4 text-stone-600">{stripeUnavailable ? 'We are confirming your payment with our payment provider. This page updates by itself.' : 'This page updates by itself.'}</p>}
-      {order.status === 'paid' && <p className="mt-4 text-stone-700">A confirmation has been sent to {order.email}. Keep this page&apos;s link to check on your order.</p>}
+      {order.status === 'paid' && !detailsHidden && <p className="mt-4 text-stone-700">A confirmation has been sent to {order.email}. Keep this page&apos;s link to check on your order.</p>}
+      {detailsHidden && (
+        <p className="mt-4 text-stone-700" data-testid="order-details-hidden">
+          For your privacy, this link no longer shows the order&apos;s items and address. Your confirmation email has the details.
+        </p>
+      )}
+      {!detailsHidden && (<>
       <ul className="mt-6 divide-y divide-stone-200 rounded-xl border border-stone-200 bg-white">
         {order.items.map((i) => (
           <li key={i.id} className="flex justify-between p-4">
@@ -67,6 +73,7 @@ export default async function OrderPage({ params }: { params: Promise<{ token: s
           {order.postalCode} {order.city}, {order.country}
         </p>
       </section>
+      </>)}
       <Link href="/" className="mt-8 inline-block text-amber-800 underline">Continue shopping</Link>
     </article>
   );

@@ -1,4 +1,7 @@
 -- AlterTable
+ALTER TABLE "Email" ADD COLUMN     "claimedAt" TIMESTAMP(3);
+
+-- AlterTable
 ALTER TABLE "PaymentAttempt" ADD COLUMN     "clientSecret" TEXT,
 ADD COLUMN     "lines" JSONB,
 ADD COLUMN     "pricingHash" TEXT,
