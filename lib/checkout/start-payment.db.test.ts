@@ -21,7 +21,7 @@ beforeAll(async () => {
   products = await database.prisma.product.findMany({ orderBy: { slug: 'asc' } });
 });
 beforeEach(async () => {
-  await fetch(`${emulator.url}/_emulator/faults`, { method: 'DELETE' });
+  await fetch(`${emulator.url}/_emulator/faults`, { method: 'DELETE', headers: { authorization: `Bearer ${emulator.secretKey}` } });
 });
 
 async function newCart(quantity = 1): Promise<string> {
@@ -99,11 +99,11 @@ describe(`startPayment (${testDbKind})`, () => {
 
   it('answers "payments are busy" when Stripe keeps failing, and keeps the cart', async () => {
     const cartId = await newCart();
-    await fetch(`${emulator.url}/_emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: '/v1/payment_intents', method: 'POST', status: 503 }) });
+    await fetch(`${emulator.url}/_emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${emulator.secretKey}` }, body: JSON.stringify({ path: '/v1/payment_intents', method: 'POST', status: 503 }) });
     const r = await start(cartId);
     expect(r.kind).toBe('busy');
     expect((await getCart(database.prisma, cartId)).lines).toHaveLength(1);
-    await fetch(`${emulator.url}/_emulator/faults`, { method: 'DELETE' });
+    await fetch(`${emulator.url}/_emulator/faults`, { method: 'DELETE', headers: { authorization: `Bearer ${emulator.secretKey}` } });
     ready(await start(cartId));
   });
 
