@@ -48,6 +48,13 @@ const EnvSchema = z
     // Cron (UTC) for the scheduled reconciliation; 'off' disables it (the admin's button stays).
     RECONCILE_CRON: z.string().trim().regex(/^(off|[0-9*/,\- ]+)$/, "must be a cron expression or 'off'").optional(),
     WORKER_MODE: z.enum(['inline', 'off']).default('inline'),
+    // Run on the bundled Stripe emulator even where the start looks like production (APP_URL on
+    // https, or NODE_ENV=production on a public host): a demo shop, on purpose. Without it such a
+    // start refuses when no Stripe keys are set (lib/stripe/test-mode.ts).
+    BRISK_DEMO_MODE: z
+      .enum(['', '0', '1', 'false', 'true'], { message: "must be 1 (or true) to run a demo on the Stripe emulator, 0 (or false, or unset) otherwise" })
+      .optional()
+      .transform((v) => v === '1' || v === 'true'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
