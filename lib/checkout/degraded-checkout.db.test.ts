@@ -38,7 +38,8 @@ afterAll(async () => {
 });
 
 async function fault(body: unknown) {
-  await fetch(`${emulator.url}/_emulator/faults`, { method: body ? 'POST' : 'DELETE', headers: { 'content-type': 'application/json', authorization: `Bearer ${emulator.secretKey}` }, body: body ? JSON.stringify(body) : undefined });
+  const r = await fetch(`${emulator.url}/_emulator/faults`, { method: body ? 'POST' : 'DELETE', headers: { 'content-type': 'application/json', authorization: `Bearer ${emulator.secretKey}` }, body: body ? JSON.stringify(body) : undefined });
+  if (!r.ok) throw new Error(`emulator /faults: ${r.status} ${await r.text()}`);
 }
 
 describe(`degraded checkout (${testDbKind})`, () => {
