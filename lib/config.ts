@@ -68,6 +68,9 @@ const EnvSchema = z
         ctx.addIssue({ code: 'custom', path: ['NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY'], message: `must be a ${skMode} key like STRIPE_SECRET_KEY` });
       }
     }
+    if (env.BRISK_DEMO_MODE && env.STRIPE_SECRET_KEY?.includes('_live_')) {
+      ctx.addIssue({ code: 'custom', path: ['BRISK_DEMO_MODE'], message: 'runs the shop on the Stripe emulator: it cannot be set with a live STRIPE_SECRET_KEY' });
+    }
     if (env.NODE_ENV === 'production' && env.DATABASE_URL && !env.APP_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['APP_SECRET'], message: 'is required in production on PostgreSQL (every instance must share it)' });
     }

@@ -68,11 +68,16 @@ describe('BRISK_DEMO_MODE in the configuration', () => {
   it('refuses anything else, naming the variable', () => {
     expect(() => parseConfig({ BRISK_DEMO_MODE: 'yes please' })).toThrow(/BRISK_DEMO_MODE must be 1/);
   });
+  it('cannot be combined with live Stripe keys (the banner would say "no real payments" while real ones are taken)', () => {
+    const live = { STRIPE_SECRET_KEY: 'sk_live_abc', NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY: 'pk_live_abc', STRIPE_WEBHOOK_SECRET: 'whsec_abc' };
+    expect(() => parseConfig({ ...live, BRISK_DEMO_MODE: '1' })).toThrow(/BRISK_DEMO_MODE runs the shop on the Stripe emulator/);
+    expect(parseConfig({ ...live, BRISK_DEMO_MODE: '0' }).BRISK_DEMO_MODE).toBe(false);
+  });
 });
 
 describe('paymentsAreTest (the "Test mode: no real payments" banner)', () => {
   it('shows for demo mode, the emulator, no key and Stripe test keys', () => {
-    expect(paymentsAreTest({ BRISK_DEMO_MODE: true, STRIPE_SECRET_KEY: 'sk_live_x' })).toBe(true);
+    expect(paymentsAreTest({ BRISK_DEMO_MODE: true })).toBe(true);
     expect(paymentsAreTest({ STRIPE_SECRET_KEY: 'sk_live_x', STRIPE_API_BASE: 'http://127.0.0.1:12111' })).toBe(true);
     expect(paymentsAreTest({})).toBe(true);
     expect(paymentsAreTest({ STRIPE_SECRET_KEY: 'sk_test_abc' })).toBe(true);
@@ -81,5 +86,7 @@ describe('paymentsAreTest (the "Test mode: no real payments" banner)', () => {
   it('does not show for live keys on Stripe itself', () => {
     expect(paymentsAreTest({ STRIPE_SECRET_KEY: 'sk_live_abc' })).toBe(false);
     expect(paymentsAreTest({ STRIPE_SECRET_KEY: 'rk_live_abc', STRIPE_API_BASE: 'https://api.stripe.com' })).toBe(false);
+    // Never "no real payments" while a live key moves real money, whatever the flag says.
+    expect(paymentsAreTest({ BRISK_DEMO_MODE: true, STRIPE_SECRET_KEY: 'sk_live_abc' })).toBe(false);
   });
 });

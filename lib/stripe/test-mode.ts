@@ -91,11 +91,12 @@ export interface PaymentSettings {
 }
 
 /**
- * True when no real money moves: demo mode, the emulator (npm start points STRIPE_API_BASE at
- * it) or no key at all, or Stripe's own test keys. The banner shows whenever this is true.
+ * True when no real money moves: the emulator (npm start points STRIPE_API_BASE at it, demo mode
+ * included), no key at all, or Stripe's own test keys. The banner shows whenever this is true.
+ * A live key on Stripe itself moves real money, so it never says "no real payments", whatever
+ * BRISK_DEMO_MODE claims (the configuration refuses that pair anyway).
  */
 export function paymentsAreTest(s: PaymentSettings): boolean {
-  if (s.BRISK_DEMO_MODE) return true;
   if (s.STRIPE_API_BASE && !isStripeItself(s.STRIPE_API_BASE)) return true;
   if (!s.STRIPE_SECRET_KEY) return true;
   return /^(sk|rk)_test_/.test(s.STRIPE_SECRET_KEY);
