@@ -57,8 +57,10 @@ async function runSetting(kind: 'pglite' | 'postgres', latencyMs: number): Promi
   const stripeTime = new AsyncLocalStorage<{ ms: number }>();
   // No rate budget: this measures our own overhead, not Stripe's test-mode pacing.
   const gateway = new StripeGateway(stripe, { budget: false, recordMetrics: false, onCall: (r) => { const s = stripeTime.getStore(); if (s) s.ms += r.durationMs; } });
-  const setLatency = (mean: number) =>
-    fetch(`${emulator.url}/_emulator/latency`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mean_ms: mean, jitter_ms: 0 }) });
+  const setLatency = async (mean: number) => {
+    const r = await fetch(`${emulator.url}/_emulator/latency`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRET}` }, body: JSON.stringify({ mean_ms: mean, jitter_ms: 0 }) });
+    if (!r.ok) throw new Error(`emulator /latency: ${r.status} ${await r.text()}`);
+  };
 
   const failureKinds: Record<string, number> = {};
   /** One shopper; `arrivedAt` is when its first request reached us (scheduled, not started). */

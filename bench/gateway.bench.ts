@@ -55,8 +55,8 @@ interface Variant {
   limits: number[];
 }
 
-async function control(url: string, path: string, body: unknown, method = 'POST'): Promise<void> {
-  const r = await fetch(`${url}/_emulator${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'DELETE' ? undefined : JSON.stringify(body) });
+async function control(emulator: { url: string; secretKey: string }, path: string, body: unknown, method = 'POST'): Promise<void> {
+  const r = await fetch(`${emulator.url}/_emulator${path}`, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${emulator.secretKey}` }, body: method === 'DELETE' ? undefined : JSON.stringify(body) });
   if (!r.ok) throw new Error(`${path}: ${r.status}`);
 }
 
@@ -133,7 +133,7 @@ function summarize(v: Variant, subset: Checkout[], label: string, requests: numb
 async function main(): Promise<void> {
   process.env.LOG_LEVEL ??= 'silent';
   const variants = [await variant('adaptive'), await variant('static')];
-  for (const v of variants) await control(v.emulator.url, '/latency', { mean_ms: 50, jitter_ms: 10 });
+  for (const v of variants) await control(v.emulator, '/latency', { mean_ms: 50, jitter_ms: 10 });
   const t0 = performance.now();
   const marks: Record<string, { start: number; end: number }> = {};
   const sampler = setInterval(() => {
@@ -143,10 +143,10 @@ async function main(): Promise<void> {
   for (const phase of phases) {
     const start = performance.now();
     for (const v of variants) {
-      if (phase.name === 'spike') await control(v.emulator.url, '/latency', { mean_ms: 2_000, jitter_ms: 200 });
-      if (phase.name === 'after_spike') await control(v.emulator.url, '/latency', { mean_ms: 50, jitter_ms: 10 });
-      if (phase.name === 'outage') await control(v.emulator.url, '/faults', { path: '/v1', status: 503 });
-      if (phase.name === 'after_outage') await control(v.emulator.url, '/faults', null, 'DELETE');
+      if (phase.name === 'spike') await control(v.emulator, '/latency', { mean_ms: 2_000, jitter_ms: 200 });
+      if (phase.name === 'after_spike') await control(v.emulator, '/latency', { mean_ms: 50, jitter_ms: 10 });
+      if (phase.name === 'outage') await control(v.emulator, '/faults', { path: '/v1', status: 503 });
+      if (phase.name === 'after_outage') await control(v.emulator, '/faults', null, 'DELETE');
     }
     process.stdout.write(`[${((start - t0) / 1000).toFixed(0)}s] ${phase.name} for ${phase.s}s\n`);
     // Open-loop Poisson arrivals, the same instants for both gateways.

@@ -3,11 +3,13 @@
 import { expect, type Page, type Request } from '@playwright/test';
 
 export const emulatorUrl = `http://127.0.0.1:${process.env.E2E_EMULATOR_PORT ?? 12199}`;
+/** The emulator's secret key (playwright.config.ts fixes it): the control API needs it on every call. */
+export const EMULATOR_SECRET_KEY = 'sk_test_brisk_e2e';
 
 export async function emulator<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
   const res = await fetch(`${emulatorUrl}/_emulator${path}`, {
     method,
-    headers: body ? { 'content-type': 'application/json' } : undefined,
+    headers: { authorization: `Bearer ${EMULATOR_SECRET_KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   if (!res.ok) throw new Error(`emulator ${method} ${path}: ${res.status} ${await res.text()}`);

@@ -38,12 +38,18 @@ const emulator = await startEmulator({
   log: process.env.EMULATOR_LOG === '1',
 });
 
+// Everything a shop instance needs, as lines to paste into its environment: every instance
+// pointed at this emulator gets the same five.
 console.log(`Stripe emulator listening on ${emulator.url}`);
+console.log('Environment for every shop instance that uses it:');
 console.log(`  STRIPE_API_BASE=${emulator.url}`);
+console.log(`  STRIPE_JS_URL=${emulator.url}/v3/`);
 console.log(`  STRIPE_SECRET_KEY=${emulator.secretKey}`);
 console.log(`  NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY=${emulator.publishableKey}`);
 console.log(`  STRIPE_WEBHOOK_SECRET=${emulator.webhookSecret}`);
-if (webhookUrl) console.log(`  webhooks → ${webhookUrl}`);
+console.log(`Control API: ${emulator.url}/_emulator/… with the header "Authorization: Bearer <STRIPE_SECRET_KEY above>"`);
+if (webhookUrl) console.log(`Webhooks → ${webhookUrl}`);
+else console.log('Webhooks: no endpoint yet. Set EMULATOR_WEBHOOK_URL (one instance, or the load balancer in front of several), or POST /_emulator/webhook_endpoints.');
 if (process.env.EMULATOR_DATA_FILE) console.log(`  state persisted in ${process.env.EMULATOR_DATA_FILE}`);
 
 let stopping = false;

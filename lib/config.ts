@@ -51,6 +51,13 @@ const EnvSchema = z
     // How long a payment attempt holds its items' stock (minutes); a success after it lapsed
     // with the stock gone is refunded.
     STOCK_HOLD_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+    // Run on the bundled Stripe emulator even where the start looks like production (APP_URL on
+    // https, or NODE_ENV=production on a public host): a demo shop, on purpose. Without it such a
+    // start refuses when no Stripe keys are set (lib/stripe/test-mode.ts).
+    BRISK_DEMO_MODE: z
+      .enum(['', '0', '1', 'false', 'true'], { message: "must be 1 (or true) to run a demo on the Stripe emulator, 0 (or false, or unset) otherwise" })
+      .optional()
+      .transform((v) => v === '1' || v === 'true'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((env, ctx) => {
@@ -63,6 +70,9 @@ const EnvSchema = z
       if (pk && !pk.startsWith(`pk_${skMode}_`)) {
         ctx.addIssue({ code: 'custom', path: ['NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY'], message: `must be a ${skMode} key like STRIPE_SECRET_KEY` });
       }
+    }
+    if (env.BRISK_DEMO_MODE && env.STRIPE_SECRET_KEY?.includes('_live_')) {
+      ctx.addIssue({ code: 'custom', path: ['BRISK_DEMO_MODE'], message: 'runs the shop on the Stripe emulator: it cannot be set with a live STRIPE_SECRET_KEY' });
     }
     if (env.NODE_ENV === 'production' && env.DATABASE_URL && !env.APP_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['APP_SECRET'], message: 'is required in production on PostgreSQL (every instance must share it)' });

@@ -8,22 +8,24 @@ import { ShopChrome } from '@/components/shop/ShopChrome';
 import { cartCount } from '@/lib/cart/cart';
 import { cartIdFromCookieHeader } from '@/lib/cart/cookie';
 import { listProducts, type CatalogProduct } from '@/lib/catalog/catalog';
+import { config as appConfig } from '@/lib/config';
 import { prisma } from '@/lib/db/client';
+import { paymentsAreTest } from '@/lib/stripe/test-mode';
 import { formatMoney } from '@/lib/money';
 
 export const config: PageConfig = { unstable_runtimeJS: false };
 
-type Props = { products: CatalogProduct[]; count: number };
+type Props = { products: CatalogProduct[]; count: number; testMode: boolean };
 
 export const getServerSideProps: GetServerSideProps<Props> = async ({ req }) => {
   const db = await prisma();
   const [products, count] = await Promise.all([listProducts(db), cartCount(db, cartIdFromCookieHeader(req.headers.cookie))]);
-  return { props: { products, count } };
+  return { props: { products, count, testMode: paymentsAreTest(appConfig()) } };
 };
 
-export default function CatalogPage({ products, count }: Props) {
+export default function CatalogPage({ products, count, testMode }: Props) {
   return (
-    <ShopChrome count={count}>
+    <ShopChrome count={count} testMode={testMode}>
       <PageHead />
       {products.length === 0 ? (
         <p className="text-stone-600">The shop is being stocked. Please come back soon.</p>

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, parseConfig } from '../lib/config';
+import { chooseStripe } from '../lib/stripe/test-mode';
 import { generatedIsFresh, generatePrismaClient } from './generate';
 import { buildIfNeeded } from './build';
 import { migrateAndSeed } from './db';
@@ -24,6 +25,15 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Before anything is built or migrated: no Stripe keys on what looks like a production
+  // deployment would run the emulator and take test cards as real orders. Judged on the
+  // operator's own NODE_ENV, not the `production` forced above for Next.
+  const stripeChoice = chooseStripe({ appUrl: cfg.APP_URL, nodeEnv: process.env.NODE_ENV, hasStripeKey: Boolean(cfg.STRIPE_SECRET_KEY), demoMode: cfg.BRISK_DEMO_MODE });
+  if (stripeChoice.use === 'refuse') {
+    console.error(`[brisk] ${stripeChoice.message.replaceAll('\n', '\n[brisk] ')}`);
+    process.exit(1);
+  }
+  if (stripeChoice.use === 'emulator' && stripeChoice.demo) log('DEMO MODE (BRISK_DEMO_MODE=1): payments go to the bundled Stripe emulator, no real payments; every page says so.');
   const dataDir = resolve(root, cfg.DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
   if (!generatedIsFresh()) {

@@ -63,7 +63,8 @@ export async function startStripe(o: { webhookUrls: string[]; webhookRetry?: { a
     log: false,
   });
   const control = async (path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') => {
-    const r = await fetch(`${emulator.url}/_emulator${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const headers: Record<string, string> = { authorization: `Bearer ${emulator.secretKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+    const r = await fetch(`${emulator.url}/_emulator${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     if (!r.ok) throw new Error(`emulator control ${method} ${path}: ${r.status} ${await r.text()}`);
     return r.json();
   };

@@ -2,10 +2,13 @@
 // App Router's (shop) layout (cart, checkout, orders) and the script-free Pages Router pages
 // (catalog, product), so the two render the same markup.
 import Link from 'next/link';
+import { TestModeBanner } from '@/components/TestModeBanner';
 
-export function ShopChrome({ count, children }: { count: number; children: React.ReactNode }) {
+/** `testMode`: the payments are not real (lib/stripe/test-mode.ts), decided on the server per request. */
+export function ShopChrome({ count, testMode, children }: { count: number; testMode: boolean; children: React.ReactNode }) {
   return (
     <>
+      <TestModeBanner show={testMode} />
       <header className="border-b border-stone-200 bg-white">
         <nav aria-label="Main" className="mx-auto flex max-w-6xl items-center justify-between px-4 py-4">
           <Link href="/" className="text-2xl font-bold tracking-tight text-amber-800">

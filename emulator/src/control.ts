@@ -72,7 +72,9 @@ export function handleControl(
       ctx.reset();
       return ok({ reset: true });
     case 'GET /webhook_endpoints':
-      return ok({ object: 'list', data: ctx.webhooks.endpoints() });
+      // A signing secret is handed out once, by the POST that registers its endpoint (as Stripe
+      // does); a list never repeats it.
+      return ok({ object: 'list', data: ctx.webhooks.endpoints().map(({ secret: _secret, ...endpoint }) => endpoint) });
     case 'POST /webhook_endpoints': {
       only(body, ['url', 'secret', 'enabled_events']);
       const url = body.url;

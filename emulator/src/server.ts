@@ -5,6 +5,7 @@
 // limiter, authentication, parameter parsing, the idempotency check, injected latency, the
 // endpoint itself, and `after` fault rules (the request ran, then the response is lost).
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { Api, type KeyKind } from './api';
 import { Clock } from './clock';
@@ -52,6 +53,12 @@ export interface RunningEmulator {
   publishableKey: string;
   webhookSecret: string;
   close(): Promise<void>;
+}
+
+/** Constant-time comparison of two keys (hashed first, so lengths do not leak either). */
+function sameSecret(a: string, b: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(digest(a), digest(b));
 }
 
 const THREE_DS_PATH = /^\/3ds\/([A-Za-z0-9_]+)\/(complete|fail)\/?$/;
@@ -272,12 +279,21 @@ class Emulator {
 
   // ---- /_emulator ----
 
+  /**
+   * The control API steers and reads the whole emulator (faults, clock, webhook endpoints), so
+   * it is for tools holding the secret key, never for a web page: every call needs
+   * `Authorization: Bearer <secret key>` (the publishable key is refused), and no answer
+   * carries CORS headers, so a page on another origin cannot read one — nor send a
+   * preflighted request (JSON, Authorization) at all.
+   */
   private async handleControl(req: IncomingMessage, res: ServerResponse, requestId: string, path: string, query: string): Promise<void> {
-    const headers: Record<string, string> = { 'Request-Id': requestId, ...CORS_HEADERS };
+    const headers: Record<string, string> = { 'Request-Id': requestId };
     const method = req.method ?? 'GET';
-    if (method === 'OPTIONS') {
-      res.writeHead(204, headers);
-      res.end();
+    const denied = this.controlAuthError(req);
+    if (denied) {
+      // Drain the body so a keep-alive connection stays usable, then refuse.
+      req.resume();
+      sendJson(res, denied.status, JSON.stringify(denied.toJson()), headers);
       return;
     }
     try {
@@ -289,6 +305,15 @@ class Emulator {
       if (!(err instanceof ApiError)) throw err;
       sendJson(res, err.status, JSON.stringify(err.toJson()), headers);
     }
+  }
+
+  /** Null when the request carries the emulator's secret key; else the Stripe-shaped 401. */
+  private controlAuthError(req: IncomingMessage): ApiError | null {
+    const key = apiKeyFrom(req);
+    if (key === null || key === '') return errors.noApiKey();
+    if (sameSecret(key, this.secretKey)) return null;
+    if (sameSecret(key, this.publishableKey)) return errors.publishableKeyNotAllowed();
+    return errors.invalidApiKey(key);
   }
 
   // ---- POST /3ds/:pi/complete|fail ----

@@ -354,7 +354,7 @@ describe('control API', () => {
     expect((await h.control('POST', '/faults', { status: 'x' })).status).toBe(400);
     expect((await h.control('POST', '/faults', { bogus: 1 })).status).toBe(400);
     expect((await h.control('GET', '/nothing')).status).toBe(404);
-    const res = await fetch(`${h.emu.url}/_emulator/faults`, { method: 'POST', body: '{not json', headers: { 'content-type': 'application/json' } });
+    const res = await fetch(`${h.emu.url}/_emulator/faults`, { method: 'POST', body: '{not json', headers: { 'content-type': 'application/json', authorization: `Bearer ${h.emu.secretKey}` } });
     expect(res.status).toBe(400);
   });
 });

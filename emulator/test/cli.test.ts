@@ -33,12 +33,22 @@ test('uses the keys from the environment, registers EMULATOR_WEBHOOK_URL and sto
   expect(output).toContain('STRIPE_SECRET_KEY=sk_test_from_env_123456789');
   expect(output).toContain('NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY=pk_test_from_env_123456789');
   expect(output).toContain('STRIPE_WEBHOOK_SECRET=whsec_from_env_123456789');
+  // Everything a shop needs, including where Stripe.js comes from.
+  expect(output).toContain(`STRIPE_API_BASE=${url}`);
+  expect(output).toContain(`STRIPE_JS_URL=${url}/v3/`);
+  expect(output).toContain('Webhooks → http://127.0.0.1:9/api/stripe/webhook');
 
   const port = Number(new URL(url).port);
   const stripe = new Stripe('sk_test_from_env_123456789', { host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries: 0 });
   expect((await stripe.paymentIntents.create({ amount: 1000, currency: 'usd' })).id).toMatch(/^pi_/);
-  const endpoints = (await (await fetch(`${url}/_emulator/webhook_endpoints`)).json()) as { data: { url: string; secret: string }[] };
-  expect(endpoints.data).toEqual([expect.objectContaining({ url: 'http://127.0.0.1:9/api/stripe/webhook', secret: 'whsec_from_env_123456789' })]);
+  // The Stripe.js it prints is served there.
+  const js = await fetch(`${url}/v3/`);
+  expect(js.status).toBe(200);
+  expect(js.headers.get('content-type')).toMatch(/javascript/);
+  expect((await fetch(`${url}/_emulator/webhook_endpoints`)).status).toBe(401);
+  const endpoints = (await (await fetch(`${url}/_emulator/webhook_endpoints`, { headers: { authorization: 'Bearer sk_test_from_env_123456789' } })).json()) as { data: { url: string; secret?: string }[] };
+  expect(endpoints.data).toEqual([expect.objectContaining({ url: 'http://127.0.0.1:9/api/stripe/webhook' })]);
+  expect(endpoints.data[0].secret).toBeUndefined();
 
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');

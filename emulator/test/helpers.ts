@@ -37,7 +37,7 @@ export async function startHarness(opts: EmulatorOptions = {}): Promise<Harness>
     async control<T>(method: string, path: string, body?: unknown) {
       const res = await fetch(`${emu.url}/_emulator${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${emu.secretKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       return { status: res.status, body: (await res.json()) as T };

@@ -21,7 +21,7 @@ test('a restart with the same dataFile keeps keys, objects, events and idempoten
   const pi = await stripe.paymentIntents.create({ amount: 2500, currency: 'usd', metadata: { order_id: 'o_1' }, payment_method: 'pm_card_visa', confirm: true }, { idempotencyKey: 'order-o_1-1' });
   const refund = await stripe.refunds.create({ payment_intent: pi.id, amount: 500 });
   await stripe.paymentIntents.create({ amount: 900, currency: 'usd', payment_method: 'pm_card_authenticationRequired', confirm: true });
-  await fetch(`${first.url}/_emulator/clock/advance`, { method: 'POST', body: JSON.stringify({ seconds: 120 }) });
+  await fetch(`${first.url}/_emulator/clock/advance`, { method: 'POST', body: JSON.stringify({ seconds: 120 }), headers: { authorization: `Bearer ${first.secretKey}` } });
   await first.close();
   const snapshot = JSON.parse(readFileSync(dataFile, 'utf8')) as { payment_intents: unknown[]; card_numbers: Record<string, string> };
   expect(snapshot.payment_intents).toHaveLength(2);
@@ -40,9 +40,9 @@ test('a restart with the same dataFile keeps keys, objects, events and idempoten
   expect(replay.lastResponse.headers['idempotent-replayed']).toBe('true');
   const events = await stripe.events.list({ limit: 100 });
   expect(events.data.length).toBeGreaterThanOrEqual(8);
-  const endpoints = await (await fetch(`${second.url}/_emulator/webhook_endpoints`)).json() as { data: unknown[] };
+  const endpoints = await (await fetch(`${second.url}/_emulator/webhook_endpoints`, { headers: { authorization: `Bearer ${second.secretKey}` } })).json() as { data: unknown[] };
   expect(endpoints.data).toHaveLength(1); // the environment's endpoint is not registered twice
-  const clock = await (await fetch(`${second.url}/_emulator/clock`)).json() as { offset_seconds: number };
+  const clock = await (await fetch(`${second.url}/_emulator/clock`, { headers: { authorization: `Bearer ${second.secretKey}` } })).json() as { offset_seconds: number };
   expect(clock.offset_seconds).toBe(120);
   // A PaymentMethod's test-card behaviour survives too: 3-D Secure still completes.
   const pending = (await stripe.paymentIntents.list({ limit: 100 })).data.find((p) => p.status === 'requires_action') as Stripe.PaymentIntent;

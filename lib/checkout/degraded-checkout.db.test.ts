@@ -38,7 +38,8 @@ afterAll(async () => {
 });
 
 async function fault(body: unknown) {
-  await fetch(`${emulator.url}/_emulator/faults`, { method: body ? 'POST' : 'DELETE', headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+  const r = await fetch(`${emulator.url}/_emulator/faults`, { method: body ? 'POST' : 'DELETE', headers: { 'content-type': 'application/json', authorization: `Bearer ${emulator.secretKey}` }, body: body ? JSON.stringify(body) : undefined });
+  if (!r.ok) throw new Error(`emulator /faults: ${r.status} ${await r.text()}`);
 }
 
 describe(`degraded checkout (${testDbKind})`, () => {
@@ -56,7 +57,7 @@ describe(`degraded checkout (${testDbKind})`, () => {
     expect(gateway.state().breaker).not.toBe('closed');
 
     // While open, nothing reaches Stripe: the fault rule in front of the API counts no more hits.
-    const hits = async () => ((await (await fetch(`${emulator.url}/_emulator/faults`)).json()) as { data: { hits: number }[] }).data[0].hits;
+    const hits = async () => ((await (await fetch(`${emulator.url}/_emulator/faults`, { headers: { authorization: `Bearer ${emulator.secretKey}` } })).json()) as { data: { hits: number }[] }).data[0].hits;
     const hitsBefore = await hits();
     for (let i = 0; i < 3; i++) {
       const t = performance.now();

@@ -23,8 +23,14 @@ beforeAll(async () => {
   products = await database.prisma.product.findMany({ orderBy: { slug: 'asc' } });
 });
 beforeEach(async () => {
-  await fetch(`${emulator.url}/_emulator/faults`, { method: 'DELETE' });
+  await emulatorFaults('DELETE');
 });
+
+/** The emulator's fault rules, through its control API (with its secret key); fails loudly. */
+async function emulatorFaults(method: 'POST' | 'DELETE', body?: unknown): Promise<void> {
+  const r = await fetch(`${emulator.url}/_emulator/faults`, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${emulator.secretKey}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!r.ok) throw new Error(`emulator ${method} /faults: ${r.status} ${await r.text()}`);
+}
 
 async function newCart(quantity = 1): Promise<string> {
   const r = await addToCart(database.prisma, null, { productId: products[0].id, quantity });
@@ -114,11 +120,11 @@ describe(`startPayment (${testDbKind})`, () => {
 
   it('answers "payments are busy" when Stripe keeps failing, and keeps the cart', async () => {
     const cartId = await newCart();
-    await fetch(`${emulator.url}/_emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: '/v1/payment_intents', method: 'POST', status: 503 }) });
+    await emulatorFaults('POST', { path: '/v1/payment_intents', method: 'POST', status: 503 });
     const r = await start(cartId);
     expect(r.kind).toBe('busy');
     expect((await getCart(database.prisma, cartId)).lines).toHaveLength(1);
-    await fetch(`${emulator.url}/_emulator/faults`, { method: 'DELETE' });
+    await emulatorFaults('DELETE');
     ready(await start(cartId));
   });
 

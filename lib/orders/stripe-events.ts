@@ -49,6 +49,7 @@ const StoredEvent = z.object({
       object: z.string().optional(),
       payment_intent: z.union([z.string(), z.looseObject({ id: z.string() }), z.null()]).optional(),
       charge: z.union([z.string(), z.looseObject({ id: z.string() }), z.null()]).optional(),
+      metadata: z.record(z.string(), z.unknown()).nullable().optional().catch(undefined),
     }),
   }),
 });
@@ -142,6 +143,41 @@ async function applyEvent(prisma: PrismaClient, gateway: EventGateway, event: z.
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The PaymentIntent a handled event is about, when its payload names it. */
+function paymentIntentOf(event: z.infer<typeof StoredEvent>): string | null {
+  const obj = event.data.object;
+  if (event.type.startsWith('payment_intent.')) return obj.id ?? null;
+  return idOf(obj.payment_intent);
+}
+
+/**
+ * Why an event is about a payment Brisk did not make, or null when it is (or may be) ours.
+ * Answered from our records and the event alone, without asking Stripe: the PaymentIntent it
+ * names has no attempt and no order of ours, and the `order_id` we put in the metadata of every
+ * PaymentIntent we create (read from the event's own object) names no order of ours either — so
+ * the window between creating a PaymentIntent and storing its attempt still counts as ours.
+ * Another app on the same Stripe account, a payment link or a Dashboard charge would otherwise
+ * cost a Stripe call each and, when that call fails (another account's object, a deleted test
+ * object), retry for minutes and hold up the webhook lag. An event that names no PaymentIntent
+ * (a refund known only by its charge) is left to the usual path.
+ */
+export async function foreignReason(prisma: PrismaClient, event: z.infer<typeof StoredEvent>): Promise<string | null> {
+  const paymentIntentId = paymentIntentOf(event);
+  if (!paymentIntentId) return null;
+  const metadata = event.data.object.metadata;
+  const orderIdInMetadata = typeof metadata?.order_id === 'string' ? metadata.order_id : null;
+  const ourOrderId = orderIdInMetadata && UUID.test(orderIdInMetadata) ? orderIdInMetadata : null;
+  const [{ known }] = await prisma.$queryRaw<{ known: boolean }[]>`
+    SELECT EXISTS (SELECT 1 FROM "PaymentAttempt" WHERE "paymentIntentId" = ${paymentIntentId})
+        OR EXISTS (SELECT 1 FROM "Order" WHERE "paymentIntentId" = ${paymentIntentId})
+        OR EXISTS (SELECT 1 FROM "Order" WHERE id = ${ourOrderId}::text) AS known`;
+  if (known) return null;
+  const because = orderIdInMetadata === null ? 'it carries no order_id of ours' : `its order_id ${JSON.stringify(orderIdInMetadata.slice(0, 64))} is no order of ours`;
+  return `foreign: PaymentIntent ${paymentIntentId} was not created by Brisk (no payment attempt or order has it, and ${because})`;
+}
+
 /**
  * A refusal to call Stripe now because calls are being paced (our shared rate budget, or a 429
  * from Stripe), as opposed to Stripe or the event failing.
@@ -166,10 +202,11 @@ export async function processStripeEvent(prisma: PrismaClient, gateway: EventGat
   await prisma.stripeEvent.update({ where: { id: eventId }, data: { attempts: { increment: 1 } } });
   try {
     const event = StoredEvent.parse(row.payload);
-    const handled = isHandledEventType(event.type);
-    if (handled) await applyEvent(prisma, gateway, event, event.type as HandledEventType);
-    await prisma.stripeEvent.update({ where: { id: eventId }, data: { status: 'processed', processedAt: new Date(), lastError: null } });
-    return handled ? 'processed' : 'ignored';
+    // Dropped at once, with the reason kept: nothing to apply, nothing to retry.
+    const ignoredReason = isHandledEventType(event.type) ? await foreignReason(prisma, event) : `event type ${event.type} is not one Brisk handles`;
+    if (ignoredReason === null) await applyEvent(prisma, gateway, event, event.type as HandledEventType);
+    await prisma.stripeEvent.update({ where: { id: eventId }, data: { status: 'processed', processedAt: new Date(), lastError: null, ignoredReason } });
+    return ignoredReason === null ? 'processed' : 'ignored';
   } catch (err) {
     if (isSheddingLoad(err)) {
       // Stripe (or our shared rate budget) asked us to slow down: not this event's failure.

@@ -33,7 +33,7 @@ afterEach(async () => {
 });
 
 async function control(method: string, path: string, body?: unknown): Promise<unknown> {
-  const r = await fetch(`${emulator.url}/_emulator${path}`, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+  const r = await fetch(`${emulator.url}/_emulator${path}`, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${emulator.secretKey}` }, body: body ? JSON.stringify(body) : undefined });
   if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
   return r.json();
 }

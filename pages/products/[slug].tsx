@@ -10,12 +10,14 @@ import { addToCart, cartCount } from '@/lib/cart/cart';
 import { cartIdFromCookieHeader, cartSetCookieHeader, isSecure } from '@/lib/cart/cookie';
 import { isSameOriginPost, readPostedForm } from '@/lib/cart/form-post';
 import { getProductBySlug, type CatalogProduct } from '@/lib/catalog/catalog';
+import { config as appConfig } from '@/lib/config';
 import { prisma } from '@/lib/db/client';
+import { paymentsAreTest } from '@/lib/stripe/test-mode';
 import { formatMoney } from '@/lib/money';
 
 export const config: PageConfig = { unstable_runtimeJS: false };
 
-type Props = { product: CatalogProduct; count: number; added: boolean; error: string | null };
+type Props = { product: CatalogProduct; count: number; added: boolean; error: string | null; testMode: boolean };
 
 export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = async ({ req, res, params, query }) => {
   const db = await prisma();
@@ -28,7 +30,7 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
       res.statusCode = 403;
       res.setHeader('content-type', 'text/plain; charset=utf-8');
       res.end('Forbidden');
-      return { props: { product, count: 0, added: false, error: null } };
+      return { props: { product, count: 0, added: false, error: null, testMode: paymentsAreTest(appConfig()) } };
     }
     const form = await readPostedForm(req);
     const result = form ? await addToCart(db, cartId, { productId: form.get('productId'), quantity: form.get('quantity') }) : { ok: false as const, error: 'Please check the form and try again.' };
@@ -40,12 +42,12 @@ export const getServerSideProps: GetServerSideProps<Props, { slug: string }> = a
     error = result.error;
   }
   const count = await cartCount(db, cartId);
-  return { props: { product, count, added: !error && query.added === '1', error } };
+  return { props: { product, count, added: !error && query.added === '1', error, testMode: paymentsAreTest(appConfig()) } };
 };
 
-export default function ProductPage({ product, count, added, error }: Props) {
+export default function ProductPage({ product, count, added, error, testMode }: Props) {
   return (
-    <ShopChrome count={count}>
+    <ShopChrome count={count} testMode={testMode}>
       <PageHead title={product.name} />
       <article className="grid gap-8 md:grid-cols-2">
         <Image src={product.image} alt={product.name} width={600} height={600} className="w-full rounded-xl border border-stone-200" unoptimized priority />

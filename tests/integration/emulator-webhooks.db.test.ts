@@ -36,7 +36,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const control = async (path: string, body: unknown) => {
-    const r = await fetch(`${emulator.url}/_emulator/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const r = await fetch(`${emulator.url}/_emulator/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${emulator.secretKey}` }, body: JSON.stringify(body) });
     if (!r.ok) throw new Error(`emulator ${path}: ${r.status} ${await r.text()}`);
   };
   await control('webhook_endpoints', { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/stripe/webhook` });

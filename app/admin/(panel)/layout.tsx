@@ -1,7 +1,10 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { SubmitButton } from '@/components/admin/SubmitButton';
+import { TestModeBanner } from '@/components/TestModeBanner';
+import { config } from '@/lib/config';
 import { prisma } from '@/lib/db/client';
+import { paymentsAreTest } from '@/lib/stripe/test-mode';
 import { requireAdmin } from '@/lib/admin/session';
 import { signOutAction } from './actions';
 
@@ -22,6 +25,7 @@ export default async function AdminPanelLayout({ children }: { children: React.R
   const pendingReview = await (await prisma()).order.count({ where: { reviewStatus: 'pending_review' } });
   return (
     <div className="min-h-screen bg-stone-50">
+      <TestModeBanner show={paymentsAreTest(config())} />
       <a href="#admin-main" className="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:rounded focus:bg-white focus:p-2">
         Skip to content
       </a>
