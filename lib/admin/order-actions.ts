@@ -45,6 +45,8 @@ export async function cancelUnpaidOrder(prisma: PrismaClient, gateway: StripeGat
     const current = await tx.order.findUniqueOrThrow({ where: { id: orderId }, select: { status: true } });
     if (!canTransition(current.status, 'canceled')) return false;
     await tx.order.update({ where: { id: orderId }, data: { status: 'canceled', canceledAt: new Date() } });
+    // Its held stock goes back on sale.
+    await tx.stockHold.updateMany({ where: { orderId, releasedAt: null, takenAt: null }, data: { releasedAt: new Date() } });
     await tx.orderEvent.create({ data: { orderId, kind: 'status_changed', fromStatus: current.status, toStatus: 'canceled', source: 'admin', actor: who.actor, detail: { reason: 'canceled_by_admin' } } });
     await audit(tx, { ...who, action: 'order.canceled', target: orderId, detail: { from: current.status } });
     return true;

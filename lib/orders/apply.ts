@@ -538,6 +538,7 @@ async function applyLocked(tx: Sql, order: LockedOrder, attempt: AttemptRow | nu
       await recordStrayPayment(tx, order, pi, ctx, attemptNumber, 'out_of_stock', pending);
       await releaseHolds(tx, order.id, new Date());
       await moveOrder(tx, order, 'canceled', ctx, { reason: 'out_of_stock', paymentIntentId: pi.id });
+      await tx.execute`UPDATE "Order" SET "canceledAt" = ${new Date()} WHERE id = ${order.id}`;
       return true;
     }
     await updateAttempt(tx, order, change, pi, ctx);

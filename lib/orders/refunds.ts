@@ -34,8 +34,11 @@ type Db = PrismaClient | Prisma.TransactionClient;
 export async function refundPlan(db: Db, orderId: string): Promise<RefundPlan | null> {
   const order = await db.order.findUnique({ where: { id: orderId }, select: { id: true, status: true, currency: true, amountPaid: true, amountRefunded: true, paymentIntentId: true } });
   if (!order) return null;
-  const refunds = await db.refund.findMany({ where: { orderId }, select: { refundNumber: true, amount: true, status: true } });
-  const counted = refunds.filter((r) => !NOT_COUNTED.has(r.status)).reduce((s, r) => s + r.amount, 0);
+  const refunds = await db.refund.findMany({ where: { orderId }, select: { refundNumber: true, amount: true, status: true, paymentIntentId: true } });
+  // Only refunds of the sale count against it: automatic refunds of stray payments (another
+  // PaymentIntent) give back money the order never kept.
+  const ofSale = (r: { paymentIntentId: string | null }) => r.paymentIntentId === null || r.paymentIntentId === order.paymentIntentId;
+  const counted = refunds.filter((r) => !NOT_COUNTED.has(r.status) && ofSale(r)).reduce((s, r) => s + r.amount, 0);
   const committed = Math.max(order.amountRefunded, counted);
   const paid = hasBeenPaid(order.status) ? order.amountPaid : 0;
   return {
@@ -95,7 +98,7 @@ export async function requestRefund(prisma: PrismaClient, gateway: StripeGateway
       return { kind: 'over_refund' as const, message: `At most ${formatMoney(plan.refundable, order.currency)} can still be refunded.` };
     }
     const row = await tx.refund.create({
-      data: { orderId: req.orderId, refundNumber: req.refundNumber, idempotencyKey: key, amount: req.amount, currency: order.currency, status: 'reserved', reason: req.reason ?? null, requestedBy: req.actor },
+      data: { orderId: req.orderId, refundNumber: req.refundNumber, idempotencyKey: key, amount: req.amount, currency: order.currency, status: 'reserved', reason: req.reason ?? null, requestedBy: req.actor, paymentIntentId: order.paymentIntentId },
     });
     await tx.orderEvent.create({ data: { orderId: req.orderId, kind: 'refund_requested', source: 'admin', actor: req.actor, detail: { refundNumber: req.refundNumber, amount: req.amount } } });
     await audit(tx, { actor: req.actor, action: 'order.refund_requested', target: req.orderId, ip: req.ip, detail: { refundNumber: req.refundNumber, amount: req.amount, currency: order.currency, idempotencyKey: key } });
