@@ -20,7 +20,8 @@ export function sourceHash(): string {
       if (entry.isDirectory()) {
         if (entry.name === 'generated' || entry.name === 'node_modules') continue;
         walk(full);
-      } else if (/\.(tsx?|css|mjs|json|svg)$/.test(entry.name)) {
+      } else if (/\.(tsx?|css|mjs|json|svg)$/.test(entry.name) && !/\.test\.tsx?$/.test(entry.name)) {
+        // Tests beside the code (lib/**/*.test.ts) are not part of the build.
         hash.update(relative(root, full)).update(readFileSync(full));
       }
     }
