@@ -48,7 +48,7 @@ export function buildIsFresh(distDir: string): boolean {
  * A production start never builds: the operator says so with NODE_ENV=production,
  * BRISK_NO_BUILD=1 or `npm start -- --no-build`. Returns why, or undefined for a plain start.
  */
-export function productionStartReason(argv: string[], env: NodeJS.ProcessEnv): string | undefined {
+export function productionStartReason(argv: string[], env: Record<string, string | undefined>): string | undefined {
   if (argv.includes('--no-build')) return '`npm start -- --no-build`';
   if (env.BRISK_NO_BUILD && !['0', 'false', ''].includes(env.BRISK_NO_BUILD)) return 'BRISK_NO_BUILD is set';
   if (env.NODE_ENV === 'production') return 'NODE_ENV=production';
