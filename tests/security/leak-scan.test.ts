@@ -5,7 +5,7 @@
 // one is made into a separate folder with canary secrets in the environment. A build carries no
 // deployment settings either: no publishable key literal may sit anywhere in the build (server
 // code included), since keys are read when the server starts and one build serves any keys.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildIfNeeded, buildIsFresh } from '@/scripts/build';
@@ -63,7 +63,8 @@ function buildFiles(): string[] {
   const dist = join(root, distDir);
   return files(dist, (p) => {
     const rel = relative(dist, p);
-    return !rel.startsWith('cache/') && !rel.startsWith('dev/') && !/\.(map|nft\.json)$/.test(rel) && !rel.startsWith('trace');
+    // Symlinks (.next/node_modules points at installed packages) are not the build's own output.
+    return lstatSync(p).isFile() && !rel.startsWith('cache/') && !rel.startsWith('dev/') && !/\.(map|nft\.json)$/.test(rel) && !rel.startsWith('trace');
   });
 }
 
