@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, parseConfig } from '../lib/config';
-import { generatedIsFresh, generatePrismaClient } from './generate';
+import { ensurePrismaClient } from './generate';
 import { startStripeStandInIfNoKeys } from './stripe-stand-in';
 
 const root = resolve(import.meta.dirname, '..');
@@ -25,10 +25,7 @@ async function main(): Promise<void> {
   }
   const dataDir = resolve(root, cfg.DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
-  if (!generatedIsFresh()) {
-    log('Generating the Prisma client…');
-    generatePrismaClient();
-  }
+  await ensurePrismaClient(log);
   // Imported only now: it needs the generated Prisma client.
   const { migrateAndSeed } = await import('./db');
   const { generatedAdmin } = await migrateAndSeed({ seed: true, log, firstAdmin: { email: cfg.ADMIN_EMAIL, password: cfg.ADMIN_PASSWORD } });

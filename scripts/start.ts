@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, parseConfig } from '../lib/config';
-import { generatedIsFresh, generatePrismaClient } from './generate';
+import { ensurePrismaClient } from './generate';
 import { BuildMissingError, buildIfNeeded, productionStartReason } from './build';
 import { startStripeStandInIfNoKeys } from './stripe-stand-in';
 
@@ -55,10 +55,7 @@ async function main(): Promise<void> {
   }
   const dataDir = resolve(root, cfg.DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
-  if (!generatedIsFresh()) {
-    log('Generating the Prisma client…');
-    generatePrismaClient();
-  }
+  await ensurePrismaClient(log);
   try {
     buildIfNeeded(distDir, log, {}, { neverBuild: productionStartReason(process.argv.slice(2), process.env) });
   } catch (err) {
