@@ -137,7 +137,7 @@ export function withBuildLock<T>(distDir: string, fn: () => T, opts: { log?: (li
       if (JSON.stringify(readOwner(path)) === JSON.stringify(owner)) rmSync(path, { force: true });
       continue;
     }
-    if (!waited) opts.log?.(`Another process (pid ${owner?.pid}) is building into ${distDir}; waiting for its build…`);
+    if (!waited) opts.log?.(`Another process (pid ${owner?.pid}) is building ${distDir}; waiting for it to finish…`);
     waited = true;
     if (Date.now() > deadline) {
       throw new Error(`Gave up waiting for the build of process ${owner?.pid} into ${distDir} (lock ${relative(root, path)}). If no build is running, delete that file.`);

@@ -55,7 +55,7 @@ describe('the build lock', () => {
     const codes = await Promise.all([holder(s.distDir, s.journal, s.marker, 1500), holder(s.distDir, s.journal, s.marker, 1500)]);
     expect(codes).toEqual([0, 0]);
     expect(entries(s.journal).map((x) => x.kind)).toEqual(['start', 'end', 'skipped']);
-    expect(readFileSync(s.journal, 'utf8')).toContain('waiting for its build');
+    expect(readFileSync(s.journal, 'utf8')).toContain('waiting for it to finish');
   }, 60_000);
 
   it('a lock left by a process that died is taken over', async () => {
