@@ -79,8 +79,8 @@ test('one build serves any keys: two key sets in turn, a payment with each, no r
   test.setTimeout(300_000);
   expect(buildIsFresh(distDir), `${distDir} should hold the build of these sources (the web server of this run made or reused it)`).toBe(true);
   for (const [i, keys] of KEY_SETS.entries()) {
-    // A production start: it must find the build and never build.
-    const shop = launch(11 + i, { ...keys, NODE_ENV: 'production' });
+    // A production start (`npm start -- --no-build`): it must find the build and never build.
+    const shop = launch(11 + i, keys, ['--no-build']);
     try {
       await serving(shop);
       expect(shop.output()).not.toContain('Building the app');
