@@ -101,3 +101,13 @@ export function config(): AppConfig {
   cached ??= parseConfig(process.env);
   return cached;
 }
+
+/**
+ * What the browser needs to load Stripe, read from the server's environment when a page is
+ * rendered: a build never carries keys or URLs (the env var keeps its public name, but the
+ * server reads it, so Next.js never inlines it), and one build runs with any keys.
+ */
+export function browserStripeSettings(): { publishableKey?: string; stripeJsUrl?: string } {
+  const cfg = config();
+  return { publishableKey: cfg.NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY, stripeJsUrl: cfg.STRIPE_JS_URL };
+}

@@ -4,8 +4,19 @@
 import { migrationFactory, openDatabase, pgliteDataDir } from '../lib/db/client';
 import { applyMigrations, createMigration } from '../lib/db/migrate';
 import { seedCatalog } from '../lib/db/seed';
+import { ensureGeneratedAdmin } from '../lib/admin/auth';
 
-export async function migrateAndSeed(opts: { seed: boolean; log?: (line: string) => void }): Promise<void> {
+export interface MigrateOptions {
+  seed: boolean;
+  log?: (line: string) => void;
+  /**
+   * The embedded default's first admin: on PGlite without ADMIN_PASSWORD, create it with a
+   * generated password when no admin exists, and return that password (once) for the console.
+   */
+  firstAdmin?: { email: string; password?: string };
+}
+
+export async function migrateAndSeed(opts: MigrateOptions): Promise<{ generatedAdmin?: { email: string; password: string } }> {
   const log = opts.log ?? console.log;
   const url = process.env.DATABASE_URL || undefined;
   const database = await openDatabase(url ? { url, poolMax: 2 } : { dataDir: pgliteDataDir(process.env.DATA_DIR ?? '.data') });
@@ -17,6 +28,11 @@ export async function migrateAndSeed(opts: { seed: boolean; log?: (line: string)
       const { created } = await seedCatalog(database.prisma);
       if (created) log(`Seeded ${created} products.`);
     }
+    if (opts.firstAdmin && !opts.firstAdmin.password && database.kind === 'pglite') {
+      const admin = await ensureGeneratedAdmin(database.prisma, opts.firstAdmin.email);
+      if (admin.created) return { generatedAdmin: { email: admin.email, password: admin.password } };
+    }
+    return {};
   } finally {
     await database.close();
   }
@@ -24,8 +40,8 @@ export async function migrateAndSeed(opts: { seed: boolean; log?: (line: string)
 
 async function main(): Promise<void> {
   const [command, name] = process.argv.slice(2);
-  if (command === 'migrate') return migrateAndSeed({ seed: false });
-  if (command === 'seed') return migrateAndSeed({ seed: true });
+  if (command === 'migrate') return void (await migrateAndSeed({ seed: false }));
+  if (command === 'seed') return void (await migrateAndSeed({ seed: true }));
   if (command === 'new-migration') {
     if (!name) throw new Error('usage: npm run db:migration -- <name>');
     const scratch = await openDatabase({ dataDir: 'memory://' });

@@ -23,8 +23,29 @@ export function generatePrismaClient(): void {
   }
 }
 
+/**
+ * Generates the client unless it is fresh, one process at a time: instances (or `npm start` and
+ * `npm run worker`) started together on a fresh clone must not write lib/generated at once.
+ */
+export async function ensurePrismaClient(log: (line: string) => void = () => undefined): Promise<void> {
+  if (generatedIsFresh()) return;
+  const { withBuildLock } = await import('./build');
+  withBuildLock(
+    'lib/generated',
+    () => {
+      if (generatedIsFresh()) return;
+      log('Generating the Prisma client…');
+      generatePrismaClient();
+    },
+    { log },
+  );
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  if (process.argv.includes('--if-stale') && generatedIsFresh()) process.exit(0);
+  if (process.argv.includes('--if-stale')) {
+    await ensurePrismaClient((line) => console.log(line));
+    process.exit(0);
+  }
   generatePrismaClient();
   console.log('Prisma client generated in lib/generated/prisma');
 }

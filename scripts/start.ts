@@ -1,18 +1,47 @@
 // `npm start`: one command from a fresh clone to a running shop.
-// Builds when the sources changed, migrates, seeds an empty database, starts the bundled
-// Stripe emulator when no Stripe key is configured, then serves Next.js on PORT.
-import { spawn } from 'node:child_process';
+// Builds when no build of these sources exists (never in a production start), migrates, seeds
+// an empty database, creates the first admin on the embedded default, starts the bundled Stripe
+// emulator when no Stripe key is configured, then serves Next.js on PORT.
+//
+// Only modules that need nothing generated are imported statically: on a fresh clone the
+// Prisma client (lib/generated) does not exist until generatePrismaClient() has run, so the
+// database code is imported after it.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, parseConfig } from '../lib/config';
 import { chooseStripe } from '../lib/stripe/test-mode';
-import { generatedIsFresh, generatePrismaClient } from './generate';
-import { buildIfNeeded } from './build';
-import { migrateAndSeed } from './db';
+import { ensurePrismaClient } from './generate';
+import { BuildMissingError, buildIfNeeded, productionStartReason } from './build';
+import { startStripeStandInIfNoKeys } from './stripe-stand-in';
 
 const root = resolve(import.meta.dirname, '..');
 const distDir = process.env.BRISK_DIST_DIR || '.next';
 const log = (line: string) => console.log(`[brisk] ${line}`);
+
+// ---- The Next.js server process: how it is launched, in one place. ----------------------
+/** Starts the production Next.js server of `distDir` on `port` with `env`; stdout is piped. */
+function spawnNextServer(port: number, env: NodeJS.ProcessEnv): ChildProcess & { stdout: NodeJS.ReadableStream } {
+  return spawn(process.execPath, [join(root, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port)], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }) as ChildProcess & { stdout: NodeJS.ReadableStream };
+}
+// -------------------------------------------------------------------------------------------
+
+function printGeneratedAdmin(email: string, password: string, port: number): void {
+  // Printed this once: only its argon2 hash is stored, and it is never logged anywhere else.
+  const lines = [
+    'First start: an admin account was created for you.',
+    `  sign in at  http://localhost:${port}/admin/login`,
+    `  email       ${email}`,
+    `  password    ${password}`,
+    'This password is shown only now. Change it under Admin → Account.',
+  ];
+  const width = Math.max(...lines.map((l) => l.length)) + 2;
+  console.log(`\n┌${'─'.repeat(width)}┐\n${lines.map((l) => `│ ${l.padEnd(width - 1)}│`).join('\n')}\n└${'─'.repeat(width)}┘\n`);
+}
 
 async function main(): Promise<void> {
   let cfg;
@@ -36,47 +65,35 @@ async function main(): Promise<void> {
   if (stripeChoice.use === 'emulator' && stripeChoice.demo) log('DEMO MODE (BRISK_DEMO_MODE=1): payments go to the bundled Stripe emulator, no real payments; every page says so.');
   const dataDir = resolve(root, cfg.DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
-  if (!generatedIsFresh()) {
-    log('Generating the Prisma client…');
-    generatePrismaClient();
+  await ensurePrismaClient(log);
+  try {
+    buildIfNeeded(distDir, log, {}, { neverBuild: productionStartReason(process.argv.slice(2), process.env) });
+  } catch (err) {
+    if (err instanceof BuildMissingError) {
+      console.error(`[brisk] ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
   }
-  buildIfNeeded(distDir, log);
-  await migrateAndSeed({ seed: true, log });
+  // Imported only now: it needs the generated Prisma client.
+  const { migrateAndSeed } = await import('./db');
+  const { generatedAdmin } = await migrateAndSeed({ seed: true, log, firstAdmin: { email: cfg.ADMIN_EMAIL, password: cfg.ADMIN_PASSWORD } });
+  if (generatedAdmin) printGeneratedAdmin(generatedAdmin.email, generatedAdmin.password, cfg.PORT);
 
   // NEXT_MANUAL_SIG_HANDLE: instrumentation.ts stops pg-boss cleanly on SIGTERM before exiting.
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', PORT: String(cfg.PORT), DATA_DIR: dataDir, NEXT_MANUAL_SIG_HANDLE: '1' };
-  let closeEmulator: (() => Promise<void>) | undefined;
-  let emulatorUrl: string | undefined;
-  if (!cfg.STRIPE_SECRET_KEY) {
-    const { startEmulator } = await import('../emulator/src/server');
-    const port = Number(process.env.EMULATOR_PORT ?? 12111);
-    const emulator = await startEmulator({
-      port,
-      host: process.env.EMULATOR_HOST ?? '127.0.0.1',
-      dataFile: join(dataDir, 'stripe-emulator.json'),
-      // Fixed keys for tools that steer the emulator (the browser specs); random otherwise.
-      secretKey: process.env.EMULATOR_SECRET_KEY || undefined,
-      publishableKey: process.env.EMULATOR_PUBLISHABLE_KEY || undefined,
-      webhookSecret: process.env.EMULATOR_WEBHOOK_SECRET || undefined,
-      webhookEndpoints: [{ url: `http://127.0.0.1:${cfg.PORT}/api/stripe/webhook` }],
-    });
-    closeEmulator = emulator.close;
-    emulatorUrl = emulator.url;
-    Object.assign(env, {
-      STRIPE_SECRET_KEY: emulator.secretKey,
-      NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY: emulator.publishableKey,
-      STRIPE_WEBHOOK_SECRET: emulator.webhookSecret,
-      STRIPE_API_BASE: emulator.url,
-      STRIPE_JS_URL: `${emulator.url}/v3/`,
-    });
-    log(`Stripe emulator (offline) at ${emulator.url}`);
+  const standIn = await startStripeStandInIfNoKeys(cfg, dataDir);
+  if (standIn) {
+    Object.assign(env, standIn.env);
+    log(`Stripe emulator (offline) at ${standIn.url}`);
   }
+  const closeEmulator = async () => standIn?.close();
 
-  const next = spawn(process.execPath, [join(root, 'node_modules/next/dist/bin/next'), 'start', '-p', String(cfg.PORT)], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const next = spawnNextServer(cfg.PORT, env);
   next.stdout.on('data', (chunk: Buffer) => {
     process.stdout.write(chunk);
     if (chunk.toString().includes('Ready')) {
-      log(`Brisk is running at http://localhost:${cfg.PORT}  (admin: http://localhost:${cfg.PORT}/admin${emulatorUrl ? `, Stripe emulator: ${emulatorUrl}` : ''})`);
+      log(`Brisk is running at http://localhost:${cfg.PORT}  (admin: http://localhost:${cfg.PORT}/admin${standIn ? `, Stripe emulator: ${standIn.url}` : ''})`);
     }
   });
   let stopping = false;
@@ -85,14 +102,14 @@ async function main(): Promise<void> {
     stopping = true;
     next.kill(signal);
     await new Promise((r) => next.once('exit', r));
-    await closeEmulator?.();
+    await closeEmulator();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   next.on('exit', async (code) => {
     if (stopping) return;
-    await closeEmulator?.();
+    await closeEmulator();
     process.exit(code ?? 1);
   });
 }

@@ -36,6 +36,14 @@ function ensureChromium(): string {
   process.exit(1);
 }
 
+// Deployment settings put in the build's environment on purpose: a build must keep none of them.
+// The leak scan fails on any publishable key in the build, and every browser spec pays with the
+// emulator's own keys given at start, so a build that kept these would fail them all.
+const BUILD_TIME_SETTINGS = {
+  NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY: 'pk_test_buildtimesetting0123456789',
+  STRIPE_JS_URL: 'http://build-time-setting.invalid/v3/',
+};
+
 const only = process.argv[2];
 if (!generatedIsFresh()) generatePrismaClient();
 
@@ -46,7 +54,7 @@ if (!only || only === 'unit') {
   // (tests/security/leak-scan.test.ts) read it instead of building one of its own.
   if (!only) {
     console.log('\n=== Production build ===');
-    buildIfNeeded(process.env.BRISK_DIST_DIR || '.next', (line) => console.log(line));
+    buildIfNeeded(process.env.BRISK_DIST_DIR || '.next', (line) => console.log(line), BUILD_TIME_SETTINGS);
   }
   run('Vitest on PGlite', bin('vitest'), ['run'], { TEST_DB_KIND: 'pglite' });
   if (process.env.TEST_DATABASE_URL) {

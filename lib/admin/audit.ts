@@ -9,6 +9,8 @@ export type AuditAction =
   | 'admin.sign_out'
   | 'admin.session_revoked'
   | 'admin.created'
+  | 'admin.password_changed'
+  | 'admin.password_change_failed'
   | 'order.refund_requested'
   | 'order.refund_failed'
   | 'order.canceled'

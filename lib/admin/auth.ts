@@ -59,6 +59,60 @@ export async function ensureFirstAdmin(prisma: PrismaClient, env: { email: strin
   }
 }
 
+/**
+ * The embedded default's first start (PGlite, no ADMIN_PASSWORD): creates the first admin with a
+ * generated password and returns it so `npm start` can print it once. Only the argon2 hash is
+ * stored; nothing creates it again once any admin exists.
+ */
+export async function ensureGeneratedAdmin(prisma: PrismaClient, email: string): Promise<{ created: false } | { created: true; email: string; password: string }> {
+  if ((await prisma.adminUser.count()) > 0) return { created: false };
+  const normalized = normalizeEmail(email);
+  // 144 random bits, URL-safe: easy to copy from a terminal.
+  const password = randomBytes(18).toString('base64url');
+  try {
+    await prisma.adminUser.create({ data: { email: normalized, passwordHash: await hashPassword(password) } });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'P2002') return { created: false };
+    throw err;
+  }
+  await audit(prisma, { actor: normalized, action: 'admin.created', target: normalized, detail: { from: 'generated on first start' } });
+  return { created: true, email: normalized, password };
+}
+
+export const MIN_PASSWORD_LENGTH = 8;
+
+export type ChangePasswordResult = { ok: true } | { ok: false; reason: 'wrong_password' | 'too_short' | 'unchanged' } | { ok: false; reason: 'locked'; retryAfterSeconds: number };
+
+/**
+ * Changes a signed-in admin's password after checking the current one; every other session of
+ * that admin is revoked (a stolen cookie dies with the old password), the current one is kept.
+ */
+export async function changePassword(
+  prisma: PrismaClient,
+  input: { userId: string; currentPassword: string; newPassword: string; keepSessionId?: string; ip?: string | null; now?: Date },
+): Promise<ChangePasswordResult> {
+  const now = input.now ?? new Date();
+  if (input.newPassword.length < MIN_PASSWORD_LENGTH) return { ok: false, reason: 'too_short' };
+  // Guesses of the current password (a borrowed session) are bounded like sign-ins, per account.
+  const key = `admin-password:${input.userId}`;
+  const locked = await lockedUntil(prisma, key, now);
+  if (locked) return { ok: false, reason: 'locked', retryAfterSeconds: Math.ceil((locked.getTime() - now.getTime()) / 1000) };
+  const user = await prisma.adminUser.findUnique({ where: { id: input.userId } });
+  if (!user || !(await verifyPassword(user.passwordHash, input.currentPassword))) {
+    if (user) {
+      await recordFailure(prisma, key, now);
+      await audit(prisma, { actor: user.email, action: 'admin.password_change_failed', target: user.email, ip: input.ip });
+    }
+    return { ok: false, reason: 'wrong_password' };
+  }
+  await prisma.throttleCounter.deleteMany({ where: { key } });
+  if (input.newPassword === input.currentPassword) return { ok: false, reason: 'unchanged' };
+  await prisma.adminUser.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(input.newPassword) } });
+  await prisma.adminSession.updateMany({ where: { userId: user.id, revokedAt: null, ...(input.keepSessionId ? { id: { not: input.keepSessionId } } : {}) }, data: { revokedAt: now } });
+  await audit(prisma, { actor: user.email, action: 'admin.password_changed', target: user.email, ip: input.ip });
+  return { ok: true };
+}
+
 export interface SessionInfo {
   sessionId: string;
   userId: string;

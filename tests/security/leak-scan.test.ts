@@ -2,8 +2,10 @@
 // (<distDir>/static, prerendered pages and their RSC payloads, public/) is scanned for Stripe
 // secret keys, webhook secrets and the names of server-only environment variables. The build
 // of the current sources is reused when there is one (npm test builds before Vitest); otherwise
-// one is made into a separate folder with canary secrets in the environment.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+// one is made into a separate folder with canary secrets in the environment. A build carries no
+// deployment settings either: no publishable key literal may sit anywhere in the build (server
+// code included), since keys are read when the server starts and one build serves any keys.
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildIfNeeded, buildIsFresh } from '@/scripts/build';
@@ -32,7 +34,7 @@ beforeAll(() => {
   if (buildIsFresh(distDir)) return;
   distDir = '.next-leakscan';
   buildIfNeeded(distDir, (l) => console.log(`[leak-scan] ${l}`), CANARY);
-  canaries = Object.entries(CANARY).filter(([k]) => !k.startsWith('NEXT_PUBLIC_')).map(([, v]) => v);
+  canaries = Object.values(CANARY);
 }, 15 * 60_000);
 
 function files(dir: string, keep: (path: string) => boolean): string[] {
@@ -56,7 +58,30 @@ function browserFiles(): string[] {
   ];
 }
 
+/** Every file the build wrote, server code included (not Next's compiler cache or a dev server's output). */
+function buildFiles(): string[] {
+  const dist = join(root, distDir);
+  return files(dist, (p) => {
+    const rel = relative(dist, p);
+    // Symlinks (.next/node_modules points at installed packages) are not the build's own output.
+    return lstatSync(p).isFile() && !rel.startsWith('cache/') && !rel.startsWith('dev/') && !/\.(map|nft\.json)$/.test(rel) && !rel.startsWith('trace');
+  });
+}
+
 describe('leak scan of the production build', () => {
+  it('holds no Stripe publishable key anywhere: keys are configuration read at start, not part of the build', () => {
+    const scanned = buildFiles();
+    expect(scanned.filter((f) => f.includes(`${join(distDir, 'server')}`)).length).toBeGreaterThan(10);
+    const findings: string[] = [];
+    for (const file of scanned) {
+      if (statSync(file).size > 20 * 1024 * 1024) continue;
+      const text = readFileSync(file, 'latin1');
+      const m = text.match(/\bpk_(live|test)_[A-Za-z0-9]{6,}/);
+      if (m) findings.push(`${relative(root, file)}: publishable key literal ${m[0].slice(0, 16)}…`);
+    }
+    expect(findings).toEqual([]);
+  });
+
   it('finds no secret key, webhook secret or server-only variable name in anything a browser can load', () => {
     const scanned = browserFiles();
     expect(scanned.filter((f) => f.endsWith('.js')).length).toBeGreaterThan(10);

@@ -2,22 +2,25 @@ import type { Metadata } from 'next';
 import { redirect } from 'next/navigation';
 import { CheckoutForm } from '@/components/shop/CheckoutForm';
 import { getCart } from '@/lib/cart/cart';
+import { browserStripeSettings } from '@/lib/config';
 import { readCartId } from '@/lib/cart/session';
 import { prisma } from '@/lib/db/client';
 import { formatMoney } from '@/lib/money';
 
 export const metadata: Metadata = { title: 'Checkout' };
+// Rendered per request: the Stripe key and Stripe.js URL come from the running server's settings.
+export const dynamic = 'force-dynamic';
 
 export default async function CheckoutPage() {
   const cart = await getCart(await prisma(), await readCartId());
   if (cart.lines.length === 0) redirect('/cart');
-  const publishableKey = process.env.NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY ?? '';
+  const { publishableKey, stripeJsUrl } = browserStripeSettings();
   return (
     <div className="grid gap-8 lg:grid-cols-[1fr_22rem]">
       <section aria-labelledby="checkout-heading">
         <h1 id="checkout-heading" className="mb-6 text-3xl font-bold">Checkout</h1>
         {publishableKey ? (
-          <CheckoutForm amount={cart.subtotal} currency={cart.currency} publishableKey={publishableKey} stripeJsUrl={process.env.STRIPE_JS_URL || undefined} />
+          <CheckoutForm amount={cart.subtotal} currency={cart.currency} publishableKey={publishableKey} stripeJsUrl={stripeJsUrl} />
         ) : (
           <p role="alert" className="rounded-md bg-amber-50 p-4 text-amber-900">Payments are not configured on this server.</p>
         )}

@@ -17,6 +17,7 @@ const NAV = [
   { href: '/admin/reconciliation', label: 'Reconciliation' },
   { href: '/admin/ops', label: 'Operations' },
   { href: '/admin/emails', label: 'Emails' },
+  { href: '/admin/account', label: 'Account' },
 ];
 
 // The one session check for every admin page; actions and route handlers check again.
