@@ -91,6 +91,10 @@ describe(`startPayment (${testDbKind})`, () => {
     const order = await database.prisma.order.findUniqueOrThrow({ where: { publicToken: second.orderToken }, include: { items: true } });
     expect(order.total).toBe(second.amount);
     expect(order.items).toHaveLength(2);
+    // The stale PaymentIntent, paid from another tab, does not pay the order.
+    const stalePaid = await stripe.paymentIntents.confirm(first.paymentIntentId, { payment_method: 'pm_card_visa', expand: ['latest_charge'] });
+    await applyPaymentIntent(database.prisma, stalePaid, { source: 'webhook' });
+    expect(await database.prisma.order.findUniqueOrThrow({ where: { id: order.id } })).toMatchObject({ status: 'pending', amountPaid: 0 });
   });
 
   it('after a decline the shopper has not told us of, the same PaymentIntent takes the next card', async () => {
