@@ -6,11 +6,12 @@ import { startPayment, type StartPaymentResult } from '@/lib/checkout/start-paym
 import { prisma } from '@/lib/db/client';
 import { logger } from '@/lib/observability/logger';
 import { withRequestContext } from '@/lib/observability/request-context';
+import { clientAddressFrom } from '@/lib/security/client-address';
 import { stripeGateway } from '@/lib/stripe/gateway';
 
 export async function startPaymentAction(input: unknown): Promise<StartPaymentResult> {
   const h = await headers();
-  const clientIp = h.get('x-forwarded-for')?.split(',')[0]?.trim() || h.get('x-real-ip') || undefined;
+  const clientIp = clientAddressFrom(h) ?? undefined;
   // One request id from here through the gateway's logs and spans (the load balancer's if it sent one).
   return withRequestContext(
     async () => {
