@@ -15,8 +15,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { resolve } from 'node:path';
 import next from 'next';
 import pino from 'pino';
-import { checkActionBody, checkPagePost, isPagePost, MAX_ACTION_BODY_BYTES, type GuardDecision, type PostHeaders } from '../lib/security/action-guard';
-import { CLIENT_ADDRESS_HEADER, markClientAddressServer, parseTrustedProxies, resolveClientAddress, TrustedProxiesError } from '../lib/security/client-address';
+import { checkActionBody, checkPagePost, isPagePost, type GuardDecision, type PostHeaders } from '../lib/security/action-guard';
+import { CLIENT_ADDRESS_HEADER, CLIENT_LOCAL_HEADER, internalHeadersFor, INTERNAL_HEADERS, markClientAddressServer, parseTrustedProxies, TrustedProxiesError } from '../lib/security/client-address';
 
 const root = resolve(import.meta.dirname, '..');
 const port = Number(process.env.PORT ?? 3000);
@@ -37,32 +37,47 @@ try {
 process.env.NEXT_MANUAL_SIG_HANDLE ??= '1';
 markClientAddressServer();
 
-// Next's internal request metadata: a body stashed under 'actionBody' is what its action handler
-// decodes instead of reading the (already consumed) request stream. Next is pinned exactly; the
-// server's own tests post real actions through this path.
-const NEXT_REQUEST_META = Symbol.for('NextInternalRequestMeta');
-
 function refuse(req: IncomingMessage, res: ServerResponse, d: Extract<GuardDecision, { ok: false }>, client: string | null): void {
   log.warn({ status: d.status, refusal: d.kind, reason: d.reason, method: req.method, path: (req.url ?? '').split('?')[0].slice(0, 200), client }, 'page post refused');
   res.writeHead(d.status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
   res.end(d.status === 403 ? 'Forbidden' : d.status === 413 ? 'Request body too large' : d.status === 411 ? 'Length required' : 'Bad request');
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+/**
+ * Reads a body of `length` bytes to judge it, then puts it back at the front of the stream, so
+ * Next (its proxy and its action handler) reads it as if nobody had. null when the client sent
+ * less than it declared.
+ */
+function peekBody(req: IncomingMessage, length: number): Promise<Buffer | null> {
+  if (length === 0) return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolveBody, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        resolveBody(null);
-        return;
+    const finish = (body: Buffer | null, err?: unknown) => {
+      req.off('readable', onReadable);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      if (err) reject(err);
+      else resolveBody(body);
+    };
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while ((chunk = req.read() as Buffer | null) !== null) {
+        chunks.push(chunk);
+        size += chunk.length;
+        if (size >= length) {
+          const body = Buffer.concat(chunks);
+          // Before 'end' is emitted (it waits for an empty buffer), so the stream ends after it again.
+          req.unshift(body);
+          return finish(body);
+        }
       }
-      chunks.push(chunk);
-    });
-    req.once('end', () => resolveBody(Buffer.concat(chunks)));
-    req.once('error', reject);
+    };
+    const onEnd = () => finish(null);
+    const onError = (err: unknown) => finish(null, err);
+    req.on('readable', onReadable);
+    req.once('end', onEnd);
+    req.once('error', onError);
   });
 }
 
@@ -73,9 +88,10 @@ async function main(): Promise<void> {
 
   const server = createServer(async (req, res) => {
     // The only place the client's address is decided. Node lower-cases header names.
-    const client = resolveClientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted);
-    delete req.headers[CLIENT_ADDRESS_HEADER];
+    const { address: client, local } = internalHeadersFor(req.socket.remoteAddress, req.headers, trusted);
+    for (const name of INTERNAL_HEADERS) delete req.headers[name];
     if (client) req.headers[CLIENT_ADDRESS_HEADER] = client;
+    if (local) req.headers[CLIENT_LOCAL_HEADER] = '1';
     try {
       const path = (req.url ?? '/').split('?')[0];
       if (isPagePost(req.method, path)) {
@@ -83,12 +99,11 @@ async function main(): Promise<void> {
         const decision = checkPagePost(h, appUrl);
         if (!decision.ok) return refuse(req, res, decision, client);
         if (decision.readBody) {
-          const body = await readBody(req, MAX_ACTION_BODY_BYTES);
-          if (!body) return refuse(req, res, { ok: false, status: 413, kind: 'too_large', reason: 'the body is longer than declared or over the limit' }, client);
+          // checkPagePost has made sure of a Content-Length of at most MAX_ACTION_BODY_BYTES.
+          const body = await peekBody(req, Number(h['content-length']));
+          if (!body) return refuse(req, res, { ok: false, status: 400, kind: 'malformed', reason: 'the body is shorter than its Content-Length' }, client);
           const checked = await checkActionBody(h, body);
           if (!checked.ok) return refuse(req, res, checked, client);
-          const meta = ((req as unknown as Record<symbol, Record<string, unknown>>)[NEXT_REQUEST_META] ??= {});
-          meta.actionBody = body;
         }
       }
       await handle(req, res);

@@ -62,7 +62,9 @@ async function main(): Promise<void> {
     log(`Stripe emulator (offline) at ${emulator.url}`);
   }
 
-  const next = spawn(process.execPath, [join(root, 'node_modules/next/dist/bin/next'), 'start', '-p', String(cfg.PORT)], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  // Our own server around Next (scripts/serve.ts), not `next start`: it is where the client's
+  // address is taken from the socket (TRUSTED_PROXIES) and bad page posts are refused.
+  const next = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts/serve.ts')], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
   next.stdout.on('data', (chunk: Buffer) => {
     process.stdout.write(chunk);
     if (chunk.toString().includes('Ready')) {

@@ -3,7 +3,7 @@
 // only a client on this machine talking to us directly — the TCP peer is loopback (as our
 // server determined it) and no proxy forwarded the request. The public gets ready/not ready.
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { clientAddressFrom, isLoopbackAddress } from '@/lib/security/client-address';
+import { isDirectLocalRequest } from '@/lib/security/client-address';
 
 interface HeaderReader {
   get(name: string): string | null;
@@ -22,8 +22,7 @@ export function hasMetricsToken(headers: HeaderReader, token: string | undefined
 
 /** A direct request from this machine: a loopback peer, with no proxy's forwarding headers. */
 export function isLocalRequest(headers: HeaderReader): boolean {
-  if (headers.get('x-forwarded-for') !== null || headers.get('forwarded') !== null || headers.get('x-real-ip') !== null) return false;
-  return isLoopbackAddress(clientAddressFrom(headers));
+  return isDirectLocalRequest(headers);
 }
 
 export type Access = 'allowed' | 'needs_token' | 'local_only';

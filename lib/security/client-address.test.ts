@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLIENT_ADDRESS_HEADER, clientAddressFrom, isLoopbackAddress, normalizeAddress, parseTrustedProxies, resolveClientAddress, TrustedProxiesError } from './client-address';
+import { CLIENT_ADDRESS_HEADER, CLIENT_LOCAL_HEADER, clientAddressFrom, internalHeadersFor, isDirectLocalRequest, isLoopbackAddress, normalizeAddress, parseTrustedProxies, resolveClientAddress, TrustedProxiesError } from './client-address';
 import { parseConfig, ConfigError } from '@/lib/config';
 
 const none = parseTrustedProxies(undefined);
@@ -100,5 +100,24 @@ describe('clientAddressFrom', () => {
     expect(isLoopbackAddress('::1')).toBe(true);
     expect(isLoopbackAddress('10.0.0.1')).toBe(false);
     expect(isLoopbackAddress(null)).toBe(false);
+  });
+});
+
+describe('internalHeadersFor (what our server hands to Next)', () => {
+  it('is the peer and local only for a loopback peer that sent no forwarding header', () => {
+    expect(internalHeadersFor('::ffff:127.0.0.1', {}, none)).toEqual({ address: '127.0.0.1', local: true });
+    expect(internalHeadersFor('127.0.0.1', { 'x-forwarded-for': '127.0.0.1' }, none)).toEqual({ address: '127.0.0.1', local: false });
+    expect(internalHeadersFor('127.0.0.1', { forwarded: 'for=1.2.3.4' }, none)).toEqual({ address: '127.0.0.1', local: false });
+    expect(internalHeadersFor('127.0.0.1', { 'x-real-ip': '1.2.3.4' }, none)).toEqual({ address: '127.0.0.1', local: false });
+    expect(internalHeadersFor('198.51.100.1', {}, none)).toEqual({ address: '198.51.100.1', local: false });
+    // A local proxy in front (trusted): the client is the forwarded address, and not local.
+    expect(internalHeadersFor('127.0.0.1', { 'x-forwarded-for': '203.0.113.5' }, parseTrustedProxies('loopback'))).toEqual({ address: '203.0.113.5', local: false });
+  });
+
+  it('is read back only from a process our server runs', () => {
+    const h = new Headers({ [CLIENT_LOCAL_HEADER]: '1' });
+    expect(isDirectLocalRequest(h, true)).toBe(true);
+    expect(isDirectLocalRequest(h, false)).toBe(false);
+    expect(isDirectLocalRequest(new Headers(), true)).toBe(false);
   });
 });

@@ -11,6 +11,10 @@ import { BlockList, isIP } from 'node:net';
 
 /** Set by our server on every request, whatever the client sent under that name. */
 export const CLIENT_ADDRESS_HEADER = 'x-brisk-client-ip';
+/** '1' when the request came straight from this machine: a loopback peer and no proxy headers. */
+export const CLIENT_LOCAL_HEADER = 'x-brisk-client-local';
+/** Both internal headers: our server deletes any copy a client sent before setting its own. */
+export const INTERNAL_HEADERS = [CLIENT_ADDRESS_HEADER, CLIENT_LOCAL_HEADER] as const;
 
 export type TrustedProxies =
   | { kind: 'none' }
@@ -151,6 +155,22 @@ export function clientAddressServerRunning(): boolean {
 export function clientAddressFrom(headers: HeaderReader, served = clientAddressServerRunning()): string | null {
   if (!served) return null;
   return normalizeAddress(headers.get(CLIENT_ADDRESS_HEADER));
+}
+
+/**
+ * True for a request straight from this machine (a loopback TCP peer that sent no forwarding
+ * header), as our server saw it. Next.js itself fills X-Forwarded-For in from the socket, so
+ * only the server, before Next, can tell.
+ */
+export function isDirectLocalRequest(headers: HeaderReader, served = clientAddressServerRunning()): boolean {
+  return served && headers.get(CLIENT_LOCAL_HEADER) === '1';
+}
+
+/** What our server sets for a request from `peer` with these incoming headers. */
+export function internalHeadersFor(peer: string | undefined | null, incoming: { 'x-forwarded-for'?: string | string[]; forwarded?: string | string[]; 'x-real-ip'?: string | string[] }, trusted: TrustedProxies): { address: string | null; local: boolean } {
+  const address = resolveClientAddress(peer, incoming['x-forwarded-for'], trusted);
+  const forwarded = incoming['x-forwarded-for'] !== undefined || incoming.forwarded !== undefined || incoming['x-real-ip'] !== undefined;
+  return { address, local: !forwarded && isLoopbackAddress(normalizeAddress(peer)) };
 }
 
 /** Loopback (127.0.0.0/8, ::1): this machine. */
