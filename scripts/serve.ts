@@ -50,15 +50,14 @@ function refuse(req: IncomingMessage, res: ServerResponse, d: Extract<GuardDecis
  */
 function peekBody(req: IncomingMessage, length: number): Promise<Buffer | null> {
   if (length === 0) return Promise.resolve(Buffer.alloc(0));
-  return new Promise((resolveBody, reject) => {
+  return new Promise((resolveBody) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const finish = (body: Buffer | null, err?: unknown) => {
+    const finish = (body: Buffer | null) => {
       req.off('readable', onReadable);
       req.off('end', onEnd);
       req.off('error', onError);
-      if (err) reject(err);
-      else resolveBody(body);
+      resolveBody(body);
     };
     const onReadable = () => {
       let chunk: Buffer | null;
@@ -74,7 +73,8 @@ function peekBody(req: IncomingMessage, length: number): Promise<Buffer | null> 
       }
     };
     const onEnd = () => finish(null);
-    const onError = (err: unknown) => finish(null, err);
+    // A client that goes away mid-body is refused like a short body, not logged as our error.
+    const onError = () => finish(null);
     req.on('readable', onReadable);
     req.once('end', onEnd);
     req.once('error', onError);
