@@ -41,6 +41,10 @@ describe('page post guard', () => {
     expect(await checkActionBody(action, Buffer.from('[{"email":"a@b.c"}]'))).toEqual({ ok: true, readBody: true });
     for (const bad of ['{not json', '{"a":1}', '', '\u0000']) expect(await checkActionBody(action, Buffer.from(bad)), bad).toMatchObject({ ok: false, status: 400 });
     expect(await checkActionBody(action, Buffer.from([0xff, 0xfe, 0x5b, 0x5d]))).toMatchObject({ ok: false, status: 400 });
+    // Well-formed JSON that points at rows a text body does not have: React's decoder would throw (500).
+    for (const bad of ['["$Q1"]', '[{"a":["$@1"]}]', '["$K1"]', '["$1"]', '["$F1"]', '["$B1"]']) expect(await checkActionBody(action, Buffer.from(bad)), bad).toMatchObject({ ok: false, status: 400 });
+    // What React writes inline: escaped dollars, undefined, dates, bigints, odd numbers, temporary references.
+    expect(await checkActionBody(action, Buffer.from('[{"name":"$$5 tea","x":"$u","d":"$D2031-01-01T00:00:00.000Z","n":"$n12","f":"$-Infinity","t":"$T"}]'))).toEqual({ ok: true, readBody: true });
     const form = new FormData();
     form.set('1_email', 'a@b.c');
     const req = new Request('http://x', { method: 'POST', body: form });

@@ -97,12 +97,27 @@ export async function checkActionBody(h: PostHeaders, body: Buffer): Promise<Gua
     return { ok: true, readBody: true };
   }
   if (h['next-action'] === undefined) return { ok: true, readBody: true };
+  let value: unknown;
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-    const value: unknown = JSON.parse(text);
-    if (!Array.isArray(value)) return refuse(400, 'malformed', 'the action arguments are not a list');
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
   } catch {
     return refuse(400, 'malformed', 'the action body is not the JSON an action sends');
   }
+  if (!Array.isArray(value)) return refuse(400, 'malformed', 'the action arguments are not a list');
+  if (!onlyInlineValues(value)) return refuse(400, 'malformed', 'the action body refers to parts it does not have');
   return { ok: true, readBody: true };
+}
+
+// React's reply format marks special values with a leading '$'. A text body is one row: React
+// sends form data whenever a value needs another row (maps, sets, promises, blobs, server
+// references), so in a text body only the self-contained markers can appear. Anything else
+// would make React's decoder throw inside Next (a 500).
+const INLINE_MARKER = /^\$(\$|u$|NaN$|Infinity$|-Infinity$|-0$|D|n-?\d|T)/;
+
+function onlyInlineValues(value: unknown, depth = 0): boolean {
+  if (depth > 64) return false;
+  if (typeof value === 'string') return !value.startsWith('$') || INLINE_MARKER.test(value);
+  if (Array.isArray(value)) return value.every((v) => onlyInlineValues(v, depth + 1));
+  if (value && typeof value === 'object') return Object.values(value).every((v) => onlyInlineValues(v, depth + 1));
+  return true;
 }
