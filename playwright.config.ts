@@ -49,6 +49,11 @@ export default defineConfig({
       ADMIN_EMAIL: 'admin@brisk.test',
       RECONCILE_CRON: 'off',
       ADMIN_PASSWORD: 'correct-horse-battery',
+      // Every spec's browser is this machine's one address; the per-address checkout limit would
+      // otherwise carry over from spec to spec. Carts and emails keep their own limits.
+      CHECKOUT_ADDRESS_ATTEMPTS: '100000',
+      TRUSTED_PROXIES: '',
+      METRICS_TOKEN: '',
     },
   },
 });

@@ -1,6 +1,7 @@
 // Configuration is parsed once, at start-up, into a typed object. A missing or malformed
 // setting stops start-up with a message that names it.
 import { z } from 'zod';
+import { parseTrustedProxies } from './security/client-address';
 
 const optionalUrl = z.string().trim().url().optional().or(z.literal('').transform(() => undefined));
 
@@ -59,6 +60,29 @@ const EnvSchema = z
       .optional()
       .transform((v) => v === '1' || v === 'true'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // Proxies whose X-Forwarded-For is believed: unset/0 none (the TCP peer is the client), a hop
+    // count, or addresses/CIDRs/'loopback'/'private' (lib/security/client-address.ts).
+    TRUSTED_PROXIES: z
+      .string()
+      .trim()
+      .optional()
+      .superRefine((v, ctx) => {
+        try {
+          parseTrustedProxies(v);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+        }
+      }),
+    // Bearer token for /api/metrics and /api/health's details; unset: only this machine may read them.
+    METRICS_TOKEN: z
+      .string()
+      .min(16, 'must be at least 16 characters')
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
+    // New payment attempts per client address per 15 minutes (a quarter of it are free declines).
+    // Raise it for a shop whose shoppers share few addresses, or for load tests from one machine.
+    CHECKOUT_ADDRESS_ATTEMPTS: z.coerce.number().int().min(1).max(10_000_000).default(40),
   })
   .superRefine((env, ctx) => {
     if (env.STRIPE_SECRET_KEY) {

@@ -22,9 +22,11 @@ const log = (line: string) => console.log(`[brisk] ${line}`);
 // ---- The Next.js server process: how it is launched, in one place. ----------------------
 /** Starts the production Next.js server of `distDir` on `port` with `env`; stdout is piped. */
 function spawnNextServer(port: number, env: NodeJS.ProcessEnv): ChildProcess & { stdout: NodeJS.ReadableStream } {
-  return spawn(process.execPath, [join(root, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port)], {
+  // Our own server around Next (scripts/serve.ts), not `next start`: it is where the client's
+  // address is taken from the socket (TRUSTED_PROXIES) and bad page posts are refused.
+  return spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts/serve.ts')], {
     cwd: root,
-    env,
+    env: { ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],
   }) as ChildProcess & { stdout: NodeJS.ReadableStream };
 }

@@ -13,7 +13,8 @@ export const root = resolve(import.meta.dirname, '../..');
 /** Build folder of benchmark and chaos runs, apart from `npm start`'s and the e2e specs'. */
 export const BENCH_DIST_DIR = process.env.BRISK_DIST_DIR || '.next-bench';
 const tsx = join(root, 'node_modules', '.bin', 'tsx');
-const nextBin = join(root, 'node_modules', 'next', 'dist', 'bin', 'next');
+// The server `npm start` runs (Next behind our own node:http server), so runs measure what ships.
+const serveScript = join(root, 'scripts', 'serve.ts');
 
 const children = new Set<ChildProcess>();
 const databases = new Set<string>();
@@ -169,8 +170,8 @@ export interface AppOptions {
   /**
    * 'start': `scripts/start.ts` exactly as `npm start` (builds if needed, migrates, seeds, and
    * starts the emulator in-process when no STRIPE_SECRET_KEY is given).
-   * 'next': `next start` on the already built folder — the same server without the build
-   * check and migrations, for fast restarts after a crash.
+   * 'next': `scripts/serve.ts` (what `npm start` serves with) on the already built folder — the
+   * same server without the build check and migrations, for fast restarts after a crash.
    */
   via: 'start' | 'next';
   readyTimeoutMs?: number;
@@ -192,6 +193,9 @@ function appEnv(o: AppOptions): NodeJS.ProcessEnv {
     DATA_DIR: resolve(o.dataDir),
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     NEXT_TELEMETRY_DISABLED: '1',
+    // Every simulated shopper comes from this machine's one address: the per-address checkout
+    // limit (40 per 15 minutes) would turn the load away.
+    CHECKOUT_ADDRESS_ATTEMPTS: '10000000',
     ...o.env,
   };
   if (o.via === 'next') Object.assign(env, { NODE_ENV: 'production', NEXT_MANUAL_SIG_HANDLE: '1' });
@@ -205,7 +209,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   const child =
     o.via === 'start'
       ? spawnChild(process.execPath, [tsx, 'scripts/start.ts'], { label: o.label, logFile: o.logFile, env })
-      : spawnChild(process.execPath, [nextBin, 'start', '-p', String(o.port), '-H', '127.0.0.1'], { label: o.label, logFile: o.logFile, env });
+      : spawnChild(process.execPath, ['--import', 'tsx', serveScript], { label: o.label, logFile: o.logFile, env: { ...env, BRISK_HOST: '127.0.0.1' } });
   if (o.pinCpu !== undefined && child.process.pid) pinToCpu(child.process.pid, o.pinCpu);
   const url = `http://127.0.0.1:${o.port}`;
   const deadline = Date.now() + (o.readyTimeoutMs ?? (o.via === 'start' ? 600_000 : 90_000));

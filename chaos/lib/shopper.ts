@@ -47,6 +47,8 @@ function flightResult(text: string): unknown {
 
 export class Shopper {
   cookie = '';
+  /** Sent with every request (tests send forged X-Forwarded-For this way). */
+  extraHeaders: Record<string, string> = {};
   constructor(
     private readonly deps: ShopperDeps,
     readonly email: string,
@@ -61,7 +63,7 @@ export class Shopper {
     try {
       r = await fetch(base + page, {
         method: 'POST',
-        headers: { 'Next-Action': id, Origin: base, Accept: 'text/x-component', ...(this.cookie ? { Cookie: this.cookie } : {}) },
+        headers: { ...this.extraHeaders, 'Next-Action': id, Origin: base, Accept: 'text/x-component', ...(this.cookie ? { Cookie: this.cookie } : {}) },
         body: await encodeReply(args),
         signal: AbortSignal.timeout(60_000),
       });
@@ -86,7 +88,7 @@ export class Shopper {
       r = await fetch(`${base}/products/${product.slug}`, {
         method: 'POST',
         redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', Origin: base, ...(this.cookie ? { Cookie: this.cookie } : {}) },
+        headers: { ...this.extraHeaders, 'content-type': 'application/x-www-form-urlencoded', Origin: base, ...(this.cookie ? { Cookie: this.cookie } : {}) },
         body: new URLSearchParams({ productId: product.id, quantity: String(quantity) }).toString(),
         signal: AbortSignal.timeout(60_000),
       });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@/tests/helpers/db';
 import {
+  ACCOUNT_THROTTLE,
   ensureFirstAdmin,
   hashPassword,
   LOGIN_THROTTLE,
@@ -85,6 +86,54 @@ describe('admin auth', () => {
     expect(await attempt('wrong', 10 + lockoutMs(5) + 3 + lockoutMs(6))).toEqual({ ok: false, reason: 'invalid' });
     expect(await prisma.auditLog.count({ where: { action: 'admin.sign_in_failed' } })).toBe(7);
     expect(await prisma.auditLog.count({ where: { action: 'admin.sign_in_locked' } })).toBe(1);
+  });
+
+  it('bounds guesses per account whatever the address: 30 wrong passwords from 30 addresses get 10 password checks', async () => {
+    const prisma = database.prisma;
+    const t1 = new Date('2031-01-01T00:00:00Z');
+    const failedBefore = await prisma.auditLog.count({ where: { action: 'admin.sign_in_failed' } });
+    const results = [];
+    for (let i = 0; i < 30; i++) results.push(await signIn(prisma, { email: 'admin@brisk.test', password: `guess-${i}`, ip: `203.0.113.${i + 1}`, now: new Date(t1.getTime() + i) }));
+    const firstLock = results.findIndex((r) => !r.ok && r.reason === 'locked');
+    expect(firstLock).toBe(ACCOUNT_THROTTLE.freeFailures - 1);
+    expect(results.slice(firstLock).every((r) => !r.ok && r.reason === 'locked')).toBe(true);
+    // Only the guesses before the lock reached the password check.
+    expect((await prisma.auditLog.count({ where: { action: 'admin.sign_in_failed' } })) - failedBefore).toBe(ACCOUNT_THROTTLE.freeFailures);
+    const locked = await prisma.auditLog.findMany({ where: { action: 'admin.sign_in_locked', ip: '203.0.113.30' } });
+    expect(locked).toHaveLength(1);
+    expect(locked[0].detail).toMatchObject({ scope: 'account' });
+
+    // The lock is short: once it is over, the admin signs in from anywhere.
+    const after = new Date(t1.getTime() + 30 + lockoutMs(ACCOUNT_THROTTLE.freeFailures, ACCOUNT_THROTTLE));
+    expect((await signIn(prisma, { email: 'admin@brisk.test', password: 'correct-horse-battery', ip: '192.0.2.200', now: after })).ok).toBe(true);
+  });
+
+  it('never locks an account for more than 5 minutes, however long the guessing goes on', async () => {
+    const prisma = database.prisma;
+    let now = new Date('2032-01-01T00:00:00Z').getTime();
+    let longest = 0;
+    for (let i = 0; i < 40; i++) {
+      const r = await signIn(prisma, { email: 'admin@brisk.test', password: 'wrong', ip: `198.18.0.${i + 1}`, now: new Date(now) });
+      if (!r.ok && r.reason === 'locked') {
+        longest = Math.max(longest, r.retryAfterSeconds);
+        now += r.retryAfterSeconds * 1000;
+      }
+      now += 1;
+    }
+    expect(longest).toBe(ACCOUNT_THROTTLE.maxLockMs / 1000);
+    expect(ACCOUNT_THROTTLE.maxLockMs).toBeLessThanOrEqual(5 * 60_000);
+    expect((await signIn(prisma, { email: 'admin@brisk.test', password: 'correct-horse-battery', ip: '198.18.1.1', now: new Date(now + ACCOUNT_THROTTLE.maxLockMs) })).ok).toBe(true);
+  });
+
+  it('lets the admin in from an address they signed in from before while the account is locked to everyone else', async () => {
+    const prisma = database.prisma;
+    const t2 = new Date('2033-01-01T00:00:00Z').getTime();
+    expect((await signIn(prisma, { email: 'admin@brisk.test', password: 'correct-horse-battery', ip: '192.0.2.10', now: new Date(t2) })).ok).toBe(true);
+    for (let i = 0; i < ACCOUNT_THROTTLE.freeFailures; i++) await signIn(prisma, { email: 'admin@brisk.test', password: 'wrong', ip: `100.64.0.${i + 1}`, now: new Date(t2 + 1000 + i) });
+    expect(await signIn(prisma, { email: 'admin@brisk.test', password: 'correct-horse-battery', ip: '100.64.1.1', now: new Date(t2 + 2000) })).toMatchObject({ ok: false, reason: 'locked' });
+    expect((await signIn(prisma, { email: 'admin@brisk.test', password: 'correct-horse-battery', ip: '192.0.2.10', now: new Date(t2 + 2001) })).ok).toBe(true);
+    // No address at all (not served by our server) is never a known one.
+    expect(await signIn(prisma, { email: 'admin@brisk.test', password: 'correct-horse-battery', ip: null, now: new Date(t2 + 2002) })).toMatchObject({ ok: false, reason: 'locked' });
   });
 
   it('answers an unknown email like a wrong password', async () => {

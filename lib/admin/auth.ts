@@ -1,7 +1,10 @@
 // Admin sign-in, framework-free: argon2id password hashes, database sessions whose id is the
 // sha-256 of the cookie token (a leaked table leaks no sessions), a fresh token at every
-// sign-in, revocation, and a lockout after repeated failures per email+address that lives in
-// the database so every instance sees it.
+// sign-in, revocation, and lockouts that live in the database so every instance sees them: per
+// email+address (growing to 15 minutes), and per account whatever the address, so guesses spread
+// over many addresses stay bounded — capped at 5 minutes, and not applied to an address the
+// account signed in from before, so nobody can keep the real admin out. The address is the one
+// our server saw (lib/security/client-address.ts), never a header the client chose.
 import { createHash, randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
@@ -13,8 +16,19 @@ const ARGON2 = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 }
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 const TOUCH_EVERY_MS = 60_000;
 
-/** Failures allowed in a window before the lockout starts, and how it grows. */
-export const LOGIN_THROTTLE = { freeFailures: 5, windowMs: 15 * 60_000, baseLockMs: 30_000, maxLockMs: 15 * 60_000 } as const;
+export interface LockPolicy {
+  freeFailures: number;
+  windowMs: number;
+  baseLockMs: number;
+  maxLockMs: number;
+}
+
+/** Per email+address: failures allowed in a window before the lockout starts, and how it grows. */
+export const LOGIN_THROTTLE = { freeFailures: 5, windowMs: 15 * 60_000, baseLockMs: 30_000, maxLockMs: 15 * 60_000 } as const satisfies LockPolicy;
+/** Per account, from every address together: more room, and a short cap. */
+export const ACCOUNT_THROTTLE = { freeFailures: 10, windowMs: 15 * 60_000, baseLockMs: 30_000, maxLockMs: 5 * 60_000 } as const satisfies LockPolicy;
+/** An address the account signed in from within this long is not held by the account lock. */
+export const KNOWN_ADDRESS_MS = 30 * 24 * 60 * 60_000;
 
 export function hashPassword(password: string): Promise<string> {
   return hash(password, ARGON2);
@@ -100,7 +114,7 @@ export async function changePassword(
   const user = await prisma.adminUser.findUnique({ where: { id: input.userId } });
   if (!user || !(await verifyPassword(user.passwordHash, input.currentPassword))) {
     if (user) {
-      await recordFailure(prisma, key, now);
+      await recordFailure(prisma, key, now, LOGIN_THROTTLE);
       await audit(prisma, { actor: user.email, action: 'admin.password_change_failed', target: user.email, ip: input.ip });
     }
     return { ok: false, reason: 'wrong_password' };
@@ -157,11 +171,15 @@ export function throttleKey(email: string, ip: string | null | undefined): strin
   return `admin-login:${normalizeEmail(email).slice(0, 254)}|${ip ?? 'unknown'}`;
 }
 
+export function accountThrottleKey(email: string): string {
+  return `admin-login-account:${normalizeEmail(email).slice(0, 254)}`;
+}
+
 /** Lock length after `failures` failures in the window: none for the first few, then doubling. */
-export function lockoutMs(failures: number): number {
-  const over = failures - LOGIN_THROTTLE.freeFailures;
+export function lockoutMs(failures: number, policy: LockPolicy = LOGIN_THROTTLE): number {
+  const over = failures - policy.freeFailures;
   if (over < 0) return 0;
-  return Math.min(LOGIN_THROTTLE.maxLockMs, LOGIN_THROTTLE.baseLockMs * 2 ** over);
+  return Math.min(policy.maxLockMs, policy.baseLockMs * 2 ** over);
 }
 
 async function lockedUntil(prisma: PrismaClient, key: string, now: Date): Promise<Date | null> {
@@ -170,8 +188,8 @@ async function lockedUntil(prisma: PrismaClient, key: string, now: Date): Promis
 }
 
 /** Counts a failure atomically (one statement, safe across instances) and sets the lock it earns. */
-async function recordFailure(prisma: PrismaClient, key: string, now: Date): Promise<{ failures: number; blockedUntil: Date | null }> {
-  const windowEnd = new Date(now.getTime() + LOGIN_THROTTLE.windowMs);
+async function recordFailure(prisma: PrismaClient, key: string, now: Date, policy: LockPolicy): Promise<{ failures: number; blockedUntil: Date | null }> {
+  const windowEnd = new Date(now.getTime() + policy.windowMs);
   const [row] = await prisma.$queryRaw<{ count: number }[]>`
     INSERT INTO "ThrottleCounter" (key, count, declines, "windowEnd", "blockedUntil", "updatedAt")
     VALUES (${key}, 1, 0, ${windowEnd}, NULL, ${now})
@@ -181,11 +199,11 @@ async function recordFailure(prisma: PrismaClient, key: string, now: Date): Prom
       "updatedAt" = ${now}
     RETURNING count`;
   const failures = Number(row.count);
-  const lock = lockoutMs(failures);
+  const lock = lockoutMs(failures, policy);
   if (lock === 0) return { failures, blockedUntil: null };
   const blockedUntil = new Date(now.getTime() + lock);
   // The window must outlast the lock, or the count would reset while still locked.
-  await prisma.throttleCounter.update({ where: { key }, data: { blockedUntil, windowEnd: new Date(Math.max(windowEnd.getTime(), blockedUntil.getTime() + LOGIN_THROTTLE.windowMs)) } });
+  await prisma.throttleCounter.update({ where: { key }, data: { blockedUntil, windowEnd: new Date(Math.max(windowEnd.getTime(), blockedUntil.getTime() + policy.windowMs)) } });
   return { failures, blockedUntil };
 }
 
@@ -204,22 +222,36 @@ export interface SignInInput {
   now?: Date;
 }
 
+/** True when this account has signed in from this address recently (not spoofable: our server's address). */
+async function isKnownAddress(prisma: PrismaClient, userId: string | undefined, ip: string | null | undefined, now: Date): Promise<boolean> {
+  if (!userId || !ip) return false;
+  const seen = await prisma.adminSession.findFirst({ where: { userId, ip, createdAt: { gte: new Date(now.getTime() - KNOWN_ADDRESS_MS) } }, select: { id: true } });
+  return seen !== null;
+}
+
+const secondsUntil = (until: Date, now: Date) => Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000));
+
 export async function signIn(prisma: PrismaClient, input: SignInInput): Promise<SignInResult> {
   const now = input.now ?? new Date();
   const email = normalizeEmail(input.email);
   const key = throttleKey(email, input.ip);
+  const accountKey = accountThrottleKey(email);
+  const user = await prisma.adminUser.findUnique({ where: { email } });
   const locked = await lockedUntil(prisma, key, now);
-  if (locked) {
-    const retryAfterSeconds = Math.ceil((locked.getTime() - now.getTime()) / 1000);
-    await audit(prisma, { actor: email, action: 'admin.sign_in_locked', detail: { retryAfterSeconds }, ip: input.ip });
+  // The account lock holds back guesses from everywhere, except from where the admin signed in before.
+  const accountLocked = locked ? null : await lockedUntil(prisma, accountKey, now);
+  if (locked || (accountLocked && !(await isKnownAddress(prisma, user?.id, input.ip, now)))) {
+    const retryAfterSeconds = secondsUntil((locked ?? accountLocked)!, now);
+    await audit(prisma, { actor: email, action: 'admin.sign_in_locked', detail: { retryAfterSeconds, scope: locked ? 'address' : 'account' }, ip: input.ip });
     return { ok: false, reason: 'locked', retryAfterSeconds };
   }
-  const user = await prisma.adminUser.findUnique({ where: { email } });
   const valid = user ? await verifyPassword(user.passwordHash, input.password) : (await verifyPassword(await unknownUserHash(), input.password), false);
   if (!user || !valid) {
-    const { failures, blockedUntil } = await recordFailure(prisma, key, now);
-    await audit(prisma, { actor: email, action: 'admin.sign_in_failed', detail: { failures, knownUser: Boolean(user) }, ip: input.ip });
-    if (blockedUntil) return { ok: false, reason: 'locked', retryAfterSeconds: Math.ceil((blockedUntil.getTime() - now.getTime()) / 1000) };
+    const byAddress = await recordFailure(prisma, key, now, LOGIN_THROTTLE);
+    const byAccount = await recordFailure(prisma, accountKey, now, ACCOUNT_THROTTLE);
+    await audit(prisma, { actor: email, action: 'admin.sign_in_failed', detail: { failures: byAddress.failures, accountFailures: byAccount.failures, knownUser: Boolean(user) }, ip: input.ip });
+    const until = [byAddress.blockedUntil, byAccount.blockedUntil].filter((d): d is Date => d !== null).sort((a, b) => b.getTime() - a.getTime())[0];
+    if (until) return { ok: false, reason: 'locked', retryAfterSeconds: secondsUntil(until, now) };
     return { ok: false, reason: 'invalid' };
   }
   await prisma.throttleCounter.deleteMany({ where: { key } });

@@ -104,6 +104,22 @@ describe('orders query', () => {
     expect((await listOrders(database.prisma, f({ q: 'vip@example.com', status: 'pending' }))).rows).toHaveLength(2);
   });
 
+  it('treats % and _ in a search as themselves, not as wildcards', async () => {
+    // `shopper%` and `shopper_` matched every shopperN@ (54 orders) before LIKE's wildcards were escaped.
+    expect((await listOrders(database.prisma, f({ q: 'shopper%' }), { limit: 100 })).rows).toEqual([]);
+    expect((await listOrders(database.prisma, f({ q: 'shopper_' }), { limit: 100 })).rows).toEqual([]);
+    expect((await listOrders(database.prisma, f({ q: '%' }), { limit: 100 })).rows).toEqual([]);
+    expect((await listOrders(database.prisma, f({ q: '_' }), { limit: 100 })).rows).toEqual([]);
+    expect((await listOrders(database.prisma, f({ q: 'shopper\\' }), { limit: 100 })).rows).toEqual([]);
+    const odd = randomUUID();
+    await database.prisma.order.create({
+      data: { id: odd, publicToken: randomBytes(24).toString('base64url'), email: 'a_b%c\\d@example.com', name: 'Odd', addressLine1: '1 Road', city: 'Town', postalCode: '1', country: 'US', currency: 'usd', subtotal: 1, total: 1, pricingHash: 'h', status: 'pending' },
+    });
+    expect((await listOrders(database.prisma, f({ q: 'a_b%c\\' }))).rows.map((r) => r.id)).toEqual([odd]);
+    expect((await listOrders(database.prisma, f({ q: 'axb' }))).rows).toEqual([]);
+    await database.prisma.order.delete({ where: { id: odd } });
+  });
+
   it('streams a CSV with exactly the filtered rows, safe for spreadsheets', async () => {
     const text = await new Response(ordersCsvStream(database.prisma, f({ status: 'refunded' }))).text();
     const lines = text.trim().split('\r\n');

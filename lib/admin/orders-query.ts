@@ -91,7 +91,12 @@ export function searchWhere(q: string, resolved: SearchContext = {}): Prisma.Ord
   if (isPaymentIntentId(s)) return resolved.attemptOrderIds?.length ? { OR: [{ paymentIntentId: s }, { id: { in: resolved.attemptOrderIds } }] } : { paymentIntentId: s };
   if (s.includes('@')) return { email: s.toLowerCase() };
   if (/^[0-9a-f-]{4,36}$/i.test(s)) return { OR: [{ id: { startsWith: s.toLowerCase() } }, { email: { startsWith: s.toLowerCase() } }] };
-  return { email: { startsWith: s.toLowerCase() } };
+  return { email: { startsWith: escapeLike(s.toLowerCase()) } };
+}
+
+/** Prisma passes startsWith/contains to LIKE as they are: `%`, `_` and `\` must match themselves. */
+export function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 export function ordersWhere(f: OrderFilters, resolved: SearchContext = {}): Prisma.OrderWhereInput {

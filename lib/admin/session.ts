@@ -5,6 +5,7 @@ import { redirect } from 'next/navigation';
 import { isSecureRequest } from '@/lib/cart/session';
 import { config } from '@/lib/config';
 import { prisma } from '@/lib/db/client';
+import { clientAddressFrom } from '@/lib/security/client-address';
 import { ensureFirstAdmin, validateSession, type SessionInfo } from './auth';
 
 export const ADMIN_COOKIE = 'brisk_admin';
@@ -15,8 +16,7 @@ export interface AdminContext extends SessionInfo {
 
 export async function requestMeta(): Promise<{ ip: string | null; userAgent: string | null }> {
   const h = await headers();
-  const forwarded = h.get('x-forwarded-for')?.split(',')[0]?.trim();
-  return { ip: (forwarded || h.get('x-real-ip') || null)?.slice(0, 64) ?? null, userAgent: h.get('user-agent') };
+  return { ip: clientAddressFrom(h), userAgent: h.get('user-agent') };
 }
 
 export async function readAdminToken(): Promise<string | null> {

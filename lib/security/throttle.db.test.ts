@@ -28,11 +28,20 @@ let n = 0;
 const fresh = () => ({ cartId: `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`, email: `tester${n}@example.com`, ip: `203.0.113.${n % 250}` });
 
 describe(`card-testing throttle (${testDbKind})`, () => {
-  it('keys a checkout by cart, email and address, but never by loopback', () => {
+  it('keys a checkout by cart, email and address, loopback included (no address is exempt)', () => {
     expect(throttleKeys({ cartId: 'c1', email: ' Ada@Example.COM ', ip: '198.51.100.7' }).map((k) => k.key)).toEqual(['checkout:cart:c1', 'checkout:email:ada@example.com', 'checkout:ip:198.51.100.7']);
-    expect(throttleKeys({ cartId: null, email: '', ip: '127.0.0.1' })).toEqual([]);
-    expect(throttleKeys({ ip: '::1' })).toEqual([]);
-    expect(throttleKeys({ ip: '::ffff:127.0.0.1' })).toEqual([]);
+    expect(throttleKeys({ cartId: null, email: '', ip: '127.0.0.1' }).map((k) => k.key)).toEqual(['checkout:ip:127.0.0.1']);
+    expect(throttleKeys({ ip: '::1' }).map((k) => k.key)).toEqual(['checkout:ip:::1']);
+    expect(throttleKeys({ cartId: null, email: null, ip: null })).toEqual([]);
+  });
+
+  it('counts attempts from 127.0.0.1 like any address: fresh carts and emails stop at the per-address limit', async () => {
+    const now = new Date('2031-06-01T00:00:00Z');
+    const limit = CHECKOUT_THROTTLE.limits.ip.attempts;
+    const decisions = [];
+    for (let i = 0; i <= limit; i++) decisions.push(await consumeAttempt(database.prisma, { cartId: `loop-cart-${i}`, email: `loop${i}@example.com`, ip: '127.0.0.1' }, now));
+    expect(decisions.slice(0, limit).every((d) => d.ok)).toBe(true);
+    expect(decisions[limit]).toMatchObject({ ok: false, scope: 'ip', reason: 'too_many_attempts' });
   });
 
   it('cools down only after the free declines, doubling up to an hour', () => {

@@ -5,6 +5,7 @@
 // database (ThrottleCounter, one atomic upsert per key), so every instance enforces the same
 // limits on PGlite and PostgreSQL alike.
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
+import { config } from '@/lib/config';
 import { sqlOf, type Sql } from '@/lib/db/sql';
 
 type Db = PrismaClient | Prisma.TransactionClient | Sql;
@@ -49,11 +50,19 @@ export function throttleKeys(s: ThrottleSubject): ThrottleKey[] {
   if (s.cartId) keys.push({ scope: 'cart', key: `${KEY_PREFIX}cart:${s.cartId}` });
   const email = s.email?.trim().toLowerCase().slice(0, 254);
   if (email) keys.push({ scope: 'email', key: `${KEY_PREFIX}email:${email}` });
+  // The address our server determined (lib/security/client-address.ts), never a header. No
+  // address is exempt: behind a local proxy, set TRUSTED_PROXIES, or every shopper shares the
+  // proxy's counter.
   const ip = s.ip?.trim().slice(0, 64);
-  // Loopback is never a shopper: it is a local proxy that forgot X-Forwarded-For (everyone
-  // would share one counter) or a test run on this machine.
-  if (ip && !isLoopback(ip)) keys.push({ scope: 'ip', key: `${KEY_PREFIX}ip:${ip}` });
+  if (ip) keys.push({ scope: 'ip', key: `${KEY_PREFIX}ip:${ip}` });
   return keys;
+}
+
+/** The limits of a scope; the per-address ones follow CHECKOUT_ADDRESS_ATTEMPTS. */
+export function limitsFor(scope: ThrottleScope): ScopeLimits {
+  if (scope !== 'ip') return CHECKOUT_THROTTLE.limits[scope];
+  const attempts = config().CHECKOUT_ADDRESS_ATTEMPTS;
+  return attempts === CHECKOUT_THROTTLE.limits.ip.attempts ? CHECKOUT_THROTTLE.limits.ip : { attempts, freeDeclines: Math.max(1, Math.round(attempts / 4)) };
 }
 
 export function isLoopback(ip: string): boolean {
@@ -121,7 +130,7 @@ export async function consumeAttempt(db: Db, subject: ThrottleSubject, now = new
   for (const row of rows) {
     const scope = keys.find((k) => k.key === row.key)!.scope;
     if (blocked && row.kind !== 'blocked') continue;
-    if (row.kind === 'counted' && Number(row.count) <= CHECKOUT_THROTTLE.limits[scope].attempts) continue;
+    if (row.kind === 'counted' && Number(row.count) <= limitsFor(scope).attempts) continue;
     const retryAfterSeconds = seconds(new Date(row.until), now);
     if (worst.ok || retryAfterSeconds > worst.retryAfterSeconds) worst = { ok: false, scope, reason: row.kind === 'blocked' ? 'cooldown' : 'too_many_attempts', retryAfterSeconds };
   }
@@ -145,7 +154,7 @@ export async function recordDecline(db: Db, subject: ThrottleSubject, now = new 
         "windowEnd" = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN ${windowEnd} ELSE "ThrottleCounter"."windowEnd" END,
         "updatedAt" = ${now}
       RETURNING declines, "windowEnd"`;
-    const cool = cooldownMs(Number(row.declines), CHECKOUT_THROTTLE.limits[scope].freeDeclines);
+    const cool = cooldownMs(Number(row.declines), limitsFor(scope).freeDeclines);
     if (cool === 0) continue;
     const blockedUntil = new Date(now.getTime() + cool);
     // The window outlasts the cool-down, so the decline count is not forgotten while blocked.

@@ -19,8 +19,9 @@ const CANARY = {
   STRIPE_WEBHOOK_SECRET_PREVIOUS: 'whsec_leakcanaryprevious0123',
   NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY: 'pk_test_leakcanary0123456789',
   SMTP_URL: 'smtp://leak:canarypassword@smtp.example:587',
+  METRICS_TOKEN: 'leakcanary-metrics-token-0123456789',
 };
-const SERVER_ONLY_NAMES = ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_WEBHOOK_SECRET_PREVIOUS', 'DATABASE_URL', 'APP_SECRET', 'ADMIN_PASSWORD', 'SMTP_URL'];
+const SERVER_ONLY_NAMES = ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_WEBHOOK_SECRET_PREVIOUS', 'DATABASE_URL', 'APP_SECRET', 'ADMIN_PASSWORD', 'SMTP_URL', 'METRICS_TOKEN', 'TRUSTED_PROXIES'];
 const SECRET_SHAPES: [string, RegExp][] = [
   ['Stripe secret or restricted key', /\b(sk|rk)_(live|test)_[A-Za-z0-9]{6,}/],
   ['webhook signing secret', /\bwhsec_[A-Za-z0-9]{6,}/],

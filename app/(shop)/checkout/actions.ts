@@ -8,6 +8,7 @@ import { prisma } from '@/lib/db/client';
 import { logger } from '@/lib/observability/logger';
 import { SubmitRateLimiter } from '@/lib/security/submit-rate';
 import { withRequestContext } from '@/lib/observability/request-context';
+import { clientAddressFrom } from '@/lib/security/client-address';
 import { stripeGateway } from '@/lib/stripe/gateway';
 
 // One per process: every checkout submit passes this action.
@@ -15,7 +16,7 @@ const submitLimiter = new SubmitRateLimiter();
 
 export async function startPaymentAction(input: unknown): Promise<StartPaymentResult> {
   const h = await headers();
-  const clientIp = h.get('x-forwarded-for')?.split(',')[0]?.trim() || h.get('x-real-ip') || undefined;
+  const clientIp = clientAddressFrom(h) ?? undefined;
   // One request id from here through the gateway's logs and spans (the load balancer's if it sent one).
   return withRequestContext(
     async () => {
