@@ -4,7 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { buildIfNeeded } from './build';
+import { buildIfNeeded, buildIsFresh } from './build';
+import { LEAK_CANARIES, recordCanaries } from '../tests/security/leak-canaries';
 import { generatedIsFresh, generatePrismaClient } from './generate';
 
 const root = resolve(import.meta.dirname, '..');
@@ -54,7 +55,12 @@ if (!only || only === 'unit') {
   // (tests/security/leak-scan.test.ts) read it instead of building one of its own.
   if (!only) {
     console.log('\n=== Production build ===');
-    buildIfNeeded(process.env.BRISK_DIST_DIR || '.next', (line) => console.log(line), BUILD_TIME_SETTINGS);
+    // Made with canary secrets in its environment, so the leak scan can look for their values.
+    const dist = process.env.BRISK_DIST_DIR || '.next';
+    const settings = { ...LEAK_CANARIES, ...BUILD_TIME_SETTINGS };
+    const fresh = buildIsFresh(dist);
+    buildIfNeeded(dist, (line) => console.log(line), settings);
+    if (!fresh) recordCanaries(join(root, dist), settings);
   }
   run('Vitest on PGlite', bin('vitest'), ['run'], { TEST_DB_KIND: 'pglite' });
   if (process.env.TEST_DATABASE_URL) {
