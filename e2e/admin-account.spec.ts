@@ -1,6 +1,7 @@
 // Admin → Account: the signed-in admin changes their password; the current one is checked on
 // the server, the new one confirmed, and only the new one signs in afterwards.
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from './helpers';
+import { type Page } from '@playwright/test';
 
 const EMAIL = 'admin@brisk.test';
 const ORIGINAL = 'correct-horse-battery';

@@ -1,6 +1,7 @@
 // The admin in a real browser: sign-in gate, refunds that reach Stripe once on double click,
 // filters/search/CSV, and reconciliation healing an order whose webhooks were dropped.
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from './helpers';
+import { type Page } from '@playwright/test';
 import { addToCart, emulator, emulatorUrl, fillCard, fillContact, openCheckout, resetStripeBehaviour } from './helpers';
 
 test.describe.configure({ mode: 'serial' });

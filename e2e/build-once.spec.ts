@@ -3,7 +3,7 @@
 // started again with two other key sets, one after the other, as production starts that must
 // not build; Chromium pays with each and Stripe.js must have used the key given at start. Then
 // two plain `npm start`s launched at the same moment must both serve, without building.
-import { expect, test } from '@playwright/test';
+import { expect, test } from './helpers';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './helpers';
 
 test('a shopper browses, fills a cart, changes quantities and finds the same cart after a reload', async ({ page }) => {
   await page.goto('/');

@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './helpers';
 import { addToCart, emulator, fillCard, fillContact, openCheckout, resetStripeBehaviour, stripeList, watchForCardNumbers } from './helpers';
 
 test.describe.configure({ mode: 'serial' });

@@ -1,6 +1,8 @@
 // Shared steps for the shop's browser specs: they drive the app as a shopper would and steer
 // the bundled Stripe emulator through its public control API.
-import { expect, type Page, type Request } from '@playwright/test';
+import { test as base, expect, type Page, type Request } from '@playwright/test';
+
+export { expect };
 
 export const emulatorUrl = `http://127.0.0.1:${process.env.E2E_EMULATOR_PORT ?? 12199}`;
 /** The emulator's secret key (playwright.config.ts fixes it): the control API needs it on every call. */
@@ -68,13 +70,47 @@ export async function openCheckout(page: Page): Promise<void> {
   await expect(page.getByTestId('pay-button')).toBeEnabled({ timeout: 20_000 });
 }
 
-/** Fails the test if any request to the app's own origin carries a typed card number. */
+/**
+ * True when `data` carries any typed card number in any spelling a page could send it in:
+ * plain, with spaces, dashes, dots or plus signs between digits, or percent-encoded.
+ */
+export function carriesCardNumber(data: string, numbers: Iterable<string> = typedCardNumbers): boolean {
+  const spellings = [data];
+  try {
+    spellings.push(decodeURIComponent(data.replace(/\+/g, ' ')));
+  } catch {
+    // not URL-encoded
+  }
+  const squeezed = spellings.map((d) => d.replace(/[\s.+\-_\/]|%20|%2[dD]/g, ''));
+  return [...numbers].some((n) => squeezed.some((d) => d.includes(n)));
+}
+
+/** Collects requests to the app's own origin that carry a typed card number. */
 export function watchForCardNumbers(page: Page, appOrigin: string): Request[] {
   const leaks: Request[] = [];
   page.on('request', (request) => {
     if (new URL(request.url()).origin !== appOrigin) return;
-    const data = `${request.url()} ${request.postData() ?? ''}`;
-    if ([...typedCardNumbers].some((n) => data.includes(n))) leaks.push(request);
+    if (carriesCardNumber(`${request.url()} ${request.postData() ?? ''} ${JSON.stringify(request.headers())}`)) leaks.push(request);
   });
   return leaks;
 }
+
+/**
+ * Every spec imports `test` from here: it watches every page of the test's browser context and
+ * fails the test when any request to the app's own origin carried a typed card number.
+ */
+export const test = base.extend<{ cardNumberGuard: void }>({
+  cardNumberGuard: [
+    async ({ context, baseURL }, use) => {
+      const appOrigin = new URL(baseURL!).origin;
+      const leaks: string[] = [];
+      context.on('request', (request) => {
+        if (new URL(request.url()).origin !== appOrigin) return;
+        if (carriesCardNumber(`${request.url()} ${request.postData() ?? ''} ${JSON.stringify(request.headers())}`)) leaks.push(`${request.method()} ${request.url()}`);
+      });
+      await use();
+      expect(leaks, 'a card number reached our own server').toEqual([]);
+    },
+    { auto: true },
+  ],
+});

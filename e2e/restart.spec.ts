@@ -1,6 +1,6 @@
 // The cart lives in the database behind a signed cookie: it survives a full server restart
 // (`npm start` stopped and started again on the same embedded database).
-import { expect, test } from '@playwright/test';
+import { expect, test } from './helpers';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

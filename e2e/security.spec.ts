@@ -1,7 +1,8 @@
 // Security in the browser: the checkout runs under the nonce CSP with a clean console, a
 // scripted card-testing run is throttled while a real shopper still pays, pages carry the
 // security headers and no secret, and a server error shows no stack trace.
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from './helpers';
+import { type Page } from '@playwright/test';
 import { addToCart, emulator, fillCard, fillContact, openCheckout, resetStripeBehaviour } from './helpers';
 
 const ADMIN = { email: 'admin@brisk.test', password: 'correct-horse-battery' };

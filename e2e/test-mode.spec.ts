@@ -1,7 +1,8 @@
 // The shop under test runs on the bundled Stripe emulator, so every shop and admin page must say
 // "Test mode: no real payments" — server-rendered (there before any script runs, and on the
 // catalog and product pages, which load none) and announced as a status to screen readers.
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from './helpers';
+import { type Page } from '@playwright/test';
 import { addToCart } from './helpers';
 
 async function expectBanner(page: Page, path: string): Promise<void> {

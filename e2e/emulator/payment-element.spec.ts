@@ -2,7 +2,8 @@
 // Stripe would: through the __privateStripeFrame iframe and its inputs named number, expiry,
 // cvc and postalCode. The merchant page is a React 19 app under StrictMode using the official
 // @stripe/stripe-js and @stripe/react-stripe-js.
-import { expect, test, type Page, type Request } from '@playwright/test';
+import { expect, test } from '../helpers';
+import { type Page, type Request } from '@playwright/test';
 import Stripe from 'stripe';
 import { startEmulator } from '../../emulator/src/server';
 import { RELEASE_TRAIN } from '../../emulator/src/stripejs';
