@@ -140,7 +140,23 @@ test('with webhooks duplicated and out of order, stock moves exactly once', asyn
     await emulator('POST', `/events/${e.id}/resend`);
   }
   await emulator('POST', '/webhooks/release');
-  await expect.poll(async () => stockOf(page, 'digital-scale'), { timeout: 20_000 }).toBe(before - 2);
-  await page.waitForTimeout(2_000);
+  // Every copy delivered and acknowledged (the held original and two resends of each event)…
+  for (const e of events) {
+    await expect
+      .poll(async () => (await emulator<{ data: { status: number | null }[] }>('GET', `/deliveries?event=${e.id}`)).data.filter((d) => d.status === 200).length, { timeout: 20_000 })
+      .toBeGreaterThanOrEqual(3);
+  }
+  // …and every stored event processed by the worker: nothing queued, no webhook lag.
+  await expect
+    .poll(
+      async () => {
+        const health = (await (await page.request.get('/api/health')).json()) as { webhookLagSeconds?: number | null; queues?: Record<string, { queued: number; active: number }> | null };
+        const busy = Object.values(health.queues ?? {}).reduce((n, q) => n + q.queued + q.active, 0);
+        return health.webhookLagSeconds === 0 && health.queues != null && busy === 0;
+      },
+      { timeout: 30_000 },
+    )
+    .toBe(true);
+  // Only then is the stock read: moved by this order's two units, once.
   expect(await stockOf(page, 'digital-scale')).toBe(before - 2);
 });
