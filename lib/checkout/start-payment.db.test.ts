@@ -71,6 +71,30 @@ describe(`startPayment (${testDbKind})`, () => {
     expect(await database.prisma.order.count({ where: { cartId } })).toBe(1);
   });
 
+  it('sends one creation to Stripe for submits that race on one attempt while it is being created', async () => {
+    const cartId = await newCart();
+    // Each creation takes a while at "Stripe", so the other submits plan while the first is out.
+    const control = (body: unknown) =>
+      fetch(`${emulator.url}/_emulator/latency`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${emulator.secretKey}` }, body: JSON.stringify(body) });
+    let creations = 0;
+    const counting = new Proxy(gateway, {
+      get(target, key) {
+        if (key === 'createPaymentIntent') return (...args: Parameters<StripeGateway['createPaymentIntent']>) => (creations++, target.createPaymentIntent(...args));
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await control({ mean_ms: 300, jitter_ms: 0 });
+    try {
+      const cart = await getCart(database.prisma, cartId);
+      const results = await Promise.all(Array.from({ length: 5 }, () => startPayment({ prisma: database.prisma, gateway: counting }, cartId, { ...details, expectedAmount: cart.subtotal })));
+      expect(new Set(results.map((r) => ready(r).paymentIntentId)).size).toBe(1);
+    } finally {
+      await control({ mean_ms: 0, jitter_ms: 0 });
+    }
+    expect(creations).toBe(1);
+  });
+
   it('gives a changed cart a new attempt at the new amount, never a charge at the stale one', async () => {
     const cartId = await newCart();
     const first = ready(await start(cartId));

@@ -119,16 +119,13 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
     }
 
     const idempotencyKey = idempotencyKeyFor(plan.orderId, plan.attempt);
-    const pi = await gateway.createPaymentIntent(
-      {
-        amount: plan.amount,
-        currency: plan.currency,
-        automatic_payment_methods: { enabled: true },
-        description: `Brisk order ${plan.orderId.slice(0, 8)}`,
-        metadata: { order_id: plan.orderId, attempt: String(plan.attempt) },
-      },
-      { idempotencyKey },
-    );
+    const pi = await createOnce(gateway, idempotencyKey, {
+      amount: plan.amount,
+      currency: plan.currency,
+      automatic_payment_methods: { enabled: true },
+      description: `Brisk order ${plan.orderId.slice(0, 8)}`,
+      metadata: { order_id: plan.orderId, attempt: String(plan.attempt) },
+    });
     await recordAttempt(prisma, { orderId: plan.orderId, attemptNumber: plan.attempt, pi, idempotencyKey, clientIp: deps.clientIp, pricingHash: plan.hash, lines: plan.lines });
     if (pi.status === 'succeeded') {
       await applyPaymentIntent(prisma, pi, { source: 'return_page' });
@@ -140,6 +137,20 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
     if (err instanceof Refusal) return err.result;
     throw err;
   }
+}
+
+// Submits of one attempt that arrive while its PaymentIntent is being created (clicks, or a
+// flood, before the attempt is recorded) share that creation in this process instead of each
+// sending it again: the same idempotency key would land on the same PaymentIntent anyway, but
+// every copy cost a Stripe request (and real Stripe answers 409 to a key already in flight).
+const creating = new Map<string, Promise<Stripe.PaymentIntent>>();
+
+function createOnce(gateway: Pick<StripeGateway, 'createPaymentIntent'>, idempotencyKey: string, params: Stripe.PaymentIntentCreateParams): Promise<Stripe.PaymentIntent> {
+  const inflight = creating.get(idempotencyKey);
+  if (inflight) return inflight;
+  const created = gateway.createPaymentIntent(params, { idempotencyKey }).finally(() => creating.delete(idempotencyKey));
+  creating.set(idempotencyKey, created);
+  return created;
 }
 
 /** Why this cart cannot be paid as it stands (priced from the database, never from input). */
