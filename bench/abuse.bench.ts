@@ -270,6 +270,17 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
   // What the run set in motion and is still sending (webhook jobs, retries): counted apart.
   await sleep(3_000);
   const drainEnd = performance.now();
+  // What one request of each kind costs the server, one at a time once the flood is over (a
+  // flood answered more slowly than it arrives queues, and everyone waits behind it).
+  const oneAtATime: { pay: number[]; page: number[] } = { pay: [], page: [] };
+  if (hf.orderToken) {
+    for (let i = 0; i < 30; i++) {
+      oneAtATime.page.push((await hammer.viewOrder(hf.orderToken)).ms);
+      oneAtATime.pay.push((await hammer.startPayment(actionId, hammerInput)).ms);
+    }
+  }
+  oneAtATime.pay.sort((a, b) => a - b);
+  oneAtATime.page.sort((a, b) => a - b);
   const probeAfter = probeMachine();
   hammer.close();
 
@@ -354,6 +365,13 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
       measure: 'the same honest shoppers alone, just before (baseline)',
       figure: `${aloneOutcomes.filter((o) => o.paid).length} of ${HONEST} paid; arrival → Paid p50 ${percentile(aloneToPaid, 50).toFixed(0)} ms, max ${(aloneToPaid[aloneToPaid.length - 1] ?? NaN).toFixed(0)} ms`,
       detail: `Pay refusals: ${fmt(aloneOutcomes.reduce((m, o) => { for (const [k, n] of Object.entries(o.refusals)) m[k] = (m[k] ?? 0) + n; return m; }, {} as Record<string, number>))}${aloneOutcomes.some((o) => o.error) ? `; errors: ${aloneOutcomes.filter((o) => o.error).map((o) => `#${o.i} ${o.error}`).join('; ')}` : ''}`,
+      goal: '—',
+    },
+    {
+      database: kind,
+      measure: "server time per request, one at a time after the flood (the hammering client's own)",
+      figure: `order page p50 ${percentile(oneAtATime.page, 50).toFixed(1)} ms, Pay (throttled or from our records) p50 ${percentile(oneAtATime.pay, 50).toFixed(1)} ms`,
+      detail: `so the ${HAMMER_RATE}/s flood, half of each, asks for about ${((HAMMER_RATE / 2) * (percentile(oneAtATime.page, 50) + percentile(oneAtATime.pay, 50)) / 10).toFixed(0)}% of one core at those times (30 of each, round trip on loopback)`,
       goal: '—',
     },
     {
