@@ -139,17 +139,25 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
   }
 }
 
-// Submits of one attempt that arrive while its PaymentIntent is being created (clicks, or a
-// flood, before the attempt is recorded) share that creation in this process instead of each
+// Submits of one attempt that arrive while its PaymentIntent is being created, or before the
+// attempt is recorded (clicks, or a flood), share that creation in this process instead of each
 // sending it again: the same idempotency key would land on the same PaymentIntent anyway, but
-// every copy cost a Stripe request (and real Stripe answers 409 to a key already in flight).
-const creating = new Map<string, Promise<Stripe.PaymentIntent>>();
+// every copy cost a Stripe request (real Stripe answers 409 to a key still in flight). Stripe
+// answers a repeated key with the first answer for 24 h, so our copy of it is that same answer;
+// a minute covers the gap until the attempt is recorded, even on a slow database.
+const CREATION_REUSE_MS = 60_000;
+const creating = new Map<string, { at: number; created: Promise<Stripe.PaymentIntent> }>();
 
-function createOnce(gateway: Pick<StripeGateway, 'createPaymentIntent'>, idempotencyKey: string, params: Stripe.PaymentIntentCreateParams): Promise<Stripe.PaymentIntent> {
-  const inflight = creating.get(idempotencyKey);
-  if (inflight) return inflight;
-  const created = gateway.createPaymentIntent(params, { idempotencyKey }).finally(() => creating.delete(idempotencyKey));
-  creating.set(idempotencyKey, created);
+function createOnce(gateway: Pick<StripeGateway, 'createPaymentIntent'>, idempotencyKey: string, params: Stripe.PaymentIntentCreateParams, now = Date.now()): Promise<Stripe.PaymentIntent> {
+  const hit = creating.get(idempotencyKey);
+  if (hit && now - hit.at < CREATION_REUSE_MS) return hit.created;
+  if (creating.size > 5_000) for (const [k, v] of creating) if (now - v.at >= CREATION_REUSE_MS) creating.delete(k);
+  const created = gateway.createPaymentIntent(params, { idempotencyKey });
+  creating.set(idempotencyKey, { at: now, created });
+  // A failed creation is not reused: the next submit asks again.
+  created.catch(() => {
+    if (creating.get(idempotencyKey)?.created === created) creating.delete(idempotencyKey);
+  });
   return created;
 }
 
