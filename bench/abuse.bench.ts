@@ -22,6 +22,7 @@
 // Ports: the app in 3600-3699, the emulator and the proxy in 12600-12699 (BENCH_PORTS=any for
 // any free port). PostgreSQL: a temporary database on BENCH_DATABASE_URL's server (default
 // postgresql://postgres@127.0.0.1:5432/postgres).
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { actionIds, prepareDatabase } from '../chaos/lib/harness';
 import { confirmInBrowser } from '../chaos/lib/shopper';
@@ -53,7 +54,14 @@ type Phase = 'alone' | 'beside';
 const dbArg = process.argv.includes('--db') ? process.argv[process.argv.indexOf('--db') + 1] : 'pglite';
 const kinds = dbArg === 'both' ? (['pglite', 'postgres'] as const) : dbArg === 'postgres' ? (['postgres'] as const) : (['pglite'] as const);
 const anyPort = process.env.BENCH_PORTS === 'any';
-const appPort = () => (anyPort ? freePort() : freePortIn(3600, 3699));
+// Next.js refuses to listen on ports browsers block (3659 is one): never pick those for the app.
+const { isPortIsReserved } = createRequire(import.meta.url)('next/dist/lib/helpers/get-reserved-port.js') as { isPortIsReserved: (port: number) => boolean };
+async function appPort(): Promise<number> {
+  for (let tries = 0; ; tries++) {
+    const port = anyPort ? await freePort() : await freePortIn(3600, 3699);
+    if (!isPortIsReserved(port) || tries > 20) return port;
+  }
+}
 const sidePort = () => (anyPort ? freePort() : freePortIn(12600, 12699));
 
 interface HonestOutcome {
