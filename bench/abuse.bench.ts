@@ -19,15 +19,15 @@
 // being answered busy or throttled. The hammering load itself must have been delivered, or
 // its low cost would mean nothing.
 //
-// Ports: the app in 3600-3699, the emulator and the proxy in 12600-12699 (BENCH_PORTS=any for
-// any free port). PostgreSQL: a temporary database on BENCH_DATABASE_URL's server (default
+// Ports: any free ones, or the app's from BENCH_APP_PORT_RANGE and the emulator's and the
+// proxy's from BENCH_PORT_RANGE (e.g. 3600-3699 and 12600-12699). PostgreSQL: a temporary database on BENCH_DATABASE_URL's server (default
 // postgresql://postgres@127.0.0.1:5432/postgres).
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { actionIds, prepareDatabase } from '../chaos/lib/harness';
 import { confirmInBrowser } from '../chaos/lib/shopper';
 import { startCountingProxy, type CountingProxy } from '../tests/helpers/counting-proxy';
-import { cleanupAll, createDatabase, freePort, freePortIn, runDir, sleep, startApp, startEmulatorProcess } from './lib/app-process';
+import { cleanupAll, createDatabase, portFrom, runDir, sleep, startApp, startEmulatorProcess } from './lib/app-process';
 import { LoopbackBrowser } from './lib/browser-client';
 import { describeProbes, probeMachine } from './lib/probe';
 import { exitForGoals, isQuick, missedGoals, percentile, recordResults, type Row } from './lib/results';
@@ -53,16 +53,15 @@ type Phase = 'alone' | 'beside';
 
 const dbArg = process.argv.includes('--db') ? process.argv[process.argv.indexOf('--db') + 1] : 'pglite';
 const kinds = dbArg === 'both' ? (['pglite', 'postgres'] as const) : dbArg === 'postgres' ? (['postgres'] as const) : (['pglite'] as const);
-const anyPort = process.env.BENCH_PORTS === 'any';
 // Next.js refuses to listen on ports browsers block (3659 is one): never pick those for the app.
 const { isPortIsReserved } = createRequire(import.meta.url)('next/dist/lib/helpers/get-reserved-port.js') as { isPortIsReserved: (port: number) => boolean };
 async function appPort(): Promise<number> {
   for (let tries = 0; ; tries++) {
-    const port = anyPort ? await freePort() : await freePortIn(3600, 3699);
+    const port = await portFrom(process.env.BENCH_APP_PORT_RANGE);
     if (!isPortIsReserved(port) || tries > 20) return port;
   }
 }
-const sidePort = () => (anyPort ? freePort() : freePortIn(12600, 12699));
+const sidePort = () => portFrom(process.env.BENCH_PORT_RANGE);
 
 interface HonestOutcome {
   i: number;

@@ -16,6 +16,7 @@ import { StripeUnavailableError } from '@/lib/stripe/errors';
 import { StripeGateway, type GatewayOptions } from '@/lib/stripe/gateway';
 import { createRateBudget } from '@/lib/stripe/rate-budget';
 import { startCountingProxy, type CountingProxy } from '@/tests/helpers/counting-proxy';
+import { portFrom } from './lib/app-process';
 import { exitForGoals, isQuick, missedGoals, percentile, recordResults, type Row } from './lib/results';
 
 const quick = isQuick;
@@ -63,8 +64,8 @@ async function control(url: string, path: string, body: unknown, method = 'POST'
 }
 
 async function variant(name: Variant['name']): Promise<Variant> {
-  const emulator = await startEmulator({ port: 0, host: '127.0.0.1', rateLimitPerSecond: 25 });
-  const proxy = await startCountingProxy(emulator.url);
+  const emulator = await startEmulator({ port: process.env.BENCH_PORT_RANGE ? await portFrom(process.env.BENCH_PORT_RANGE) : 0, host: '127.0.0.1', rateLimitPerSecond: 25 });
+  const proxy = await startCountingProxy(emulator.url, process.env.BENCH_PORT_RANGE ? await portFrom(process.env.BENCH_PORT_RANGE) : 0);
   const stripe = createStripeClient({ secretKey: emulator.secretKey, apiBase: proxy.url });
   const opts: GatewayOptions =
     name === 'adaptive'

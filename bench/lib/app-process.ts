@@ -87,6 +87,16 @@ export async function freePortIn(from: number, to: number): Promise<number> {
   throw new Error(`no free port in ${from}-${to}`);
 }
 
+/**
+ * A port for something a run starts: from a range such as "12600-12699" (a machine shared by
+ * several people, each with their own ports) or, without one, any free port.
+ */
+export async function portFrom(range: string | undefined): Promise<number> {
+  const m = range?.match(/^\s*(\d+)\s*-\s*(\d+)\s*$/);
+  if (range && !m) throw new Error(`a port range looks like 12600-12699, got "${range}"`);
+  return m ? freePortIn(Number(m[1]), Number(m[2])) : freePort();
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---- PostgreSQL ----
