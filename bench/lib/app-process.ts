@@ -57,7 +57,9 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
+/** A free port on 127.0.0.1: from BENCH_PORT_RANGE (e.g. 12600-12699) when set, else any. */
 export async function freePort(): Promise<number> {
+  if (process.env.BENCH_PORT_RANGE) return portFrom(process.env.BENCH_PORT_RANGE);
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.once('error', reject);
