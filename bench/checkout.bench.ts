@@ -24,7 +24,7 @@ import { StripeGateway } from '../lib/stripe/gateway';
 import { createTestDatabase } from '../tests/helpers/db';
 import { cleanupAll, freePort, runDir, startEmulatorProcess } from './lib/app-process';
 import { describeProbes, probeMachine } from './lib/probe';
-import { isQuick, percentile, recordResults, type Row } from './lib/results';
+import { exitForGoals, isQuick, missedGoals, percentile, recordResults, type Row } from './lib/results';
 
 process.env.LOG_LEVEL ??= 'silent';
 const RATES = isQuick ? [20] : [10, 20, 40];
@@ -183,4 +183,4 @@ recordResults({
     describeProbes(probeBefore, probeAfter),
   ],
 });
-process.exit(0);
+exitForGoals(missedGoals(rows));

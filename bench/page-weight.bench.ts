@@ -11,7 +11,7 @@ import { chromium } from 'playwright-core';
 import { actionIds } from '../chaos/lib/harness';
 import { Shopper } from '../chaos/lib/shopper';
 import { BENCH_DIST_DIR, cleanupAll, freePort, root, runDir, startApp } from './lib/app-process';
-import { isQuick, percentile, recordResults, type Row } from './lib/results';
+import { exitForGoals, isQuick, missedGoals, percentile, recordResults, type Row } from './lib/results';
 
 const RUNS = isQuick ? 3 : 10;
 const GOAL_KB = 110;
@@ -138,4 +138,4 @@ recordResults({
   ],
 });
 await cleanupAll();
-process.exit(0);
+exitForGoals(missedGoals(rows));

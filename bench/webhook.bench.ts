@@ -14,7 +14,7 @@ import Stripe from 'stripe';
 import { cleanupAll, createDatabase, dropDatabase, freePort, pinToCpu, runDir, startApp, type App } from './lib/app-process';
 import { closedLoop, mergeResults, openLoop, type LoadResult, type RequestSpec } from './lib/load';
 import { describeProbes, probeMachine } from './lib/probe';
-import { isQuick, recordResults, type Row } from './lib/results';
+import { exitForGoals, isQuick, missedGoals, recordResults, type Row } from './lib/results';
 
 const WEBHOOK_SECRET = 'whsec_brisk_bench_webhook';
 const CONCURRENCY = 16;
@@ -204,4 +204,4 @@ recordResults({
   ],
 });
 await cleanupAll();
-process.exit(0);
+exitForGoals(missedGoals(rows));

@@ -1,6 +1,7 @@
 // `npm test`: unit and integration tests (Vitest) on PGlite, the database tests again on
 // PostgreSQL when TEST_DATABASE_URL is set, then the Playwright specs against a production
-// build in Chromium.
+// build in Chromium. Without TEST_DATABASE_URL the concurrency tests prove little (PGlite runs
+// one transaction at a time): the summary says so loudly, and under CI that is a failure.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -11,13 +12,39 @@ import { generatedIsFresh, generatePrismaClient } from './generate';
 const root = resolve(import.meta.dirname, '..');
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
 
+const ran: string[] = [];
+const skipped: string[] = [];
+
 function run(title: string, cmd: string, args: string[], env: Record<string, string> = {}): void {
   console.log(`\n=== ${title} ===`);
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
   if (r.status !== 0) {
     console.error(`\n${title} failed.`);
+    printSummary();
     process.exit(r.status ?? 1);
   }
+  ran.push(title);
+}
+
+/** What ran and, louder, what did not: a green run that skipped the PostgreSQL pass proved less. */
+function printSummary(): void {
+  console.log('\n=== Summary ===');
+  for (const t of ran) console.log(`  passed   ${t}`);
+  if (skipped.length === 0) return;
+  const bar = '!'.repeat(78);
+  console.log(`\n${bar}`);
+  for (const t of skipped) console.log(`!! SKIPPED  ${t}`);
+  console.log('!! PGlite runs one transaction at a time, so the concurrency tests (row locks, races');
+  console.log('!! between checkouts, webhooks and the worker) were NOT exercised. Set TEST_DATABASE_URL');
+  console.log('!! to a PostgreSQL database you may write to, e.g.');
+  console.log('!!   TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test npm test');
+  console.log(bar);
+}
+
+/** CI=true (or any value but "false"/"0"), as CI services and .ci/run set it. */
+function underCi(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env.CI?.trim().toLowerCase();
+  return Boolean(v) && v !== 'false' && v !== '0';
 }
 
 function ensureChromium(): string {
@@ -46,6 +73,13 @@ const BUILD_TIME_SETTINGS = {
 };
 
 const only = process.argv[2];
+const needsPostgres = !only || only === 'unit' || only === 'chaos';
+if (needsPostgres && !process.env.TEST_DATABASE_URL && underCi()) {
+  // Fail before spending minutes on the rest: under CI a skipped PostgreSQL pass is a broken setup.
+  console.error('CI is set but TEST_DATABASE_URL is not: the PostgreSQL pass of the database tests (and the scale-out chaos scenario) cannot run.');
+  console.error('Point TEST_DATABASE_URL at a PostgreSQL database the tests may write to (.ci/run creates one).');
+  process.exit(1);
+}
 if (!generatedIsFresh()) generatePrismaClient();
 
 if (!only || only === 'unit') {
@@ -66,12 +100,14 @@ if (!only || only === 'unit') {
   if (process.env.TEST_DATABASE_URL) {
     run('Vitest database tests on PostgreSQL', bin('vitest'), ['run', '.db.test.ts'], { TEST_DB_KIND: 'postgres' });
   } else {
-    console.log('\n(TEST_DATABASE_URL is not set: skipping the PostgreSQL pass of the database tests.)');
+    skipped.push('Vitest database tests on PostgreSQL (TEST_DATABASE_URL is not set)');
+    console.log('\n!! TEST_DATABASE_URL is not set: SKIPPING the PostgreSQL pass of the database tests (see the summary).');
   }
 }
 if (!only || only === 'chaos') {
   // The quick chaos run: SIGKILLs, faults, reorderings and (on PostgreSQL) two instances and
   // two workers, each checked against our database and the emulator. Reuses the build above.
+  if (!process.env.TEST_DATABASE_URL) skipped.push('chaos scenario scale-out (needs PostgreSQL: TEST_DATABASE_URL is not set)');
   run('Chaos (quick)', bin('tsx'), ['chaos/run.ts', '--quick', ...(process.env.TEST_DATABASE_URL ? [] : ['--skip', 'scale-out'])], {
     BRISK_DIST_DIR: process.env.BRISK_DIST_DIR || '.next',
     ...(process.env.TEST_DATABASE_URL ? { CHAOS_DATABASE_URL: process.env.TEST_DATABASE_URL } : {}),
@@ -81,3 +117,4 @@ if (!only || only === 'e2e') {
   const chromium = ensureChromium();
   run('Playwright in Chromium', bin('playwright'), ['test'], { CHROMIUM_PATH: chromium });
 }
+printSummary();

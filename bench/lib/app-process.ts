@@ -58,7 +58,9 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
+/** A free port on 127.0.0.1: from BENCH_PORT_RANGE (e.g. 12600-12699) when set, else any. */
 export async function freePort(): Promise<number> {
+  if (process.env.BENCH_PORT_RANGE) return portFrom(process.env.BENCH_PORT_RANGE);
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -67,6 +69,35 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolvePort(port));
     });
   });
+}
+
+/**
+ * A free port in [from, to] on 127.0.0.1, starting at a random one: for runs that must keep to
+ * a range of ports (a machine shared by several people, each with their own range).
+ */
+export async function freePortIn(from: number, to: number): Promise<number> {
+  const span = to - from + 1;
+  const first = Math.floor(Math.random() * span);
+  for (let i = 0; i < span; i++) {
+    const port = from + ((first + i) % span);
+    const ok = await new Promise<boolean>((resolveOk) => {
+      const srv = createServer();
+      srv.once('error', () => resolveOk(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolveOk(true)));
+    });
+    if (ok) return port;
+  }
+  throw new Error(`no free port in ${from}-${to}`);
+}
+
+/**
+ * A port for something a run starts: from a range such as "12600-12699" (a machine shared by
+ * several people, each with their own ports) or, without one, any free port.
+ */
+export async function portFrom(range: string | undefined): Promise<number> {
+  const m = range?.match(/^\s*(\d+)\s*-\s*(\d+)\s*$/);
+  if (range && !m) throw new Error(`a port range looks like 12600-12699, got "${range}"`);
+  return m ? freePortIn(Number(m[1]), Number(m[2])) : freePort();
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -256,11 +287,29 @@ export function startWorker(o: { label: string; logFile: string; env: Record<str
  * The Stripe emulator as a process of its own, as Stripe is: its CPU is not the app's. Answers
  * once it serves requests.
  */
-export async function startEmulatorProcess(o: { label: string; logFile: string; port: number; secretKey: string }): Promise<Child & { url: string }> {
+export async function startEmulatorProcess(o: {
+  label: string;
+  logFile: string;
+  port: number;
+  secretKey: string;
+  /** Fixed keys and a webhook endpoint, for an app that runs against this emulator. */
+  publishableKey?: string;
+  webhookSecret?: string;
+  webhookUrl?: string;
+}): Promise<Child & { url: string }> {
   const child = spawnChild(process.execPath, [tsx, 'emulator/cli.ts'], {
     label: o.label,
     logFile: o.logFile,
-    env: { ...process.env, EMULATOR_PORT: String(o.port), EMULATOR_HOST: '127.0.0.1', STRIPE_SECRET_KEY: o.secretKey, EMULATOR_DATA_FILE: '', EMULATOR_WEBHOOK_URL: '' },
+    env: {
+      ...process.env,
+      EMULATOR_PORT: String(o.port),
+      EMULATOR_HOST: '127.0.0.1',
+      STRIPE_SECRET_KEY: o.secretKey,
+      NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY: o.publishableKey ?? '',
+      STRIPE_WEBHOOK_SECRET: o.webhookSecret ?? '',
+      EMULATOR_DATA_FILE: '',
+      EMULATOR_WEBHOOK_URL: o.webhookUrl ?? '',
+    },
   });
   const url = `http://127.0.0.1:${o.port}`;
   const deadline = Date.now() + 30_000;

@@ -52,3 +52,34 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export const isQuick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
+
+/** The cells of `rows` that judged a goal missed ("NOT met", "MISSED"), described for the log. */
+export function missedGoals(rows: Row[]): string[] {
+  const missed: string[] = [];
+  for (const r of rows) {
+    for (const [col, v] of Object.entries(r)) {
+      if (typeof v === 'string' && /\bNOT met\b|\bMISSED\b/.test(v)) {
+        const what = Object.entries(r)
+          .filter(([k, x]) => k !== col && typeof x === 'string' && x.length <= 40)
+          .slice(0, 3)
+          .map(([, x]) => x)
+          .join(', ');
+        missed.push(`${what}: ${col} — ${v}`);
+      }
+    }
+  }
+  return missed;
+}
+
+/**
+ * Ends a benchmark: exit 1 when any goal was missed, 0 otherwise. A benchmark is not a test
+ * (it is not part of `npm test`), but a missed goal must never read as success to a script.
+ */
+export function exitForGoals(missed: string[]): never {
+  if (missed.length > 0) {
+    console.error(`\nGoal NOT met (${missed.length}):\n${missed.map((m) => `  - ${m}`).join('\n')}`);
+    process.exit(1);
+  }
+  console.log('\nEvery goal met.');
+  process.exit(0);
+}

@@ -28,11 +28,12 @@ export interface ShopperDeps {
 
 export const DETAILS = { name: 'Chaos Shopper', addressLine1: '1 Failure Way', city: 'Testville', postalCode: '94107', country: 'US' };
 
-function unescapeHtml(s: string): string {
+export function unescapeHtml(s: string): string {
   return s.replace(/&(lt|gt|quot|#x27|#39|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', '#x27': "'", '#39': "'", amp: '&' })[e]!);
 }
 
-function flightResult(text: string): unknown {
+/** The value a server action answered, from its Flight (text/x-component) response. */
+export function flightResult(text: string): unknown {
   const rows = new Map<string, string>();
   for (const line of text.split('\n')) {
     const i = line.indexOf(':');

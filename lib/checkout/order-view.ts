@@ -54,7 +54,11 @@ async function readOrder(
 // most one retrieve per PaymentIntent per REUSE_MS per instance; webhooks keep the order itself
 // fresh in between. Per process: each bundle copy of this module has its own map, which only
 // weakens the bound by the number of copies (one per route that renders an order).
-export const REUSE_MS = 1_000;
+// 2 s, not 1: with 1 s a client reloading flat out cost a retrieve every ~1.02 s plus its
+// PaymentIntent's creation, just over the 1 request/s a client may cost (bench/abuse.bench.ts);
+// 2 s halves that and leaves room for a second instance. A shopper who just paid sees Paid from
+// the webhook or the next read, at most 2 s later, and only if they loaded the page before paying.
+export const REUSE_MS = 2_000;
 const inflight = new Map<string, { at: number; read: Promise<Stripe.PaymentIntent> }>();
 
 export function coalescedRetrieve(gateway: Pick<StripeGateway, 'retrievePaymentIntent'>, id: string, now = Date.now()): Promise<Stripe.PaymentIntent> {

@@ -77,6 +77,39 @@ describe(`startPayment (${testDbKind})`, () => {
     expect(await database.prisma.order.count({ where: { cartId } })).toBe(1);
   });
 
+  it('sends one creation to Stripe for submits that race on one attempt, until the attempt is recorded', async () => {
+    const cartId = await newCart();
+    // Each creation takes a while at "Stripe", so the other submits plan while the first is out.
+    const control = (body: unknown) =>
+      fetch(`${emulator.url}/_emulator/latency`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${emulator.secretKey}` }, body: JSON.stringify(body) });
+    let creations = 0;
+    const counting = new Proxy(gateway, {
+      get(target, key) {
+        if (key === 'createPaymentIntent') return (...args: Parameters<StripeGateway['createPaymentIntent']>) => (creations++, target.createPaymentIntent(...args));
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const cart = await getCart(database.prisma, cartId);
+    const submit = () => startPayment({ prisma: database.prisma, gateway: counting }, cartId, { ...details, expectedAmount: cart.subtotal });
+    await control({ mean_ms: 300, jitter_ms: 0 });
+    let first: string;
+    try {
+      const results = await Promise.all(Array.from({ length: 5 }, submit));
+      expect(new Set(results.map((r) => ready(r).paymentIntentId)).size).toBe(1);
+      first = ready(results[0]).paymentIntentId;
+    } finally {
+      await control({ mean_ms: 0, jitter_ms: 0 });
+    }
+    expect(creations).toBe(1);
+    // A submit that planned after the creation answered but before its attempt was recorded
+    // (a slow database under a flood): as if the record had not landed yet.
+    const order = await database.prisma.order.findFirstOrThrow({ where: { cartId } });
+    await database.prisma.paymentAttempt.deleteMany({ where: { orderId: order.id } });
+    expect(ready(await submit()).paymentIntentId).toBe(first);
+    expect(creations).toBe(1);
+  });
+
   it('gives a changed cart a new attempt at the new amount, never a charge at the stale one', async () => {
     const cartId = await newCart();
     const first = ready(await start(cartId));

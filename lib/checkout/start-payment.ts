@@ -119,16 +119,13 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
     }
 
     const idempotencyKey = idempotencyKeyFor(plan.orderId, plan.attempt);
-    const pi = await gateway.createPaymentIntent(
-      {
-        amount: plan.amount,
-        currency: plan.currency,
-        automatic_payment_methods: { enabled: true },
-        description: `Brisk order ${plan.orderId.slice(0, 8)}`,
-        metadata: { order_id: plan.orderId, attempt: String(plan.attempt) },
-      },
-      { idempotencyKey },
-    );
+    const pi = await createOnce(gateway, idempotencyKey, {
+      amount: plan.amount,
+      currency: plan.currency,
+      automatic_payment_methods: { enabled: true },
+      description: `Brisk order ${plan.orderId.slice(0, 8)}`,
+      metadata: { order_id: plan.orderId, attempt: String(plan.attempt) },
+    });
     await recordAttempt(prisma, { orderId: plan.orderId, attemptNumber: plan.attempt, pi, idempotencyKey, clientIp: deps.clientIp, pricingHash: plan.hash, lines: plan.lines });
     if (pi.status === 'succeeded') {
       await applyPaymentIntent(prisma, pi, { source: 'return_page' });
@@ -140,6 +137,28 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
     if (err instanceof Refusal) return err.result;
     throw err;
   }
+}
+
+// Submits of one attempt that arrive while its PaymentIntent is being created, or before the
+// attempt is recorded (clicks, or a flood), share that creation in this process instead of each
+// sending it again: the same idempotency key would land on the same PaymentIntent anyway, but
+// every copy cost a Stripe request (real Stripe answers 409 to a key still in flight). Stripe
+// answers a repeated key with the first answer for 24 h, so our copy of it is that same answer;
+// a minute covers the gap until the attempt is recorded, even on a slow database.
+const CREATION_REUSE_MS = 60_000;
+const creating = new Map<string, { at: number; created: Promise<Stripe.PaymentIntent> }>();
+
+function createOnce(gateway: Pick<StripeGateway, 'createPaymentIntent'>, idempotencyKey: string, params: Stripe.PaymentIntentCreateParams, now = Date.now()): Promise<Stripe.PaymentIntent> {
+  const hit = creating.get(idempotencyKey);
+  if (hit && now - hit.at < CREATION_REUSE_MS) return hit.created;
+  if (creating.size > 5_000) for (const [k, v] of creating) if (now - v.at >= CREATION_REUSE_MS) creating.delete(k);
+  const created = gateway.createPaymentIntent(params, { idempotencyKey });
+  creating.set(idempotencyKey, { at: now, created });
+  // A failed creation is not reused: the next submit asks again.
+  created.catch(() => {
+    if (creating.get(idempotencyKey)?.created === created) creating.delete(idempotencyKey);
+  });
+  return created;
 }
 
 /** Why this cart cannot be paid as it stands (priced from the database, never from input). */

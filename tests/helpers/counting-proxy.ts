@@ -13,7 +13,7 @@ export interface CountingProxy {
   close(): Promise<void>;
 }
 
-export async function startCountingProxy(target: string): Promise<CountingProxy> {
+export async function startCountingProxy(target: string, port = 0): Promise<CountingProxy> {
   const upstream = new URL(target);
   const requests: CountingProxy['requests'] = [];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -32,10 +32,13 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
     out.on('error', () => res.destroy());
     req.pipe(out);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', r);
+  });
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${bound}`,
     requests,
     reset: () => void requests.splice(0),
     maxInWindow(ms) {
