@@ -57,15 +57,40 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+function tryListen(port: number): Promise<number | null> {
+  return new Promise((resolvePort) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolvePort(port));
+    srv.once('error', () => resolvePort(null));
+    srv.listen(port, '127.0.0.1', () => {
+      const { port: bound } = srv.address() as { port: number };
+      srv.close(() => resolvePort(bound));
     });
   });
+}
+
+const handedOut = new Set<number>();
+
+/**
+ * A free port on 127.0.0.1: any (the kernel's choice) unless `range` ("3500-3599") is given or
+ * CHAOS_PORTS / BENCH_PORTS sets one, for machines where each user keeps to their own ports.
+ * Within a range, a port is handed out once per run (an app restarts on the port it was given).
+ */
+export async function freePort(range: string | undefined = process.env.CHAOS_PORTS || process.env.BENCH_PORTS): Promise<number> {
+  const m = range?.match(/^(\d+)-(\d+)$/);
+  if (!m) {
+    if (range) throw new Error(`port range "${range}" is not lo-hi`);
+    const port = await tryListen(0);
+    if (port === null) throw new Error('no free port');
+    return port;
+  }
+  for (let port = Number(m[1]); port <= Number(m[2]); port++) {
+    if (handedOut.has(port)) continue;
+    if ((await tryListen(port)) !== null) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port left in ${range}`);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
