@@ -109,6 +109,8 @@ export interface PaymentFigures {
   ordersOpen: number;
   strayPayments: number;
   emailsSent: number;
+  /** Deliveries repeated under the same Message-ID (a crash between the send and `sent`). */
+  emailRepeats: number;
 }
 
 const FULFILLED = new Set(['paid', 'partially_refunded', 'refunded']);
@@ -131,15 +133,17 @@ const STRAY_KINDS = ['stray_payment', 'duplicate_payment', 'payment_after_cancel
  *   unexpected_payments nets to zero, stripe_balance equals what Stripe kept;
  * - no product below zero stock, and per product initial − sold (fulfilled orders' lines) = now;
  * - nothing that is not fulfilled has a fulfillment, a sale, taken stock or a sent confirmation.
- * `sends`: confirmations handed to the mail server per order id (a counting mailbox); without
- * it, Email rows are counted (which unique keys make at most one).
+ * `mail`: confirmations handed to the mail server per order id (a counting mailbox): `messages`
+ * (distinct Message-IDs, what the shopper's mailbox shows) must be exactly 1 per fulfilled order
+ * and 0 otherwise; `sends` counts deliveries, a repeat being a send redone after a crash under
+ * the same Message-ID. Without it, Email rows marked sent are counted (at most one, by key).
  */
 export async function checkPayments(o: {
   prisma: PrismaClient;
   stripe: StripeStandIn;
   initialStock: Map<string, number>;
   since: number;
-  sends?: Map<string, number> | null;
+  mail?: { sends: Map<string, number>; messages: Map<string, number> } | null;
 }): Promise<{ figures: PaymentFigures; violations: string[] }> {
   const { prisma } = o;
   const violations: string[] = [];
@@ -185,8 +189,9 @@ export async function checkPayments(o: {
   const fulfillN = countBy(fulfillments, (f) => f.orderId);
   const stockTaken = new Set(sideEffects.map((s) => s.key.replace(/^stock:/, '')));
   const emailRows = countBy(emails, (e) => e.orderId);
-  const sends = o.sends ?? null;
-  const sentTo = (orderId: string) => (sends ? (sends.get(orderId) ?? 0) : emails.filter((e) => e.orderId === orderId && (e.status === 'sent' || e.status === 'stored')).length);
+  const sends = o.mail?.sends ?? null;
+  const messages = o.mail?.messages ?? null;
+  const sentTo = (orderId: string) => (messages ? (messages.get(orderId) ?? 0) : emails.filter((e) => e.orderId === orderId && (e.status === 'sent' || e.status === 'stored')).length);
   if (sends) {
     for (const [orderId, n] of sends) {
       if (orderId === '') v(`${n} emails sent that name no order`);
@@ -220,7 +225,7 @@ export async function checkPayments(o: {
     if ((paidTransitions.get(order.id) ?? 0) !== 1) v(`order ${order.id}: moved to paid ${paidTransitions.get(order.id) ?? 0} times`);
     if ((fulfillN.get(order.id) ?? 0) !== 1) v(`order ${order.id}: ${fulfillN.get(order.id) ?? 0} fulfillments`);
     if ((emailRows.get(order.id) ?? 0) !== 1) v(`order ${order.id}: ${emailRows.get(order.id) ?? 0} confirmation email rows`);
-    if (sentTo(order.id) !== 1) v(`order ${order.id}: its confirmation was sent ${sentTo(order.id)} times`);
+    if (sentTo(order.id) !== 1) v(`order ${order.id}: ${sentTo(order.id)} confirmation emails reached the mailbox (${sends?.get(order.id) ?? 0} sends)`);
     if (!stockTaken.has(order.id)) v(`order ${order.id} is ${order.status} but never took its stock`);
     const p = pair(`payment:${pi.id}`);
     if (p.size !== 2 || p.get('stripe_balance') !== pi.amount_received || p.get('sales') !== -pi.amount_received) v(`order ${order.id}: payment ledger of ${pi.id} is ${JSON.stringify([...p])}, expected stripe_balance +${pi.amount_received} / sales −${pi.amount_received}`);
@@ -312,6 +317,7 @@ export async function checkPayments(o: {
       ordersOpen: orders.filter((x) => x.status === 'pending' || x.status === 'processing').length,
       strayPayments: strays.length,
       emailsSent: sends ? [...sends.values()].reduce((s, n) => s + n, 0) : emails.filter((e) => e.status === 'sent' || e.status === 'stored').length,
+      emailRepeats: sends && messages ? [...sends.values()].reduce((s, n) => s + n, 0) - [...messages.values()].reduce((s, n) => s + n, 0) : 0,
     },
     violations,
   };

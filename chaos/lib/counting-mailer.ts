@@ -1,9 +1,11 @@
 // A counting mailbox for chaos runs: a minimal SMTP server in the chaos process (so it outlives
 // every app crash) that the app reaches through SMTP_URL, plus a Mailer for jobs run in this
 // process. Each message that is accepted (the end of DATA answered 250) is a real send, counted
-// per order id (read from the receipt's "Order <uuid>" line). Unique database keys make two
-// Email rows impossible; only counting what was handed to the mail server shows whether a
-// shopper got zero, one or two confirmations.
+// per order id (read from the receipt's "Order <uuid>" line), with its Message-ID. Unique
+// database keys make two Email rows impossible; only counting what was handed to the mail
+// server shows whether a shopper got zero, one or two confirmations. A send repeated after a
+// crash (the server took it, the process died before writing `sent`) carries the same
+// Message-ID, and a mailbox shows it once: the checks count messages, and report repeats.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Mailer, OutgoingMail } from '../../lib/jobs/email';
 
@@ -14,6 +16,8 @@ export interface CountingMailbox {
   url: string;
   /** Sends per order id (messages without an order line count under ''). */
   sendsByOrder(): Map<string, number>;
+  /** Distinct Message-IDs per order id: what the shopper's mailbox shows as separate emails. */
+  messagesByOrder(): Map<string, number>;
   total(): number;
   /** A Mailer that counts into the same mailbox (jobs run in this process). */
   mailer: Mailer;
@@ -22,11 +26,14 @@ export interface CountingMailbox {
 
 export async function startCountingMailbox(port = 0): Promise<CountingMailbox> {
   const sends = new Map<string, number>();
+  const messages = new Map<string, Set<string>>();
   let total = 0;
-  const record = (text: string) => {
+  const record = (text: string, messageId: string | undefined) => {
     total++;
     const id = ORDER_LINE.exec(text)?.[1] ?? '';
     sends.set(id, (sends.get(id) ?? 0) + 1);
+    // Without a Message-ID every send is a message of its own.
+    messages.set(id, (messages.get(id) ?? new Set()).add(messageId ?? `none-${total}`));
   };
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
@@ -51,7 +58,9 @@ export async function startCountingMailbox(port = 0): Promise<CountingMailbox> {
           if (line === '.') {
             inData = false;
             // Quoted-printable soft line breaks would split the order line; undo them.
-            record(data.join('\n').replace(/=\n/g, ''));
+            const message = data.join('\n');
+            const headers = message.split('\n\n')[0];
+            record(message.replace(/=\n/g, ''), /^message-id:\s*(\S+)/im.exec(headers)?.[1]);
             data = [];
             reply('250 2.0.0 queued');
           } else data.push(line.startsWith('..') ? line.slice(1) : line);
@@ -81,10 +90,11 @@ export async function startCountingMailbox(port = 0): Promise<CountingMailbox> {
   return {
     url: `smtp://127.0.0.1:${bound}`,
     sendsByOrder: () => new Map(sends),
+    messagesByOrder: () => new Map([...messages].map(([k, ids]) => [k, ids.size])),
     total: () => total,
     mailer: {
       async send(mail: OutgoingMail) {
-        record(mail.text);
+        record(mail.text, mail.messageId);
       },
     },
     close: () =>

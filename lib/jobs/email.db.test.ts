@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
-import { markEmailFailed, sendEmail, type Mailer, type OutgoingMail } from './email';
+import { markEmailFailed, messageIdFor, requeueStalledEmail, sendEmail, type Mailer, type OutgoingMail } from './email';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
@@ -19,7 +19,7 @@ describe(`sendEmail (${testDbKind})`, () => {
     const email = await queuedEmail('once');
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => sendEmail(database.prisma, mailer, email.id)));
     expect(outcomes.filter((o) => o === 'sent')).toHaveLength(1);
-    expect(sent).toEqual([{ to: 'a@example.com', subject: 'Hi', text: 'Receipt', html: null }]);
+    expect(sent).toEqual([{ to: 'a@example.com', subject: 'Hi', text: 'Receipt', html: null, messageId: messageIdFor(email.id) }]);
     expect(await database.prisma.email.findUniqueOrThrow({ where: { id: email.id } })).toMatchObject({ status: 'sent', error: null });
   });
 
@@ -30,6 +30,22 @@ describe(`sendEmail (${testDbKind})`, () => {
     expect(await database.prisma.email.findUniqueOrThrow({ where: { id: email.id } })).toMatchObject({ status: 'queued', error: 'SMTP 421 try later' });
     await markEmailFailed(database.prisma, email.id);
     expect((await database.prisma.email.findUniqueOrThrow({ where: { id: email.id } })).status).toBe('failed');
+  });
+
+  it('sends an email left `sending` by a process that died mid-send again, once requeued, under the same Message-ID', async () => {
+    const sent: OutgoingMail[] = [];
+    const email = await queuedEmail('crashed');
+    // The first process claimed it and died before writing `sent` (the send itself may or may not have gone out).
+    await database.prisma.email.update({ where: { id: email.id }, data: { status: 'sending' } });
+    // Its job's retry finds nothing to claim: without a requeue the email is lost.
+    expect(await sendEmail(database.prisma, { send: async (m) => void sent.push(m) }, email.id)).toBe('skipped');
+    expect(await requeueStalledEmail(database.prisma, email.id)).toBe(true);
+    expect(await requeueStalledEmail(database.prisma, email.id)).toBe(false);
+    expect(await sendEmail(database.prisma, { send: async (m) => void sent.push(m) }, email.id)).toBe('sent');
+    expect(sent.map((m) => m.messageId)).toEqual([messageIdFor(email.id)]);
+    // A sent email is never requeued.
+    expect(await requeueStalledEmail(database.prisma, email.id)).toBe(false);
+    expect((await database.prisma.email.findUniqueOrThrow({ where: { id: email.id } })).status).toBe('sent');
   });
 
   it('stores the email in the database when there is no SMTP server', async () => {

@@ -14,7 +14,7 @@ import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { setAfterCommitHooks } from '@/lib/orders/after-commit';
 import { cancelSupersededAttempt, executeSystemRefund, pendingRemedies, RemedyJobData, type RemedyGateway } from '@/lib/orders/remedies';
 import { StripeEventJobData, isSheddingLoad, markStripeEventDead, processStripeEvent, type EventGateway } from '@/lib/orders/stripe-events';
-import { EmailJobData, markEmailFailed, sendEmail, smtpMailer, type Mailer } from './email';
+import { EmailJobData, markEmailFailed, requeueStalledEmail, sendEmail, smtpMailer, type Mailer } from './email';
 import { jobsLog } from './log';
 import { preparedPgliteAdapter } from './pglite-adapter';
 import { RECONCILE_QUEUE, registerReconcileJob } from './reconcile-job';
@@ -314,8 +314,9 @@ async function hasOpenJob(boss: PgBoss, queue: string, data: object): Promise<bo
 }
 
 /**
- * Re-enqueues events still `received` and emails still `queued` after sweepAfterSeconds that
- * have no open job: what a process killed between its insert and its enqueue leaves behind.
+ * Re-enqueues events still `received` and emails still `queued` (or left `sending` by a process
+ * that died mid-send) after sweepAfterSeconds that have no open job: what a process killed
+ * between its insert and its enqueue, or in the middle of a send, leaves behind.
  */
 export async function runSweep(): Promise<{ stripeEvents: number; emails: number; remedies: number }> {
   const s = system();
@@ -328,9 +329,12 @@ export async function runSweep(): Promise<{ stripeEvents: number; emails: number
     await enqueueStripeEvent(id);
     stripeEvents++;
   }
-  const queued = await s.prisma.email.findMany({ where: { status: 'queued', createdAt: { lt: before } }, orderBy: { createdAt: 'asc' }, take: 500, select: { id: true } });
-  for (const { id } of queued) {
+  // `sending` with no job holding it: the process sending it died (a crash between the claim
+  // and the write of `sent`); the job's own retry skips it, so only the sweep brings it back.
+  const queued = await s.prisma.email.findMany({ where: { status: { in: ['queued', 'sending'] }, createdAt: { lt: before } }, orderBy: { createdAt: 'asc' }, take: 500, select: { id: true, status: true } });
+  for (const { id, status } of queued) {
     if (await hasOpenJob(s.boss, QUEUES.emailSend, { emailId: id })) continue;
+    if (status === 'sending' && !(await requeueStalledEmail(s.prisma, id))) continue;
     await enqueueEmail(id);
     emails++;
   }
