@@ -10,6 +10,7 @@
 // product, many shoppers racing for a few products, some paying after their stock hold
 // lapsed) and `stale-tabs-pg` (the scarce race on PostgreSQL, where transactions really run
 // at the same time; it needs CHAOS_DATABASE_URL's server).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDatabase, freePort, startApp, type App } from '../../bench/lib/app-process';
 import type { StartPaymentResult } from '../../lib/checkout/start-payment';
@@ -324,6 +325,19 @@ function makeStaleTabs(variant: Variant): Scenario {
           // A run where no stale tab got its payment through proves nothing about strays.
           if (money.figures.strayPayments === 0) violations.push('no stray payment happened: the run did not exercise the invariant');
           if (variant.stock !== null && !journeys.some((x) => x.soldOut)) violations.push('nobody met a sold-out product: the race did not happen');
+          // Errors the app logged (kills cut requests off, so these are figures, listed in the log).
+          const appErrors = readFileSync(appOpts.logFile, 'utf8')
+            .split('\n')
+            .filter((l) => l.includes('"level":50'))
+            .map((l) => {
+              try {
+                const e = JSON.parse(l) as { msg?: string; err?: { message?: string } };
+                return `${e.msg}: ${(e.err?.message ?? '').slice(0, 120)}`;
+              } catch {
+                return l.slice(0, 160);
+              }
+            });
+          for (const e of [...new Set(appErrors)].slice(0, 10)) ctx.log(`app logged: ${e} (×${appErrors.filter((x) => x === e).length})`);
           const plans = PLANS.map(([p]) => `${p} ${journeys.filter((x) => x.plan === p).length}`).join(', ');
           return {
             figures: {
@@ -336,6 +350,7 @@ function makeStaleTabs(variant: Variant): Scenario {
               'met sold out': journeys.filter((x) => x.soldOut).length,
               'paid after the hold lapsed (tried)': journeys.filter((x) => x.slow).length,
               'busy answers': sum('busy'),
+              'errors in the app log': appErrors.length,
               'requests that hit a dead server': sum('serverDown'),
               'webhook mode switches': modes,
               SIGKILLs: killer.kills,
