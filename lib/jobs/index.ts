@@ -190,7 +190,9 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
     }
     system.workerIds.set(
       QUEUES.sweep,
-      await boss.work(QUEUES.sweep, { pollingIntervalSeconds: polling.pollingIntervalSeconds }, async () => runSweep()),
+      // A sweep still running while the jobs stop (SIGTERM) has nothing to sweep into: it is
+      // skipped, not failed (the next start sweeps).
+      await boss.work(QUEUES.sweep, { pollingIntervalSeconds: polling.pollingIntervalSeconds }, async () => (g.__briskJobs ? runSweep() : { skipped: 'jobs are stopping' })),
     );
     if (opts.scheduleSweep ?? true) await boss.schedule(QUEUES.sweep, '* * * * *', null, { retryLimit: 0 });
     if (opts.reconcile) {
