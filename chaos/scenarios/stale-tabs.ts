@@ -382,6 +382,6 @@ function makeStaleTabs(variant: Variant): Scenario {
   };
 }
 
-export const staleTabsScenario = makeStaleTabs({ name: 'stale-tabs', stock: null, postgres: false, shoppers: { quick: 40, full: 200 }, concurrency: { quick: 6, full: 10 } });
-export const staleTabsScarceScenario = makeStaleTabs({ name: 'stale-tabs-scarce', stock: 5, postgres: false, shoppers: { quick: 40, full: 150 }, concurrency: { quick: 10, full: 16 } });
-export const staleTabsPostgresScenario = makeStaleTabs({ name: 'stale-tabs-pg', stock: 5, postgres: true, shoppers: { quick: 40, full: 150 }, concurrency: { quick: 10, full: 16 } });
+export const staleTabsScenario = makeStaleTabs({ name: 'stale-tabs', stock: null, postgres: false, shoppers: { quick: 40, full: 120 }, concurrency: { quick: 6, full: 10 } });
+export const staleTabsScarceScenario = makeStaleTabs({ name: 'stale-tabs-scarce', stock: 5, postgres: false, shoppers: { quick: 40, full: 100 }, concurrency: { quick: 10, full: 16 } });
+export const staleTabsPostgresScenario = makeStaleTabs({ name: 'stale-tabs-pg', stock: 5, postgres: true, shoppers: { quick: 40, full: 100 }, concurrency: { quick: 10, full: 16 } });
