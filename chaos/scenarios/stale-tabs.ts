@@ -331,7 +331,7 @@ function makeStaleTabs(variant: Variant): Scenario {
           // Errors the app logged (kills cut requests off, so these are figures, listed in the log).
           const appErrors = readFileSync(appOpts.logFile, 'utf8')
             .split('\n')
-            .filter((l) => l.includes('"level":50'))
+            .filter((l) => l.includes('"level":50') || l.includes('"level":"error"'))
             .map((l) => {
               try {
                 const e = JSON.parse(l) as { msg?: string; err?: { message?: string } };
