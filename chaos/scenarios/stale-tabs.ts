@@ -31,6 +31,12 @@ const PLANS: [Plan, number][] = [
   ['new-only', 0.12],
 ];
 
+function countWhy(xs: string[]): [string, number][] {
+  const m = new Map<string, number>();
+  for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
+  return [...m].slice(0, 10);
+}
+
 function pickPlan(): Plan {
   let x = Math.random();
   for (const [p, w] of PLANS) if ((x -= w) < 0) return p;
@@ -84,7 +90,7 @@ async function staleTabsJourney(shopper: Shopper, o: Opts): Promise<Journey> {
     const r = await persist(() => shopper.addToCart(p, qty), j, deadline);
     if (!r.ok) {
       // Sold out (or only a few left) is what a racing shopper meets; anything else is not.
-      if (/left|sold out|available|stock/i.test(r.error ?? '')) j.soldOut = true;
+      if (/left|sold out|available|stock|already have all/i.test(r.error ?? '')) j.soldOut = true;
       else j.unexpected.push(`addToCart refused: ${r.error}`);
       return false;
     }
@@ -298,8 +304,8 @@ function makeStaleTabs(variant: Variant): Scenario {
           if (left.events + left.emails + left.remedies > 0) violations.push(`not converged ${drainSeconds.toFixed(0)} s after the last restart: ${left.events} events unprocessed, ${left.emails} emails unsent, ${left.remedies} refunds or cancels not made`);
 
           // Work that failed for good is an error nobody saw.
-          const dead = await database.prisma.stripeEvent.count({ where: { status: { in: ['dead', 'failed', 'received'] } } });
-          if (dead > 0) violations.push(`${dead} Stripe events dead, failed or never processed`);
+          const dead = await database.prisma.stripeEvent.findMany({ where: { status: { in: ['dead', 'failed', 'received'] } }, select: { id: true, type: true, status: true, lastError: true } });
+          for (const [why, n] of countWhy(dead.map((e) => `${e.status} ${e.type}: ${(e.lastError ?? '').slice(0, 160)}`))) violations.push(`${n} Stripe events ${why}`);
           const stuck = await database.prisma.email.groupBy({ by: ['status'], where: { status: { notIn: ['sent'] } }, _count: { _all: true } });
           for (const s of stuck) violations.push(`${s._count._all} emails left ${s.status}`);
           const failedJobs = await database.prisma.$queryRawUnsafe<{ name: string; n: number; output: unknown }[]>(
