@@ -57,6 +57,8 @@ interface Journey {
   serverDown: number;
   serverErrors: number;
   busy: number;
+  /** "Wait a few seconds" from the per-address submit limit. */
+  throttled: number;
   /** Anything a shopper should never see: each one is a violation. */
   unexpected: string[];
 }
@@ -80,7 +82,7 @@ interface Opts {
 
 /** One shopper with two or three tabs on one cart. */
 async function staleTabsJourney(shopper: Shopper, o: Opts): Promise<Journey> {
-  const j: Journey = { plan: pickPlan(), soldOut: false, slow: o.slowMs !== null && chance(0.25), confirms: 0, paidCurrent: 0, paidStale: 0, staleRefused: 0, serverDown: 0, serverErrors: 0, busy: 0, unexpected: [] };
+  const j: Journey = { plan: pickPlan(), soldOut: false, slow: o.slowMs !== null && chance(0.25), confirms: 0, paidCurrent: 0, paidStale: 0, staleRefused: 0, serverDown: 0, serverErrors: 0, busy: 0, throttled: 0, unexpected: [] };
   const deadline = performance.now() + o.deadlineMs;
   const cart = new Map<string, { price: number; qty: number }>();
   const amount = () => [...cart.values()].reduce((s, l) => s + l.price * l.qty, 0);
@@ -120,6 +122,14 @@ async function staleTabsJourney(shopper: Shopper, o: Opts): Promise<Journey> {
       if (r.kind === 'busy') {
         j.busy++;
         await sleep(Math.min(r.retryAfterSeconds * 1000, 2_000));
+        continue;
+      }
+      // Every shopper here comes from one address: its per-address submit limit (60 per 10 s)
+      // answers "wait a few seconds", and a shopper waits. The card-testing throttle's pause
+      // (minutes, after declines) is never expected: nobody here is declined.
+      if (r.kind === 'throttled' && r.retryAfterSeconds <= 10) {
+        j.throttled++;
+        await sleep(r.retryAfterSeconds * 1000);
         continue;
       }
       if (r.kind === 'out_of_stock') {
@@ -318,7 +328,7 @@ function makeStaleTabs(variant: Variant): Scenario {
           const unexpected = journeys.flatMap((x) => x.unexpected);
           for (const u of [...new Set(unexpected)].slice(0, 20)) violations.push(`a shopper met: ${u} (×${unexpected.filter((x) => x === u).length})`);
           if (journeys.length < total) violations.push(`only ${journeys.length} of ${total} shoppers ran (the server could not be restarted?)`);
-          const sum = (k: 'confirms' | 'paidCurrent' | 'paidStale' | 'staleRefused' | 'serverDown' | 'busy') => journeys.reduce((s, x) => s + x[k], 0);
+          const sum = (k: 'confirms' | 'paidCurrent' | 'paidStale' | 'staleRefused' | 'serverDown' | 'busy' | 'throttled') => journeys.reduce((s, x) => s + x[k], 0);
           // A run where no stale tab got its payment through proves nothing about strays.
           if (money.figures.strayPayments === 0) violations.push('no stray payment happened: the run did not exercise the invariant');
           if (variant.stock !== null && !journeys.some((x) => x.soldOut)) violations.push('nobody met a sold-out product: the race did not happen');
@@ -347,6 +357,7 @@ function makeStaleTabs(variant: Variant): Scenario {
               'met sold out': journeys.filter((x) => x.soldOut).length,
               'slow shoppers (paid after their hold lapsed)': journeys.filter((x) => x.slow).length,
               'busy answers': sum('busy'),
+              'submit limit: waited (one address)': sum('throttled'),
               'errors in the app log': appErrors.length,
               'requests that hit a dead server': sum('serverDown'),
               'of which answered 5xx': journeys.reduce((s, x) => s + x.serverErrors, 0),
@@ -379,6 +390,6 @@ function makeStaleTabs(variant: Variant): Scenario {
   };
 }
 
-export const staleTabsScenario = makeStaleTabs({ name: 'stale-tabs', stock: null, postgres: false, shoppers: { quick: 40, full: 120 }, concurrency: { quick: 6, full: 10 } });
-export const staleTabsScarceScenario = makeStaleTabs({ name: 'stale-tabs-scarce', stock: 5, postgres: false, shoppers: { quick: 40, full: 100 }, concurrency: { quick: 10, full: 16 } });
-export const staleTabsPostgresScenario = makeStaleTabs({ name: 'stale-tabs-pg', stock: 5, postgres: true, shoppers: { quick: 40, full: 100 }, concurrency: { quick: 10, full: 16 } });
+export const staleTabsScenario = makeStaleTabs({ name: 'stale-tabs', stock: null, postgres: false, shoppers: { quick: 40, full: 400 }, concurrency: { quick: 6, full: 10 } });
+export const staleTabsScarceScenario = makeStaleTabs({ name: 'stale-tabs-scarce', stock: 5, postgres: false, shoppers: { quick: 40, full: 200 }, concurrency: { quick: 10, full: 16 } });
+export const staleTabsPostgresScenario = makeStaleTabs({ name: 'stale-tabs-pg', stock: 5, postgres: true, shoppers: { quick: 40, full: 200 }, concurrency: { quick: 10, full: 16 } });
