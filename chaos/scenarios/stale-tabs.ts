@@ -316,6 +316,15 @@ function makeStaleTabs(variant: Variant): Scenario {
           // Work that failed for good is an error nobody saw.
           const dead = await database.prisma.stripeEvent.findMany({ where: { status: { in: ['dead', 'failed', 'received'] } }, select: { id: true, type: true, status: true, lastError: true } });
           for (const [why, n] of countWhy(dead.map((e) => `${e.status} ${e.type}: ${(e.lastError ?? '').slice(0, 160)}`))) violations.push(`${n} Stripe events ${why}`);
+          // Where their jobs are, to tell a lost enqueue from a stuck or deferred job.
+          for (const e of dead.slice(0, 5)) {
+            const jobs = await database.prisma.$queryRawUnsafe<{ state: string; start_after: Date; retry_count: number; created_on: Date }[]>(
+              `SELECT state, start_after, retry_count, created_on FROM pgboss.job WHERE name = 'stripe-event' AND data->>'eventId' = $1 ORDER BY created_on`,
+              e.id,
+            );
+            const received = await database.prisma.stripeEvent.findUnique({ where: { id: e.id }, select: { receivedAt: true, attempts: true } });
+            violations.push(`event ${e.id} (${e.type}) received ${received?.receivedAt.toISOString()}, ${received?.attempts} attempts; its jobs: ${JSON.stringify(jobs)}`);
+          }
           const stuck = await database.prisma.email.groupBy({ by: ['status'], where: { status: { notIn: ['sent'] } }, _count: { _all: true } });
           for (const s of stuck) violations.push(`${s._count._all} emails left ${s.status}`);
           const failedJobs = await database.prisma.$queryRawUnsafe<{ name: string; n: number; output: unknown }[]>(
