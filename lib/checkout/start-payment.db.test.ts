@@ -200,4 +200,44 @@ describe(`startPayment (${testDbKind})`, () => {
       await database.prisma.product.update({ where: { id: products[0].id }, data: { stock: 100 } });
     }
   });
+
+  // Found by the stale-tabs chaos scenario's reading of the race (PostgreSQL only: PGlite runs
+  // one transaction at a time). Tab 1's payment is applied (the webhook worker) after tab 2's Pay
+  // read the order as open but before it wrote the new attempt: the paid order must not be
+  // re-priced under the money it received.
+  it.skipIf(testDbKind !== 'postgres')('a stale tab paid while the changed cart\'s Pay is in flight: the paid order is never re-priced (PostgreSQL)', async () => {
+    const cartId = await newCart();
+    const first = ready(await start(cartId));
+    const paidPi = await stripe.paymentIntents.confirm(first.paymentIntentId, { payment_method: 'pm_card_visa', expand: ['latest_charge'] });
+    expect(paidPi.status).toBe('succeeded');
+    await addToCart(database.prisma, cartId, { productId: products[1].id, quantity: 1 });
+    // Tab 2's Pay is held at its first write (the attempt counter of its cart) after it read the order.
+    const pg = (await import('pg')).default;
+    const blocker = new pg.Client({ connectionString: database.url! });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT key FROM "ThrottleCounter" WHERE key = $1 FOR UPDATE`, [`checkout:cart:${cartId}`]);
+      const second = start(cartId);
+      await new Promise((r) => setTimeout(r, 500));
+      // The webhook worker applies tab 1's success meanwhile (it waits if tab 2 holds the order).
+      const applied = applyPaymentIntent(database.prisma, paidPi, { source: 'webhook' });
+      await new Promise((r) => setTimeout(r, 500));
+      await blocker.query('COMMIT');
+      const [r2] = await Promise.all([second, applied]);
+      const order = await database.prisma.order.findUniqueOrThrow({ where: { publicToken: first.orderToken }, include: { items: true, attempts: true } });
+      if (order.status === 'paid') {
+        // Paid by tab 1: its total, lines and current attempt are tab 1's; tab 2 got a new order.
+        expect({ total: order.total, amountPaid: order.amountPaid, paymentIntentId: order.paymentIntentId, items: order.items.length }).toEqual({ total: first.amount, amountPaid: first.amount, paymentIntentId: first.paymentIntentId, items: 1 });
+        expect(order.attempts.find((a) => a.attemptNumber === order.attemptCount)?.paymentIntentId).toBe(first.paymentIntentId);
+        if (r2.kind === 'ready') expect(r2.orderToken).not.toBe(first.orderToken);
+      } else {
+        // Or tab 2's new attempt came first: tab 1's payment is a stray, refunded.
+        expect(order.attemptCount).toBe(2);
+        expect(await database.prisma.refund.count({ where: { paymentIntentId: first.paymentIntentId, requestedBy: 'system' } })).toBe(1);
+      }
+    } finally {
+      await blocker.end();
+    }
+  });
 });

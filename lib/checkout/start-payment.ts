@@ -195,8 +195,18 @@ async function planAttempt(deps: StartPaymentDeps, cartId: string, expectedAmoun
     // and its checkout state are read after the lock, in a statement of its own, so it sees
     // what the holder committed; started together, lock first, BEGIN and both take one round
     // trip on PostgreSQL.
+    // The cart's open order is locked too, before the read: a payment being applied to it (the
+    // webhook worker holds the order's lock) commits first, and this submit then sees it paid;
+    // otherwise this submit could read it open and re-price it after it was paid. Then the
+    // cart's products, in id order as a payment takes stock: the order lines written below
+    // lock them for key share, and taken in any order those locks deadlocked with a payment
+    // locking the same products for update.
     const lock = db.serialTransactions ? null : tx.query`SELECT id FROM "Cart" WHERE id = ${cartId} FOR UPDATE`;
-    const [, { cart, state }] = await Promise.all([lock, cartAndCheckoutState(tx, cartId)]);
+    const orderLock = db.serialTransactions ? null : tx.query`SELECT id FROM "Order" WHERE "cartId" = ${cartId} AND status IN ('pending', 'processing') FOR UPDATE`;
+    const productLock = db.serialTransactions
+      ? null
+      : tx.query`SELECT p.id FROM "Product" p WHERE p.id IN (SELECT i."productId" FROM "CartItem" i WHERE i."cartId" = ${cartId}) ORDER BY p.id FOR UPDATE`;
+    const [, , , { cart, state }] = await Promise.all([lock, orderLock, productLock, cartAndCheckoutState(tx, cartId)]);
     const refusal = refuseCart(cart, expectedAmount);
     if (refusal) return { kind: 'refused', result: refusal };
     // Stripe is known to be down (breaker open): answer at once, before any order work.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
-import { markEmailFailed, requeueLostEmails, sendEmail, type Mailer, type OutgoingMail } from './email';
+import { markEmailFailed, messageIdFor, requeueStalledEmail, sendEmail, type Mailer, type OutgoingMail } from './email';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
@@ -19,7 +19,7 @@ describe(`sendEmail (${testDbKind})`, () => {
     const email = await queuedEmail('once');
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => sendEmail(database.prisma, mailer, email.id)));
     expect(outcomes.filter((o) => o === 'sent')).toHaveLength(1);
-    expect(sent).toEqual([{ to: 'a@example.com', subject: 'Hi', text: 'Receipt', html: null }]);
+    expect(sent).toEqual([{ to: 'a@example.com', subject: 'Hi', text: 'Receipt', html: null, messageId: messageIdFor(email.id) }]);
     expect(await database.prisma.email.findUniqueOrThrow({ where: { id: email.id } })).toMatchObject({ status: 'sent', error: null });
   });
 
@@ -32,20 +32,19 @@ describe(`sendEmail (${testDbKind})`, () => {
     expect((await database.prisma.email.findUniqueOrThrow({ where: { id: email.id } })).status).toBe('failed');
   });
 
-  it('an email whose sender died mid-send is queued again once its claim is older than the send timeout, and then sent', async () => {
+  it('sends an email left `sending` by a process that died mid-send again, once requeued, under the same Message-ID', async () => {
     const sent: OutgoingMail[] = [];
-    const email = await queuedEmail('lost-in-crash');
-    // The sender claimed it and the process was killed before it finished.
-    const dying: Mailer = { send: () => new Promise(() => undefined) };
-    void sendEmail(database.prisma, dying, email.id);
-    await expect.poll(async () => (await database.prisma.email.findUniqueOrThrow({ where: { id: email.id } })).status).toBe('sending');
-    // Within the timeout the claim stands: nothing is sent twice.
-    expect(await requeueLostEmails(database.prisma, new Date(Date.now() - 60_000))).toBe(0);
+    const email = await queuedEmail('crashed');
+    // The first process claimed it and died before writing `sent` (the send itself may or may not have gone out).
+    await database.prisma.email.update({ where: { id: email.id }, data: { status: 'sending' } });
+    // Its job's retry finds nothing to claim: without a requeue the email is lost.
     expect(await sendEmail(database.prisma, { send: async (m) => void sent.push(m) }, email.id)).toBe('skipped');
-    // Past it, the sweep puts it back and the next job sends it.
-    expect(await requeueLostEmails(database.prisma, new Date(Date.now() + 1000))).toBe(1);
+    expect(await requeueStalledEmail(database.prisma, email.id)).toBe(true);
+    expect(await requeueStalledEmail(database.prisma, email.id)).toBe(false);
     expect(await sendEmail(database.prisma, { send: async (m) => void sent.push(m) }, email.id)).toBe('sent');
-    expect(sent).toHaveLength(1);
+    expect(sent.map((m) => m.messageId)).toEqual([messageIdFor(email.id)]);
+    // A sent email is never requeued.
+    expect(await requeueStalledEmail(database.prisma, email.id)).toBe(false);
     expect((await database.prisma.email.findUniqueOrThrow({ where: { id: email.id } })).status).toBe('sent');
   });
 

@@ -1,5 +1,7 @@
 // Sending a stored Email. The row's status is the idempotency record: only a `queued` email is
-// claimed (→ `sending`) and sent, so a retried or duplicated job never sends twice. Without
+// claimed (→ `sending`) and sent, so a retried or duplicated job never sends twice. A process
+// that dies mid-send leaves the row `sending`: the sweep puts it back in the queue once no job
+// holds it (requeueStalledEmail), and it is sent again under the same Message-ID. Without
 // SMTP_URL the database is the mailbox: the email is marked `stored` for the admin to read.
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
@@ -10,6 +12,12 @@ export interface OutgoingMail {
   subject: string;
   text: string;
   html?: string | null;
+  /**
+   * The same for every try of one Email row: a send repeated after a crash (the server took
+   * it, the process died before writing `sent`) reaches the mailbox as the same message, which
+   * mail clients and servers recognise.
+   */
+  messageId?: string;
 }
 
 export interface Mailer {
@@ -23,9 +31,14 @@ export function smtpMailer(url: string, from = process.env.MAIL_FROM ?? 'Brisk <
   const transport = nodemailer.createTransport(url);
   return {
     async send(mail) {
-      await transport.sendMail({ from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html ?? undefined });
+      await transport.sendMail({ from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html ?? undefined, messageId: mail.messageId });
     },
   };
+}
+
+/** The Message-ID of an Email row's every send. */
+export function messageIdFor(emailId: string): string {
+  return `<${emailId}@brisk.mail>`;
 }
 
 export type SendOutcome = 'sent' | 'stored' | 'skipped';
@@ -39,7 +52,7 @@ export async function sendEmail(prisma: PrismaClient, mailer: Mailer | null, ema
   if (claimed.count !== 1) return 'skipped';
   const email = await prisma.email.findUniqueOrThrow({ where: { id: emailId } });
   try {
-    await mailer.send({ to: email.to, subject: email.subject, text: email.text, html: email.html });
+    await mailer.send({ to: email.to, subject: email.subject, text: email.text, html: email.html, messageId: messageIdFor(email.id) });
   } catch (err) {
     // Back to the queue with the reason; the job's retry (or the sweep) tries again.
     await prisma.email.update({ where: { id: emailId }, data: { status: 'queued', error: err instanceof Error ? err.message.slice(0, 1_000) : String(err) } });
@@ -49,17 +62,16 @@ export async function sendEmail(prisma: PrismaClient, mailer: Mailer | null, ema
   return 'sent';
 }
 
-/**
- * Emails a sender claimed and never finished (the process died mid-send) back to `queued`, so
- * the sweep sends them. A claim is lost once it is older than the send job's own timeout; an
- * email that did leave before the crash may then go out twice, which beats never.
- */
-export async function requeueLostEmails(prisma: PrismaClient, claimedBefore: Date): Promise<number> {
-  const r = await prisma.email.updateMany({ where: { status: 'sending', OR: [{ claimedAt: { lt: claimedBefore } }, { claimedAt: null, createdAt: { lt: claimedBefore } }] }, data: { status: 'queued', claimedAt: null } });
-  return r.count;
-}
-
 /** After the last retry: the email stays in the database, marked failed, for the admin. */
 export async function markEmailFailed(prisma: PrismaClient, emailId: string): Promise<void> {
   await prisma.email.updateMany({ where: { id: emailId, status: 'queued' }, data: { status: 'failed' } });
+}
+
+/**
+ * An email left `sending` by a process that died mid-send (no job holds it any more) goes back
+ * to the queue: sent at least once, never lost. True when this call requeued it.
+ */
+export async function requeueStalledEmail(prisma: PrismaClient, emailId: string): Promise<boolean> {
+  const r = await prisma.email.updateMany({ where: { id: emailId, status: 'sending' }, data: { status: 'queued', error: 'the process sending it stopped' } });
+  return r.count === 1;
 }

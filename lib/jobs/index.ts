@@ -14,7 +14,7 @@ import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { setAfterCommitHooks } from '@/lib/orders/after-commit';
 import { cancelSupersededAttempt, executeSystemRefund, pendingRemedies, RemedyJobData, type RemedyGateway } from '@/lib/orders/remedies';
 import { StripeEventJobData, isSheddingLoad, markStripeEventDead, processStripeEvent, type EventGateway } from '@/lib/orders/stripe-events';
-import { EmailJobData, markEmailFailed, requeueLostEmails, sendEmail, smtpMailer, type Mailer } from './email';
+import { EmailJobData, markEmailFailed, requeueStalledEmail, sendEmail, smtpMailer, type Mailer } from './email';
 import { jobsLog } from './log';
 import { preparedPgliteAdapter } from './pglite-adapter';
 import { RECONCILE_QUEUE, registerReconcileJob } from './reconcile-job';
@@ -30,7 +30,7 @@ export const QUEUES = {
 } as const;
 
 const SCHEMA = 'pgboss';
-/** How long one email send may run before its job expires (and its claim counts as lost). */
+/** How long one email send may run before its job expires (the sweep then requeues its email). */
 const EMAIL_SEND_TIMEOUT_SECONDS = 120;
 
 export interface RetryPolicy {
@@ -192,7 +192,9 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
     }
     system.workerIds.set(
       QUEUES.sweep,
-      await boss.work(QUEUES.sweep, { pollingIntervalSeconds: polling.pollingIntervalSeconds }, async () => runSweep()),
+      // A sweep still running while the jobs stop (SIGTERM) has nothing to sweep into: it is
+      // skipped, not failed (the next start sweeps).
+      await boss.work(QUEUES.sweep, { pollingIntervalSeconds: polling.pollingIntervalSeconds }, async () => (g.__briskJobs ? runSweep() : { skipped: 'jobs are stopping' })),
     );
     if (opts.scheduleSweep ?? true) await boss.schedule(QUEUES.sweep, '* * * * *', null, { retryLimit: 0 });
     if (opts.reconcile) {
@@ -316,8 +318,9 @@ async function hasOpenJob(boss: PgBoss, queue: string, data: object): Promise<bo
 }
 
 /**
- * Re-enqueues events still `received` and emails still `queued` after sweepAfterSeconds that
- * have no open job: what a process killed between its insert and its enqueue leaves behind.
+ * Re-enqueues events still `received` and emails still `queued` (or left `sending` by a process
+ * that died mid-send) after sweepAfterSeconds that have no open job: what a process killed
+ * between its insert and its enqueue, or in the middle of a send, leaves behind.
  */
 export async function runSweep(): Promise<{ stripeEvents: number; emails: number; remedies: number }> {
   const s = system();
@@ -330,11 +333,12 @@ export async function runSweep(): Promise<{ stripeEvents: number; emails: number
     await enqueueStripeEvent(id);
     stripeEvents++;
   }
-  // A claim older than the send job's timeout was lost with its process.
-  const lost = await requeueLostEmails(s.prisma, new Date(Date.now() - EMAIL_SEND_TIMEOUT_SECONDS * 1000));
-  const queued = await s.prisma.email.findMany({ where: { status: 'queued', createdAt: { lt: before } }, orderBy: { createdAt: 'asc' }, take: 500, select: { id: true } });
-  for (const { id } of queued) {
+  // `sending` with no job holding it: the process sending it died (a crash between the claim
+  // and the write of `sent`); the job's own retry skips it, so only the sweep brings it back.
+  const queued = await s.prisma.email.findMany({ where: { status: { in: ['queued', 'sending'] }, createdAt: { lt: before } }, orderBy: { createdAt: 'asc' }, take: 500, select: { id: true, status: true } });
+  for (const { id, status } of queued) {
     if (await hasOpenJob(s.boss, QUEUES.emailSend, { emailId: id })) continue;
+    if (status === 'sending' && !(await requeueStalledEmail(s.prisma, id))) continue;
     await enqueueEmail(id);
     emails++;
   }
@@ -344,7 +348,7 @@ export async function runSweep(): Promise<{ stripeEvents: number; emails: number
     await enqueueRemedy(data);
     remedies++;
   }
-  if (stripeEvents || emails || remedies || lost) jobsLog.warn({ stripeEvents, emails, lostEmails: lost, remedies }, 'sweep re-enqueued work that had no job');
+  if (stripeEvents || emails || remedies) jobsLog.warn({ stripeEvents, emails, remedies }, 'sweep re-enqueued work that had no job');
   return { stripeEvents, emails, remedies };
 }
 

@@ -126,4 +126,14 @@ describe(`jobs on pg-boss (${testDbKind})`, () => {
     expect(Object.keys(depths)).toEqual(expect.arrayContaining(['stripe-event', 'email-send']));
     expect(depths['stripe-event'].queued).toBe(0);
   });
+
+  it('sweeps an email a dead process left `sending` (no job holds it), and not one just claimed', async () => {
+    const prisma = database.prisma;
+    const minuteAgo = new Date(Date.now() - 60_000);
+    const stalled = await prisma.email.create({ data: { dedupeKey: 'sweep-stalled', to: 'a@example.com', subject: 'Hi', text: 'Receipt', kind: 'order_confirmation', status: 'sending', createdAt: minuteAgo } });
+    const fresh = await prisma.email.create({ data: { dedupeKey: 'sweep-fresh', to: 'a@example.com', subject: 'Hi', text: 'Receipt', kind: 'order_confirmation', status: 'sending' } });
+    expect(await runSweep()).toEqual({ stripeEvents: 0, emails: 1, remedies: 0 });
+    expect((await waitFor(() => prisma.email.findUniqueOrThrow({ where: { id: stalled.id } }), (e) => e.status === 'stored')).status).toBe('stored');
+    expect((await prisma.email.findUniqueOrThrow({ where: { id: fresh.id } })).status).toBe('sending');
+  });
 });
