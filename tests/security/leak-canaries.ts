@@ -15,16 +15,16 @@ export const LEAK_CANARIES = {
   METRICS_TOKEN: 'leakcanary-metrics-token-0123456789',
 };
 
-const MARKER = 'leak-canaries.json';
+export const CANARY_MARKER = 'leak-canaries.json';
 
 /** Records, beside a build just made with `values` in its environment, which canaries it saw. */
 export function recordCanaries(distPath: string, values: Record<string, string>): void {
-  writeFileSync(join(distPath, MARKER), JSON.stringify(Object.values(values)));
+  writeFileSync(join(distPath, CANARY_MARKER), JSON.stringify(Object.values(values)));
 }
 
 /** The canary values a build was made with ([] when it was not made with any). */
 export function canariesBuiltInto(distPath: string): string[] {
-  const file = join(distPath, MARKER);
+  const file = join(distPath, CANARY_MARKER);
   if (!existsSync(file)) return [];
   const values: unknown = JSON.parse(readFileSync(file, 'utf8'));
   return Array.isArray(values) ? values.filter((v): v is string => typeof v === 'string') : [];

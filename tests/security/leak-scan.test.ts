@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildIfNeeded, buildIsFresh } from '@/scripts/build';
 
 const root = resolve(import.meta.dirname, '../..');
-import { LEAK_CANARIES as CANARY, canariesBuiltInto } from './leak-canaries';
+import { CANARY_MARKER, LEAK_CANARIES as CANARY, canariesBuiltInto } from './leak-canaries';
 const SERVER_ONLY_NAMES = ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_WEBHOOK_SECRET_PREVIOUS', 'DATABASE_URL', 'APP_SECRET', 'ADMIN_PASSWORD', 'SMTP_URL', 'METRICS_TOKEN', 'TRUSTED_PROXIES'];
 const SECRET_SHAPES: [string, RegExp][] = [
   ['Stripe secret or restricted key', /\b(sk|rk)_(live|test)_[A-Za-z0-9]{6,}/],
@@ -59,7 +59,8 @@ function buildFiles(): string[] {
   return files(dist, (p) => {
     const rel = relative(dist, p);
     // Symlinks (.next/node_modules points at installed packages) are not the build's own output.
-    return lstatSync(p).isFile() && !rel.startsWith('cache/') && !rel.startsWith('dev/') && !/\.(map|nft\.json)$/.test(rel) && !rel.startsWith('trace');
+    // (leak-canaries.json is the scan's own record of the canaries it looks for.)
+    return lstatSync(p).isFile() && rel !== CANARY_MARKER && !rel.startsWith('cache/') && !rel.startsWith('dev/') && !/\.(map|nft\.json)$/.test(rel) && !rel.startsWith('trace');
   });
 }
 
