@@ -131,7 +131,9 @@ function PaymentForm({ amount, currency, onAmountChange }: { amount: number; cur
       // 3-D Secure: the bank's challenge, then the order page (which shows how it ended).
       setFieldErrors({});
       const { error } = await stripe.handleNextAction({ clientSecret: result.clientSecret });
-      if (error) {
+      // The bank said no: try again here. Anything else (Stripe.js could not look), the order
+      // page finds out how it ended.
+      if (error && (error.type === 'card_error' || error.code === 'payment_intent_authentication_failure')) {
         setNotice({ tone: 'error', text: error.code === 'payment_intent_authentication_failure' ? 'Your bank could not verify this payment. Please try again or use another card.' : (error.message ?? 'Your payment could not be completed. Please try another card.') });
         return;
       }
