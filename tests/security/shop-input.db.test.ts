@@ -87,7 +87,7 @@ async function snapshot() {
   const p = database.prisma;
   const [carts, items, productRows, orders, attempts, holds, events, throttles] = await Promise.all([
     p.cart.count(),
-    p.cartItem.findMany({ orderBy: { id: 'asc' }, select: { cartId: true, productId: true, quantity: true } }),
+    p.cartItem.findMany({ orderBy: [{ cartId: 'asc' }, { productId: 'asc' }], select: { cartId: true, productId: true, quantity: true } }),
     p.product.findMany({ orderBy: { id: 'asc' }, select: { id: true, stock: true, active: true, price: true } }),
     p.order.count(),
     p.paymentAttempt.count(),
