@@ -109,13 +109,24 @@ test('a reload mid-checkout creates no duplicate order or PaymentIntent', async 
   // and reloads while it is in flight. The second Pay finds the order paid.
   await emulator('POST', '/faults', { method: 'POST', path: '/v1/payment_intents', delay_ms: 3_000, times: 1 });
   const before = (await allPaymentIntents()).length;
+  // The confirmation has left the browser (it is in flight at Stripe) when the shopper reloads.
+  const confirmSent = page.waitForRequest((r) => /\/v1\/payment_intents\/[^/]+\/confirm/.test(r.url()));
   await payWith(page, '4242424242424242');
   await expect(page.getByTestId('pay-button')).toHaveText('Processing…');
-  await page.waitForTimeout(500);
+  await confirmSent;
   await page.reload();
   await openCheckout(page);
   await fillContact(page);
-  await page.waitForTimeout(3_000);
+  // The shopper pays again once the slow confirmation has gone through at Stripe: a condition, not a guess of 3 s.
+  await expect
+    .poll(
+      async () => {
+        const all = await allPaymentIntents();
+        return all.slice(0, all.length - before).map((p) => p.status);
+      },
+      { timeout: 15_000 },
+    )
+    .toEqual(['succeeded']);
   await payWith(page, '4242424242424242');
   await expect(page.getByTestId('order-status')).toHaveText('Paid');
   const pis = await allPaymentIntents();

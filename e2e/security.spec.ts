@@ -3,7 +3,7 @@
 // security headers and no secret, and a server error shows no stack trace.
 import { expect, test } from './helpers';
 import { type Page } from '@playwright/test';
-import { addToCart, emulator, fillCard, fillContact, openCheckout, resetStripeBehaviour } from './helpers';
+import { EMULATOR_SECRET_KEY, addToCart, emulator, fillCard, fillContact, openCheckout, resetStripeBehaviour, stripeList } from './helpers';
 
 const ADMIN = { email: 'admin@brisk.test', password: 'correct-horse-battery' };
 
@@ -92,20 +92,32 @@ test('a scripted card-testing run is throttled with a calm message, a real shopp
   // Many cards, each declined, one after the other from one browser.
   const cards = ['4000000000000002', '4000000000009995', '4000000000009987', '4000000000000069', '4000000000000127'];
   let throttledAt = -1;
+  // Every declined confirmation that reached "Stripe" (the server confirms with the card's
+  // ConfirmationToken), counted from Stripe's own events, not from a waiter that could swallow.
+  // (Newest first: the ids this test did not find at its start are its own declines.)
+  const declineIds = async () =>
+    (await stripeList<{ id: string; type: string }>('events?type=payment_intent.payment_failed', EMULATOR_SECRET_KEY)).filter((e) => e.type === 'payment_intent.payment_failed').map((e) => e.id);
+  const earlier = new Set(await declineIds());
+  const declinesAtStripe = async () => (await declineIds()).filter((id) => !earlier.has(id)).length;
   for (const [i, card] of cards.entries()) {
     await fillContact(page, `tester+${i}@example.com`);
     const actionDone = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/checkout');
+    const confirmsBefore = await declinesAtStripe();
     await pay(page, card);
     await actionDone;
-    // The server confirms with the card's token and answers with the decline (or the throttle).
-    const outcome = await Promise.race([
-      page.getByTestId('checkout-throttled').waitFor().then(() => 'throttled' as const),
-      page.getByTestId('checkout-notice').waitFor().then(() => 'declined' as const),
-    ]);
-    if (outcome === 'throttled') {
+    // Either the checkout refuses this try (throttled, and the card never goes to Stripe) or
+    // the card is confirmed at Stripe and declined; neither within the time is a failure.
+    const throttledNotice = page.getByTestId('checkout-throttled');
+    let confirms = confirmsBefore;
+    await expect
+      .poll(async () => ((await throttledNotice.isVisible()) ? 'throttled' : (confirms = await declinesAtStripe()) > confirmsBefore ? 'declined' : 'waiting'), { timeout: 20_000, message: `card ${i + 1}: neither throttled nor confirmed` })
+      .not.toBe('waiting');
+    if (await throttledNotice.isVisible()) {
       throttledAt = i;
+      expect(await declinesAtStripe(), 'a throttled try must not reach Stripe').toBe(confirmsBefore);
       break;
     }
+    expect(confirms, `card ${i + 1} confirmed once`).toBe(confirmsBefore + 1);
     await expect(page.getByTestId('checkout-notice')).toBeVisible();
     await expect(page.getByTestId('pay-button')).toBeEnabled();
   }
