@@ -50,7 +50,7 @@ import { confirmInBrowser } from '../chaos/lib/shopper';
 import { cleanupAll, createDatabase, onCleanup, portFrom, root, runDir, sleep, startApp, startEmulatorProcess, type Child } from './lib/app-process';
 import { LoopbackBrowser } from './lib/browser-client';
 import { summarizeProfile } from './lib/cpu-profile';
-import { cpuBetween, cpuOf, treeCpu } from './lib/proc-cpu';
+import { cpuBetween, cpuOf, processTree, treeCpu } from './lib/proc-cpu';
 import { describeProbes, probeMachine } from './lib/probe';
 import { exitForGoals, isQuick, missedGoals, percentile, recordResults, type Row } from './lib/results';
 import { startTimingProxy, type StripeCall, type TimingProxy } from './lib/timing-proxy';
@@ -63,6 +63,9 @@ const WARMUP = 10;
 const DRAIN_MS = 2_000;
 const PAID_WITHIN_MS = 30_000;
 const PROFILE = process.argv.includes('--profile');
+const STEP_SHOPPERS = isQuick ? 20 : 50;
+/** How long the one-at-a-time shopper waits after confirming, for the webhook and its jobs. */
+const AFTER_CONFIRM_MS = 500;
 const GOAL = { p50: 10, p99: 25, ratio: 1.5, cpuPglite: 25, judgedRate: 20 };
 const dbArg = argValue('--db') ?? 'pglite';
 const kinds = dbArg === 'both' ? (['pglite', 'postgres'] as const) : dbArg === 'postgres' ? (['postgres'] as const) : (['pglite'] as const);
@@ -204,7 +207,14 @@ function nextAddress(): string {
  * The browser's checkout, in one place: when the one-call ConfirmationToken flow lands, this is
  * the function that changes (confirmation token at the emulator first, then Pay with its id).
  */
-async function checkout(site: Site, product: Product, i: number, arrive: number): Promise<Outcome> {
+interface Hooks {
+  afterAdd?: () => void;
+  afterPay?: () => void;
+  beforePages?: () => Promise<void>;
+  afterPage?: () => void;
+}
+
+async function checkout(site: Site, product: Product, i: number, arrive: number, hooks: Hooks = {}): Promise<Outcome> {
   const b = new LoopbackBrowser(site.port, nextAddress(), true);
   if (site.target === 'floor') b.cartCookieName = 'floor_cart';
   const out: Outcome = { target: site.target, i, result: 'error', pages: [] };
@@ -225,9 +235,11 @@ async function checkout(site: Site, product: Product, i: number, arrive: number)
       out.add = addStep;
       if (r.status !== 303) throw new Error(`add to cart: HTTP ${r.status}`);
     }
+    hooks.afterAdd?.();
     const input = { ...DETAILS, email: `shopper${i}@example.com`, expectedAmount: product.price };
     const [s, payStep] = await timed(() => b.startPayment(site.actionId, input));
     out.pay = payStep;
+    hooks.afterPay?.();
     const res = s.result as { kind: string; clientSecret?: string; paymentIntentId?: string; orderToken?: string } | null;
     if (!res || res.kind !== 'ready') {
       out.result = res && (res.kind === 'busy' || res.kind === 'throttled') ? 'turned away' : 'error';
@@ -238,10 +250,12 @@ async function checkout(site: Site, product: Product, i: number, arrive: number)
     const confirmed = await confirmInBrowser({ stripeUrl: site.emulatorUrl, publishableKey: KEYS.publishable, paymentIntentId: res.paymentIntentId!, clientSecret: res.clientSecret!, paymentMethod: 'pm_card_visa' });
     if (confirmed.status !== 'succeeded') throw new Error(`confirm at Stripe: HTTP ${confirmed.http} ${confirmed.status ?? JSON.stringify(confirmed.error)}`);
     const pagePath = site.target === 'shop' ? res.orderToken! : res.paymentIntentId!;
+    await hooks.beforePages?.();
     const deadline = performance.now() + PAID_WITHIN_MS;
     while (performance.now() < deadline) {
       const [v, pageStep] = await timed(() => b.viewOrder(pagePath));
       out.pages.push(pageStep);
+      hooks.afterPage?.();
       if (v.status === 'Paid') {
         out.result = 'paid';
         out.toPaidMs = performance.now() - arrive;
@@ -383,6 +397,62 @@ const p = (xs: number[], q: number) => (xs.length ? percentile(xs, q).toFixed(1)
 const ratio = (a: number, b: number) => (b > 0 ? a / b : NaN);
 const judge = (ok: boolean, by: string) => (ok ? 'met' : `NOT met (${by})`);
 
+function commandOf(pid: number): string {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    const script = argv.find((a) => /\.(ts|js)$/.test(a) && !a.includes('/.bin/'))?.replace(/^.*\/(scripts|bin|node_modules)\//, '$1/');
+    return `${pid}:${script ?? argv[0]?.replace(/^.*\//, '') ?? '?'}`;
+  } catch {
+    return `${pid}:gone`;
+  }
+}
+
+interface StepCpu {
+  add: number;
+  pay: number;
+  after: number;
+  page: number;
+  pages: number;
+  total: number;
+}
+
+/**
+ * One shopper at a time, `n` of them: the server tree's CPU around each step, less the idle
+ * rate over the step's time. /proc counts in 10 ms ticks, so only the sums over n mean much.
+ */
+async function cpuPerStep(site: Site, products: Product[], n: number, idlePerS: number): Promise<StepCpu> {
+  const sum = { add: 0, pay: 0, after: 0, page: 0, pages: 0 };
+  let done = 0;
+  for (let i = 0; i < n; i++) {
+    let last = site.cpu();
+    let lastAt = performance.now();
+    const lap = (k: 'add' | 'pay' | 'after' | 'page') => {
+      const now = site.cpu();
+      const at = performance.now();
+      sum[k] += cpuBetween(last, now) - (idlePerS * (at - lastAt)) / 1000;
+      last = now;
+      lastAt = at;
+    };
+    const o = await checkout(site, products[i % products.length], 100_000 + i, performance.now(), {
+      afterAdd: () => lap('add'),
+      afterPay: () => lap('pay'),
+      // The confirmation is the browser's (at the emulator); then the webhook reaches the shop.
+      beforePages: async () => {
+        await sleep(AFTER_CONFIRM_MS);
+        lap('after');
+      },
+      afterPage: () => lap('page'),
+    });
+    if (o.result === 'paid') {
+      done++;
+      sum.pages += o.pages.length;
+    }
+  }
+  const per = (x: number) => x / Math.max(1, done);
+  const r = { add: per(sum.add), pay: per(sum.pay), after: per(sum.after), page: per(sum.page) / Math.max(1, per(sum.pages)), pages: per(sum.pages) };
+  return { ...r, total: r.add + r.pay + r.after + r.page * r.pages };
+}
+
 // ---- one database ----
 
 async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; notes: string[]; data: unknown }> {
@@ -470,6 +540,16 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
   };
   console.log(`[${kind}] idle CPU: shop ${idle.shop.toFixed(1)} ms/s${kind === 'postgres' ? ` (+ database ${idle.db.toFixed(1)} ms/s)` : ''}, floor ${idle.floor.toFixed(1)} ms/s`);
 
+  const notes: string[] = [];
+  const idleByProcess = [...cpuOf([...idle0.shop.keys()])]
+    .map(([pid, t]) => ({ pid, what: commandOf(pid), msPerS: (t - (idle0.shop.get(pid) ?? 0)) / idleS }))
+    .filter((x) => x.msPerS > 0)
+    .map((x) => `${x.what} ${x.msPerS.toFixed(1)}`)
+    .join(', ');
+
+  // One shopper at a time: the CPU of each step on its own (less idle), shop and floor.
+  const steps = { shop: await cpuPerStep(shop, products, STEP_SHOPPERS, idle.shop), floor: await cpuPerStep(floorSite, products, STEP_SHOPPERS, idle.floor) };
+
   const probeBefore = probeMachine();
   const rows: Row[] = [];
   const data: unknown[] = [];
@@ -551,6 +631,16 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
     data.push({ rate, shop: { ...s, windowS: ms.windowS, cpuMs: ms.cpuMs, dbCpuMs: ms.dbCpuMs }, floor: { ...f, windowS: mf.windowS, cpuMs: mf.cpuMs } });
     for (const r of rows.slice(-8)) console.log(JSON.stringify(r));
   }
+  const stepText = (x: StepCpu) => `add to cart ${x.add.toFixed(1)}, Pay ${x.pay.toFixed(1)}, after the confirmation (webhook, jobs) ${x.after.toFixed(1)}, order page ${x.page.toFixed(1)} (×${x.pages.toFixed(2)}) = ${x.total.toFixed(1)}`;
+  rows.push({
+    database: kind,
+    rate: `1 at a time ×${STEP_SHOPPERS}`,
+    measure: 'process CPU per step, ms (less idle; server tree only)',
+    shop: stepText(steps.shop),
+    floor: stepText(steps.floor),
+    'shop/floor': `${ratio(steps.shop.total, steps.floor.total).toFixed(1)}×`,
+    goal: '—',
+  });
   rows.push({
     database: kind,
     rate: 'idle',
@@ -560,10 +650,27 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
     'shop/floor': '—',
     goal: '—',
   });
+  notes.push(`idle CPU of the shop by process (ms/s): ${idleByProcess}`);
   const probeAfter = probeMachine();
   await floor.stop();
+  if (profileDir) {
+    // The profile is written when the server exits on its own: SIGTERM to it alone, once (the
+    // group's SIGTERM reaches it twice, through the launcher too, and the second one kills it
+    // before --cpu-prof writes).
+    const serve = processTree(app.process.pid!).find((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('scripts/serve.ts');
+      } catch {
+        return false;
+      }
+    });
+    if (serve) {
+      process.kill(serve, 'SIGTERM');
+      for (let i = 0; i < 200 && existsSync(`/proc/${serve}`); i++) await sleep(100);
+    }
+  }
   await app.stop(15_000);
-  const notes = [describeProbes(probeBefore, probeAfter), `load average at the end: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' / ')} (1/5/15 min, 2 cores)`];
+  notes.unshift(describeProbes(probeBefore, probeAfter), `load average at the end: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' / ')} (1/5/15 min, 2 cores)`);
   if (profileDir) {
     await sleep(500);
     const files = existsSync(profileDir) ? readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')) : [];
