@@ -408,6 +408,8 @@ function commandOf(pid: number): string {
 }
 
 interface StepCpu {
+  /** Monotonic µs windows of each step, to cut a CPU profile to them. */
+  windows: Record<'add' | 'pay' | 'after' | 'page', [number, number][]>;
   add: number;
   pay: number;
   after: number;
@@ -422,16 +424,20 @@ interface StepCpu {
  */
 async function cpuPerStep(site: Site, products: Product[], n: number, idlePerS: number): Promise<StepCpu> {
   const sum = { add: 0, pay: 0, after: 0, page: 0, pages: 0 };
+  const windows: StepCpu['windows'] = { add: [], pay: [], after: [], page: [] };
   let done = 0;
   for (let i = 0; i < n; i++) {
     let last = site.cpu();
     let lastAt = performance.now();
+    let lastMono = monoUs();
     const lap = (k: 'add' | 'pay' | 'after' | 'page') => {
       const now = site.cpu();
       const at = performance.now();
       sum[k] += cpuBetween(last, now) - (idlePerS * (at - lastAt)) / 1000;
+      windows[k].push([lastMono, monoUs()]);
       last = now;
       lastAt = at;
+      lastMono = monoUs();
     };
     const o = await checkout(site, products[i % products.length], 100_000 + i, performance.now(), {
       afterAdd: () => lap('add'),
@@ -450,7 +456,7 @@ async function cpuPerStep(site: Site, products: Product[], n: number, idlePerS: 
   }
   const per = (x: number) => x / Math.max(1, done);
   const r = { add: per(sum.add), pay: per(sum.pay), after: per(sum.after), page: per(sum.page) / Math.max(1, per(sum.pages)), pages: per(sum.pages) };
-  return { ...r, total: r.add + r.pay + r.after + r.page * r.pages };
+  return { ...r, windows, total: r.add + r.pay + r.after + r.page * r.pages };
 }
 
 // ---- one database ----
@@ -677,9 +683,19 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
     // The server is the largest profile (the launchers do little).
     const biggest = files.map((f) => join(profileDir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0];
     if (biggest && worst) {
-      const summary = summarizeProfile(biggest, windows);
-      console.log(summary.text);
-      notes.push(`CPU profile of the shop's server (node --cpu-prof, the load windows only): ${biggest}`, ...summary.lines);
+      notes.push(`CPU profile of the shop's server (node --cpu-prof): ${biggest}`);
+      const parts: [string, [number, number][], number][] = [
+        [`the load windows (${RATES.join(', ')}/s)`, windows, 25],
+        ['one at a time: add to cart', steps.shop.windows.add, 10],
+        ['one at a time: Pay', steps.shop.windows.pay, 12],
+        ['one at a time: after the confirmation (webhook, jobs)', steps.shop.windows.after, 15],
+        ['one at a time: order page', steps.shop.windows.page, 12],
+      ];
+      for (const [label, w, functions] of parts) {
+        const summary = summarizeProfile(biggest, w, { label, kinds: 12, functions });
+        console.log(summary.text);
+        notes.push(...summary.lines);
+      }
     } else notes.push(`no CPU profile found in ${profileDir}`);
   }
   return { rows, notes, data };

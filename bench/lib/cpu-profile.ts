@@ -2,11 +2,13 @@
 // windows (monotonic µs, the clock both V8 and process.hrtime use), summarized as the top
 // functions by self time and the time by kind of work, self (where the sample was) and
 // inclusive (any frame of the stack of that kind).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 interface Node {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 interface Profile {
@@ -39,14 +41,58 @@ const KINDS: [string, RegExp][] = [
   ['node internals', /^node:|^internal\//],
 ];
 
+/** Bundled app code by its source file (the build's source maps), first match wins. */
+const APP_KINDS: [string, RegExp][] = [
+  ['app: lib/db (SQL driver path, Prisma client setup)', /lib\/db\//],
+  ['app: lib/checkout', /lib\/checkout\//],
+  ['app: lib/orders (webhook, apply, events)', /lib\/orders\//],
+  ['app: lib/jobs', /lib\/jobs\//],
+  ['app: lib/stripe (gateway)', /lib\/stripe\//],
+  ['app: lib/security, proxy.ts (nonce, headers, guards)', /lib\/security\/|proxy\.ts/],
+  ['app: lib/observability (logging, metrics, tracing)', /lib\/observability\//],
+  ['app: lib/cart, lib/catalog', /lib\/(cart|catalog)\//],
+  ['app: lib/generated (Prisma client)', /lib\/generated\//],
+  ['app: other lib', /lib\//],
+  ['app: pages, layouts, components', /^(\.\.\/)*(app|pages|components)\/|\[project\]\/(app|pages|components)\//],
+  ['bundled: next', /node_modules\/next\//],
+  ['bundled: react', /node_modules\/react/],
+  ['bundled: zod', /node_modules\/zod\//],
+  ['bundled: other packages', /node_modules\//],
+];
+
+const maps = new Map<string, SourceMap | null>();
+function originalSource(n: Node): string | undefined {
+  const url = n.callFrame.url;
+  if (!/\.next[^/]*\/server\//.test(url)) return undefined;
+  let map = maps.get(url);
+  if (map === undefined) {
+    map = null;
+    try {
+      const file = url.startsWith('file:') ? fileURLToPath(url) : url;
+      if (existsSync(`${file}.map`)) map = new SourceMap(JSON.parse(readFileSync(`${file}.map`, 'utf8')));
+    } catch {
+      map = null;
+    }
+    maps.set(url, map);
+  }
+  if (!map) return undefined;
+  const e = map.findEntry(n.callFrame.lineNumber, n.callFrame.columnNumber) as { originalSource?: string };
+  return e?.originalSource;
+}
+
 function kindOf(n: Node): string {
+  const src = originalSource(n);
+  if (src) {
+    for (const [k, re] of APP_KINDS) if (re.test(src)) return k;
+    return `app: ${src.replace(/^(\.\.\/)+/, '')}`;
+  }
   const key = n.callFrame.url || n.callFrame.functionName;
   for (const [k, re] of KINDS) if (re.test(key)) return k;
   if (!n.callFrame.url) return `native/other: ${n.callFrame.functionName || '(anonymous)'}`;
   return 'other';
 }
 
-export function summarizeProfile(file: string, windows: [number, number][]): { text: string; lines: string[] } {
+export function summarizeProfile(file: string, windows: [number, number][], o: { label?: string; kinds?: number; functions?: number } = {}): { text: string; lines: string[] } {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -68,7 +114,7 @@ export function summarizeProfile(file: string, windows: [number, number][]): { t
     const n = byId.get(id)!;
     const k = kindOf(n);
     selfKind.set(k, (selfKind.get(k) ?? 0) + us);
-    const fn = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^.*\/(\.next[^/]*)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+    const fn = `${n.callFrame.functionName || '(anonymous)'} ${originalSource(n)?.replace(/^(\.\.\/)+/, '') ?? `${n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^.*\/(\.next[^/]*)\//, '$1/')}:${n.callFrame.lineNumber + 1}`}`;
     selfFn.set(fn, (selfFn.get(fn) ?? 0) + us);
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) seen.add(kindOf(byId.get(cur)!));
@@ -76,12 +122,13 @@ export function summarizeProfile(file: string, windows: [number, number][]): { t
   }
   const busy = total - (selfKind.get('idle') ?? 0);
   const pct = (us: number) => `${((us / Math.max(1, busy)) * 100).toFixed(1)}%`;
-  const top = (m: Map<string, number>, n: number) => [...m].filter(([k]) => k !== 'idle').sort((a, b) => b[1] - a[1]).slice(0, n);
+  const top = (m: Map<string, number>, n: number) => [...m].filter(([k]) => k !== 'idle' && !k.startsWith('(idle)') && k !== 'native/other: (root)').sort((a, b) => b[1] - a[1]).slice(0, n);
+  const label = o.label ?? 'the load windows';
   const lines = [
-    `profile: ${(busy / 1000).toFixed(0)} ms on CPU in the load windows (of ${(total / 1000).toFixed(0)} ms sampled; idle excluded from the shares below)`,
-    `self time by kind: ${top(selfKind, 14).map(([k, us]) => `${k} ${pct(us)}`).join('; ')}`,
-    `inclusive by kind (any frame of that kind on the stack): ${top(inclKind, 14).map(([k, us]) => `${k} ${pct(us)}`).join('; ')}`,
-    `top self functions: ${top(selfFn, 25).map(([k, us]) => `${k} ${pct(us)}`).join('; ')}`,
+    `profile, ${label}: ${(busy / 1000).toFixed(0)} ms on CPU (of ${(total / 1000).toFixed(0)} ms sampled; idle excluded from the shares below)`,
+    `${label}, self time by kind: ${top(selfKind, o.kinds ?? 14).map(([k, us]) => `${k} ${pct(us)}`).join('; ')}`,
+    `${label}, inclusive by kind (any frame of that kind on the stack): ${top(inclKind, o.kinds ?? 14).map(([k, us]) => `${k} ${pct(us)}`).join('; ')}`,
+    `${label}, top self functions: ${top(selfFn, o.functions ?? 25).map(([k, us]) => `${k} ${pct(us)}`).join('; ')}`,
   ];
   return { text: lines.join('\n'), lines };
 }
