@@ -112,7 +112,9 @@ function floorActionId(): string {
 
 async function startFloor(o: { port: number; logFile: string; stripeBase: string; profileDir?: string }): Promise<Child & { url: string; pid: number }> {
   const log = createWriteStream(o.logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []), nextBin, 'start', floorDir, '-p', String(o.port), '-H', '127.0.0.1'], {
+  // The same extra Node.js flags as the shop's server (BRISK_NODE_FLAGS, read by scripts/start.ts).
+  const flags = (process.env.BRISK_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...flags, ...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []), nextBin, 'start', floorDir, '-p', String(o.port), '-H', '127.0.0.1'], {
     cwd: root,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -721,7 +723,7 @@ await cleanupAll();
 recordResults({
   name: 'server-checkout',
   title: `The checkout through the real server, beside a bare Next.js floor${PROFILE ? ' (profiled: figures inflated by --cpu-prof)' : ''}`,
-  command: `${process.env.NODE_OPTIONS ? `NODE_OPTIONS='${process.env.NODE_OPTIONS}' ` : ''}npm run bench:server --${isQuick ? ' --quick' : ''}${dbArg !== 'pglite' ? ` --db ${dbArg}` : ''}${argValue('--rates') ? ` --rates ${argValue('--rates')}` : ''}${argValue('--seconds') ? ` --seconds ${argValue('--seconds')}` : ''}${PROFILE ? ' --profile' : ''}`,
+  command: `${process.env.NODE_OPTIONS ? `NODE_OPTIONS='${process.env.NODE_OPTIONS}' ` : ''}${process.env.BRISK_NODE_FLAGS ? `BRISK_NODE_FLAGS='${process.env.BRISK_NODE_FLAGS}' ` : ''}npm run bench:server --${isQuick ? ' --quick' : ''}${dbArg !== 'pglite' ? ` --db ${dbArg}` : ''}${argValue('--rates') ? ` --rates ${argValue('--rates')}` : ''}${argValue('--seconds') ? ` --seconds ${argValue('--seconds')}` : ''}${PROFILE ? ' --profile' : ''}`,
   rows,
   notes: [
     `Shop: scripts/start.ts as \`npm start\` runs it (NODE_ENV=production, scripts/serve.ts around Next.js, default settings: the gateway's rate budget, the in-process worker), build in .next-bench. Floor: bench/floor (a route setting a cart cookie, a server action validating with zod and creating the PaymentIntent with the same stripe SDK, an order page retrieving it), \`next start\` of the repo's next. Each against its own emulator process (the shop's delivers webhooks to it) through a timing proxy.`,
