@@ -8,7 +8,7 @@ export function PayButton() {
     <button
       type="button"
       onClick={async () => {
-        const r = await floorStartPayment({ email: 'a@example.com', name: 'A', addressLine1: '1 St', city: 'C', postalCode: '1', country: 'US', expectedAmount: 100 });
+        const r = await floorStartPayment({ email: 'a@example.com', name: 'A', addressLine1: '1 St', city: 'C', postalCode: '1', country: 'US', expectedAmount: 100, confirmationToken: 'ctoken_from_stripe_js' });
         setStatus(r.kind);
       }}
     >
