@@ -23,7 +23,7 @@ const config = [
     },
   },
   {
-    ignores: ['node_modules/**', '.next/**', '.next-*/**', '.data/**', 'lib/generated/**', 'test-results/**', 'playwright-report/**', 'bench/results/**', 'next-env.d.ts', '.scratch/**'],
+    ignores: ['node_modules/**', '.next/**', '.next-*/**', '.data/**', 'lib/generated/**', 'test-results/**', 'playwright-report/**', 'bench/results/**', 'bench/floor/.next/**', 'bench/floor/next-env.d.ts', 'next-env.d.ts', '.scratch/**'],
   },
 ];
 

@@ -1,4 +1,6 @@
-// The time Brisk itself adds to a checkout, apart from Stripe: shoppers run the server-side
+// IN PROCESS (no HTTP, no Next.js, no rate budget): the lib/ functions of the checkout called
+// directly; bench/server-checkout.bench.ts (`npm run bench:server`) measures it through the real
+// server. The time Brisk itself adds to a checkout, apart from Stripe: shoppers run the server-side
 // flow (add to cart → startPayment → [browser confirms with Stripe] → order page converges)
 // against the emulator at 0 ms and 50 ms of injected latency, on PGlite and, when
 // BENCH_DATABASE_URL (or TEST_DATABASE_URL) is set or in a full run, on PostgreSQL.
@@ -179,7 +181,7 @@ try {
 const probeAfter = probeMachine();
 recordResults({
   name: 'checkout',
-  title: 'Checkout: time the app adds to a checkout (server side, excluding Stripe)',
+  title: 'Checkout, in process (lib functions called directly: no HTTP, no Next.js, no rate budget; bench/server-checkout.bench.ts goes through the real server): time the app adds, excluding Stripe',
   command: `npx tsx bench/checkout.bench.ts${isQuick ? ' --quick' : ''}`,
   rows,
   notes: [

@@ -24,7 +24,10 @@ const log = (line: string) => console.log(`[brisk] ${line}`);
 function spawnNextServer(port: number, env: NodeJS.ProcessEnv): ChildProcess & { stdout: NodeJS.ReadableStream } {
   // Our own server around Next (scripts/serve.ts), not `next start`: it is where the client's
   // address is taken from the socket (TRUSTED_PROXIES) and bad page posts are refused.
-  return spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts/serve.ts')], {
+  // BRISK_NODE_FLAGS: extra Node.js flags for the server (flags NODE_OPTIONS refuses, such as
+  // --experimental-async-context-frame), e.g. for a benchmark comparing them.
+  const flags = (process.env.BRISK_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  return spawn(process.execPath, [...flags, '--import', 'tsx', join(root, 'scripts/serve.ts')], {
     cwd: root,
     env: { ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -29,6 +29,8 @@ export interface OrderPage {
 
 export class LoopbackBrowser {
   cookie = '';
+  /** The cart cookie this browser keeps (the bare floor app of bench/floor names its own). */
+  cartCookieName = 'brisk_cart';
   private readonly agent: http.Agent;
 
   constructor(
@@ -66,7 +68,7 @@ export class LoopbackBrowser {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
-            const cart = (res.headers['set-cookie'] ?? []).find((c) => c.startsWith('brisk_cart='));
+            const cart = (res.headers['set-cookie'] ?? []).find((c) => c.startsWith(`${this.cartCookieName}=`));
             if (cart) this.cookie = cart.split(';')[0];
             resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started });
           });

@@ -1,0 +1,2 @@
+// Its own (empty) instrumentation hook: without one, Turbopack takes the repo root's.
+export function register(): void {}
