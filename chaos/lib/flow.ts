@@ -98,11 +98,12 @@ export async function checkout(shopper: Shopper, product: Product, quantity: num
       for (const [attempt, ids] of attempts) if (ids.size > 1) out.splitDoubleSubmit = `attempt ${attempt}: ${[...ids].join(' ≠ ')}`;
       const r = (withPi[0] ?? results.find((x) => x.kind === 'declined') ?? results[0]) as StartPaymentResult;
       if (r.kind !== 'busy' && r.kind !== 'error') token = null;
-      if (r.kind === 'submitted' || r.kind === 'requires_action') {
+      if (r.kind === 'requires_action') return { ...out, result: 'refused', detail: 'requires_action: the scenarios use frictionless cards only' };
+      if (r.kind === 'submitted') {
         out.firstReadyAt ??= performance.now();
         out.orderToken = r.orderToken;
         out.paymentIntentId = r.paymentIntentId;
-        // The scenarios' cards are frictionless: paid (or processing) in the server's one call.
+        // Paid (or processing) in the server's one call.
         out.paidAt = performance.now();
         out.result = 'paid';
         break;

@@ -28,7 +28,9 @@ beforeAll(async () => {
     maxDelayMs: 50,
     recordMetrics: false,
     budget: createRateBudget({ mode: 'test', secretKey: emulator.secretKey, perSecond: 100 }),
-    breaker: { consecutiveFailures: 3, halfOpenAfterMs: 300, halfOpenMaxMs: 600 },
+    // The first probe (the gateway's own request) comes after the three "busy" answers below are
+    // counted, even on a loaded machine: at 300 ms it sometimes landed among them.
+    breaker: { consecutiveFailures: 3, halfOpenAfterMs: 1_500, halfOpenMaxMs: 2_000 },
   });
 });
 afterAll(async () => {

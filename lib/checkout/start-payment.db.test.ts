@@ -7,7 +7,6 @@ import { addToCart, getCart } from '@/lib/cart/cart';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 import { applyPaymentIntent } from '@/lib/orders/apply';
 import { SubmitRateLimiter } from '@/lib/security/submit-rate';
-import { StripeGateway as Gateway } from '@/lib/stripe/gateway';
 import { cardToken, finishThreeDSecure } from '@/tests/helpers/payments';
 import { idempotencyKeyFor, startPayment, type StartPaymentResult } from './start-payment';
 

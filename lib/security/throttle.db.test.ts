@@ -8,7 +8,6 @@ import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart } from '@/lib/cart/cart';
 import { startPayment, type StartPaymentResult } from '@/lib/checkout/start-payment';
 import { cardToken } from '@/tests/helpers/payments';
-import { applyPaymentIntent } from '@/lib/orders/apply';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 import { CHECKOUT_THROTTLE, cardTestingOverview, consumeAttempt, cooldownMs, declineSignals, recordDecline, throttleKeys } from './throttle';
 
