@@ -77,7 +77,17 @@ export interface BreakerOptions {
 }
 
 export type ConcurrencyOptions =
-  | ({ mode?: 'adaptive'; queueCapacity?: number; maxQueueWaitMs?: number } & AdaptiveLimitOptions)
+  | ({
+      mode?: 'adaptive';
+      queueCapacity?: number;
+      /**
+       * A shopper's patience: the longest a call waits in line for a slot (default 8 s). A call is
+       * refused up front only when the line cannot drain within it at the observed latency.
+       */
+      patienceMs?: number;
+      /** @deprecated the old name of patienceMs. */
+      maxQueueWaitMs?: number;
+    } & AdaptiveLimitOptions)
   | { mode: 'static'; limit: number; queueCapacity?: number };
 
 export interface GatewayOptions {
@@ -207,9 +217,12 @@ export class StripeGateway {
       const limiter = new AdaptiveLimit(c);
       this.limiter = limiter;
       const bulkhead = new AdaptiveBulkhead(() => limiter.limit, {
-        queueCapacity: c.queueCapacity ?? 50,
-        maxQueueWaitMs: c.maxQueueWaitMs ?? 3_000,
+        queueCapacity: c.queueCapacity ?? 400,
+        patienceMs: c.patienceMs ?? c.maxQueueWaitMs ?? 8_000,
         recentLatencyMs: () => limiter.rtt.recentMs,
+        // Shed only when waiting cannot succeed: Stripe failing, or the line too long to drain.
+        failing: () => this.breaker !== null && this.breaker.state !== CircuitState.Closed,
+        onQueued: () => limiter.demand(),
         onReject: (why) => this.metric((m) => m.stripeRejections.inc({ reason: why })),
       });
       limiter.onChange((limit) => {
@@ -257,6 +270,8 @@ export class StripeGateway {
         });
         if (state === CircuitState.Open) {
           this.openedAt ??= Date.now();
+          // Those waiting in line would only reach an open breaker: tell them now.
+          if (this.bulkhead instanceof AdaptiveBulkhead) this.bulkhead.shed();
           this.log.warn({ breaker: to, failedProbes: this.failedProbes }, 'Stripe circuit breaker opened: failing fast');
           this.scheduleProbe();
         } else if (state === CircuitState.Closed) {
