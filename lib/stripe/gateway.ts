@@ -582,6 +582,17 @@ export function rateShareFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   return share;
 }
 
+/**
+ * Benchmarks only (bench/events.bench.ts, with BRISK_BENCH_ROUTES=1): BRISK_BENCH_STRIPE_RATE
+ * lifts the rate budget so the app's own event-apply throughput can be measured apart from
+ * test mode's 20 requests/s. Ignored without BRISK_BENCH_ROUTES=1.
+ */
+function benchRateOverride(env: NodeJS.ProcessEnv = process.env): { perSecond?: number } {
+  if (env.BRISK_BENCH_ROUTES !== '1') return {};
+  const rate = Number(env.BRISK_BENCH_STRIPE_RATE);
+  return rate > 0 ? { perSecond: rate } : {};
+}
+
 const globalForGateway = globalThis as unknown as { __briskGateway?: StripeGateway };
 
 /** The process-wide gateway, built once from the environment. */
@@ -596,7 +607,7 @@ export function stripeGateway(settings?: StripeSettings): StripeGateway {
     }
     const log = appLogger();
     globalForGateway.__briskGateway = new StripeGateway(createStripeClient(s), {
-      budget: createRateBudget({ mode: keyMode(s.secretKey), share: rateShareFromEnv(), secretKey: s.secretKey, pool }),
+      budget: createRateBudget({ mode: keyMode(s.secretKey), share: rateShareFromEnv(), secretKey: s.secretKey, pool, ...benchRateOverride() }),
       stats: new CallStatsRecorder(
         async () => (await import('@/lib/db/client')).prisma(),
         10_000,
