@@ -312,7 +312,9 @@ async function runKind(kind: 'pglite' | 'postgres', emulator: RunningEmulator, s
     };
 
     // The build (if stale) and migrations, then the backlogs stored with nobody applying them.
-    let web = await app('store', { WORKER_MODE: 'off' }, 'start');
+    // BENCH_REUSE_BUILD=1: serve the existing bench build as is (the workers on PostgreSQL run
+    // from source either way), e.g. while another run still serves that build.
+    let web = await app('store', { WORKER_MODE: 'off' }, process.env.BENCH_REUSE_BUILD === '1' ? 'next' : 'start');
     await postAll(web, phases.shipped);
     await postAll(web, phases.backlog);
     await stop(web);

@@ -1,5 +1,6 @@
 // Where a process's CPU went, from a V8 .cpuprofile (node --cpu-prof): self time by package or
-// source area, and the top functions.   npx tsx bench/lib/cpuprofile.ts <file.cpuprofile> [top]
+// source area, and the top functions.   npx tsx bench/lib/cpuprofile.ts <file.cpuprofile> [top] [skip seconds]
+// (skip: leave out the first seconds, e.g. a process's start-up, to see its steady state)
 import { readFileSync } from 'node:fs';
 
 interface Node {
@@ -18,11 +19,16 @@ function area(url: string, fn: string): string {
   return own ? own[1] : url.replace(/^.*\//, '');
 }
 
-const [file, topArg] = process.argv.slice(2);
+const [file, topArg, skipArg] = process.argv.slice(2);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] };
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map<number, number>();
-profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+const skipUs = Number(skipArg ?? 0) * 1e6;
+let at = 0;
+profile.samples.forEach((id, i) => {
+  at += profile.timeDeltas[i] ?? 0;
+  if (at >= skipUs) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+});
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 const idle = [...self].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, t]) => a + t, 0);
 const byArea = new Map<string, number>();

@@ -215,20 +215,22 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
 
 /**
  * A batch handler that settles each job on its own: a job whose handler throws fails (and is
- * retried or dead-lettered as its queue says), the others complete.
+ * retried or dead-lettered as its queue says), the others complete. The jobs of a batch run
+ * side by side: one at a time, a worker had only localConcurrency jobs in flight, each mostly
+ * waiting on round trips (the events benchmark: ~10 ms of CPU in ~100 ms of waiting per event).
+ * Jobs about the same order are safe together: applying locks the order's row.
  */
 function eachJob(handle: (job: Job<unknown>) => Promise<object>): (jobs: Job<unknown>[]) => Promise<JobResult[]> {
-  return async (jobs) => {
-    const results: JobResult[] = [];
-    for (const job of jobs) {
-      try {
-        results.push({ id: job.id, status: 'completed', output: await handle(job) });
-      } catch (err) {
-        results.push({ id: job.id, status: 'failed', output: { message: err instanceof Error ? err.message : String(err) } });
-      }
-    }
-    return results;
-  };
+  return (jobs) =>
+    Promise.all(
+      jobs.map(async (job): Promise<JobResult> => {
+        try {
+          return { id: job.id, status: 'completed', output: await handle(job) };
+        } catch (err) {
+          return { id: job.id, status: 'failed', output: { message: err instanceof Error ? err.message : String(err) } };
+        }
+      }),
+    );
 }
 
 /**
