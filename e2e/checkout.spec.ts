@@ -82,23 +82,32 @@ test('3-D Secure: Complete pays, Fail does not', async ({ page }) => {
   await expect(page.getByTestId('order-status')).toHaveText('Paid');
 });
 
-test('a double click on Pay creates one PaymentIntent', async ({ page }) => {
+test('a double click on Pay creates one PaymentIntent, confirmed on the server in one request', async ({ page }) => {
   await addToCart(page, 'french-press');
   await openCheckout(page);
   await fillContact(page);
   await fillCard(page, '4242424242424242');
   const before = (await allPaymentIntents()).length;
+  // The browser no longer confirms: it makes a ConfirmationToken and never calls /confirm.
+  const browserCalls: string[] = [];
+  page.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith('/v1/')) browserCalls.push(`${r.method()} ${path}`);
+  });
   await page.getByTestId('pay-button').dblclick();
   await expect(page.getByTestId('order-status')).toHaveText('Paid');
   expect((await allPaymentIntents()).length).toBe(before + 1);
+  expect(browserCalls.filter((c) => c.includes('/payment_intents'))).toEqual([]);
+  expect(browserCalls).toContain('POST /v1/confirmation_tokens');
 });
 
 test('a reload mid-checkout creates no duplicate order or PaymentIntent', async ({ page }) => {
   await addToCart(page, 'cold-brew-bottle');
   await openCheckout(page);
   await fillContact(page);
-  // Stripe is slow to confirm; the shopper gives up waiting and reloads while it is in flight.
-  await emulator('POST', '/faults', { method: 'POST', path: '/v1/payment_intents/*/confirm', delay_ms: 3_000, times: 1 });
+  // Stripe is slow to create and confirm (the server's one call); the shopper gives up waiting
+  // and reloads while it is in flight. The second Pay finds the order paid.
+  await emulator('POST', '/faults', { method: 'POST', path: '/v1/payment_intents', delay_ms: 3_000, times: 1 });
   const before = (await allPaymentIntents()).length;
   await payWith(page, '4242424242424242');
   await expect(page.getByTestId('pay-button')).toHaveText('Processing…');

@@ -95,12 +95,12 @@ test('a scripted card-testing run is throttled with a calm message, a real shopp
   for (const [i, card] of cards.entries()) {
     await fillContact(page, `tester+${i}@example.com`);
     const actionDone = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/checkout');
-    const confirmDone = page.waitForResponse((r) => /\/v1\/payment_intents\/[^/]+\/confirm/.test(r.url())).catch(() => null);
     await pay(page, card);
     await actionDone;
+    // The server confirms with the card's token and answers with the decline (or the throttle).
     const outcome = await Promise.race([
       page.getByTestId('checkout-throttled').waitFor().then(() => 'throttled' as const),
-      confirmDone.then(() => 'declined' as const),
+      page.getByTestId('checkout-notice').waitFor().then(() => 'declined' as const),
     ]);
     if (outcome === 'throttled') {
       throttledAt = i;
@@ -163,10 +163,14 @@ test('a server error shows a calm page with no stack trace or internals', async 
   await addToCart(page, 'morning-blend');
   await openCheckout(page);
   await fillContact(page);
-  // The order stays pending in our records (no webhooks), and Stripe answers its retrieval with an error.
+  // The order stays pending in our records (3-D Secure under way, no webhooks), and Stripe answers
+  // its retrieval with an error: the order page must ask Stripe, and fails.
   await emulator('POST', '/webhooks', { mode: 'hold' });
+  await pay(page, '4000002500003155');
+  const challenge = page.frameLocator('iframe[src*="/3ds/"]').getByRole('button', { name: 'Complete' });
+  await challenge.waitFor();
   await emulator('POST', '/faults', { method: 'GET', path: '/v1/payment_intents', status: 400, code: 'parameter_invalid_empty' });
-  await pay(page, '4242424242424242');
+  await challenge.click();
   await page.waitForURL(/\/orders\//);
   for (const load of [() => Promise.resolve(), () => page.reload()]) {
     await load();

@@ -1,8 +1,9 @@
 // A shopper driving the real Next.js server over HTTP the way the browser does: "Add to cart" as
 // the product page's plain form POST, the checkout's server action through React's own reply
 // encoder (Next-Action header, the signed cart cookie), the order page
-// by GET, and Stripe.js's part — confirming the PaymentIntent with the publishable key and the
-// client secret — straight against the emulator. No lib/ function runs in this process.
+// by GET, and Stripe.js's part — a ConfirmationToken for the card (publishable key), and for
+// stale tabs confirming a PaymentIntent with its client secret — straight against the emulator.
+// No lib/ function runs in this process.
 import { createRequire } from 'node:module';
 import type { StartPaymentResult } from '../../lib/checkout/start-payment';
 
@@ -111,8 +112,9 @@ export class Shopper {
     throw new Error(`addToCart: HTTP ${r.status} ${text.slice(0, 200)}`);
   }
 
-  async startPayment(expectedAmount: number): Promise<StartPaymentResult> {
-    return (await this.post('/checkout', 'startPaymentAction', [{ ...DETAILS, email: this.email, expectedAmount }])) as StartPaymentResult;
+  /** Pay: the card goes by its ConfirmationToken (see createTokenInBrowser); the server confirms. */
+  async startPayment(expectedAmount: number, confirmationToken: string): Promise<StartPaymentResult> {
+    return (await this.post('/checkout', 'startPaymentAction', [{ ...DETAILS, email: this.email, expectedAmount, confirmationToken }])) as StartPaymentResult;
   }
 
   /** The order page; it applies the PaymentIntent's state itself. Returns the status shown. */
@@ -128,6 +130,42 @@ export class Shopper {
     if (r.status >= 500) throw new ServerDown(`HTTP ${r.status}`, r.status);
     const m = html.match(/data-testid="order-status"[^>]*>([^<]+)</);
     return m ? m[1].trim() : null;
+  }
+}
+
+/** Test cards by the names the scenarios use (the numbers Stripe.js would read from the Payment Element). */
+export const TEST_CARDS: Record<string, string> = {
+  pm_card_visa: '4242424242424242',
+  pm_card_chargeDeclined: '4000000000000002',
+  pm_card_authenticationRequired: '4000002500003155',
+};
+
+/**
+ * Stripe.js's createConfirmationToken, as the browser sends it: the card as
+ * payment_method_data, with the publishable key. Returns the token id, or null when Stripe
+ * could not be reached.
+ */
+export async function createTokenInBrowser(o: { stripeUrl: string; publishableKey: string; card?: string }): Promise<string | null> {
+  const number = TEST_CARDS[o.card ?? 'pm_card_visa'] ?? o.card ?? TEST_CARDS.pm_card_visa;
+  const body = new URLSearchParams({
+    'payment_method_data[type]': 'card',
+    'payment_method_data[card][number]': number,
+    'payment_method_data[card][exp_month]': '12',
+    'payment_method_data[card][exp_year]': String(new Date().getUTCFullYear() + 3),
+    'payment_method_data[card][cvc]': '123',
+    return_url: 'http://127.0.0.1/checkout',
+  });
+  try {
+    const r = await fetch(`${o.stripeUrl}/v1/confirmation_tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${o.publishableKey}` },
+      body,
+      signal: AbortSignal.timeout(20_000),
+    });
+    if (!r.ok) return null;
+    return ((await r.json()) as { id?: string }).id ?? null;
+  } catch {
+    return null;
   }
 }
 

@@ -19,7 +19,7 @@ import { checkPayments } from '../lib/checks';
 import { startCountingMailbox } from '../lib/counting-mailer';
 import { persist, type Product } from '../lib/flow';
 import { actionIds, chance, listAllStripe, median, openForChecks, prepareDatabase, rand, sleep, startKiller, startStripe, type Scenario, type StripeStandIn } from '../lib/harness';
-import { confirmInBrowser, ServerDown, Shopper } from '../lib/shopper';
+import { confirmInBrowser, createTokenInBrowser, ServerDown, Shopper } from '../lib/shopper';
 
 type Plan = 'race-cancel' | 'both-tabs' | 'stale-only' | 'pay-then-change' | 'three-tabs' | 'new-only';
 const PLANS: [Plan, number][] = [
@@ -107,7 +107,14 @@ async function staleTabsJourney(shopper: Shopper, o: Opts): Promise<Journey> {
     while (performance.now() < deadline) {
       let r: StartPaymentResult;
       try {
-        r = await shopper.startPayment(amount());
+        // A 3-D Secure card: the attempt's PaymentIntent waits, as a tab mid-checkout, for
+        // `confirm` below (Stripe.js in that tab) to pay it, now or after it went stale.
+        const token = await createTokenInBrowser({ stripeUrl: o.stripe.url, publishableKey: o.stripe.publishableKey, card: 'pm_card_authenticationRequired' });
+        if (!token) {
+          await sleep(250);
+          continue;
+        }
+        r = await shopper.startPayment(amount(), token);
       } catch (err) {
         if (!(err instanceof ServerDown)) throw err;
         j.serverDown++;
@@ -115,7 +122,7 @@ async function staleTabsJourney(shopper: Shopper, o: Opts): Promise<Journey> {
         await sleep(250);
         continue;
       }
-      if (r.kind === 'ready') {
+      if (r.kind === 'requires_action') {
         newest = Math.max(newest, r.attempt);
         return { paymentIntentId: r.paymentIntentId, clientSecret: r.clientSecret, attempt: r.attempt, orderToken: r.orderToken };
       }

@@ -43,12 +43,6 @@ const COUNTRIES = [
   ['AU', 'Australia'],
 ] as const;
 
-// Stripe's card messages are written for shoppers; a few codes are not, so say them plainly.
-function shopperMessage(error: { code?: string; message?: string }): string {
-  if (error.code === 'payment_intent_authentication_failure') return 'Your bank could not verify this payment. Please try again or use another card.';
-  return error.message ?? 'Your payment could not be completed. Please try another card.';
-}
-
 type Notice = { tone: 'error' | 'busy' | 'info' | 'throttled'; text: string } | null;
 
 function PaymentForm({ amount, currency, onAmountChange }: { amount: number; currency: string; onAmountChange: (a: number) => void }) {
@@ -61,6 +55,7 @@ function PaymentForm({ amount, currency, onAmountChange }: { amount: number; cur
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [retryIn, setRetryIn] = useState(0);
   const inFlight = useRef(false);
+  const unusedToken = useRef<string | null>(null);
 
   useEffect(() => {
     if (retryIn <= 0) return;
@@ -74,17 +69,44 @@ function PaymentForm({ amount, currency, onAmountChange }: { amount: number; cur
     setSubmitting(true);
     setNotice(null);
     try {
+      // Deferred intent, confirmed on the server: the card becomes a ConfirmationToken here, and
+      // the server creates and confirms the PaymentIntent with it in one Stripe call.
       const { error: submitError } = await elements.submit();
       if (submitError) {
         setNotice({ tone: 'error', text: submitError.message ?? 'Please complete your card details.' });
         return;
       }
+      // A token the server never got to use (busy, an error) is sent again with the retry, so
+      // a payment Stripe took before the answer was lost is found under the same key, never taken
+      // twice; after any answer that used it, the next Pay makes a new one.
+      let confirmationToken = unusedToken.current;
+      if (!confirmationToken) {
+        const created = await stripe.createConfirmationToken({ elements, params: { return_url: `${window.location.origin}/checkout` } });
+        if (created.error) {
+          setNotice({ tone: 'error', text: created.error.message ?? 'Please check your card details.' });
+          return;
+        }
+        confirmationToken = created.confirmationToken.id;
+        unusedToken.current = confirmationToken;
+      }
       const data = Object.fromEntries(new FormData(form).entries());
-      const result = await startPaymentAction({ ...data, expectedAmount: amount });
+      const result = await startPaymentAction({ ...data, expectedAmount: amount, confirmationToken });
+      if (result.kind !== 'busy' && result.kind !== 'error' && result.kind !== 'throttled') unusedToken.current = null;
       switch (result.kind) {
-        case 'ready':
+        case 'requires_action':
           break;
+        case 'submitted':
+        case 'already_paid':
+        case 'in_progress':
+          router.push(`/orders/${result.orderToken}`);
+          return;
+        case 'declined':
+          setFieldErrors({});
+          setNotice({ tone: 'error', text: result.message });
+          return;
         case 'invalid':
+          // The fields were refused before anything was sent to Stripe: the token is still unused.
+          if (!result.fieldErrors.confirmationToken) unusedToken.current = confirmationToken;
           setFieldErrors(result.fieldErrors);
           setNotice({ tone: 'error', text: result.message });
           return;
@@ -93,10 +115,6 @@ function PaymentForm({ amount, currency, onAmountChange }: { amount: number; cur
           elements.update({ amount: result.amount });
           setNotice({ tone: 'info', text: result.message });
           router.refresh();
-          return;
-        case 'already_paid':
-        case 'in_progress':
-          router.push(`/orders/${result.orderToken}`);
           return;
         case 'busy':
           setRetryIn(result.retryAfterSeconds);
@@ -110,25 +128,16 @@ function PaymentForm({ amount, currency, onAmountChange }: { amount: number; cur
           setNotice({ tone: 'error', text: result.message });
           return;
       }
+      // 3-D Secure: the bank's challenge, then the order page (which shows how it ended).
       setFieldErrors({});
-      const returnUrl = `${window.location.origin}/orders/${result.orderToken}`;
-      const { error, paymentIntent } = await stripe.confirmPayment({
-        elements,
-        clientSecret: result.clientSecret,
-        redirect: 'if_required',
-        confirmParams: { return_url: returnUrl },
-      });
-      if (error) {
-        // This payment already went through (or is going through) in another tab: the order
-        // page shows where it stands.
-        if (error.code === 'payment_intent_unexpected_state') {
-          router.push(`/orders/${result.orderToken}`);
-          return;
-        }
-        setNotice({ tone: 'error', text: shopperMessage(error) });
+      const { error } = await stripe.handleNextAction({ clientSecret: result.clientSecret });
+      // The bank said no: try again here. Anything else (Stripe.js could not look), the order
+      // page finds out how it ended.
+      if (error && (error.type === 'card_error' || error.code === 'payment_intent_authentication_failure')) {
+        setNotice({ tone: 'error', text: error.code === 'payment_intent_authentication_failure' ? 'Your bank could not verify this payment. Please try again or use another card.' : (error.message ?? 'Your payment could not be completed. Please try another card.') });
         return;
       }
-      if (paymentIntent) router.push(`/orders/${result.orderToken}`);
+      router.push(`/orders/${result.orderToken}`);
     } catch {
       setNotice({ tone: 'busy', text: 'We could not reach the payment service. Your cart is saved — please try again.' });
       setRetryIn(3);
@@ -186,7 +195,14 @@ function PaymentForm({ amount, currency, onAmountChange }: { amount: number; cur
       <fieldset>
         <legend className="mb-2 text-lg font-semibold">Payment</legend>
         <div className="rounded-md border border-stone-300 bg-white p-3" data-testid="payment-element">
-          <PaymentElement onReady={() => setReady(true)} options={{ layout: 'tabs' }} />
+          <PaymentElement
+            onReady={() => setReady(true)}
+            // Other card details: the next Pay makes a token of those.
+            onChange={() => {
+              unusedToken.current = null;
+            }}
+            options={{ layout: 'tabs' }}
+          />
         </div>
       </fieldset>
 

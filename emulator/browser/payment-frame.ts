@@ -203,25 +203,27 @@ function validate(): StripeErrorShape | null {
   return null;
 }
 
-async function createPaymentMethod(billingDetails: unknown, metadata: unknown): Promise<FrameResult> {
-  const error = validate();
-  if (error) return { ok: false, error };
+/** The card as PaymentMethod parameters (type, card, billing_details). */
+function cardParams(billingDetails: unknown): Record<string, unknown> {
   const { month, year } = parseExpiry(inputs.expiry.value);
   const extra = (typeof billingDetails === 'object' && billingDetails !== null ? billingDetails : {}) as Record<string, unknown>;
   const extraAddress = (typeof extra.address === 'object' && extra.address !== null ? extra.address : {}) as Record<string, unknown>;
   const address = options.hidePostalCode ? extraAddress : { ...extraAddress, country: country.value, postal_code: inputs.postalCode.value.trim() };
-  const body = encodeForm({
+  return {
     type: 'card',
     card: { number: onlyDigits(inputs.number.value), exp_month: month, exp_year: year, cvc: onlyDigits(inputs.cvc.value) },
     billing_details: Object.keys(address).length ? { ...extra, address } : extra,
-    metadata: typeof metadata === 'object' && metadata !== null ? metadata : undefined,
-  });
+  };
+}
+
+/** POSTs to the emulator with the publishable key: the JSON object, or the API's error. */
+async function post(path: string, params: Record<string, unknown>): Promise<{ ok: true; json: Record<string, unknown> } | { ok: false; error: StripeErrorShape }> {
   let response: Response;
   try {
-    response = await fetch(`${location.origin}/v1/payment_methods`, {
+    response = await fetch(`${location.origin}${path}`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${publishableKey}`, 'Content-Type': 'application/x-www-form-urlencoded' },
-      body,
+      body: encodeForm(params),
     });
   } catch {
     return { ok: false, error: { type: 'api_connection_error', message: 'An error occurred with our connection to Stripe.' } };
@@ -233,9 +235,37 @@ async function createPaymentMethod(billingDetails: unknown, metadata: unknown): 
     return { ok: false, error: { type: 'api_error', message: `Unexpected response from Stripe (HTTP ${response.status}).` } };
   }
   if (!response.ok || typeof json.id !== 'string') {
-    const apiError = (json.error ?? { type: 'api_error', message: `HTTP ${response.status}` }) as StripeErrorShape;
-    return { ok: false, error: apiError };
+    return { ok: false, error: (json.error ?? { type: 'api_error', message: `HTTP ${response.status}` }) as StripeErrorShape };
   }
+  return { ok: true, json };
+}
+
+/**
+ * stripe.createConfirmationToken(): the card goes from this frame straight to the emulator as
+ * `payment_method_data`; the page gets the token, whose preview holds no card number.
+ */
+async function createConfirmationToken(billingDetails: unknown, params: unknown): Promise<FrameResult> {
+  const error = validate();
+  if (error) return { ok: false, error };
+  const extra = (typeof params === 'object' && params !== null ? params : {}) as Record<string, unknown>;
+  const pick = (key: string) => (extra[key] === undefined ? {} : { [key]: extra[key] });
+  const created = await post('/v1/confirmation_tokens', {
+    payment_method_data: cardParams(billingDetails),
+    ...pick('return_url'),
+    ...pick('shipping'),
+    ...pick('setup_future_usage'),
+  });
+  if (!created.ok) return created;
+  return { ok: true, confirmationToken: created.json };
+}
+
+async function createPaymentMethod(billingDetails: unknown, metadata: unknown): Promise<FrameResult> {
+  const error = validate();
+  if (error) return { ok: false, error };
+  const created = await post('/v1/payment_methods', { ...cardParams(billingDetails), metadata: typeof metadata === 'object' && metadata !== null ? metadata : undefined });
+  if (!created.ok) return created;
+  const { json } = created;
+  if (typeof json.id !== 'string') return { ok: false, error: { type: 'api_error', message: 'Unexpected response from Stripe.' } };
   const card = (json.card ?? {}) as Record<string, unknown>;
   const summary: PaymentMethodSummary = {
     id: json.id,
@@ -257,6 +287,8 @@ async function handle(request: FrameRequest): Promise<FrameResult> {
     }
     case 'createPaymentMethod':
       return createPaymentMethod(request.billingDetails, request.metadata);
+    case 'createConfirmationToken':
+      return createConfirmationToken(request.billingDetails, request.params);
     case 'focus': {
       const first = FIELDS.find((f) => !fieldStates()[f].complete) ?? 'number';
       inputs[first].focus();

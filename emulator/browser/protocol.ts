@@ -35,13 +35,14 @@ export interface PaymentMethodSummary {
 export type FrameRequest =
   | { method: 'validate' }
   | { method: 'createPaymentMethod'; billingDetails?: unknown; metadata?: unknown }
+  | { method: 'createConfirmationToken'; billingDetails?: unknown; params?: unknown }
   | { method: 'focus' }
   | { method: 'blur' }
   | { method: 'clear' }
   | { method: 'update'; options: FrameOptions };
 
 export type FrameResult =
-  | { ok: true; paymentMethod?: PaymentMethodSummary }
+  | { ok: true; paymentMethod?: PaymentMethodSummary; confirmationToken?: Record<string, unknown> }
   | { ok: false; error: StripeErrorShape };
 
 /** Options the parent passes to the frame (in the URL hash, then through `update`). */

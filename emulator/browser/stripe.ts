@@ -538,8 +538,25 @@ class StripeInstance {
     return Promise.resolve(unsupported('stripe.createSource()'));
   }
 
-  createConfirmationToken(): Promise<{ error: StripeErrorShape }> {
-    return Promise.resolve(unsupported('stripe.createConfirmationToken()'));
+  /**
+   * Deferred-intent server-side confirmation: the Payment Element's card becomes a
+   * ConfirmationToken (POST /v1/confirmation_tokens from the card frame, publishable key),
+   * which the merchant's server confirms a PaymentIntent with.
+   */
+  createConfirmationToken(options: Json): Promise<{ confirmationToken: unknown } | { error: StripeErrorShape }> {
+    return this.guard(async () => {
+      const elements = isObject(options) ? options.elements : undefined;
+      if (!(elements instanceof ElementsGroup)) {
+        throw new IntegrationError('Invalid value for createConfirmationToken: elements should be an Elements group created by this Stripe instance.');
+      }
+      const element = this.submittedElement(elements, 'stripe.createConfirmationToken()');
+      const params = isObject(options.params) ? options.params : {};
+      const pmData = isObject(params.payment_method_data) ? params.payment_method_data : {};
+      const { payment_method_data: _pmData, ...rest } = params;
+      const result = await element.request({ method: 'createConfirmationToken', billingDetails: pmData.billing_details, params: rest });
+      if (!result.ok) return { error: result.error };
+      return { confirmationToken: result.confirmationToken };
+    });
   }
 
   confirmSetup(): Promise<{ error: StripeErrorShape }> {

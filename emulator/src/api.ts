@@ -17,9 +17,9 @@ import {
   readStrings,
   validateFields,
 } from './params';
-import type { BillingDetailsInput, CardInput, ConfirmOptions, Payments } from './payments';
+import type { BillingDetailsInput, CardInput, ConfirmOptions, Payments, RedeemedToken } from './payments';
 import type { Collection, Store } from './store';
-import type { Charge, Json, JsonObject, Metadata, PaymentIntent, PaymentMethod, RequestInfo, Stored } from './types';
+import type { Charge, ConfirmationToken, Json, JsonObject, Metadata, PaymentIntent, PaymentMethod, RequestInfo, Stored } from './types';
 
 export type KeyKind = 'secret' | 'publishable';
 
@@ -121,6 +121,7 @@ const SETUP_FUTURE_USAGE = { type: 'string', enum: ['off_session', 'on_session']
 const CONFIRM_FIELDS: ParamFields = {
   ...EXPAND,
   capture_method: CAPTURE_METHOD,
+  confirmation_token: { type: 'string' },
   error_on_requires_action: { type: 'boolean' },
   mandate_data: { type: 'ignored' },
   off_session: { type: 'boolean' },
@@ -176,6 +177,22 @@ const PI_CANCEL: ParamFields = {
   ...EXPAND,
   cancellation_reason: { type: 'string', enum: ['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned'] },
 };
+
+/** POST /v1/confirmation_tokens (Stripe.js, publishable key) and its test helper (secret key). */
+const CTOKEN_CREATE: ParamFields = {
+  ...EXPAND,
+  payment_method_data: { type: 'object', fields: PAYMENT_METHOD_DATA },
+  payment_method_options: { type: 'ignored' },
+  payment_method_types: { type: 'array', of: { type: 'string' } },
+  return_url: { type: 'string' },
+  setup_future_usage: SETUP_FUTURE_USAGE,
+  shipping: { type: 'object', fields: SHIPPING },
+  mandate_data: { type: 'ignored' },
+  // Stripe.js sends the Elements group's settings along.
+  elements_session_id: { type: 'ignored' },
+  client_context: { type: 'ignored' },
+};
+const CTOKEN_TEST_HELPER: ParamFields = { ...CTOKEN_CREATE, payment_method: { type: 'string' } };
 
 const LIST: ParamFields = {
   ...EXPAND,
@@ -267,6 +284,14 @@ export class Api {
           if (action === 'cancel') return publishable ? deny() : this.cancelPaymentIntent(req, id);
         }
         break;
+      case 'confirmation_tokens':
+        // Stripe.js creates them with the publishable key; the server reads them with the secret key.
+        if (id === undefined && m === 'POST') return publishable ? this.createConfirmationToken(req, CTOKEN_CREATE) : deny();
+        if (id !== undefined && action === undefined && m === 'GET') return publishable ? deny() : this.retrieve(req, this.store.confirmationTokens, id, 'confirmation_token', 'confirmation_token');
+        break;
+      case 'test_helpers':
+        if (id === 'confirmation_tokens' && action === undefined && m === 'POST') return publishable ? deny() : this.createConfirmationToken(req, CTOKEN_TEST_HELPER);
+        break;
       case 'payment_methods':
         if (id === undefined && m === 'POST') return this.createPaymentMethod(req);
         if (id !== undefined && action === undefined && m === 'GET') return publishable ? deny() : this.retrievePaymentMethod(req, id);
@@ -313,6 +338,8 @@ export class Api {
     const pmData = readObject(p, 'payment_method_data');
     if (pmRef && pmData) throw errors.invalid('You may only specify one of these parameters: payment_method, payment_method_data.', 'payment_method_data');
     if (pmRef) this.payments.checkPaymentMethod(pmRef);
+    const token = this.confirmationTokenParam(req, p, pmRef, pmData);
+    if (token && !confirm) throw errors.invalid('You can only pass confirmation_token when confirm=true.', 'confirmation_token');
     const expand = readStrings(p, 'expand');
     this.checkExpand('payment_intent', expand);
 
@@ -341,7 +368,8 @@ export class Api {
       req.request,
     );
     if (!confirm) return this.ok(this.paymentIntentView(pi, req.keyKind), expand);
-    const result = this.payments.confirm(pi, { ...this.confirmOptions(p), paymentMethod }, req.request);
+    const options = token ? this.tokenConfirmOptions(p, this.payments.redeemConfirmationToken(token, pi)) : { ...this.confirmOptions(p), paymentMethod };
+    const result = this.payments.confirm(pi, options, req.request);
     if (result.error) throw result.error;
     return this.ok(this.paymentIntentView(result.paymentIntent, req.keyKind), expand);
   }
@@ -404,13 +432,20 @@ export class Api {
     const pmData = readObject(p, 'payment_method_data');
     if (pmRef && pmData) throw errors.invalid('You may only specify one of these parameters: payment_method, payment_method_data.', 'payment_method_data');
     if (pmRef) this.payments.checkPaymentMethod(pmRef);
+    const token = this.confirmationTokenParam(req, p, pmRef, pmData);
     const expand = readStrings(p, 'expand');
     this.checkExpand('payment_intent', expand);
 
     req.begin();
     this.payments.assertConfirmable(pi);
-    const paymentMethod = pmRef ? this.payments.resolvePaymentMethod(pmRef) : pmData ? this.paymentMethodFromData(pmData) : null;
-    const result = this.payments.confirm(pi, { ...this.confirmOptions(p), paymentMethod }, req.request);
+    let options: ConfirmOptions;
+    if (token) {
+      options = this.tokenConfirmOptions(p, this.payments.redeemConfirmationToken(token, pi));
+    } else {
+      const paymentMethod = pmRef ? this.payments.resolvePaymentMethod(pmRef) : pmData ? this.paymentMethodFromData(pmData) : null;
+      options = { ...this.confirmOptions(p), paymentMethod };
+    }
+    const result = this.payments.confirm(pi, options, req.request);
     if (result.error) {
       // The browser sees the PaymentIntent in a decline without its secret-key-only fields.
       const embedded = result.error.body.payment_intent;
@@ -450,6 +485,54 @@ export class Api {
     const p = this.validate(req, { ...LIST, customer: { type: 'string' } });
     const customer = readString(p, 'customer');
     return this.listResponse(req, p, this.store.paymentIntents, '/v1/payment_intents', 'payment_intent', (pi) => !customer || pi.customer === customer);
+  }
+
+  // ---- ConfirmationTokens ----
+
+  private createConfirmationToken(req: ApiRequest, fields: ParamFields): ApiResponse {
+    const p = this.validate(req, fields);
+    this.paymentMethodTypes(p);
+    const pmRef = readString(p, 'payment_method');
+    const pmData = readObject(p, 'payment_method_data');
+    if (pmRef && pmData) throw errors.invalid('You may only specify one of these parameters: payment_method, payment_method_data.', 'payment_method_data');
+    if (!pmRef && !pmData) throw errors.missingParam('payment_method_data');
+    if (pmRef) this.payments.checkPaymentMethod(pmRef);
+    const card = pmData ? readCard(pmData, 'payment_method_data') : null;
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('confirmation_token', expand);
+    req.begin();
+    const source = card && pmData ? { card, billing: readBilling(readObject(pmData, 'billing_details')) } : { paymentMethod: this.payments.resolvePaymentMethod(pmRef ?? '') };
+    const token = this.payments.createConfirmationToken(source, {
+      returnUrl: readString(p, 'return_url') ?? null,
+      shipping: (readObject(p, 'shipping') ?? null) as Json,
+      setupFutureUsage: readString(p, 'setup_future_usage') ?? null,
+      // Made by Stripe.js, the browser handles next actions itself.
+      useStripeSdk: req.keyKind === 'publishable',
+    });
+    return this.ok(token, expand);
+  }
+
+  /**
+   * `confirmation_token` on a confirm (validation stage): secret key only, exclusive with the
+   * other ways to give a payment method, and the token must be unused and unexpired.
+   */
+  private confirmationTokenParam(req: ApiRequest, p: ParamObject, pmRef: string | null | undefined, pmData: ParamObject | null | undefined): ConfirmationToken | null {
+    const ref = readString(p, 'confirmation_token');
+    if (!ref) return null;
+    if (req.keyKind === 'publishable') throw errors.publishableKeyNotAllowed();
+    if (pmRef || pmData) {
+      throw errors.invalid(`You may only specify one of these parameters: confirmation_token, ${pmRef ? 'payment_method' : 'payment_method_data'}.`, 'confirmation_token');
+    }
+    return this.payments.checkConfirmationToken(ref);
+  }
+
+  /** Confirm options from a redeemed token; what the request itself sets wins. */
+  private tokenConfirmOptions(p: ParamObject, redeemed: RedeemedToken): ConfirmOptions {
+    const options: ConfirmOptions = { ...this.confirmOptions(p), paymentMethod: redeemed.paymentMethod };
+    if (options.returnUrl === undefined && redeemed.returnUrl !== null) options.returnUrl = redeemed.returnUrl;
+    if (options.shipping === undefined && redeemed.shipping !== null) options.shipping = redeemed.shipping;
+    if (options.setupFutureUsage === undefined && redeemed.setupFutureUsage !== null) options.setupFutureUsage = redeemed.setupFutureUsage;
+    return options;
   }
 
   // ---- PaymentMethods ----
@@ -674,6 +757,7 @@ export class Api {
     charge: ['payment_intent', 'balance_transaction', 'payment_method'],
     refund: ['charge', 'payment_intent', 'balance_transaction'],
     payment_method: [],
+    confirmation_token: [],
     event: [],
   };
 

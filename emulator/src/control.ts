@@ -57,6 +57,7 @@ export function handleControl(
         counts: {
           payment_intents: ctx.store.paymentIntents.size,
           payment_methods: ctx.store.paymentMethods.size,
+          confirmation_tokens: ctx.store.confirmationTokens.size,
           charges: ctx.store.charges.size,
           refunds: ctx.store.refunds.size,
           events: ctx.store.events.size,

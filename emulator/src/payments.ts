@@ -11,6 +11,7 @@ import type { Store } from './store';
 import type {
   BillingDetails,
   Charge,
+  ConfirmationToken,
   Json,
   JsonObject,
   Metadata,
@@ -63,6 +64,25 @@ export interface ConfirmOptions {
   shipping?: Json;
 }
 
+/** What a ConfirmationToken carries besides its card (Stripe.js sets these from `params`). */
+export interface ConfirmationTokenInput {
+  returnUrl: string | null;
+  shipping: Json;
+  setupFutureUsage: string | null;
+  useStripeSdk: boolean;
+}
+
+/** What confirming with a ConfirmationToken takes from it. */
+export interface RedeemedToken {
+  paymentMethod: PaymentMethod;
+  returnUrl: string | null;
+  shipping: Json;
+  setupFutureUsage: string | null;
+}
+
+/** Stripe's ConfirmationTokens expire 12 hours after creation (the API reference's example object). */
+export const CONFIRMATION_TOKEN_TTL_SECONDS = 12 * 3600;
+
 /** A confirmation's result: the PaymentIntent, and the card error the API answers with on decline. */
 export interface ConfirmResult {
   paymentIntent: PaymentIntent;
@@ -110,6 +130,14 @@ export class Payments {
   // ---- PaymentMethods ----
 
   createPaymentMethod(card: CardInput, billing: BillingDetailsInput, metadata: Metadata): PaymentMethod {
+    const { pm, number } = this.buildPaymentMethod(card, billing, metadata);
+    this.store.paymentMethods.insert(pm);
+    this.store.setCardNumber(pm.id, number);
+    return pm;
+  }
+
+  /** Validates a card as Stripe does and builds its PaymentMethod, without storing it. */
+  private buildPaymentMethod(card: CardInput, billing: BillingDetailsInput, metadata: Metadata): { pm: PaymentMethod; number: string } {
     const number = card.number.replace(/[\s-]/g, '');
     if (!/^\d{12,19}$/.test(number) || !luhnValid(number)) throw cardError('incorrect_number', 'Your card number is incorrect.', 'card[number]');
     if (!Number.isInteger(card.exp_month) || card.exp_month < 1 || card.exp_month > 12) {
@@ -171,9 +199,86 @@ export class Payments {
       metadata,
       type: 'card',
     };
+    return { pm, number };
+  }
+
+  // ---- ConfirmationTokens ----
+
+  /**
+   * A ConfirmationToken for card details (Stripe.js, publishable key) or for an existing
+   * PaymentMethod (the test helper, secret key). The card number is kept like a PaymentMethod's,
+   * by the token's id, and never returned; the PaymentMethod itself is created when the token
+   * confirms a PaymentIntent.
+   */
+  createConfirmationToken(source: { card: CardInput; billing: BillingDetailsInput } | { paymentMethod: PaymentMethod }, input: ConfirmationTokenInput): ConfirmationToken {
+    let pm: PaymentMethod;
+    let number: string;
+    if ('card' in source) {
+      ({ pm, number } = this.buildPaymentMethod(source.card, source.billing, {}));
+    } else {
+      pm = source.paymentMethod;
+      number = this.store.cardNumbers.get(pm.id) ?? '';
+    }
+    const { fingerprint: _fingerprint, ...card } = pm.card;
+    const created = this.clock.nowSeconds();
+    const token: ConfirmationToken = {
+      id: newId('ctoken'),
+      object: 'confirmation_token',
+      created,
+      expires_at: created + CONFIRMATION_TOKEN_TTL_SECONDS,
+      livemode: false,
+      mandate_data: null,
+      payment_intent: null,
+      payment_method_options: null,
+      payment_method_preview: { allow_redisplay: 'unspecified', billing_details: pm.billing_details, card, customer: null, type: 'card' },
+      return_url: input.returnUrl,
+      setup_future_usage: input.setupFutureUsage,
+      setup_intent: null,
+      shipping: input.shipping,
+      use_stripe_sdk: input.useStripeSdk,
+    };
+    this.store.confirmationTokens.insert(token);
+    this.store.setCardNumber(token.id, number);
+    return token;
+  }
+
+  /** The token, if it can still confirm `pi` (validation stage: nothing changes). */
+  checkConfirmationToken(id: string): ConfirmationToken {
+    const token = this.store.confirmationTokens.get(id);
+    if (!token) throw errors.resourceMissing('confirmation_token', id, 'confirmation_token');
+    if (token.payment_intent !== null) {
+      throw errors.invalid(
+        `This ConfirmationToken has already been used to confirm PaymentIntent ${token.payment_intent}; a ConfirmationToken can be used only once. Create a new ConfirmationToken with Stripe.js and try again.`,
+        'confirmation_token',
+      );
+    }
+    if (this.clock.nowSeconds() >= token.expires_at) {
+      throw errors.invalid('This ConfirmationToken has expired. Create a new ConfirmationToken with Stripe.js and try again.', 'confirmation_token');
+    }
+    return token;
+  }
+
+  /** Uses the token up on `pi` and creates the PaymentMethod it carries. */
+  redeemConfirmationToken(token: ConfirmationToken, pi: PaymentIntent): RedeemedToken {
+    const preview = token.payment_method_preview;
+    const number = this.store.cardNumbers.get(token.id) ?? '';
+    const pm: PaymentMethod = {
+      id: newId('pm'),
+      object: 'payment_method',
+      allow_redisplay: 'unspecified',
+      billing_details: preview.billing_details,
+      card: { ...preview.card, fingerprint: fingerprintOf(number) },
+      created: this.clock.nowSeconds(),
+      customer: null,
+      livemode: false,
+      metadata: {},
+      type: 'card',
+    };
     this.store.paymentMethods.insert(pm);
     this.store.setCardNumber(pm.id, number);
-    return pm;
+    token.payment_intent = pi.id;
+    this.store.confirmationTokens.save(token);
+    return { paymentMethod: pm, returnUrl: token.return_url, shipping: token.shipping, setupFutureUsage: token.setup_future_usage };
   }
 
   isShortcut(ref: string): boolean {

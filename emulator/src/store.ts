@@ -6,9 +6,9 @@
 import { appendFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Charge, IdempotencyEntry, PaymentIntent, PaymentMethod, Refund, Stored, StripeEvent, WebhookEndpoint } from './types';
+import type { Charge, ConfirmationToken, IdempotencyEntry, PaymentIntent, PaymentMethod, Refund, Stored, StripeEvent, WebhookEndpoint } from './types';
 
-type CollectionKind = 'payment_intent' | 'payment_method' | 'charge' | 'refund' | 'event';
+type CollectionKind = 'payment_intent' | 'payment_method' | 'charge' | 'refund' | 'event' | 'confirmation_token';
 type RecordKind = CollectionKind | 'card' | 'endpoint' | 'endpoint_deleted' | 'idempotency' | 'idempotency_deleted' | 'meta';
 
 interface JournalRecord {
@@ -33,6 +33,7 @@ interface Snapshot {
   refunds: Refund[];
   events: StripeEvent[];
   card_numbers: Record<string, string>;
+  confirmation_tokens?: ConfirmationToken[];
   webhook_endpoints: WebhookEndpoint[];
   idempotency: IdempotencyEntry[];
 }
@@ -105,6 +106,7 @@ export class Store {
   readonly charges: Collection<Charge>;
   readonly refunds: Collection<Refund>;
   readonly events: Collection<StripeEvent>;
+  readonly confirmationTokens: Collection<ConfirmationToken>;
   /** Full card numbers by PaymentMethod id: they decide a test card's behaviour and are never returned. */
   readonly cardNumbers = new Map<string, string>();
   readonly endpoints = new Map<string, WebhookEndpoint>();
@@ -127,6 +129,7 @@ export class Store {
     this.charges = new Collection<Charge>('charge', onChange);
     this.refunds = new Collection<Refund>('refund', onChange);
     this.events = new Collection<StripeEvent>('event', onChange);
+    this.confirmationTokens = new Collection<ConfirmationToken>('confirmation_token', onChange);
   }
 
   get persistent(): boolean {
@@ -173,6 +176,7 @@ export class Store {
     this.charges.clear();
     this.refunds.clear();
     this.events.clear();
+    this.confirmationTokens.clear();
     this.cardNumbers.clear();
     this.idempotency.clear();
     this.pending.clear();
@@ -281,6 +285,7 @@ export class Store {
       refunds: [...this.refunds.all()],
       events: [...this.events.all()],
       card_numbers: Object.fromEntries(this.cardNumbers),
+      confirmation_tokens: [...this.confirmationTokens.all()],
       webhook_endpoints: [...this.endpoints.values()],
       idempotency: [...this.idempotency.values()].filter((e) => e.state === 'done' && now - e.createdAt < 24 * 3600_000),
     };
@@ -301,6 +306,7 @@ export class Store {
     for (const o of s.refunds ?? []) this.refunds.load(o);
     for (const o of s.events ?? []) this.events.load(o);
     for (const [id, number] of Object.entries(s.card_numbers ?? {})) this.cardNumbers.set(id, number);
+    for (const o of s.confirmation_tokens ?? []) this.confirmationTokens.load(o);
     for (const e of s.webhook_endpoints ?? []) this.endpoints.set(e.id, e);
     for (const e of s.idempotency ?? []) this.idempotency.set(e.id, e);
   }
@@ -317,6 +323,8 @@ export class Store {
         return this.refunds.load(record.v as Refund);
       case 'event':
         return this.events.load(record.v as StripeEvent);
+      case 'confirmation_token':
+        return this.confirmationTokens.load(record.v as ConfirmationToken);
       case 'card': {
         const v = record.v as { id: string; number: string };
         this.cardNumbers.set(v.id, v.number);

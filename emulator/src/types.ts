@@ -131,6 +131,33 @@ export interface PaymentIntent {
   transfer_group: null;
 }
 
+/** What a ConfirmationToken shows of its card: the PaymentMethod it will become, without its id. */
+export interface PaymentMethodPreview {
+  allow_redisplay: 'unspecified';
+  billing_details: BillingDetails;
+  card: Omit<PaymentMethodCard, 'fingerprint'>;
+  customer: string | null;
+  type: 'card';
+}
+
+export interface ConfirmationToken {
+  id: string;
+  object: 'confirmation_token';
+  created: number;
+  expires_at: number;
+  livemode: false;
+  mandate_data: Json;
+  /** The PaymentIntent this token confirmed, once used (single use). */
+  payment_intent: string | null;
+  payment_method_options: Json;
+  payment_method_preview: PaymentMethodPreview;
+  return_url: string | null;
+  setup_future_usage: string | null;
+  setup_intent: null;
+  shipping: Json;
+  use_stripe_sdk: boolean;
+}
+
 export interface ChargeOutcome {
   advice_code: null;
   network_advice_code: null;

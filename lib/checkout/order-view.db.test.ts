@@ -8,6 +8,7 @@ import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart } from '@/lib/cart/cart';
 import { applyPaymentIntent } from '@/lib/orders/apply';
 import type { StripeGateway } from '@/lib/stripe/gateway';
+import { cardToken } from '@/tests/helpers/payments';
 import { startPayment } from './start-payment';
 import { coalescedRetrieve, loadOrderForShopper, ORDER_DETAILS_DAYS, orderDetailsExpired, REUSE_MS } from './order-view';
 
@@ -35,8 +36,10 @@ async function checkedOut() {
   const cart = await getCart(database.prisma, cartId);
   const started = await startPayment({ prisma: database.prisma, gateway }, cartId, {
     email: `view${n}@example.com`, name: 'Grace Hopper', addressLine1: `${n} Compiler Way`, city: 'Arlington', postalCode: '22201', country: 'US', expectedAmount: cart.subtotal,
+    // A 3-D Secure card: the PaymentIntent waits for the test to decide how it ends.
+    confirmationToken: await cardToken(stripe, 'pm_card_authenticationRequired'),
   });
-  if (started.kind !== 'ready') throw new Error(started.kind);
+  if (started.kind !== 'requires_action') throw new Error(started.kind);
   return { cartId: cartId!, ...started };
 }
 

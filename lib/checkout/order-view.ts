@@ -94,12 +94,17 @@ export async function loadOrderForShopper(prisma: PrismaClient, gateway: StripeG
   if (!view) return null;
   let cartJustCleared = view.cartJustCleared;
   let stripeUnavailable = false;
-  if (!SETTLED.has(view.order.status) && view.order.paymentIntentId) {
+  // Our records already know how it ended when it settled, or when its latest attempt was
+  // declined (checkout applied Stripe's answer; the shopper pays again from the checkout, which
+  // makes a new attempt): no Stripe call then. Otherwise (3-D Secure under way, processing) the
+  // page asks Stripe, once per moment.
+  const last = view.lastAttempt;
+  const declined = last !== null && last.status === 'requires_payment_method' && last.failureMessage !== null;
+  if (!SETTLED.has(view.order.status) && view.order.paymentIntentId && !declined) {
     try {
       const pi = await coalescedRetrieve(gateway, view.order.paymentIntentId);
       const applied = await applyPaymentIntent(prisma, pi, { source: 'return_page', shopperView: true });
       // Read again when the order moved, or the attempt did (a decline the page should show).
-      const last = view.lastAttempt;
       if (applied.changed || (last && (last.status !== pi.status || (pi.last_payment_error && last.failureMessage !== (pi.last_payment_error.message ?? null))))) {
         // Made paid just now: the same statement returned the order as shown here.
         view = applied.view ?? (await readOrder(prisma, { id: view.order.id }, true)) ?? view;

@@ -7,7 +7,9 @@ import { addToCart, getCart } from '@/lib/cart/cart';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 import { applyPaymentIntent } from '@/lib/orders/apply';
 import { SubmitRateLimiter } from '@/lib/security/submit-rate';
-import { startPayment, type StartPaymentResult } from './start-payment';
+import { StripeGateway as Gateway } from '@/lib/stripe/gateway';
+import { cardToken, finishThreeDSecure } from '@/tests/helpers/payments';
+import { idempotencyKeyFor, startPayment, type StartPaymentResult } from './start-payment';
 
 let database: TestShop['database'];
 let emulator: TestShop['emulator'];
@@ -15,6 +17,8 @@ let stripe: Stripe;
 let gateway: StripeGateway;
 let products: { id: string; price: number }[];
 
+// Each cart's shopper has an address of their own: the card-testing throttle counts per email.
+const detailsFor = (cartId: string | null) => ({ ...details, email: `ada-${(cartId ?? 'none').slice(0, 8)}@example.com` });
 const details = { email: 'ada@example.com', name: 'Ada Lovelace', addressLine1: '12 Analytical Row', city: 'London', postalCode: 'N1 9GU', country: 'gb' };
 
 const shop = setUpTestShop();
@@ -39,12 +43,17 @@ async function newCart(quantity = 1): Promise<string> {
 }
 
 const deps = () => ({ prisma: database.prisma, gateway });
-async function start(cartId: string, extra: Record<string, unknown> = {}): Promise<StartPaymentResult> {
+/** Pay with a card (a fresh ConfirmationToken for it, unless `confirmationToken` is given). */
+async function start(cartId: string, card = 'pm_card_visa', extra: Record<string, unknown> = {}): Promise<StartPaymentResult> {
   const cart = await getCart(database.prisma, cartId);
-  return startPayment(deps(), cartId, { ...details, expectedAmount: cart.subtotal, ...extra });
+  return startPayment(deps(), cartId, { ...detailsFor(cartId), expectedAmount: cart.subtotal, confirmationToken: await cardToken(stripe, card), ...extra });
 }
-function ready(r: StartPaymentResult) {
-  if (r.kind !== 'ready') throw new Error(`expected ready, got ${JSON.stringify(r)}`);
+function submitted(r: StartPaymentResult) {
+  if (r.kind !== 'submitted') throw new Error(`expected submitted, got ${JSON.stringify(r)}`);
+  return r;
+}
+function challenged(r: StartPaymentResult) {
+  if (r.kind !== 'requires_action') throw new Error(`expected requires_action, got ${JSON.stringify(r)}`);
   return r;
 }
 async function intentsFor(orderId: string): Promise<Stripe.PaymentIntent[]> {
@@ -53,28 +62,37 @@ async function intentsFor(orderId: string): Promise<Stripe.PaymentIntent[]> {
 }
 
 describe(`startPayment (${testDbKind})`, () => {
-  it('prices the cart on the server and creates one order and one PaymentIntent for it', async () => {
+  it('prices the cart on the server and pays it with one PaymentIntent, created and confirmed in one call', async () => {
     const cartId = await newCart(2);
-    const r = ready(await start(cartId));
-    expect(r.amount).toBe(products[0].price * 2);
+    const r = submitted(await start(cartId));
+    expect(r).toMatchObject({ amount: products[0].price * 2, status: 'succeeded', attempt: 1 });
     const order = await database.prisma.order.findUniqueOrThrow({ where: { publicToken: r.orderToken }, include: { items: true, attempts: true } });
-    expect(order).toMatchObject({ status: 'pending', total: products[0].price * 2, email: 'ada@example.com', country: 'GB', attemptCount: 1 });
+    // Paid from Stripe's answer itself, before any webhook.
+    expect(order).toMatchObject({ status: 'paid', total: products[0].price * 2, amountPaid: products[0].price * 2, email: `ada-${cartId.slice(0, 8)}@example.com`, country: 'GB', attemptCount: 1 });
     expect(order.items).toMatchObject([{ productId: products[0].id, unitPrice: products[0].price, quantity: 2 }]);
+    expect(order.attempts[0]).toMatchObject({ paymentIntentId: r.paymentIntentId, status: 'succeeded', cardBrand: 'visa', cardLast4: '4242', idempotencyKey: idempotencyKeyFor(order.id, 1) });
     const pis = await intentsFor(order.id);
     expect(pis).toHaveLength(1);
-    expect(pis[0]).toMatchObject({ amount: products[0].price * 2, currency: 'usd', metadata: { order_id: order.id, attempt: '1' } });
-    expect(order.attempts[0].paymentIntentId).toBe(pis[0].id);
+    expect(pis[0]).toMatchObject({ amount: products[0].price * 2, currency: 'usd', status: 'succeeded', metadata: { order_id: order.id, attempt: '1' } });
+    // Pay again: already paid, nothing more at Stripe.
+    expect((await start(cartId)).kind).toBe('already_paid');
+    expect(await intentsFor(order.id)).toHaveLength(1);
   });
 
-  it('lands a double click, a resubmit and concurrent submits on the same PaymentIntent', async () => {
+  it('lands double clicks, copies of one submit and concurrent submits with different tokens on one PaymentIntent, charged once', async () => {
     const cartId = await newCart();
-    const results = await Promise.all(Array.from({ length: 5 }, () => start(cartId)));
-    const again = ready(await start(cartId));
-    const ids = new Set([...results.map((r) => ready(r).paymentIntentId), again.paymentIntentId]);
-    expect(ids.size).toBe(1);
-    const order = await database.prisma.order.findUniqueOrThrow({ where: { publicToken: again.orderToken } });
-    expect(await intentsFor(order.id)).toHaveLength(1);
+    const cart = await getCart(database.prisma, cartId);
+    const token = await cardToken(stripe);
+    const same = () => startPayment(deps(), cartId, { ...detailsFor(cartId), expectedAmount: cart.subtotal, confirmationToken: token });
+    const results = await Promise.all([same(), same(), same(), start(cartId), start(cartId)]);
+    const again = await same();
+    for (const r of [...results, again]) expect(['submitted', 'already_paid', 'in_progress']).toContain(r.kind);
+    const order = await database.prisma.order.findFirstOrThrow({ where: { cartId } });
+    const pis = await intentsFor(order.id);
+    expect(pis).toHaveLength(1);
+    expect(pis.filter((pi) => pi.status === 'succeeded')).toHaveLength(1);
     expect(await database.prisma.order.count({ where: { cartId } })).toBe(1);
+    expect(await database.prisma.order.findUniqueOrThrow({ where: { id: order.id } })).toMatchObject({ status: 'paid', amountPaid: cart.subtotal });
   });
 
   it('sends one creation to Stripe for submits that race on one attempt, until the attempt is recorded', async () => {
@@ -82,113 +100,149 @@ describe(`startPayment (${testDbKind})`, () => {
     // Each creation takes a while at "Stripe", so the other submits plan while the first is out.
     const control = (body: unknown) =>
       fetch(`${emulator.url}/_emulator/latency`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${emulator.secretKey}` }, body: JSON.stringify(body) });
-    let creations = 0;
+    let calls = 0;
     const counting = new Proxy(gateway, {
       get(target, key) {
-        if (key === 'createPaymentIntent') return (...args: Parameters<StripeGateway['createPaymentIntent']>) => (creations++, target.createPaymentIntent(...args));
+        if (key === 'createPaymentIntent' || key === 'confirmPaymentIntent' || key === 'retrievePaymentIntent') {
+          return (...args: unknown[]) => (calls++, (Reflect.get(target, key) as (...a: unknown[]) => unknown).apply(target, args));
+        }
         const value = Reflect.get(target, key) as unknown;
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
     const cart = await getCart(database.prisma, cartId);
-    const submit = () => startPayment({ prisma: database.prisma, gateway: counting }, cartId, { ...details, expectedAmount: cart.subtotal });
+    const tokens = await Promise.all(Array.from({ length: 5 }, () => cardToken(stripe, 'pm_card_authenticationRequired')));
+    const submit = (confirmationToken: string) => startPayment({ prisma: database.prisma, gateway: counting }, cartId, { ...detailsFor(cartId), expectedAmount: cart.subtotal, confirmationToken });
     await control({ mean_ms: 300, jitter_ms: 0 });
-    let first: string;
     try {
-      const results = await Promise.all(Array.from({ length: 5 }, submit));
-      expect(new Set(results.map((r) => ready(r).paymentIntentId)).size).toBe(1);
-      first = ready(results[0]).paymentIntentId;
+      const results = await Promise.all(tokens.map(submit));
+      expect(new Set(results.map((r) => challenged(r).paymentIntentId)).size).toBe(1);
     } finally {
       await control({ mean_ms: 0, jitter_ms: 0 });
     }
-    expect(creations).toBe(1);
-    // A submit that planned after the creation answered but before its attempt was recorded
-    // (a slow database under a flood): as if the record had not landed yet.
-    const order = await database.prisma.order.findFirstOrThrow({ where: { cartId } });
-    await database.prisma.paymentAttempt.deleteMany({ where: { orderId: order.id } });
-    expect(ready(await submit()).paymentIntentId).toBe(first);
-    expect(creations).toBe(1);
+    expect(calls).toBe(1);
   });
 
-  it('gives a changed cart a new attempt at the new amount, never a charge at the stale one', async () => {
+  it('gives a changed cart a new attempt at the new amount; the stale PaymentIntent, paid later, is refunded', async () => {
     const cartId = await newCart();
-    const first = ready(await start(cartId));
+    const first = challenged(await start(cartId, 'pm_card_authenticationRequired'));
     await addToCart(database.prisma, cartId, { productId: products[1].id, quantity: 1 });
-    const stale = await startPayment(deps(), cartId, { ...details, expectedAmount: first.amount });
+    const stale = await startPayment(deps(), cartId, { ...detailsFor(cartId), expectedAmount: first.amount, confirmationToken: await cardToken(stripe) });
     expect(stale.kind).toBe('amount_changed');
-    const second = ready(await start(cartId));
+    const second = submitted(await start(cartId));
     expect(second.orderToken).toBe(first.orderToken);
     expect(second.attempt).toBe(2);
     expect(second.amount).toBe(products[0].price + products[1].price);
     expect(second.paymentIntentId).not.toBe(first.paymentIntentId);
     const order = await database.prisma.order.findUniqueOrThrow({ where: { publicToken: second.orderToken }, include: { items: true } });
-    expect(order.total).toBe(second.amount);
+    expect(order).toMatchObject({ status: 'paid', total: second.amount, amountPaid: second.amount });
     expect(order.items).toHaveLength(2);
-    // The stale PaymentIntent, paid from another tab, does not pay the order.
-    const stalePaid = await stripe.paymentIntents.confirm(first.paymentIntentId, { payment_method: 'pm_card_visa', expand: ['latest_charge'] });
+    // The stale tab finishes its 3-D Secure challenge: that money is not kept.
+    await finishThreeDSecure(emulator.url, first);
+    const stalePaid = await stripe.paymentIntents.retrieve(first.paymentIntentId, { expand: ['latest_charge'] });
+    expect(stalePaid.status).toBe('succeeded');
     await applyPaymentIntent(database.prisma, stalePaid, { source: 'webhook' });
-    expect(await database.prisma.order.findUniqueOrThrow({ where: { id: order.id } })).toMatchObject({ status: 'pending', amountPaid: 0 });
+    expect(await database.prisma.order.findUniqueOrThrow({ where: { id: order.id } })).toMatchObject({ status: 'paid', amountPaid: second.amount, paymentIntentId: second.paymentIntentId });
+    expect(await database.prisma.refund.count({ where: { paymentIntentId: first.paymentIntentId, requestedBy: 'system' } })).toBe(1);
   });
 
-  it('after a decline the shopper has not told us of, the same PaymentIntent takes the next card', async () => {
+  it('a decline is answered with its message and keeps the cart; the next card is a new attempt that pays', async () => {
     const cartId = await newCart();
-    const first = ready(await start(cartId));
-    await expect(stripe.paymentIntents.confirm(first.paymentIntentId, { payment_method: 'pm_card_chargeDeclined' })).rejects.toMatchObject({ type: 'StripeCardError' });
-    const second = ready(await start(cartId));
-    expect(second).toMatchObject({ orderToken: first.orderToken, attempt: 1, paymentIntentId: first.paymentIntentId });
-    const paid = await stripe.paymentIntents.confirm(second.paymentIntentId, { payment_method: 'pm_card_visa' });
-    expect(paid.status).toBe('succeeded');
-  });
-
-  it('after a decline we know of, a new card is a new attempt on the same order, and the declined one is superseded', async () => {
-    const cartId = await newCart();
-    const first = ready(await start(cartId));
-    const declined = await stripe.paymentIntents.confirm(first.paymentIntentId, { payment_method: 'pm_card_chargeDeclined' }).catch((err) => err.payment_intent as Stripe.PaymentIntent);
-    await applyPaymentIntent(database.prisma, declined, { source: 'webhook' });
-    const second = ready(await start(cartId));
-    expect(second.orderToken).toBe(first.orderToken);
-    expect(second.attempt).toBe(2);
-    expect(second.paymentIntentId).not.toBe(first.paymentIntentId);
-    const old = await database.prisma.paymentAttempt.findFirstOrThrow({ where: { paymentIntentId: first.paymentIntentId } });
+    const declined = await start(cartId, 'pm_card_chargeDeclined');
+    expect(declined).toMatchObject({ kind: 'declined', code: 'card_declined', message: 'Your card was declined.' });
+    expect((await getCart(database.prisma, cartId)).lines).toHaveLength(1);
+    const order = await database.prisma.order.findFirstOrThrow({ where: { cartId }, include: { attempts: true } });
+    expect(order.status).toBe('pending');
+    expect(order.attempts[0]).toMatchObject({ status: 'requires_payment_method', failureCode: 'card_declined' });
+    const second = submitted(await start(cartId));
+    expect(second).toMatchObject({ orderToken: order.publicToken, attempt: 2 });
+    const old = await database.prisma.paymentAttempt.findFirstOrThrow({ where: { orderId: order.id, attemptNumber: 1 } });
     expect(old.supersededAt).not.toBeNull();
-    const paid = await stripe.paymentIntents.confirm(second.paymentIntentId, { payment_method: 'pm_card_visa' });
-    expect(paid.status).toBe('succeeded');
+    expect(await database.prisma.order.findUniqueOrThrow({ where: { id: order.id } })).toMatchObject({ status: 'paid', paymentIntentId: second.paymentIntentId });
   });
 
-  it('answers "payments are busy" when Stripe keeps failing, and keeps the cart', async () => {
+  it('3-D Secure: answers with the client secret; after an abandoned challenge the next card confirms the same PaymentIntent', async () => {
+    const cartId = await newCart();
+    const first = challenged(await start(cartId, 'pm_card_authenticationRequired'));
+    expect(first.clientSecret).toMatch(new RegExp(`^${first.paymentIntentId}_secret_`));
+    const order = await database.prisma.order.findFirstOrThrow({ where: { cartId }, include: { attempts: true } });
+    expect(order.attempts[0].status).toBe('requires_action');
+    // The shopper reloads and pays with another card: the live attempt's PaymentIntent takes it.
+    const second = submitted(await start(cartId));
+    expect(second).toMatchObject({ attempt: 1, paymentIntentId: first.paymentIntentId });
+    expect(await intentsFor(order.id)).toHaveLength(1);
+    expect((await database.prisma.order.findUniqueOrThrow({ where: { id: order.id } })).status).toBe('paid');
+  });
+
+  it('answers "payments are busy" when Stripe keeps failing, and keeps the cart; the retry with the same token pays', async () => {
     const cartId = await newCart();
     await emulatorFaults('POST', { path: '/v1/payment_intents', method: 'POST', status: 503 });
-    const r = await start(cartId);
+    const cart = await getCart(database.prisma, cartId);
+    const token = await cardToken(stripe);
+    const pay = () => startPayment(deps(), cartId, { ...detailsFor(cartId), expectedAmount: cart.subtotal, confirmationToken: token });
+    const r = await pay();
     expect(r.kind).toBe('busy');
     expect((await getCart(database.prisma, cartId)).lines).toHaveLength(1);
     await emulatorFaults('DELETE');
-    ready(await start(cartId));
+    submitted(await pay());
+  });
+
+  it('never charges twice when Stripe took the payment but its answer was lost', async () => {
+    for (const retryWith of ['same token', 'new token'] as const) {
+      const cartId = await newCart();
+      const cart = await getCart(database.prisma, cartId);
+      const token = await cardToken(stripe);
+      // Every answer to the creation is lost on the way back (the gateway's retries included).
+      await emulatorFaults('POST', { path: '/v1/payment_intents', method: 'POST', after: true, reset_connection: true, times: 3 });
+      const lost = await startPayment(deps(), cartId, { ...detailsFor(cartId), expectedAmount: cart.subtotal, confirmationToken: token });
+      expect(lost.kind).toBe('busy');
+      await emulatorFaults('DELETE');
+      const retry = await startPayment(deps(), cartId, { ...detailsFor(cartId), expectedAmount: cart.subtotal, confirmationToken: retryWith === 'same token' ? token : await cardToken(stripe) });
+      expect(retryWith === 'same token' ? ['submitted'] : ['in_progress', 'submitted']).toContain(retry.kind);
+      const order = await database.prisma.order.findFirstOrThrow({ where: { cartId } });
+      const pis = await intentsFor(order.id);
+      expect(pis.filter((pi) => pi.status === 'succeeded').map((pi) => pi.amount), retryWith).toEqual([cart.subtotal]);
+    }
   });
 
   it('limits how often one cart and one address may submit, before any work', async () => {
     const limiter = new SubmitRateLimiter({ cart: { max: 3, windowMs: 60_000 }, address: { max: 4, windowMs: 60_000 } });
     const cartId = await newCart();
     const amount = (await getCart(database.prisma, cartId)).subtotal;
-    const submit = (id: string, ip = '203.0.113.50') => startPayment({ ...deps(), clientIp: ip, submitLimiter: limiter }, id, { ...details, email: `limit-${id.slice(0, 8)}@example.com`, expectedAmount: amount });
+    const submit = async (id: string, ip = '203.0.113.50') =>
+      startPayment({ ...deps(), clientIp: ip, submitLimiter: limiter }, id, { ...details, email: `limit-${id.slice(0, 8)}@example.com`, expectedAmount: amount, confirmationToken: await cardToken(stripe, 'pm_card_authenticationRequired') });
     const kinds = [];
     for (let i = 0; i < 5; i++) kinds.push((await submit(cartId)).kind);
-    expect(kinds).toEqual(['ready', 'ready', 'ready', 'throttled', 'throttled']);
+    expect(kinds).toEqual(['requires_action', 'requires_action', 'requires_action', 'throttled', 'throttled']);
     // The address is spent too, across a fresh cart; another address is not.
     const other = await newCart();
-    expect((await submit(other)).kind).toBe('ready');
+    expect((await submit(other)).kind).toBe('requires_action');
     expect((await submit(other)).kind).toBe('throttled');
     expect(await database.prisma.order.count({ where: { cartId: other } })).toBe(1);
-    expect((await submit(await newCart(), '198.51.100.60')).kind).toBe('ready');
+    expect((await submit(await newCart(), '198.51.100.60')).kind).toBe('requires_action');
   });
 
   it('rejects bad input with field errors and creates nothing', async () => {
     const cartId = await newCart();
     const before = await database.prisma.order.count();
-    const r = await startPayment(deps(), cartId, { ...details, email: 'not-an-email', postalCode: '<script>', country: 'Narnia', expectedAmount: -1 });
+    const r = await startPayment(deps(), cartId, { ...detailsFor(cartId), email: 'not-an-email', postalCode: '<script>', country: 'Narnia', expectedAmount: -1, confirmationToken: 'pm_card_visa' });
     expect(r.kind).toBe('invalid');
-    if (r.kind === 'invalid') expect(Object.keys(r.fieldErrors).sort()).toEqual(['country', 'email', 'expectedAmount', 'postalCode']);
-    expect(await startPayment(deps(), null, { ...details, expectedAmount: 100 })).toMatchObject({ kind: 'cart_empty' });
+    if (r.kind === 'invalid') expect(Object.keys(r.fieldErrors).sort()).toEqual(['confirmationToken', 'country', 'email', 'expectedAmount', 'postalCode']);
+    const noToken = await startPayment(deps(), cartId, { ...detailsFor(cartId), expectedAmount: 100 });
+    expect(noToken).toMatchObject({ kind: 'invalid', message: 'Please enter your card details again.' });
+    expect(await startPayment(deps(), null, { ...details, expectedAmount: 100, confirmationToken: await cardToken(stripe) })).toMatchObject({ kind: 'cart_empty' });
     expect(await database.prisma.order.count()).toBe(before);
+  });
+
+  it('a token Stripe refuses (already used) is a request for the card again, not a charge', async () => {
+    const cartId = await newCart();
+    const token = await cardToken(stripe);
+    const other = await stripe.paymentIntents.create({ amount: 100, currency: 'usd', confirm: true, confirmation_token: token });
+    expect(other.status).toBe('succeeded');
+    const cart = await getCart(database.prisma, cartId);
+    const r = await startPayment(deps(), cartId, { ...detailsFor(cartId), expectedAmount: cart.subtotal, confirmationToken: token });
+    expect(r).toMatchObject({ kind: 'declined', message: 'Please enter your card details again.' });
+    submitted(await start(cartId));
   });
 
   it('refuses a cart that asks for more than is in stock', async () => {
@@ -207,8 +261,9 @@ describe(`startPayment (${testDbKind})`, () => {
   // re-priced under the money it received.
   it.skipIf(testDbKind !== 'postgres')('a stale tab paid while the changed cart\'s Pay is in flight: the paid order is never re-priced (PostgreSQL)', async () => {
     const cartId = await newCart();
-    const first = ready(await start(cartId));
-    const paidPi = await stripe.paymentIntents.confirm(first.paymentIntentId, { payment_method: 'pm_card_visa', expand: ['latest_charge'] });
+    const first = challenged(await start(cartId, 'pm_card_authenticationRequired'));
+    await finishThreeDSecure(emulator.url, first);
+    const paidPi = await stripe.paymentIntents.retrieve(first.paymentIntentId, { expand: ['latest_charge'] });
     expect(paidPi.status).toBe('succeeded');
     await addToCart(database.prisma, cartId, { productId: products[1].id, quantity: 1 });
     // Tab 2's Pay is held at its first write (the attempt counter of its cart) after it read the order.
@@ -226,11 +281,11 @@ describe(`startPayment (${testDbKind})`, () => {
       await blocker.query('COMMIT');
       const [r2] = await Promise.all([second, applied]);
       const order = await database.prisma.order.findUniqueOrThrow({ where: { publicToken: first.orderToken }, include: { items: true, attempts: true } });
-      if (order.status === 'paid') {
+      if (order.status === 'paid' && order.paymentIntentId === first.paymentIntentId) {
         // Paid by tab 1: its total, lines and current attempt are tab 1's; tab 2 got a new order.
         expect({ total: order.total, amountPaid: order.amountPaid, paymentIntentId: order.paymentIntentId, items: order.items.length }).toEqual({ total: first.amount, amountPaid: first.amount, paymentIntentId: first.paymentIntentId, items: 1 });
         expect(order.attempts.find((a) => a.attemptNumber === order.attemptCount)?.paymentIntentId).toBe(first.paymentIntentId);
-        if (r2.kind === 'ready') expect(r2.orderToken).not.toBe(first.orderToken);
+        if (r2.kind === 'submitted') expect(r2.orderToken).not.toBe(first.orderToken);
       } else {
         // Or tab 2's new attempt came first: tab 1's payment is a stray, refunded.
         expect(order.attemptCount).toBe(2);

@@ -1,6 +1,11 @@
-// startPayment: price the cart from the database, create or reuse the order, and create the
-// PaymentIntent under an idempotency key derived from the order and its attempt number, so a
-// double click, a resubmit or a retry after a timeout lands on the same PaymentIntent.
+// startPayment: price the cart from the database, create or reuse the order, and pay it with the
+// shopper's ConfirmationToken in one Stripe call: the attempt's PaymentIntent is created and
+// confirmed together (`confirm: true, confirmation_token`) under an idempotency key derived from
+// the order and its attempt number, so a double click, a resubmit or a retry after a timeout
+// lands on the same PaymentIntent, and one attempt never has two. A later submit on the same
+// live attempt (a new card after 3-D Secure was abandoned) confirms that same PaymentIntent
+// again, under a key derived from it and the new token. The PaymentIntent Stripe answers with is
+// applied at once through the same path as a webhook (applyPaymentIntent): no retrieve.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type Stripe from 'stripe';
@@ -30,13 +35,22 @@ export const CheckoutDetails = z.object({
 }, { error: 'Please check the form and try again.' });
 export type CheckoutDetails = z.infer<typeof CheckoutDetails>;
 
+const CARD_AGAIN = 'Please enter your card details again.';
+
 export const StartPaymentInput = CheckoutDetails.extend({
   // What the shopper was shown; if the server's price differs, they are asked again.
   expectedAmount: z.coerce.number({ error: 'Please reload the page and try again.' }).int('Please reload the page and try again.').min(0, 'Please reload the page and try again.').max(100_000_000, 'Please reload the page and try again.'),
+  // Made by Stripe.js from the Payment Element (stripe.createConfirmationToken): the card, by reference.
+  confirmationToken: z.string({ error: CARD_AGAIN }).regex(/^ctoken_[A-Za-z0-9]{10,250}$/, CARD_AGAIN),
 });
 
 export type StartPaymentResult =
-  | { kind: 'ready'; clientSecret: string; orderToken: string; paymentIntentId: string; amount: number; currency: string; attempt: number }
+  /** 3-D Secure: the browser runs stripe.handleNextAction with this secret, then shows the order. */
+  | { kind: 'requires_action'; clientSecret: string; orderToken: string; paymentIntentId: string; amount: number; currency: string; attempt: number }
+  /** Paid (or processing): the order page shows it; our records already have it. */
+  | { kind: 'submitted'; orderToken: string; paymentIntentId: string; status: string; amount: number; currency: string; attempt: number }
+  /** The card was declined (or the token refused): the cart stays, the shopper tries again with a new token. */
+  | { kind: 'declined'; orderToken: string | null; code: string | null; declineCode: string | null; message: string }
   | { kind: 'invalid'; fieldErrors: Record<string, string>; message: string }
   | { kind: 'cart_empty'; message: string }
   | { kind: 'out_of_stock'; message: string }
@@ -75,6 +89,11 @@ export function idempotencyKeyFor(orderId: string, attempt: number): string {
   return `brisk:pi:${orderId}:${attempt}`;
 }
 
+/** Confirming an attempt's existing PaymentIntent again, with another ConfirmationToken. */
+export function confirmKeyFor(paymentIntentId: string, confirmationToken: string): string {
+  return `brisk:confirm:${paymentIntentId}:${confirmationToken}`;
+}
+
 const ALREADY_PAID_WINDOW_MS = 10 * 60_000;
 const FAILED_PI_STATUSES = new Set(['canceled']);
 
@@ -87,26 +106,72 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
   if (!parsed.success) {
     const fieldErrors: Record<string, string> = {};
     for (const issue of parsed.error.issues) fieldErrors[String(issue.path[0] ?? 'form')] ??= issue.message;
-    return { kind: 'invalid', fieldErrors, message: 'Please check the highlighted fields.' };
+    const message = fieldErrors.confirmationToken && Object.keys(fieldErrors).length === 1 ? CARD_AGAIN : 'Please check the highlighted fields.';
+    return { kind: 'invalid', fieldErrors, message };
   }
-  const { expectedAmount, ...details } = parsed.data;
-  const { prisma, gateway } = deps;
+  const { expectedAmount, confirmationToken, ...details } = parsed.data;
   if (!cartId) return { kind: 'cart_empty', message: 'Your cart is empty.' };
   const tooFast = deps.submitLimiter?.take({ cartId, ip: deps.clientIp });
   if (tooFast) {
     const retryAfterSeconds = Math.max(1, Math.ceil(tooFast.retryAfterMs / 1000));
     return { kind: 'throttled', retryAfterSeconds, message: `That was a lot of tries in a short time. Your cart is saved — please wait ${retryAfterSeconds} s and press Pay again.` };
   }
+  return sameSubmitOnce(`${cartId}:${confirmationToken}`, () => pay(deps, cartId, expectedAmount, details, confirmationToken));
+}
 
+// The same token submitted again for the same cart (a double POST, a replayed request) gets the
+// same answer in this process without any more work: while the first is running, and for a
+// minute after it reached an outcome. Answers that invite a retry (busy, errors) are not kept,
+// so the retry, sent with the same token, runs again (and its Stripe call replays under the
+// same idempotency key).
+const SAME_SUBMIT_MS = 60_000;
+const KEPT_OUTCOMES = new Set<StartPaymentResult['kind']>(['requires_action', 'submitted', 'declined', 'already_paid', 'in_progress']);
+const submits = new Map<string, { at: number; result: Promise<StartPaymentResult> }>();
+
+function sameSubmitOnce(key: string, run: () => Promise<StartPaymentResult>, now = Date.now()): Promise<StartPaymentResult> {
+  const hit = submits.get(key);
+  if (hit && now - hit.at < SAME_SUBMIT_MS) return hit.result;
+  if (submits.size > 5_000) for (const [k, v] of submits) if (now - v.at >= SAME_SUBMIT_MS) submits.delete(k);
+  const result = run();
+  submits.set(key, { at: now, result });
+  const forget = () => {
+    if (submits.get(key)?.result === result) submits.delete(key);
+  };
+  result.then((r) => (KEPT_OUTCOMES.has(r.kind) ? undefined : forget()), forget);
+  return result;
+}
+
+async function pay(deps: StartPaymentDeps, cartId: string, expectedAmount: number, details: CheckoutDetails, confirmationToken: string): Promise<StartPaymentResult> {
+  const { prisma, gateway } = deps;
   try {
     const plan = await planAttempt(deps, cartId, expectedAmount, details);
     if (plan.kind === 'refused') return plan.result;
     if (plan.kind === 'already_paid') return { kind: 'already_paid', orderToken: plan.orderToken, message: 'This cart has already been paid.' };
     if (plan.kind === 'in_progress') return { kind: 'in_progress', orderToken: plan.orderToken, message: 'Your payment is being processed.' };
     if (plan.kind === 'throttled') return throttled(plan.gate);
-    // The same cart submitted again on a live attempt: answered from our own records, no call
-    // to Stripe (a declined card can be confirmed again on the same PaymentIntent).
-    if (plan.kind === 'reuse') return { kind: 'ready', clientSecret: plan.clientSecret, orderToken: plan.token, paymentIntentId: plan.paymentIntentId, amount: plan.amount, currency: plan.currency, attempt: plan.attempt };
+    if (plan.kind === 'reuse') {
+      // The same cart on its live attempt: that PaymentIntent, confirmed with this token.
+      const attempt = { orderToken: plan.token, amount: plan.amount, currency: plan.currency, attempt: plan.attempt };
+      let pi: Stripe.PaymentIntent;
+      try {
+        pi = await gateway.confirmPaymentIntent(
+          plan.paymentIntentId,
+          { confirmation_token: confirmationToken, expand: ['latest_charge'] },
+          { idempotencyKey: confirmKeyFor(plan.paymentIntentId, confirmationToken) },
+        );
+      } catch (err) {
+        const declined = declinedPaymentIntent(err);
+        if (declined) return await declinedAnswer(prisma, declined, err, plan.token);
+        // This token was used already (a copy of this submit in another instance) or the
+        // PaymentIntent moved on (paid from another tab): our records and the order page say where it stands.
+        if (isRefusal(err)) {
+          if (plan.status === 'requires_action') return { kind: 'requires_action', clientSecret: plan.clientSecret, paymentIntentId: plan.paymentIntentId, ...attempt };
+          return { kind: 'in_progress', orderToken: plan.token, message: 'Your payment is being processed.' };
+        }
+        throw err;
+      }
+      return await answer(prisma, pi, attempt);
+    }
     // The attempt this one replaced can no longer be paid: its PaymentIntent is canceled at
     // Stripe by a job (or the sweep), and a success that beats the cancel is refunded.
     if (plan.superseded !== null) {
@@ -119,24 +184,86 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
     }
 
     const idempotencyKey = idempotencyKeyFor(plan.orderId, plan.attempt);
-    const pi = await createOnce(gateway, idempotencyKey, {
-      amount: plan.amount,
-      currency: plan.currency,
-      automatic_payment_methods: { enabled: true },
-      description: `Brisk order ${plan.orderId.slice(0, 8)}`,
-      metadata: { order_id: plan.orderId, attempt: String(plan.attempt) },
-    });
-    await recordAttempt(prisma, { orderId: plan.orderId, attemptNumber: plan.attempt, pi, idempotencyKey, clientIp: deps.clientIp, pricingHash: plan.hash, lines: plan.lines });
-    if (pi.status === 'succeeded') {
-      await applyPaymentIntent(prisma, pi, { source: 'return_page' });
-      return { kind: 'already_paid', orderToken: plan.token, message: 'This order has already been paid.' };
+    const record = (pi: Stripe.PaymentIntent) =>
+      recordAttempt(prisma, { orderId: plan.orderId, attemptNumber: plan.attempt, pi, idempotencyKey, clientIp: deps.clientIp, pricingHash: plan.hash, lines: plan.lines });
+    let pi: Stripe.PaymentIntent;
+    try {
+      pi = await createOnce(gateway, idempotencyKey, {
+        amount: plan.amount,
+        currency: plan.currency,
+        automatic_payment_methods: { enabled: true },
+        confirm: true,
+        confirmation_token: confirmationToken,
+        description: `Brisk order ${plan.orderId.slice(0, 8)}`,
+        metadata: { order_id: plan.orderId, attempt: String(plan.attempt) },
+        // The charge's card and risk facts come back with the answer: nothing to fetch after.
+        expand: ['latest_charge'],
+      });
+    } catch (err) {
+      const declined = declinedPaymentIntent(err);
+      if (declined) {
+        await record(declined);
+        return await declinedAnswer(prisma, declined, err, plan.token);
+      }
+      // Another submit of this attempt with another token, in another instance: that one is
+      // paying (one PaymentIntent per attempt); the order page shows it.
+      if (isIdempotencyMismatch(err)) return { kind: 'in_progress', orderToken: plan.token, message: 'Your payment is being processed.' };
+      // The token itself was refused (expired, used): nothing was charged.
+      if (isRefusal(err)) return { kind: 'declined', orderToken: plan.token, code: (err as { code?: string }).code ?? null, declineCode: null, message: CARD_AGAIN };
+      throw err;
     }
-    return { kind: 'ready', clientSecret: pi.client_secret!, orderToken: plan.token, paymentIntentId: pi.id, amount: plan.amount, currency: plan.currency, attempt: plan.attempt };
+    await record(pi);
+    return await answer(prisma, pi, { orderToken: plan.token, amount: plan.amount, currency: plan.currency, attempt: plan.attempt });
   } catch (err) {
     if (err instanceof StripeUnavailableError) return busy(err);
     if (err instanceof Refusal) return err.result;
     throw err;
   }
+}
+
+type AttemptFacts = { orderToken: string; amount: number; currency: string; attempt: number };
+
+/**
+ * What Stripe answered, applied to the order through the webhook's own path, then told to the
+ * browser: paid orders show Paid at once, and the webhook that follows has nothing to add.
+ */
+async function answer(prisma: PrismaClient, pi: Stripe.PaymentIntent, a: AttemptFacts): Promise<StartPaymentResult> {
+  await applyPaymentIntent(prisma, pi, { source: 'return_page' });
+  if (pi.status === 'requires_action') return { kind: 'requires_action', clientSecret: pi.client_secret!, paymentIntentId: pi.id, ...a };
+  if (pi.status === 'requires_payment_method') {
+    const err = pi.last_payment_error;
+    return { kind: 'declined', orderToken: a.orderToken, code: err?.code ?? null, declineCode: err?.decline_code ?? null, message: shopperMessage(err ?? {}) };
+  }
+  return { kind: 'submitted', paymentIntentId: pi.id, status: pi.status, ...a };
+}
+
+/** A declined confirmation: the PaymentIntent in Stripe's card error, applied like any other. */
+async function declinedAnswer(prisma: PrismaClient, pi: Stripe.PaymentIntent, err: unknown, orderToken: string): Promise<StartPaymentResult> {
+  await applyPaymentIntent(prisma, pi, { source: 'return_page' });
+  const e = err as { code?: string; decline_code?: string; message?: string };
+  return { kind: 'declined', orderToken, code: e.code ?? null, declineCode: e.decline_code ?? null, message: shopperMessage(e) };
+}
+
+function declinedPaymentIntent(err: unknown): Stripe.PaymentIntent | null {
+  const e = err as { type?: string; payment_intent?: unknown } | null;
+  if (e?.type !== 'StripeCardError') return null;
+  const pi = e.payment_intent as Stripe.PaymentIntent | undefined;
+  return pi && typeof pi === 'object' && typeof pi.id === 'string' ? pi : null;
+}
+
+function isIdempotencyMismatch(err: unknown): boolean {
+  return (err as { type?: string } | null)?.type === 'StripeIdempotencyError';
+}
+
+/** Stripe refused the request itself (a used or expired token, a PaymentIntent in another state). */
+function isRefusal(err: unknown): boolean {
+  return (err as { type?: string } | null)?.type === 'StripeInvalidRequestError';
+}
+
+// Stripe's card messages are written for shoppers; a few codes are not, so say them plainly.
+function shopperMessage(error: { code?: string | null; message?: string | null }): string {
+  if (error.code === 'payment_intent_authentication_failure') return 'Your bank could not verify this payment. Please try again or use another card.';
+  return error.message ?? 'Your payment could not be completed. Please try another card.';
 }
 
 // Submits of one attempt that arrive while its PaymentIntent is being created, or before the
@@ -179,7 +306,7 @@ type Plan =
   | { kind: 'already_paid'; orderToken: string }
   | { kind: 'in_progress'; orderToken: string }
   | { kind: 'throttled'; gate: Exclude<ThrottleDecision, { ok: true }> }
-  | { kind: 'reuse'; token: string; attempt: number; paymentIntentId: string; clientSecret: string; amount: number; currency: string }
+  | { kind: 'reuse'; token: string; attempt: number; paymentIntentId: string; clientSecret: string; status: string; amount: number; currency: string }
   | { kind: 'attempt'; orderId: string; token: string; attempt: number; amount: number; currency: string; hash: string; lines: Line[]; superseded: number | null };
 
 /**
@@ -238,7 +365,7 @@ async function planAttempt(deps: StartPaymentDeps, cartId: string, expectedAmoun
       if (!gate.ok) return { kind: 'throttled' as const, gate };
       await updateOrderForAttempt(tx, { orderId: order.id, details, subtotal: cart.subtotal, hash, attempt: order.attemptCount, lines: null });
       await holdStock(tx, order.id, order.attemptCount, lines, holdUntil);
-      return { kind: 'reuse' as const, token: order.publicToken, attempt: order.attemptCount, paymentIntentId: last.paymentIntentId, clientSecret: last.clientSecret, amount: cart.subtotal, currency: cart.currency };
+      return { kind: 'reuse' as const, token: order.publicToken, attempt: order.attemptCount, paymentIntentId: last.paymentIntentId, clientSecret: last.clientSecret, status: last.status, amount: cart.subtotal, currency: cart.currency };
     }
     // A new attempt when the cart changed or the last one failed; otherwise the current number
     // again (its PaymentIntent was never recorded: the same idempotency key finds it).

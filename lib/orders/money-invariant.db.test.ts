@@ -9,6 +9,7 @@ import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart } from '@/lib/cart/cart';
 import { startPayment, type StartPaymentResult } from '@/lib/checkout/start-payment';
 import { StripeGateway } from '@/lib/stripe/gateway';
+import { cardToken } from '@/tests/helpers/payments';
 import { setAfterCommitHooks } from './after-commit';
 import { applyPaymentIntent } from './apply';
 import { cancelSupersededAttempt, executeSystemRefund, pendingRemedies } from './remedies';
@@ -36,11 +37,21 @@ async function cartWith(lines: [productIndex: number, quantity: number][], cartI
   return id!;
 }
 
-async function start(cartId: string, extra: { holdMinutes?: number } = {}): Promise<Extract<StartPaymentResult, { kind: 'ready' }>> {
+/**
+ * Pays with a 3-D Secure card, so the attempt's PaymentIntent waits (requires_action) for the
+ * test to decide how it ends: paid here (payAndApply), from a stale tab, or declined.
+ */
+async function start(cartId: string, extra: { holdMinutes?: number; confirmationToken?: string } = {}): Promise<Extract<StartPaymentResult, { kind: 'requires_action' }>> {
+  const { confirmationToken, ...rest } = extra;
   const cart = await getCart(prisma(), cartId);
   // One shopper per cart (the card-testing throttle counts per email).
-  const r = await startPayment(deps(extra), cartId, { ...details, email: `shopper-${cartId.slice(0, 8)}@example.com`, expectedAmount: cart.subtotal });
-  if (r.kind !== 'ready') throw new Error(`expected ready, got ${JSON.stringify(r)}`);
+  const r = await startPayment(deps(rest), cartId, {
+    ...details,
+    email: `shopper-${cartId.slice(0, 8)}@example.com`,
+    expectedAmount: cart.subtotal,
+    confirmationToken: confirmationToken ?? (await cardToken(stripe, 'pm_card_authenticationRequired')),
+  });
+  if (r.kind !== 'requires_action') throw new Error(`expected requires_action, got ${JSON.stringify(r)}`);
   return r;
 }
 
@@ -138,15 +149,21 @@ describe(`the money invariant (${testDbKind})`, () => {
     expect(after.refunds).toMatchObject([{ paymentIntentId: first.paymentIntentId, status: 'reserved' }]);
   });
 
-  it('answers a re-submit of the unchanged cart from our records, without calling Stripe', async () => {
+  it('answers copies of a submit from our records without calling Stripe; a new card confirms the same PaymentIntent in one call', async () => {
     const cartId = await cartWith([[0, 1]]);
-    const first = await start(cartId);
+    const token = await cardToken(stripe, 'pm_card_authenticationRequired');
+    const first = await start(cartId, { confirmationToken: token });
     const calls: string[] = [];
     const counted = new StripeGateway(stripe, { baseDelayMs: 20, maxDelayMs: 50, onCall: (c) => void calls.push(c.operation) });
     const cart = await getCart(prisma(), cartId);
-    const again = await Promise.all(Array.from({ length: 5 }, () => startPayment({ prisma: prisma(), gateway: counted }, cartId, { ...details, expectedAmount: cart.subtotal })));
-    for (const r of again) expect(r).toMatchObject({ kind: 'ready', paymentIntentId: first.paymentIntentId, clientSecret: first.clientSecret, attempt: 1 });
+    const submit = (confirmationToken: string) =>
+      startPayment({ prisma: prisma(), gateway: counted }, cartId, { ...details, email: `shopper-${cartId.slice(0, 8)}@example.com`, expectedAmount: cart.subtotal, confirmationToken });
+    const again = await Promise.all(Array.from({ length: 5 }, () => submit(token)));
+    for (const r of again) expect(r).toMatchObject({ kind: 'requires_action', paymentIntentId: first.paymentIntentId, clientSecret: first.clientSecret, attempt: 1 });
     expect(calls).toEqual([]);
+    const other = await submit(await cardToken(stripe, 'pm_card_authenticationRequired'));
+    expect(other).toMatchObject({ kind: 'requires_action', paymentIntentId: first.paymentIntentId, attempt: 1 });
+    expect(calls).toEqual(['payment_intents.confirm']);
     await counted.close();
   });
 
@@ -157,7 +174,7 @@ describe(`the money invariant (${testDbKind})`, () => {
     const b = await cartWith([[i, 1]]);
     const paying = await start(a);
     const cartB = await getCart(prisma(), b);
-    const refused = await startPayment(deps(), b, { ...details, email: 'b@example.com', expectedAmount: cartB.subtotal });
+    const refused = await startPayment(deps(), b, { ...details, email: 'b@example.com', expectedAmount: cartB.subtotal, confirmationToken: await cardToken(stripe) });
     expect(refused.kind).toBe('out_of_stock');
     expect(await prisma().order.count({ where: { cartId: b } })).toBe(0);
 

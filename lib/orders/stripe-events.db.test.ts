@@ -64,10 +64,10 @@ describe(`processStripeEvent (${testDbKind})`, () => {
     world.pis.set(spec.id, spec);
     const created = event('payment_intent.created', fakePaymentIntent({ ...spec, status: 'requires_payment_method' }) as never);
     await recordStripeEvent(prisma, created);
-    // Before the payment, the event is applied from Stripe's current state.
+    // Before the payment, the event is applied from its own payload.
     world.pis.set(spec.id, { ...spec, status: 'requires_payment_method' });
     expect(await processStripeEvent(prisma, world, created.id)).toBe('processed');
-    expect(world.calls).toBe(1);
+    expect(world.calls).toBe(0);
     world.pis.set(spec.id, spec);
     await applyPaymentIntent(prisma, fakePaymentIntent(spec), { source: 'return_page' });
     world.down = true;
@@ -77,8 +77,51 @@ describe(`processStripeEvent (${testDbKind})`, () => {
       await recordStripeEvent(prisma, e);
       expect(await processStripeEvent(prisma, world, e.id)).toBe('processed');
     }
-    expect(world.calls).toBe(1);
+    expect(world.calls).toBe(0);
     expect(await orderOutcome(prisma, f.orderId)).toMatchObject({ status: 'paid', emails: 1, fulfillments: 1, paidEvents: 1 });
+  });
+
+  it('applies a PaymentIntent event from its signed payload, without asking Stripe; a stale payload does not undo it', async () => {
+    const prisma = database.prisma;
+    const world = new World();
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    const spec: PiSpec = { id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' };
+    // Stripe (the World) knows nothing: only the payload can pay the order.
+    const paid = event('payment_intent.succeeded', fakePaymentIntent(spec) as never);
+    await recordStripeEvent(prisma, paid);
+    expect(await processStripeEvent(prisma, world, paid.id)).toBe('processed');
+    expect(world.calls).toBe(0);
+    const order = await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } });
+    expect(order).toMatchObject({ status: 'paid', amountPaid: f.total, paymentIntentId: spec.id });
+    expect((await prisma.orderEvent.findFirstOrThrow({ where: { orderId: f.orderId, toStatus: 'paid' } })).stripeEventId).toBe(paid.id);
+    // An older snapshot delivered late changes nothing.
+    for (const status of ['requires_payment_method', 'processing', 'requires_action'] as const) {
+      const stale = event(`payment_intent.${status === 'requires_payment_method' ? 'created' : status}`, fakePaymentIntent({ ...spec, status }) as never);
+      await recordStripeEvent(prisma, stale);
+      expect(await processStripeEvent(prisma, world, stale.id)).toBe('processed');
+    }
+    expect((await orderOutcome(prisma, f.orderId)).status).toBe('paid');
+    expect((await prisma.paymentAttempt.findFirstOrThrow({ where: { orderId: f.orderId } })).status).toBe('succeeded');
+    expect(world.calls).toBe(0);
+  });
+
+  it('takes the charge from its own event in the inbox, whichever is processed first', async () => {
+    const prisma = database.prisma;
+    for (const chargeFirst of [true, false]) {
+      const world = new World();
+      const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+      const spec: PiSpec = { id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' };
+      const full = fakePaymentIntent(spec);
+      const charge = full.latest_charge as Stripe.Charge;
+      const piEvent = event('payment_intent.succeeded', { ...full, latest_charge: charge.id } as never);
+      const chargeEvent = event('charge.succeeded', charge as never);
+      for (const e of chargeFirst ? [chargeEvent, piEvent] : [piEvent, chargeEvent]) {
+        await recordStripeEvent(prisma, e);
+        await processStripeEvent(prisma, world, e.id);
+      }
+      expect(await prisma.paymentAttempt.findFirstOrThrow({ where: { orderId: f.orderId } })).toMatchObject({ status: 'succeeded', cardBrand: 'visa', cardLast4: '4242' });
+      expect(world.calls).toBe(0);
+    }
   });
 
   it('leaves an event waiting, not failed, when Stripe calls are being paced', async () => {
@@ -87,7 +130,10 @@ describe(`processStripeEvent (${testDbKind})`, () => {
     const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
     const spec: PiSpec = { id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' };
     world.pis.set(spec.id, spec);
-    const e = event('payment_intent.succeeded', fakePaymentIntent(spec) as never);
+    await applyPaymentIntent(prisma, fakePaymentIntent(spec), { source: 'return_page' });
+    // Refunds are read from Stripe (no one event carries them all).
+    world.refunds.push(fakeRefund({ id: `re_${spec.id}`, paymentIntentId: spec.id, amount: f.total }));
+    const e = event('charge.refunded', { id: `ch_${spec.id.slice(3)}`, object: 'charge', payment_intent: spec.id, amount_refunded: f.total });
     await recordStripeEvent(prisma, e);
     world.paced = true;
     const err = await processStripeEvent(prisma, world, e.id).catch((x: unknown) => x);
@@ -95,17 +141,18 @@ describe(`processStripeEvent (${testDbKind})`, () => {
     expect(await prisma.stripeEvent.findUniqueOrThrow({ where: { id: e.id } })).toMatchObject({ status: 'received', attempts: 1 });
     world.paced = false;
     expect(await processStripeEvent(prisma, world, e.id)).toBe('processed');
-    expect((await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('paid');
+    expect((await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('refunded');
   });
 
-  it('records a failure with attempts and lastError, then succeeds on retry using the current state', async () => {
+  it('records a failure with attempts and lastError, then succeeds on retry', async () => {
     const prisma = database.prisma;
     const world = new World();
     const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
     const spec: PiSpec = { id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' };
     world.pis.set(spec.id, spec);
-    // The event carries an old snapshot (requires_payment_method); Stripe now says succeeded.
-    const e = event('payment_intent.payment_failed', fakePaymentIntent({ ...spec, status: 'requires_payment_method' }) as never);
+    await applyPaymentIntent(prisma, fakePaymentIntent(spec), { source: 'return_page' });
+    world.refunds.push(fakeRefund({ id: `re_${spec.id}`, paymentIntentId: spec.id, amount: 500 }));
+    const e = event('charge.refunded', { id: `ch_${spec.id.slice(3)}`, object: 'charge', payment_intent: spec.id, amount_refunded: 500 });
     await recordStripeEvent(prisma, e);
     world.down = true;
     await expect(processStripeEvent(prisma, world, e.id)).rejects.toThrow(/Stripe unavailable/);
@@ -113,9 +160,7 @@ describe(`processStripeEvent (${testDbKind})`, () => {
     world.down = false;
     expect(await processStripeEvent(prisma, world, e.id)).toBe('processed');
     expect(await prisma.stripeEvent.findUniqueOrThrow({ where: { id: e.id } })).toMatchObject({ status: 'processed', attempts: 2, lastError: null });
-    expect((await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('paid');
-    const paid = await prisma.orderEvent.findFirstOrThrow({ where: { orderId: f.orderId, toStatus: 'paid' } });
-    expect(paid.stripeEventId).toBe(e.id);
+    expect((await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('partially_refunded');
   });
 
   it('converges for any delivery delay, duplication and order of a real event stream', async () => {

@@ -1,6 +1,9 @@
 // Stripe events → orders. The webhook route only records an event (recordStripeEvent); a job
-// later processes it (processStripeEvent) by fetching the object's current state from Stripe,
-// because a delivered event can be late, duplicated or overtaken by a newer one.
+// later processes it (processStripeEvent). A PaymentIntent event is applied from its own signed
+// payload, without asking Stripe again: a late, duplicated or overtaken snapshot cannot move an
+// order backwards (applyPaymentIntent and the state machine only move it forward, and only a
+// succeeded PaymentIntent pays). Refund events still read the PaymentIntent's refunds from
+// Stripe, since no one event carries them all.
 import { z } from 'zod';
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import type { Stripe } from '@/lib/stripe/client';
@@ -95,9 +98,24 @@ async function alreadyPaidBy(prisma: PrismaClient, paymentIntentId: string): Pro
   return attempt?.status === 'succeeded' && attempt.order.paymentIntentId === paymentIntentId && hasBeenPaid(attempt.order.status);
 }
 
-async function applyPaymentEvent(prisma: PrismaClient, gateway: EventGateway, paymentIntentId: string, ctx: { source: 'webhook'; stripeEventId: string }): Promise<void> {
-  if (await alreadyPaidBy(prisma, paymentIntentId)) return;
-  await applyPaymentIntent(prisma, await gateway.retrievePaymentIntent(paymentIntentId), ctx);
+/**
+ * Applies the PaymentIntent an event carries. Its `latest_charge` is only an id in the payload;
+ * the charge's own event (charge.succeeded / charge.failed, sent just before) carries the card
+ * and risk facts, so it is taken from our inbox when we have it: still no Stripe call.
+ */
+async function applyPaymentEvent(prisma: PrismaClient, payload: Stripe.PaymentIntent, ctx: { source: 'webhook'; stripeEventId: string }, force = false): Promise<void> {
+  if (!force && (await alreadyPaidBy(prisma, payload.id))) return;
+  let pi = payload;
+  if (typeof pi.latest_charge === 'string') {
+    const charge = await prisma.stripeEvent.findFirst({
+      where: { objectId: pi.latest_charge, type: { in: ['charge.succeeded', 'charge.failed', 'charge.captured'] } },
+      orderBy: { apiCreated: 'desc' },
+      select: { payload: true },
+    });
+    const object = (charge?.payload as { data?: { object?: Stripe.Charge } } | null)?.data?.object;
+    if (object && object.id === pi.latest_charge) pi = { ...pi, latest_charge: object };
+  }
+  await applyPaymentIntent(prisma, pi, ctx);
 }
 
 async function applyEvent(prisma: PrismaClient, gateway: EventGateway, event: z.infer<typeof StoredEvent>, type: HandledEventType): Promise<void> {
@@ -111,14 +129,26 @@ async function applyEvent(prisma: PrismaClient, gateway: EventGateway, event: z.
     case 'payment_intent.succeeded':
     case 'payment_intent.payment_failed':
     case 'payment_intent.canceled': {
-      if (!obj.id) throw new Error(`${type} event ${event.id} has no PaymentIntent id`);
-      await applyPaymentEvent(prisma, gateway, obj.id, ctx);
+      if (!obj.id || obj.object !== 'payment_intent') throw new Error(`${type} event ${event.id} carries no PaymentIntent`);
+      await applyPaymentEvent(prisma, obj as unknown as Stripe.PaymentIntent, ctx);
       return;
     }
     case 'charge.succeeded':
     case 'charge.failed': {
-      const pi = idOf(obj.payment_intent);
-      if (pi) await applyPaymentEvent(prisma, gateway, pi, ctx);
+      // The PaymentIntent's own event (payment_intent.succeeded / payment_failed, sent with it)
+      // carries the payment's state and reads this charge from the inbox. When this one is
+      // processed after it, the PaymentIntent it carried is applied again with this charge.
+      const piId = idOf(obj.payment_intent);
+      if (!piId) return;
+      const attempt = await prisma.paymentAttempt.findUnique({ where: { paymentIntentId: piId }, select: { cardLast4: true } });
+      if (!attempt || attempt.cardLast4 !== null) return;
+      const latest = await prisma.stripeEvent.findFirst({
+        where: { objectId: piId, type: { startsWith: 'payment_intent.' }, status: 'processed' },
+        orderBy: { apiCreated: 'desc' },
+        select: { payload: true },
+      });
+      const pi = (latest?.payload as { data?: { object?: Stripe.PaymentIntent } } | null)?.data?.object;
+      if (pi?.object === 'payment_intent' && pi.latest_charge === obj.id) await applyPaymentEvent(prisma, pi, ctx, true);
       return;
     }
     case 'charge.refunded': {

@@ -7,6 +7,7 @@ import { testDbKind } from '@/tests/helpers/db';
 import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart } from '@/lib/cart/cart';
 import { startPayment, type StartPaymentResult } from '@/lib/checkout/start-payment';
+import { cardToken } from '@/tests/helpers/payments';
 import { applyPaymentIntent } from '@/lib/orders/apply';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 import { CHECKOUT_THROTTLE, cardTestingOverview, consumeAttempt, cooldownMs, declineSignals, recordDecline, throttleKeys } from './throttle';
@@ -95,18 +96,16 @@ describe(`card-testing throttle (${testDbKind})`, () => {
     if (!cart.ok) throw new Error(cart.error);
     const deps = { prisma: database.prisma, gateway, clientIp: '198.51.100.77' };
     const amount = (await getCart(database.prisma, cart.cartId)).subtotal;
-    const start = (email: string, cartId = cart.cartId) => startPayment(deps, cartId, { email, name: 'Card Tester', addressLine1: '1 Main St', city: 'Town', postalCode: '12345', country: 'US', expectedAmount: amount });
+    const start = async (email: string, cartId = cart.cartId, card = 'pm_card_chargeDeclined') =>
+      startPayment(deps, cartId, { email, name: 'Card Tester', addressLine1: '1 Main St', city: 'Town', postalCode: '12345', country: 'US', expectedAmount: amount, confirmationToken: await cardToken(stripe, card) });
     const seen: StartPaymentResult[] = [];
-    // Each round: a new attempt, a declined card confirmed on it; its webhook tells us of the decline.
+    // Each round: a new attempt, declined in the same call that made it (and applied at once).
     for (let i = 0; i < 4; i++) {
       const r = await start(`tester+${i}@example.com`);
       seen.push(r);
-      if (r.kind !== 'ready') break;
-      const declined = await stripe.paymentIntents.confirm(r.paymentIntentId, { payment_method: 'pm_card_chargeDeclined' }).catch((err) => err.payment_intent as Stripe.PaymentIntent);
-      // The decline's webhook, as the worker applies it.
-      await applyPaymentIntent(database.prisma, declined, { source: 'webhook' });
+      if (r.kind !== 'declined') break;
     }
-    expect(seen.slice(0, 3).map((r) => r.kind)).toEqual(['ready', 'ready', 'ready']);
+    expect(seen.slice(0, 3).map((r) => r.kind)).toEqual(['declined', 'declined', 'declined']);
     const last = seen[3];
     expect(last).toMatchObject({ kind: 'throttled', retryAfterSeconds: expect.any(Number) });
     if (last.kind !== 'throttled') throw new Error('expected throttled');
@@ -120,7 +119,7 @@ describe(`card-testing throttle (${testDbKind})`, () => {
 
     const shopper = await addToCart(database.prisma, null, { productId, quantity: 1 });
     if (!shopper.ok) throw new Error(shopper.error);
-    expect((await start('real.shopper@example.com', shopper.cartId)).kind).toBe('ready');
+    expect((await start('real.shopper@example.com', shopper.cartId, 'pm_card_visa')).kind).toBe('submitted');
 
     // The pattern shows on the operations page and feeds the risk score.
     const overview = await cardTestingOverview(database.prisma);

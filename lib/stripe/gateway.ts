@@ -46,6 +46,7 @@ export type { Outcome } from './errors';
 export type Operation =
   | 'payment_intents.create'
   | 'payment_intents.retrieve'
+  | 'payment_intents.confirm'
   | 'payment_intents.update'
   | 'payment_intents.cancel'
   | 'payment_intents.list'
@@ -529,6 +530,11 @@ export class StripeGateway {
 
   createPaymentIntent(params: Stripe.PaymentIntentCreateParams, o: { idempotencyKey: string }): Promise<Stripe.PaymentIntent> {
     return this.call('payment_intents.create', (ro) => this.stripe.paymentIntents.create(params, ro), { ...o, safe: false });
+  }
+
+  /** Confirms an existing PaymentIntent (with a ConfirmationToken); repeated only under its key. */
+  confirmPaymentIntent(id: string, params: Stripe.PaymentIntentConfirmParams, o: { idempotencyKey: string }): Promise<Stripe.PaymentIntent> {
+    return this.call('payment_intents.confirm', (ro) => this.stripe.paymentIntents.confirm(id, params, ro), { ...o, safe: false });
   }
 
   retrievePaymentIntent(id: string): Promise<Stripe.PaymentIntent> {

@@ -138,3 +138,18 @@ export async function orderOutcome(prisma: PrismaClient, orderId: string) {
 }
 
 export const newId = () => randomUUID();
+
+/**
+ * A ConfirmationToken for a test card, as Stripe.js would make from the Payment Element (here
+ * through the emulator's test helper, with the secret key): `pm_card_visa`,
+ * `pm_card_chargeDeclined`, `pm_card_authenticationRequired` (3-D Secure) …
+ */
+export async function cardToken(stripe: import('stripe').Stripe, paymentMethod = 'pm_card_visa'): Promise<string> {
+  return (await stripe.testHelpers.confirmationTokens.create({ payment_method: paymentMethod })).id;
+}
+
+/** Completes (or fails) a PaymentIntent's 3-D Secure challenge at the emulator, as the shopper would. */
+export async function finishThreeDSecure(emulatorUrl: string, pi: { paymentIntentId: string; clientSecret: string }, outcome: 'complete' | 'fail' = 'complete'): Promise<void> {
+  const r = await fetch(`${emulatorUrl}/3ds/${pi.paymentIntentId}/${outcome}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_secret: pi.clientSecret }) });
+  if (!r.ok) throw new Error(`3-D Secure ${outcome}: ${r.status} ${await r.text()}`);
+}

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIfNeeded } from '@/scripts/build';
 import { openDatabase, pgliteDataDir } from '@/lib/db/client';
-import { Shopper } from '@/chaos/lib/shopper';
+import { createTokenInBrowser, Shopper } from '@/chaos/lib/shopper';
 
 const root = resolve(import.meta.dirname, '../..');
 const distDir = process.env.BRISK_DIST_DIR || '.next';
@@ -30,6 +30,20 @@ interface Shop {
 }
 
 let portSeq = Number(process.env.HTTP_TEST_PORT ?? 3390);
+
+/**
+ * A ConfirmationToken for 4242, as the checkout page's Stripe.js makes it: with the publishable
+ * key and Stripe.js URL the page carries (the bundled emulator's).
+ */
+async function browserToken(shop: Shop, cookie: string): Promise<string> {
+  const html = await (await fetch(`${shop.base}/checkout`, { headers: { cookie } })).text();
+  const key = html.match(/pk_test_[A-Za-z0-9_]+/)?.[0];
+  const stripeJs = html.match(/(http:\/\/127\.0\.0\.1:\d+)\/v3\//)?.[1];
+  if (!key || !stripeJs) throw new Error('the checkout page carries no publishable key or Stripe.js URL');
+  const token = await createTokenInBrowser({ stripeUrl: stripeJs, publishableKey: key });
+  if (!token) throw new Error('could not make a ConfirmationToken');
+  return token;
+}
 
 async function startShop(env: Record<string, string>): Promise<Shop> {
   const port = portSeq++;
@@ -156,10 +170,10 @@ describe('the HTTP server, trusting no proxy (the default)', () => {
       // A forged address per try, the loopback address among them (once exempt).
       shopper.extraHeaders = { 'x-forwarded-for': i === 1 ? '127.0.0.1' : `192.0.2.${i + 1}` };
       expect((await shopper.addToCart(product, 1)).ok).toBe(true);
-      kinds.push((await shopper.startPayment(price)).kind);
+      kinds.push((await shopper.startPayment(price, await browserToken(shop, shopper.cookie))).kind);
     }
     // Three PaymentIntents (the limit of 3 for this address), then refused before Stripe.
-    expect(kinds).toEqual(['ready', 'ready', 'ready', 'throttled', 'throttled']);
+    expect(kinds).toEqual(['submitted', 'submitted', 'submitted', 'throttled', 'throttled']);
   }, 120_000);
 
   it('answers cross-origin, malformed and oversized action posts with 403, 400 and 413, logged as refusals', async () => {

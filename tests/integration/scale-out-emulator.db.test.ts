@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startApp, type App } from '@/bench/lib/app-process';
-import { Shopper } from '@/chaos/lib/shopper';
+import { createTokenInBrowser, Shopper } from '@/chaos/lib/shopper';
 import { seedCatalog } from '@/lib/db/seed';
 import { buildIfNeeded, buildIsFresh } from '@/scripts/build';
 import { createTestDatabase } from '@/tests/helpers/db';
@@ -163,10 +163,13 @@ describe.skipIf(skipReason !== null)('several instances against one emulator (RE
     expect(page.status).toBe(200);
     expect(await page.text()).toContain(printed.STRIPE_JS_URL);
     turn = 1;
-    const started = await shopper.startPayment(products[0].price * 2); // instance 2
-    if (started.kind !== 'ready') throw new Error(`checkout did not start: ${JSON.stringify(started)}`);
+    // A 3-D Secure card: instance 2 creates the PaymentIntent, which waits for the shopper.
+    const token = await createTokenInBrowser({ stripeUrl: printed.STRIPE_API_BASE, publishableKey: printed.NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY, card: 'pm_card_authenticationRequired' });
+    const started = await shopper.startPayment(products[0].price * 2, token!); // instance 2
+    if (started.kind !== 'requires_action') throw new Error(`checkout did not start: ${JSON.stringify(started)}`);
 
-    // Stripe.js's part, through the official SDK against the emulator the instances use.
+    // Stripe.js's part, through the official SDK against the emulator the instances use: the
+    // shopper pays with another card instead, and only the webhook tells the instances.
     const api = new URL(printed.STRIPE_API_BASE);
     const stripe = new Stripe(printed.STRIPE_SECRET_KEY, { host: api.hostname, port: Number(api.port), protocol: 'http', maxNetworkRetries: 0, telemetry: false });
     const pi = await stripe.paymentIntents.confirm(started.paymentIntentId, { payment_method: 'pm_card_visa' });

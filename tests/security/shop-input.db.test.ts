@@ -84,7 +84,7 @@ describe(`hostile input: shop (${testDbKind})`, () => {
 
   it('startPayment: "check the fields" (or "the total changed"), never an order, an attempt or a call to Stripe', async () => {
     const before = await snapshot();
-    const fields = ['email', 'name', 'addressLine1', 'addressLine2', 'city', 'postalCode', 'country', 'expectedAmount'];
+    const fields = ['email', 'name', 'addressLine1', 'addressLine2', 'city', 'postalCode', 'country', 'expectedAmount', 'confirmationToken'];
     await fc.assert(
       fc.asyncProperty(nastyInput(fields), fc.oneof(fc.constant(cartId), fc.constant(null), nastyString), async (input, cart) => {
         const r = await startPayment({ prisma: database.prisma, gateway: unreachableGateway, clientIp: '203.0.113.9' }, cart, input);
@@ -98,7 +98,7 @@ describe(`hostile input: shop (${testDbKind})`, () => {
     // A plausible shopper with one hostile field is refused the same way.
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...fields), nastyValue, async (field, value) => {
-        const good = { email: 'ada@example.com', name: 'Ada', addressLine1: '1 Main St', city: 'Town', postalCode: '12345', country: 'US', expectedAmount: subtotal + 1 };
+        const good = { confirmationToken: 'ctoken_1FuzzFuzzFuzzFuzzFuzz', email: 'ada@example.com', name: 'Ada', addressLine1: '1 Main St', city: 'Town', postalCode: '12345', country: 'US', expectedAmount: subtotal + 1 };
         const r = await startPayment({ prisma: database.prisma, gateway: unreachableGateway }, cartId, { ...good, [field]: value });
         if (r.kind !== 'invalid' && r.kind !== 'amount_changed') throw new Error(`unexpected ${r.kind}`);
         clearError(r.message);
@@ -107,7 +107,7 @@ describe(`hostile input: shop (${testDbKind})`, () => {
     );
     // With the right amount, a control character in any text field is still refused before any write.
     for (const field of ['name', 'addressLine1', 'addressLine2', 'city', 'email', 'postalCode']) {
-      const good = { email: 'ada@example.com', name: 'Ada', addressLine1: '1 Main St', city: 'Town', postalCode: '12345', country: 'US', expectedAmount: subtotal };
+      const good = { confirmationToken: 'ctoken_1FuzzFuzzFuzzFuzzFuzz', email: 'ada@example.com', name: 'Ada', addressLine1: '1 Main St', city: 'Town', postalCode: '12345', country: 'US', expectedAmount: subtotal };
       const r = await startPayment({ prisma: database.prisma, gateway: unreachableGateway }, cartId, { ...good, [field]: 'a\u0000b' });
       expect(r).toMatchObject({ kind: 'invalid', fieldErrors: { [field]: expect.any(String) } });
     }
