@@ -107,6 +107,26 @@ describe(`jobs on pg-boss (${testDbKind})`, () => {
     expect(await replayStripeEvent('evt_jobs_dead')).toBe(false);
   });
 
+  it('does not sweep an old event whose job is still waiting (deferred while Stripe calls are paced)', async () => {
+    const prisma = database.prisma;
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 2, quantity: 1 }] });
+    const pi = fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' });
+    pis.set(pi.id, pi);
+    // Every fetch refused for now: each run defers the event to a new job a second or more away.
+    paced.set(pi.id, 1_000_000);
+    await recordStripeEvent(prisma, piEvent('evt_jobs_waiting', pi));
+    await enqueueStripeEvent('evt_jobs_waiting');
+    await waitFor(() => prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_jobs_waiting' } }), (e) => e.attempts >= 1);
+    await prisma.stripeEvent.update({ where: { id: 'evt_jobs_waiting' }, data: { receivedAt: new Date(Date.now() - 60_000) } });
+    const queuedBefore = (await queueDepths())['stripe-event'];
+    expect(queuedBefore.queued + queuedBefore.active).toBeGreaterThanOrEqual(1);
+    // A second job for it would apply it twice over (harmless, but the sweep is for lost work only).
+    expect(await runSweep()).toEqual({ stripeEvents: 0, emails: 0, remedies: 0 });
+    paced.delete(pi.id);
+    const done = await waitFor(() => prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_jobs_waiting' } }), (e) => e.status === 'processed', 20_000);
+    expect(done.status).toBe('processed');
+  });
+
   it('sweeps a received event that never got a job, and only that one', async () => {
     const prisma = database.prisma;
     const f = await createOrderFixture(prisma, { lines: [{ stock: 2, quantity: 1 }] });

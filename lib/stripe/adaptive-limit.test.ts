@@ -21,8 +21,16 @@ describe('AdaptiveLimit', () => {
     expect(l.limit).toBe(4);
   });
 
-  it('shrinks when latency climbs well above the baseline, and grows back once it returns', () => {
+  it('does not shrink on a latency spike alone: slow but healthy Stripe needs more concurrency, not less', () => {
     const l = new AdaptiveLimit({ initial: 20, min: 2, max: 40 });
+    feed(l, 100, 50, { jitter: 5 });
+    const before = l.limit;
+    feed(l, 40, 2_000);
+    expect(l.limit).toBeGreaterThanOrEqual(before);
+  });
+
+  it('with shrinkOnLatency (Gradient2), shrinks when latency climbs well above the baseline, and grows back', () => {
+    const l = new AdaptiveLimit({ initial: 20, min: 2, max: 40, shrinkOnLatency: true });
     feed(l, 100, 50, { jitter: 5 });
     const before = l.limit;
     feed(l, 40, 2_000);
@@ -32,8 +40,24 @@ describe('AdaptiveLimit', () => {
     expect(l.limit).toBeGreaterThanOrEqual(before * 0.9);
   });
 
+  it('grows by one per queued call (demand), but not within the hold after a 429', () => {
+    let now = 0;
+    const l = new AdaptiveLimit({ initial: 10, min: 2, max: 12, demandHoldMs: 1_000, now: () => now });
+    l.demand();
+    expect(l.limit).toBe(11);
+    l.record({ rttMs: 50, inFlight: 11, dropped: true });
+    const cut = l.limit;
+    expect(cut).toBeLessThan(11);
+    now += 500;
+    l.demand();
+    expect(l.limit).toBe(cut);
+    now += 600;
+    for (let i = 0; i < 10; i++) l.demand();
+    expect(l.limit).toBe(12);
+  });
+
   it('tolerates latency within the tolerance band', () => {
-    const l = new AdaptiveLimit({ initial: 10, min: 2, max: 10, tolerance: 2 });
+    const l = new AdaptiveLimit({ initial: 10, min: 2, max: 10, tolerance: 2, shrinkOnLatency: true });
     feed(l, 50, 100);
     feed(l, 50, 180);
     expect(l.limit).toBe(10);

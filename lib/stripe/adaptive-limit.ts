@@ -1,17 +1,24 @@
-// A latency-adaptive concurrency limit in the style of Netflix's Gradient2
-// (github.com/Netflix/concurrency-limits): a slow "long" RTT is the learned baseline, a fast
-// "short" RTT is what Stripe is doing now. While short stays within `tolerance` × long, the
-// limit grows by a queue allowance (√limit); when short climbs, the limit is scaled by
-// long/short (at least halved each step); a 429 or a timeout cuts it multiplicatively at once
-// (the AIMD part). Growth happens only while the limit is actually in use, so an idle night
-// does not inflate it.
+// An adaptive concurrency limit for calls to Stripe. It learns a slow "long" RTT (the
+// baseline) and a fast "short" RTT (what Stripe is doing now), as Netflix's Gradient2 does
+// (github.com/Netflix/concurrency-limits), but only a push-back shrinks it: a 429 or a timeout
+// cuts it multiplicatively at once (the AIMD part). While calls succeed the limit grows by a
+// queue allowance (√limit) when it is in use, and by one per call that has to queue (demand),
+// so a pure latency spike raises the concurrency Little's law needs (rate × latency) instead of
+// cutting it: Stripe slow but up is not Stripe overloaded by us, and shoppers would rather wait
+// 2 s than hear "busy" (issue #17 part 6). Growth happens only under demand, so an idle night
+// does not inflate it. `shrinkOnLatency: true` restores Gradient2's latency cut (scaling the
+// limit by tolerance × long / short, at least halved per step).
 
 export interface AdaptiveLimitOptions {
   initial?: number;
   min?: number;
   max?: number;
-  /** How far above the baseline latency may drift before the limit shrinks. */
+  /** How far above the baseline latency may drift before the limit shrinks (shrinkOnLatency only). */
   tolerance?: number;
+  /** Shrink the limit when latency climbs above tolerance × baseline (Gradient2). Default false. */
+  shrinkOnLatency?: boolean;
+  /** After a push-back (429 / timeout), demand does not grow the limit for this long. */
+  demandHoldMs?: number;
   /** Multiplicative cut on a 429 or timeout. */
   backoffRatio?: number;
   /** Samples folded into the short-term RTT (EWMA window). */
@@ -56,6 +63,8 @@ export class AdaptiveLimit {
       longWindow: opts.longWindow ?? 500,
       smoothing: opts.smoothing ?? 0.2,
       dropCooldownMs: opts.dropCooldownMs ?? 250,
+      shrinkOnLatency: opts.shrinkOnLatency ?? false,
+      demandHoldMs: opts.demandHoldMs ?? 2_000,
     };
     this.now = opts.now ?? (() => performance.now());
   }
@@ -79,6 +88,15 @@ export class AdaptiveLimit {
     const before = this.limit;
     this.value = Math.min(this.max, Math.max(this.min, next));
     if (this.limit !== before) for (const fn of this.listeners) fn(this.limit);
+  }
+
+  /**
+   * A call found every slot taken and had to queue: more concurrency is wanted. Grow by one,
+   * unless Stripe pushed back recently (then the cut stands and the queue's patience rules).
+   */
+  demand(): void {
+    if (this.now() - this.lastDropAt < this.o.demandHoldMs) return;
+    if (this.value < this.max) this.set(Math.floor(this.value) + 1);
   }
 
   record(s: LimitSample): void {
@@ -107,7 +125,7 @@ export class AdaptiveLimit {
     // Warm-up: a few samples before trusting the baseline.
     if (this.samples < 5) return;
 
-    const gradient = Math.max(0.5, Math.min(1, (this.o.tolerance * this.longRtt) / this.shortRtt));
+    const gradient = this.o.shrinkOnLatency ? Math.max(0.5, Math.min(1, (this.o.tolerance * this.longRtt) / this.shortRtt)) : 1;
     const inUse = s.inFlight >= this.value / 2;
     if (gradient >= 1 && !inUse) return;
     const queueAllowance = Math.sqrt(this.value);

@@ -78,7 +78,17 @@ export interface BreakerOptions {
 }
 
 export type ConcurrencyOptions =
-  | ({ mode?: 'adaptive'; queueCapacity?: number; maxQueueWaitMs?: number } & AdaptiveLimitOptions)
+  | ({
+      mode?: 'adaptive';
+      queueCapacity?: number;
+      /**
+       * A shopper's patience: the longest a call waits in line for a slot (default 8 s). A call is
+       * refused up front only when the line cannot drain within it at the observed latency.
+       */
+      patienceMs?: number;
+      /** @deprecated the old name of patienceMs. */
+      maxQueueWaitMs?: number;
+    } & AdaptiveLimitOptions)
   | { mode: 'static'; limit: number; queueCapacity?: number };
 
 export interface GatewayOptions {
@@ -208,9 +218,12 @@ export class StripeGateway {
       const limiter = new AdaptiveLimit(c);
       this.limiter = limiter;
       const bulkhead = new AdaptiveBulkhead(() => limiter.limit, {
-        queueCapacity: c.queueCapacity ?? 50,
-        maxQueueWaitMs: c.maxQueueWaitMs ?? 3_000,
+        queueCapacity: c.queueCapacity ?? 400,
+        patienceMs: c.patienceMs ?? c.maxQueueWaitMs ?? 8_000,
         recentLatencyMs: () => limiter.rtt.recentMs,
+        // Shed only when waiting cannot succeed: Stripe failing, or the line too long to drain.
+        failing: () => this.breaker !== null && this.breaker.state !== CircuitState.Closed,
+        onQueued: () => limiter.demand(),
         onReject: (why) => this.metric((m) => m.stripeRejections.inc({ reason: why })),
       });
       limiter.onChange((limit) => {
@@ -258,6 +271,8 @@ export class StripeGateway {
         });
         if (state === CircuitState.Open) {
           this.openedAt ??= Date.now();
+          // Those waiting in line would only reach an open breaker: tell them now.
+          if (this.bulkhead instanceof AdaptiveBulkhead) this.bulkhead.shed();
           this.log.warn({ breaker: to, failedProbes: this.failedProbes }, 'Stripe circuit breaker opened: failing fast');
           this.scheduleProbe();
         } else if (state === CircuitState.Closed) {
@@ -573,6 +588,17 @@ export function rateShareFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   return share;
 }
 
+/**
+ * Benchmarks only (bench/events.bench.ts, with BRISK_BENCH_ROUTES=1): BRISK_BENCH_STRIPE_RATE
+ * lifts the rate budget so the app's own event-apply throughput can be measured apart from
+ * test mode's 20 requests/s. Ignored without BRISK_BENCH_ROUTES=1.
+ */
+function benchRateOverride(env: NodeJS.ProcessEnv = process.env): { perSecond?: number } {
+  if (env.BRISK_BENCH_ROUTES !== '1') return {};
+  const rate = Number(env.BRISK_BENCH_STRIPE_RATE);
+  return rate > 0 ? { perSecond: rate } : {};
+}
+
 const globalForGateway = globalThis as unknown as { __briskGateway?: StripeGateway };
 
 /** The process-wide gateway, built once from the environment. */
@@ -587,7 +613,7 @@ export function stripeGateway(settings?: StripeSettings): StripeGateway {
     }
     const log = appLogger();
     globalForGateway.__briskGateway = new StripeGateway(createStripeClient(s), {
-      budget: createRateBudget({ mode: keyMode(s.secretKey), share: rateShareFromEnv(), secretKey: s.secretKey, pool }),
+      budget: createRateBudget({ mode: keyMode(s.secretKey), share: rateShareFromEnv(), secretKey: s.secretKey, pool, ...benchRateOverride() }),
       stats: new CallStatsRecorder(
         async () => (await import('@/lib/db/client')).prisma(),
         10_000,
