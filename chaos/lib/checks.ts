@@ -3,6 +3,7 @@
 import type Stripe from 'stripe';
 import type { PrismaClient } from '../../lib/generated/prisma/client';
 import { pendingRemedies } from '../../lib/orders/remedies';
+import { pacing } from '../../lib/stripe/rate-budget';
 import { listAllStripe, type StripeStandIn } from './harness';
 
 /**
@@ -265,4 +266,43 @@ export async function checkPayments(o: {
     },
     violations,
   };
+}
+
+/**
+ * The shared Stripe rate budget, checked on its own clock and windows: every request that
+ * reached Stripe carries the grant it was paced by (`Brisk-Budget-Grant`, epoch ms on the app
+ * processes' clock). Each budget window (≈ `points` per `durationSec`) holds at most its points,
+ * windows of all processes are one sequence (never overlapping: overlap would mean instances
+ * pacing themselves apart), every grant lies inside its window, and no second of grants holds
+ * more than Stripe's limit. Arrival times at a proxy are not the budget's clock: they add the
+ * sending process's and the counting process's event-loop delays, so they are a figure only.
+ */
+export function checkBudget(requests: { budgetGrant?: { grantedAt: number; windowEndsAt: number } }[], perSecond: number, stripeLimit: number): { figures: { windows: number; maxInWindow: number; maxGrantedInOneSecond: number }; violations: string[] } {
+  const { points, durationSec } = pacing(perSecond);
+  const durationMs = durationSec * 1000;
+  const violations: string[] = [];
+  const unstamped = requests.filter((r) => !r.budgetGrant).length;
+  if (unstamped > 0) violations.push(`${unstamped} requests reached Stripe without a budget grant`);
+  const grants = requests.flatMap((r) => (r.budgetGrant ? [r.budgetGrant] : [])).sort((a, b) => a.windowEndsAt - b.windowEndsAt);
+  const outside = grants.filter((g) => g.grantedAt > g.windowEndsAt || g.grantedAt < g.windowEndsAt - durationMs - 2);
+  if (outside.length) violations.push(`${outside.length} grants lie outside their ${durationMs} ms window (e.g. granted ${outside[0].grantedAt}, window ends ${outside[0].windowEndsAt})`);
+  // One window: the same end, to the millisecond or two of reading the clock.
+  const windows: { end: number; n: number }[] = [];
+  for (const g of grants) {
+    const last = windows.at(-1);
+    if (last && g.windowEndsAt - last.end <= 2) last.n++;
+    else windows.push({ end: g.windowEndsAt, n: 1 });
+  }
+  const over = windows.filter((w) => w.n > points);
+  if (over.length) violations.push(`${over.length} budget windows granted more than ${points} requests (most: ${Math.max(...over.map((w) => w.n))})`);
+  const overlapping = windows.filter((w, i) => i > 0 && w.end - windows[i - 1].end < durationMs - 2).length;
+  if (overlapping) violations.push(`${overlapping} budget windows overlap the one before (processes pacing by budgets of their own)`);
+  const t = grants.map((g) => g.grantedAt).sort((a, b) => a - b);
+  let maxGrantedInOneSecond = 0;
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while (t[i] - t[j] >= 1_000) j++;
+    maxGrantedInOneSecond = Math.max(maxGrantedInOneSecond, i - j + 1);
+  }
+  if (maxGrantedInOneSecond > stripeLimit) violations.push(`${maxGrantedInOneSecond} requests were granted within one second (Stripe's limit ${stripeLimit})`);
+  return { figures: { windows: windows.length, maxInWindow: Math.max(0, ...windows.map((w) => w.n)), maxGrantedInOneSecond }, violations };
 }
