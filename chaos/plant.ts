@@ -11,7 +11,7 @@
 //
 // Run it alone: while the bug is planted (the build, a few minutes) any other `npm start`,
 // chaos or bench run from this tree would see the sources changed and build them too.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from '../bench/lib/app-process';
@@ -96,43 +96,64 @@ const BUGS: Record<string, Bug> = {
 const IN_PROCESS = new Set(['event-orderings']);
 
 const [bugName, scenarioArg] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-const bug = BUGS[bugName];
-if (!bug) {
-  console.error(`usage: npx tsx chaos/plant.ts <${Object.keys(BUGS).join('|')}> [scenario] [--quick|--full]`);
+// Several bugs at once ("a+b"): one build, each caught by its own check (their violations differ).
+const bugs = (bugName ?? '').split('+').map((name) => BUGS[name]);
+if (!bugName || bugs.some((b) => !b)) {
+  console.error(`usage: npx tsx chaos/plant.ts <${Object.keys(BUGS).join('|')}>[+<bug>…] [scenario] [--quick|--full]`);
   process.exit(2);
 }
-const scenario = scenarioArg ?? bug.scenario ?? 'stale-tabs';
+const scenario = scenarioArg ?? bugs[0].scenario ?? 'stale-tabs';
 const full = process.argv.includes('--full');
-const distDir = `.next-plant-${bugName}`;
-const path = join(root, bug.file);
-const original = readFileSync(path, 'utf8');
-if (!original.includes(bug.find)) {
-  console.error(`${bug.file} no longer contains the line to plant the bug at; update chaos/plant.ts`);
-  process.exit(2);
+const distDir = `.next-plant-${bugName.replace(/\+/g, '-')}`;
+const originals = new Map<string, string>();
+for (const bug of bugs) originals.set(bug.file, readFileSync(join(root, bug.file), 'utf8'));
+for (const bug of bugs) {
+  if (!originals.get(bug.file)!.includes(bug.find)) {
+    console.error(`${bug.file} no longer contains the line to plant the bug at; update chaos/plant.ts`);
+    process.exit(2);
+  }
 }
+const what = bugs.map((b) => `${b.what} (${b.file})`).join('; ');
+const plant = () => {
+  const planted = new Map(originals);
+  for (const bug of bugs) planted.set(bug.file, planted.get(bug.file)!.replace(bug.find, bug.replace));
+  for (const [file, text] of planted) writeFileSync(join(root, file), text);
+};
+const restore = () => {
+  for (const [file, text] of originals) writeFileSync(join(root, file), text);
+};
+const restored = () => [...originals].every(([file, text]) => readFileSync(join(root, file), 'utf8') === text);
+
 if (IN_PROCESS.has(scenario)) {
-  console.log(`Planting "${bugName}" (${bug.what}) in ${bug.file} for the in-process scenario ${scenario}…`);
-  writeFileSync(path, original.replace(bug.find, bug.replace));
+  console.log(`Planting "${bugName}": ${what}, for the in-process scenario ${scenario}…`);
+  plant();
   let status: number | null = null;
   try {
-    status = spawnSync(process.execPath, [join(root, 'node_modules/.bin/tsx'), 'chaos/run.ts', ...(full ? [] : ['--quick']), '--only', scenario], { cwd: root, stdio: 'inherit' }).status;
+    // The source goes back as soon as the run has loaded it (its first scenario header), so no
+    // other run or build from this tree sees it for longer than that.
+    const child = spawn(process.execPath, [join(root, 'node_modules/.bin/tsx'), 'chaos/run.ts', ...(full ? [] : ['--quick']), '--only', scenario], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      if (chunk.toString().includes('=== ')) restore();
+    });
+    status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   } finally {
-    writeFileSync(path, original);
+    restore();
   }
-  console.log(`\nPlanted bug "${bugName}" (source restored: ${readFileSync(path, 'utf8') === original}): ${status === 1 ? 'CAUGHT — the scenario failed (see the violations above)' : `NOT caught — the scenario exited ${status}`}`);
+  console.log(`\nPlanted bug "${bugName}" (source restored: ${restored()}): ${status === 1 ? 'CAUGHT — the scenario failed (see the violations above)' : `NOT caught — the scenario exited ${status}`}`);
   process.exit(status === 1 ? 0 : 1);
 }
-console.log(`Planting "${bugName}" (${bug.what}) in ${bug.file}, building into ${distDir}…`);
-writeFileSync(path, original.replace(bug.find, bug.replace));
+console.log(`Planting "${bugName}": ${what}; building into ${distDir}…`);
+plant();
 try {
   buildIfNeeded(distDir, (line) => console.log(line));
 } finally {
-  writeFileSync(path, original);
+  restore();
 }
 // The build holds the bug; the sources are clean again. Mark the build as the one to serve so
 // the run does not rebuild it from the clean sources.
 writeFileSync(join(root, distDir, 'brisk-source-hash'), sourceHash());
-console.log(`Source restored (${bug.file} unchanged: ${readFileSync(path, 'utf8') === original}). Running ${scenario} on the planted build…`);
+console.log(`Source restored (${restored()}). Running ${scenario} on the planted build…`);
 const r = spawnSync(process.execPath, [join(root, 'node_modules/.bin/tsx'), 'chaos/run.ts', ...(full ? [] : ['--quick']), '--only', scenario], {
   cwd: root,
   stdio: 'inherit',
