@@ -40,7 +40,7 @@ export const checkoutsScenario: Scenario = {
     const initialStock = new Map((await db.prisma.product.findMany()).map((p) => [p.id, p.stock]));
     await db.close();
 
-    const env = { ...stripe.appEnv(), DATABASE_URL: '', STRIPE_RATE_SHARE: '1', SMTP_URL: mailbox.url };
+    const env = { ...stripe.appEnv(), DATABASE_URL: '', STRIPE_RATE_SHARE: '1', SMTP_URL: mailbox.url, RECONCILE_CRON: 'off' };
     const appOpts = { label: 'app', port, dataDir, logFile: join(ctx.dir, 'checkouts-app.log'), env };
     let app: App = await startApp({ ...appOpts, via: 'start' });
     ctx.log(`app ready in ${(app.startMs / 1000).toFixed(1)} s (scripts/start.ts); ${total} checkouts, ${concurrency} shoppers at a time`);

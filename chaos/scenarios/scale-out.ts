@@ -30,7 +30,7 @@ export const scaleOutScenario: Scenario = {
       const products: Product[] = (await db.prisma.product.findMany({ where: { active: true } })).map((p) => ({ id: p.id, slug: p.slug, price: p.price }));
       const initialStock = new Map((await db.prisma.product.findMany()).map((p) => [p.id, p.stock]));
       await db.close();
-      const env = { ...stripe.appEnv(), STRIPE_API_BASE: proxy.url, DATABASE_URL: url, WORKER_MODE: 'off', SMTP_URL: mailbox.url };
+      const env = { ...stripe.appEnv(), STRIPE_API_BASE: proxy.url, DATABASE_URL: url, WORKER_MODE: 'off', SMTP_URL: mailbox.url, RECONCILE_CRON: 'off' };
       const apps: App[] = [];
       // The first through scripts/start.ts (it may build); the second serves that same build with
       // `next start`, as a deployment runs one build everywhere — a second start.ts could rebuild

@@ -231,7 +231,7 @@ function makeStaleTabs(variant: Variant): Scenario {
         // Racing: most first lines go to three products.
         const hot = variant.stock !== null ? products.slice(0, 3) : products;
         const holdMinutes = variant.stock !== null ? 1 : 15;
-        const env = { ...stripe.appEnv(), DATABASE_URL: pg?.url ?? '', STRIPE_RATE_SHARE: '1', SMTP_URL: mailbox.url, STOCK_HOLD_MINUTES: String(holdMinutes) };
+        const env = { ...stripe.appEnv(), DATABASE_URL: pg?.url ?? '', STRIPE_RATE_SHARE: '1', SMTP_URL: mailbox.url, RECONCILE_CRON: 'off', STOCK_HOLD_MINUTES: String(holdMinutes) };
         const appOpts = { label: 'app', port, dataDir, logFile: join(ctx.dir, `${variant.name}-app.log`), env };
         let app: App = await startApp({ ...appOpts, via: 'start' });
         ctx.log(`app ready in ${(app.startMs / 1000).toFixed(1)} s; ${total} shoppers, ${concurrency} at a time; stock ${variant.stock ?? 'plenty'}; holds ${holdMinutes} min`);

@@ -29,7 +29,7 @@ export const stripeOutageScenario: Scenario = {
     const products: Product[] = (await db.prisma.product.findMany({ where: { active: true } })).map((p) => ({ id: p.id, slug: p.slug, price: p.price }));
     const initialStock = new Map((await db.prisma.product.findMany()).map((p) => [p.id, p.stock]));
     await db.close();
-    const app = await startApp({ label: 'app', via: 'start', port, dataDir, logFile: join(ctx.dir, 'stripe-outage-app.log'), env: { ...stripe.appEnv(), DATABASE_URL: '', SMTP_URL: mailbox.url } });
+    const app = await startApp({ label: 'app', via: 'start', port, dataDir, logFile: join(ctx.dir, 'stripe-outage-app.log'), env: { ...stripe.appEnv(), DATABASE_URL: '', SMTP_URL: mailbox.url, RECONCILE_CRON: 'off' } });
     const actions = actionIds();
     const since = Date.now();
 

@@ -30,7 +30,7 @@ export const webhookKillsScenario: Scenario = {
     const products: Product[] = (await db.prisma.product.findMany({ where: { active: true } })).map((p) => ({ id: p.id, slug: p.slug, price: p.price }));
     const initialStock = new Map((await db.prisma.product.findMany()).map((p) => [p.id, p.stock]));
     await db.close();
-    const appOpts = { label: 'app', port, dataDir, logFile: join(ctx.dir, 'webhook-kills-app.log'), env: { ...stripe.appEnv(), DATABASE_URL: '', STRIPE_RATE_SHARE: '1', SMTP_URL: mailbox.url } };
+    const appOpts = { label: 'app', port, dataDir, logFile: join(ctx.dir, 'webhook-kills-app.log'), env: { ...stripe.appEnv(), DATABASE_URL: '', STRIPE_RATE_SHARE: '1', SMTP_URL: mailbox.url, RECONCILE_CRON: 'off' } };
     let app: App = await startApp({ ...appOpts, via: 'start' });
     const since = Date.now();
     const actions = actionIds();
