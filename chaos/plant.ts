@@ -4,11 +4,14 @@
 // that build. Exit 0 when the scenario caught the bug (it failed), 1 when it held anyway.
 //
 //   npx tsx chaos/plant.ts <bug> [scenario] [--quick|--full]
-//   bugs: stale-pays, no-stray-refund, oversell, email-lost   (default scenario: stale-tabs)
+//   bugs: stale-pays, no-stray-refund, oversell, email-lost, email-unsent, lost-webhook,
+//   refund-double-booked (each has a default scenario, below)
+// event-orderings runs the product code in this process: for it the bug stays planted in the
+// source while the scenario runs (no build), and is taken out when it ends.
 //
 // Run it alone: while the bug is planted (the build, a few minutes) any other `npm start`,
 // chaos or bench run from this tree would see the sources changed and build them too.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from '../bench/lib/app-process';
@@ -19,6 +22,8 @@ interface Bug {
   find: string;
   replace: string;
   what: string;
+  /** The scenario that should catch it, when none is named. */
+  scenario?: string;
 }
 
 const BUGS: Record<string, Bug> = {
@@ -44,6 +49,7 @@ const BUGS: Record<string, Bug> = {
     replace: `    enough AS (SELECT true AS ok),
     claimed AS (`,
     what: 'a payment takes its stock even when it is not there',
+    scenario: 'stale-tabs-scarce',
   },
   // The crash-lost confirmation this run found: the sweep requeues only `queued` emails.
   'email-lost': {
@@ -52,33 +58,102 @@ const BUGS: Record<string, Bug> = {
     replace: `where: { status: { in: ['queued'] }, createdAt: { lt: before } }`,
     what: 'an email left sending by a killed process is never sent',
   },
+  // The row says sent, the mailbox never got it: a quarter of the confirmations are not handed
+  // to the mail server. Email rows alone (unique keys, status sent) cannot tell.
+  'email-unsent': {
+    file: 'lib/jobs/email.ts',
+    find: `    await mailer.send({ to: email.to, subject: email.subject, text: email.text, html: email.html, messageId: messageIdFor(email.id) });`,
+    replace: `    if (!/^[0-3]/.test(email.orderId ?? '')) await mailer.send({ to: email.to, subject: email.subject, text: email.text, html: email.html, messageId: messageIdFor(email.id) });`,
+    what: 'a confirmation email is marked sent without being handed to the mail server (orders whose id starts 0-3)',
+    scenario: 'checkouts',
+  },
+  // Stripe's success events of one PaymentIntent in six are acknowledged and dropped: only the
+  // order page or reconciliation would ever learn that the payment went through.
+  'lost-webhook': {
+    file: 'lib/orders/webhook.ts',
+    find: `  if (!isWellFormedEvent(event)) return { status: 400, body: { error: 'malformed event' } };`,
+    replace: `  if (!isWellFormedEvent(event)) return { status: 400, body: { error: 'malformed event' } };
+  { const o = event.data.object as { object?: string; id?: string; payment_intent?: string }; const pi = o.object === 'payment_intent' ? o.id : o.payment_intent;
+    if (event.type.endsWith('succeeded') && /[0-9]$/.test(String(pi))) return { status: 200, body: { received: true } }; }`,
+    what: "the success webhooks of PaymentIntents whose id ends in a digit are acknowledged and dropped (healed only by the order page or reconciliation)",
+    scenario: 'checkouts',
+  },
+  // Every refund is booked at the payment's whole amount: a partial refund of $10 of $48 goes
+  // on the ledger as $48, and the order is refunded twice over on our books. Deterministic, so
+  // every shuffled replay agrees with the in-order one; only absolute values catch it.
+  'refund-double-booked': {
+    file: 'lib/orders/apply.ts',
+    find: `          [ofSale ? ACCOUNTS.refunds : ACCOUNTS.unexpectedPayments, re.amount],
+          [ACCOUNTS.stripeBalance, -re.amount],`,
+    replace: `          [ofSale ? ACCOUNTS.refunds : ACCOUNTS.unexpectedPayments, pi.amount],
+          [ACCOUNTS.stripeBalance, -pi.amount],`,
+    what: 'each refund is booked on the ledger at the whole payment, not its own amount',
+    scenario: 'event-orderings',
+  },
 };
 
-const [bugName, scenario = 'stale-tabs'] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-const bug = BUGS[bugName];
-if (!bug) {
-  console.error(`usage: npx tsx chaos/plant.ts <${Object.keys(BUGS).join('|')}> [scenario] [--quick|--full]`);
+/** Scenarios that run the product code in this process (no build). */
+const IN_PROCESS = new Set(['event-orderings']);
+
+const [bugName, scenarioArg] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+// Several bugs at once ("a+b"): one build, each caught by its own check (their violations differ).
+const bugs = (bugName ?? '').split('+').map((name) => BUGS[name]);
+if (!bugName || bugs.some((b) => !b)) {
+  console.error(`usage: npx tsx chaos/plant.ts <${Object.keys(BUGS).join('|')}>[+<bug>…] [scenario] [--quick|--full]`);
   process.exit(2);
 }
+const scenario = scenarioArg ?? bugs[0].scenario ?? 'stale-tabs';
 const full = process.argv.includes('--full');
-const distDir = `.next-plant-${bugName}`;
-const path = join(root, bug.file);
-const original = readFileSync(path, 'utf8');
-if (!original.includes(bug.find)) {
-  console.error(`${bug.file} no longer contains the line to plant the bug at; update chaos/plant.ts`);
-  process.exit(2);
+const distDir = `.next-plant-${bugName.replace(/\+/g, '-')}`;
+const originals = new Map<string, string>();
+for (const bug of bugs) originals.set(bug.file, readFileSync(join(root, bug.file), 'utf8'));
+for (const bug of bugs) {
+  if (!originals.get(bug.file)!.includes(bug.find)) {
+    console.error(`${bug.file} no longer contains the line to plant the bug at; update chaos/plant.ts`);
+    process.exit(2);
+  }
 }
-console.log(`Planting "${bugName}" (${bug.what}) in ${bug.file}, building into ${distDir}…`);
-writeFileSync(path, original.replace(bug.find, bug.replace));
+const what = bugs.map((b) => `${b.what} (${b.file})`).join('; ');
+const plant = () => {
+  const planted = new Map(originals);
+  for (const bug of bugs) planted.set(bug.file, planted.get(bug.file)!.replace(bug.find, bug.replace));
+  for (const [file, text] of planted) writeFileSync(join(root, file), text);
+};
+const restore = () => {
+  for (const [file, text] of originals) writeFileSync(join(root, file), text);
+};
+const restored = () => [...originals].every(([file, text]) => readFileSync(join(root, file), 'utf8') === text);
+
+if (IN_PROCESS.has(scenario)) {
+  console.log(`Planting "${bugName}": ${what}, for the in-process scenario ${scenario}…`);
+  plant();
+  let status: number | null = null;
+  try {
+    // The source goes back as soon as the run has loaded it (its first scenario header), so no
+    // other run or build from this tree sees it for longer than that.
+    const child = spawn(process.execPath, [join(root, 'node_modules/.bin/tsx'), 'chaos/run.ts', ...(full ? [] : ['--quick']), '--only', scenario], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      if (chunk.toString().includes('=== ')) restore();
+    });
+    status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  } finally {
+    restore();
+  }
+  console.log(`\nPlanted bug "${bugName}" (source restored: ${restored()}): ${status === 1 ? 'CAUGHT — the scenario failed (see the violations above)' : `NOT caught — the scenario exited ${status}`}`);
+  process.exit(status === 1 ? 0 : 1);
+}
+console.log(`Planting "${bugName}": ${what}; building into ${distDir}…`);
+plant();
 try {
   buildIfNeeded(distDir, (line) => console.log(line));
 } finally {
-  writeFileSync(path, original);
+  restore();
 }
 // The build holds the bug; the sources are clean again. Mark the build as the one to serve so
 // the run does not rebuild it from the clean sources.
 writeFileSync(join(root, distDir, 'brisk-source-hash'), sourceHash());
-console.log(`Source restored (${bug.file} unchanged: ${readFileSync(path, 'utf8') === original}). Running ${scenario} on the planted build…`);
+console.log(`Source restored (${restored()}). Running ${scenario} on the planted build…`);
 const r = spawnSync(process.execPath, [join(root, 'node_modules/.bin/tsx'), 'chaos/run.ts', ...(full ? [] : ['--quick']), '--only', scenario], {
   cwd: root,
   stdio: 'inherit',

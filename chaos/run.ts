@@ -24,6 +24,9 @@ process.env.LOG_LEVEL ??= 'warn';
 const quick = process.argv.includes('--quick') || process.env.CHAOS_QUICK === '1';
 const onlyArg = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : null;
 
+/** Scenarios that run the product code in this process, not a built app. */
+const IN_PROCESS = ['event-orderings'];
+
 const ALL: Scenario[] = [
   eventOrderingsScenario,
   checkoutsScenario,
@@ -41,8 +44,9 @@ if (scenarios.length === 0) {
   process.exit(2);
 }
 
-// Build once up front (scripts/start.ts would otherwise do it inside the first scenario).
-buildIfNeeded(BENCH_DIST_DIR, (line) => console.log(line));
+// Build once up front (scripts/start.ts would otherwise do it inside the first scenario);
+// event-orderings runs the code in this process and needs no build.
+if (scenarios.some((s) => !IN_PROCESS.includes(s.name))) buildIfNeeded(BENCH_DIST_DIR, (line) => console.log(line));
 const dir = runDir(`chaos${quick ? '-quick' : ''}`);
 console.log(`Chaos run (${quick ? 'quick' : 'full'}): ${scenarios.map((s) => s.name).join(', ')}; logs in ${dir}`);
 const results: ScenarioResult[] = [];

@@ -2,102 +2,44 @@
 // with the secret key) and ours (the database, opened after the app has stopped).
 import type Stripe from 'stripe';
 import type { PrismaClient } from '../../lib/generated/prisma/client';
+import { pendingRemedies } from '../../lib/orders/remedies';
+import { pacing } from '../../lib/stripe/rate-budget';
 import { listAllStripe, type StripeStandIn } from './harness';
 
-export interface MoneyFigures {
-  stripePaymentIntents: number;
-  stripeSucceeded: number;
-  ordersPaid: number;
-  ordersOpen: number;
-}
-
 /**
- * No order charged twice; every succeeded PaymentIntent belongs to exactly one paid order with
- * the same amount; every paid order's PaymentIntent succeeded at Stripe; each paid order has its
- * one payment in the ledger (balanced), one confirmation email, one fulfillment; stock went down
- * by exactly what was paid for.
+ * What the app's webhooks, jobs and sweep left undone, read once the app has stopped: Stripe
+ * events not processed (with where their jobs are), emails not sent, refunds or cancels not
+ * made, pg-boss jobs failed for good. Any of it means the app did not converge on its own.
  */
-export async function checkMoney(o: {
-  prisma: PrismaClient;
-  stripe: StripeStandIn;
-  initialStock: Map<string, number>;
-  since: number;
-}): Promise<{ figures: MoneyFigures; violations: string[] }> {
-  const { prisma } = o;
+export async function checkConverged(prisma: PrismaClient, waitedSeconds: number): Promise<{ left: { events: number; emails: number; remedies: number }; violations: string[] }> {
   const violations: string[] = [];
-  const v = (s: string) => {
-    if (violations.length < 50) violations.push(s);
-    else if (violations.length === 50) violations.push('… more violations not listed');
+  const left = {
+    events: await prisma.stripeEvent.count({ where: { status: { in: ['received', 'failed'] } } }),
+    emails: await prisma.email.count({ where: { status: { in: ['queued', 'sending'] } } }),
+    remedies: (await pendingRemedies(prisma, new Date(Date.now() + 60_000))).length,
   };
-  const intents = (await listAllStripe<Stripe.PaymentIntent>(o.stripe, '/v1/payment_intents', { 'created[gte]': String(Math.floor(o.since / 1000) - 60) })).filter(
-    (pi) => pi.metadata?.order_id,
+  if (left.events + left.emails + left.remedies > 0) violations.push(`not converged ${waitedSeconds.toFixed(0)} s after the last restart: ${left.events} events unprocessed, ${left.emails} emails unsent, ${left.remedies} refunds or cancels not made`);
+  // Work that failed for good is an error nobody saw.
+  const dead = await prisma.stripeEvent.findMany({ where: { status: { in: ['dead', 'failed', 'received'] } }, select: { id: true, type: true, status: true, lastError: true } });
+  const why = new Map<string, number>();
+  for (const e of dead) why.set(`${e.status} ${e.type}: ${(e.lastError ?? '').slice(0, 160)}`, (why.get(`${e.status} ${e.type}: ${(e.lastError ?? '').slice(0, 160)}`) ?? 0) + 1);
+  for (const [w, n] of [...why].slice(0, 10)) violations.push(`${n} Stripe events ${w}`);
+  // Where their jobs are, to tell a lost enqueue from a stuck or deferred job.
+  for (const e of dead.slice(0, 5)) {
+    const jobs = await prisma.$queryRawUnsafe<{ state: string; start_after: Date; retry_count: number; created_on: Date }[]>(
+      `SELECT state, start_after, retry_count, created_on FROM pgboss.job WHERE name = 'stripe-event' AND data->>'eventId' = $1 ORDER BY created_on`,
+      e.id,
+    );
+    const received = await prisma.stripeEvent.findUnique({ where: { id: e.id }, select: { receivedAt: true, attempts: true } });
+    violations.push(`event ${e.id} (${e.type}) received ${received?.receivedAt.toISOString()}, ${received?.attempts} attempts; its jobs: ${JSON.stringify(jobs)}`);
+  }
+  const stuck = await prisma.email.groupBy({ by: ['status'], where: { status: { notIn: ['sent'] } }, _count: { _all: true } });
+  for (const x of stuck) violations.push(`${x._count._all} emails left ${x.status}`);
+  const failedJobs = await prisma.$queryRawUnsafe<{ name: string; n: number; output: unknown }[]>(
+    `SELECT name, count(*)::int AS n, (array_agg(output))[1] AS output FROM pgboss.job WHERE state = 'failed' GROUP BY name`,
   );
-  const succeeded = intents.filter((pi) => pi.status === 'succeeded');
-
-  const byOrder = new Map<string, Stripe.PaymentIntent[]>();
-  for (const pi of succeeded) byOrder.set(pi.metadata.order_id, [...(byOrder.get(pi.metadata.order_id) ?? []), pi]);
-  for (const [orderId, pis] of byOrder) if (pis.length > 1) v(`order ${orderId} charged ${pis.length} times (${pis.map((p) => p.id).join(', ')})`);
-
-  const orders = await prisma.order.findMany({ include: { items: true } });
-  const byPi = new Map<string, typeof orders>();
-  for (const order of orders) if (order.paymentIntentId) byPi.set(order.paymentIntentId, [...(byPi.get(order.paymentIntentId) ?? []), order]);
-  for (const pi of succeeded) {
-    const owners = (byPi.get(pi.id) ?? []).filter((x) => x.status === 'paid');
-    if (owners.length !== 1) {
-      v(`succeeded ${pi.id} (order ${pi.metadata.order_id}) belongs to ${owners.length} paid orders (ours: ${(byPi.get(pi.id) ?? []).map((x) => x.status).join(',') || 'none'})`);
-      continue;
-    }
-    const order = owners[0];
-    if (order.amountPaid !== pi.amount_received || order.total !== pi.amount_received || order.currency !== pi.currency) {
-      v(`order ${order.id}: paid ${order.amountPaid} of ${order.total} ${order.currency}, Stripe received ${pi.amount_received} ${pi.currency}`);
-    }
-  }
-  const succeededIds = new Map(succeeded.map((pi) => [pi.id, pi]));
-  const paid = orders.filter((x) => x.status === 'paid');
-  for (const order of paid) {
-    if (!order.paymentIntentId || !succeededIds.has(order.paymentIntentId)) v(`order ${order.id} is paid here, but its PaymentIntent ${order.paymentIntentId} did not succeed at Stripe`);
-  }
-
-  // Side effects, each exactly once per paid order.
-  const [emails, fulfillments, ledger, paidTransitions] = await Promise.all([
-    prisma.email.groupBy({ by: ['orderId'], where: { kind: 'order_confirmation' }, _count: { _all: true } }),
-    prisma.fulfillment.groupBy({ by: ['orderId'], _count: { _all: true } }),
-    prisma.ledgerEntry.findMany({ where: { txKey: { startsWith: 'payment:' } }, select: { orderId: true, txKey: true, account: true, amount: true } }),
-    prisma.orderEvent.groupBy({ by: ['orderId'], where: { kind: 'status_changed', toStatus: 'paid' }, _count: { _all: true } }),
-  ]);
-  const count = (rows: { orderId: string | null; _count: { _all: number } }[]) => new Map(rows.map((r) => [r.orderId, r._count._all]));
-  const emailN = count(emails);
-  const fulfillN = count(fulfillments);
-  const paidN = count(paidTransitions);
-  const ledgerBy = new Map<string, typeof ledger>();
-  for (const l of ledger) ledgerBy.set(l.orderId ?? '', [...(ledgerBy.get(l.orderId ?? '') ?? []), l]);
-  for (const order of paid) {
-    if ((emailN.get(order.id) ?? 0) !== 1) v(`order ${order.id}: ${emailN.get(order.id) ?? 0} confirmation emails`);
-    if ((fulfillN.get(order.id) ?? 0) !== 1) v(`order ${order.id}: ${fulfillN.get(order.id) ?? 0} fulfillments`);
-    if ((paidN.get(order.id) ?? 0) !== 1) v(`order ${order.id}: moved to paid ${paidN.get(order.id) ?? 0} times`);
-    const lines = ledgerBy.get(order.id) ?? [];
-    const balance = lines.filter((l) => l.account === 'stripe_balance').reduce((s, l) => s + l.amount, 0);
-    if (lines.length !== 2 || lines.reduce((s, l) => s + l.amount, 0) !== 0 || balance !== order.amountPaid) {
-      v(`order ${order.id}: payment ledger ${JSON.stringify(lines.map((l) => [l.account, l.amount]))}, expected one balanced pair of ${order.amountPaid}`);
-    }
-  }
-  for (const order of orders.filter((x) => x.status !== 'paid')) {
-    if ((emailN.get(order.id) ?? 0) > 0 || (fulfillN.get(order.id) ?? 0) > 0 || (ledgerBy.get(order.id)?.length ?? 0) > 0) v(`order ${order.id} is ${order.status} but has payment side effects`);
-  }
-  const duplicates = await prisma.orderEvent.count({ where: { kind: { in: ['duplicate_payment', 'payment_after_cancel'] } } });
-  if (duplicates > 0) v(`${duplicates} duplicate payments recorded on order timelines`);
-
-  // Stock: down by exactly what paid orders hold.
-  const sold = new Map<string, number>();
-  for (const order of paid) for (const item of order.items) sold.set(item.productId, (sold.get(item.productId) ?? 0) + item.quantity);
-  for (const p of await prisma.product.findMany({ select: { id: true, slug: true, stock: true } })) {
-    const expected = (o.initialStock.get(p.id) ?? 0) - (sold.get(p.id) ?? 0);
-    if (p.stock !== expected) v(`product ${p.slug}: stock ${p.stock}, expected ${expected} (${sold.get(p.id) ?? 0} sold)`);
-  }
-  return {
-    figures: { stripePaymentIntents: intents.length, stripeSucceeded: succeeded.length, ordersPaid: paid.length, ordersOpen: orders.length - paid.length },
-    violations,
-  };
+  for (const f of failedJobs) violations.push(`${f.n} ${f.name} jobs failed for good (e.g. ${JSON.stringify(f.output).slice(0, 200)})`);
+  return { left, violations };
 }
 
 export interface PaymentFigures {
@@ -136,14 +78,16 @@ const STRAY_KINDS = ['stray_payment', 'duplicate_payment', 'payment_after_cancel
  * `mail`: confirmations handed to the mail server per order id (a counting mailbox): `messages`
  * (distinct Message-IDs, what the shopper's mailbox shows) must be exactly 1 per fulfilled order
  * and 0 otherwise; `sends` counts deliveries, a repeat being a send redone after a crash under
- * the same Message-ID. Without it, Email rows marked sent are counted (at most one, by key).
+ * the same Message-ID. Email rows are never counted as sends (unique keys allow at most one).
  */
 export async function checkPayments(o: {
   prisma: PrismaClient;
   stripe: StripeStandIn;
   initialStock: Map<string, number>;
   since: number;
-  mail?: { sends: Map<string, number>; messages: Map<string, number> } | null;
+  mail: { sends: Map<string, number>; messages: Map<string, number> };
+  /** One tab per shopper: no payment may be stray — every PaymentIntent Stripe charged must pay its order. */
+  noStrays?: boolean;
 }): Promise<{ figures: PaymentFigures; violations: string[] }> {
   const { prisma } = o;
   const violations: string[] = [];
@@ -189,10 +133,10 @@ export async function checkPayments(o: {
   const fulfillN = countBy(fulfillments, (f) => f.orderId);
   const stockTaken = new Set(sideEffects.map((s) => s.key.replace(/^stock:/, '')));
   const emailRows = countBy(emails, (e) => e.orderId);
-  const sends = o.mail?.sends ?? null;
-  const messages = o.mail?.messages ?? null;
-  const sentTo = (orderId: string) => (messages ? (messages.get(orderId) ?? 0) : emails.filter((e) => e.orderId === orderId && (e.status === 'sent' || e.status === 'stored')).length);
-  if (sends) {
+  const { sends, messages } = o.mail;
+  // What reached the mailbox, never the Email rows: unique keys make two rows impossible.
+  const sentTo = (orderId: string) => messages.get(orderId) ?? 0;
+  {
     for (const [orderId, n] of sends) {
       if (orderId === '') v(`${n} emails sent that name no order`);
       else if (!orderById.has(orderId)) v(`${n} confirmation emails sent for an order we do not have (${orderId})`);
@@ -225,7 +169,7 @@ export async function checkPayments(o: {
     if ((paidTransitions.get(order.id) ?? 0) !== 1) v(`order ${order.id}: moved to paid ${paidTransitions.get(order.id) ?? 0} times`);
     if ((fulfillN.get(order.id) ?? 0) !== 1) v(`order ${order.id}: ${fulfillN.get(order.id) ?? 0} fulfillments`);
     if ((emailRows.get(order.id) ?? 0) !== 1) v(`order ${order.id}: ${emailRows.get(order.id) ?? 0} confirmation email rows`);
-    if (sentTo(order.id) !== 1) v(`order ${order.id}: ${sentTo(order.id)} confirmation emails reached the mailbox (${sends?.get(order.id) ?? 0} sends)`);
+    if (sentTo(order.id) !== 1) v(`order ${order.id}: ${sentTo(order.id)} confirmation emails reached the mailbox (${sends.get(order.id) ?? 0} sends)`);
     if (!stockTaken.has(order.id)) v(`order ${order.id} is ${order.status} but never took its stock`);
     const p = pair(`payment:${pi.id}`);
     if (p.size !== 2 || p.get('stripe_balance') !== pi.amount_received || p.get('sales') !== -pi.amount_received) v(`order ${order.id}: payment ledger of ${pi.id} is ${JSON.stringify([...p])}, expected stripe_balance +${pi.amount_received} / sales −${pi.amount_received}`);
@@ -247,6 +191,7 @@ export async function checkPayments(o: {
 
   // Stray payments: refunded once, in full, recorded once.
   const strays = succeeded.filter((pi) => payingPi.get(pi.id)?.id !== pi.metadata.order_id);
+  if (o.noStrays) for (const pi of strays) v(`${pi.id} was charged at Stripe (order ${pi.metadata.order_id}, ${orderById.get(pi.metadata.order_id)?.status ?? 'unknown'}) but pays no order`);
   for (const pi of strays) {
     const owner = orderById.get(pi.metadata.order_id);
     const label = `stray payment ${pi.id} (order ${pi.metadata.order_id}, ${owner?.status ?? 'unknown'}, attempt ${pi.metadata.attempt ?? '?'})`;
@@ -316,9 +261,49 @@ export async function checkPayments(o: {
       ordersCanceled: orders.filter((x) => x.status === 'canceled').length,
       ordersOpen: orders.filter((x) => x.status === 'pending' || x.status === 'processing').length,
       strayPayments: strays.length,
-      emailsSent: sends ? [...sends.values()].reduce((s, n) => s + n, 0) : emails.filter((e) => e.status === 'sent' || e.status === 'stored').length,
-      emailRepeats: sends && messages ? [...sends.values()].reduce((s, n) => s + n, 0) - [...messages.values()].reduce((s, n) => s + n, 0) : 0,
+      emailsSent: [...sends.values()].reduce((s, n) => s + n, 0),
+      emailRepeats: [...sends.values()].reduce((s, n) => s + n, 0) - [...messages.values()].reduce((s, n) => s + n, 0),
     },
     violations,
   };
+}
+
+/**
+ * The shared Stripe rate budget, checked on its own clock and windows: every request that
+ * reached Stripe carries the grant it was paced by (`Brisk-Budget-Grant`, epoch ms on the app
+ * processes' clock). Each budget window (`points` per `durationSec`) holds at most its points
+ * (a process pacing by a budget of its own would put more into one), every grant lies inside
+ * its window, and no second of grants holds more than Stripe's limit. Arrival times at a proxy are not the budget's clock: they add the
+ * sending process's and the counting process's event-loop delays, so they are a figure only.
+ */
+export function checkBudget(requests: { budgetGrant?: { grantedAt: number; windowEndsAt: number } }[], perSecond: number, stripeLimit: number): { figures: { windows: number; maxInWindow: number; maxGrantedInOneSecond: number }; violations: string[] } {
+  const { points, durationSec } = pacing(perSecond);
+  const durationMs = durationSec * 1000;
+  const violations: string[] = [];
+  const unstamped = requests.filter((r) => !r.budgetGrant).length;
+  if (unstamped > 0) violations.push(`${unstamped} requests reached Stripe without a budget grant`);
+  const grants = requests.flatMap((r) => (r.budgetGrant ? [r.budgetGrant] : [])).sort((a, b) => a.windowEndsAt - b.windowEndsAt);
+  const outside = grants.filter((g) => g.grantedAt > g.windowEndsAt || g.grantedAt < g.windowEndsAt - durationMs - 2);
+  if (outside.length) violations.push(`${outside.length} grants lie outside their ${durationMs} ms window (e.g. granted ${outside[0].grantedAt}, window ends ${outside[0].windowEndsAt})`);
+  // One window: the same end. A grant's end is read as its grant time + the store's
+  // msBeforeNext (computed a moment earlier), so one window's grants name ends up to that
+  // moment apart; windows of one shared budget end ≥ durationMs apart, so ends within half a
+  // window are one window. A window of a process pacing by a budget of its own (the in-memory
+  // insurance limiter) lands among the shared ones and shows as a window over its points.
+  const windows: { end: number; n: number }[] = [];
+  for (const g of grants) {
+    const last = windows.at(-1);
+    if (last && g.windowEndsAt - last.end < durationMs / 2) last.n++;
+    else windows.push({ end: g.windowEndsAt, n: 1 });
+  }
+  const over = windows.filter((w) => w.n > points);
+  if (over.length) violations.push(`${over.length} budget windows granted more than ${points} requests (most: ${Math.max(...over.map((w) => w.n))})`);
+  const t = grants.map((g) => g.grantedAt).sort((a, b) => a - b);
+  let maxGrantedInOneSecond = 0;
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while (t[i] - t[j] >= 1_000) j++;
+    maxGrantedInOneSecond = Math.max(maxGrantedInOneSecond, i - j + 1);
+  }
+  if (maxGrantedInOneSecond > stripeLimit) violations.push(`${maxGrantedInOneSecond} requests were granted within one second (Stripe's limit ${stripeLimit})`);
+  return { figures: { windows: windows.length, maxInWindow: Math.max(0, ...windows.map((w) => w.n)), maxGrantedInOneSecond }, violations };
 }

@@ -149,6 +149,9 @@ export function actionIds(): Record<string, string> {
   return out;
 }
 
+/** PostgreSQL scenarios create databases named with this prefix (CHAOS_DB_PREFIX, default brisk_chaos). */
+export const CHAOS_DB_PREFIX = process.env.CHAOS_DB_PREFIX || 'brisk_chaos';
+
 export const rand = (n: number) => Math.floor(Math.random() * n);
 export const chance = (p: number) => Math.random() < p;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -214,3 +217,34 @@ export function startKiller(everyMs: [number, number], crash: (k: number) => Pro
 }
 
 export const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
+
+/**
+ * A bounded wait for the living app — the build under test, nothing in this process — to
+ * converge on its own: every event delivered (Stripe's pending_webhooks 0), its queues empty
+ * three polls running, and, when a server was killed, at least `afterRestartMs` after the last
+ * start so one of its own minutely sweeps has run on what the dead servers left (older than
+ * its 30 s). Answers how long it waited and whether it went quiet.
+ */
+export async function waitForConvergence(o: {
+  appUrl: () => string;
+  stripe: StripeStandIn;
+  since: number;
+  lastStart: number;
+  afterRestartMs: number;
+  maxMs: number;
+}): Promise<{ seconds: number; quiet: boolean; undelivered: number }> {
+  const deadline = o.lastStart + o.maxMs;
+  let quiet = 0;
+  let undelivered = -1;
+  while (Date.now() < deadline && (quiet < 3 || Date.now() - o.lastStart < o.afterRestartMs)) {
+    await sleep(1_000);
+    const events = await listAllStripe<{ id: string; pending_webhooks: number }>(o.stripe, '/v1/events', { 'created[gte]': String(Math.floor(o.since / 1000) - 60) });
+    undelivered = events.filter((e) => e.pending_webhooks > 0).length;
+    const health = (await fetch(`${o.appUrl()}/api/health`)
+      .then((r) => r.json())
+      .catch(() => null)) as { queues?: Record<string, { queued: number; active: number }> | null } | null;
+    const depth = health?.queues ? Object.values(health.queues).reduce((s, d) => s + d.queued + d.active, 0) : -1;
+    quiet = undelivered === 0 && depth === 0 ? quiet + 1 : 0;
+  }
+  return { seconds: (Date.now() - o.lastStart) / 1000, quiet: quiet >= 3, undelivered };
+}

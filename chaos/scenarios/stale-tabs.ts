@@ -14,11 +14,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDatabase, freePort, startApp, type App } from '../../bench/lib/app-process';
 import type { StartPaymentResult } from '../../lib/checkout/start-payment';
-import { pendingRemedies } from '../../lib/orders/remedies';
-import { checkPayments } from '../lib/checks';
+import { checkConverged, checkPayments } from '../lib/checks';
 import { startCountingMailbox } from '../lib/counting-mailer';
 import { persist, type Product } from '../lib/flow';
-import { actionIds, chance, listAllStripe, median, openForChecks, prepareDatabase, rand, sleep, startKiller, startStripe, type Scenario, type StripeStandIn } from '../lib/harness';
+import { actionIds, CHAOS_DB_PREFIX, chance, median, openForChecks, prepareDatabase, rand, sleep, startKiller, startStripe, waitForConvergence, type Scenario, type StripeStandIn } from '../lib/harness';
 import { confirmInBrowser, createTokenInBrowser, ServerDown, Shopper } from '../lib/shopper';
 
 type Plan = 'race-cancel' | 'both-tabs' | 'stale-only' | 'pay-then-change' | 'three-tabs' | 'new-only';
@@ -30,12 +29,6 @@ const PLANS: [Plan, number][] = [
   ['three-tabs', 0.18],
   ['new-only', 0.12],
 ];
-
-function countWhy(xs: string[]): [string, number][] {
-  const m = new Map<string, number>();
-  for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
-  return [...m].slice(0, 10);
-}
 
 function pickPlan(): Plan {
   let x = Math.random();
@@ -231,7 +224,7 @@ function makeStaleTabs(variant: Variant): Scenario {
       const concurrency = ctx.quick ? variant.concurrency.quick : variant.concurrency.full;
       const killEveryMs: [number, number] = ctx.quick ? [3_000, 8_000] : [4_000, 15_000];
       const dataDir = join(ctx.dir, variant.name);
-      const pg = variant.postgres ? await createDatabase('brisk_chaos_stale') : null;
+      const pg = variant.postgres ? await createDatabase(`${CHAOS_DB_PREFIX}_stale`) : null;
       const port = await freePort();
       const mailbox = await startCountingMailbox(process.env.CHAOS_PORTS ? await freePort() : 0);
       // Stripe retries a failed delivery for days; 8 tries over ~2 minutes outlast a restart on
@@ -245,7 +238,7 @@ function makeStaleTabs(variant: Variant): Scenario {
         // Racing: most first lines go to three products.
         const hot = variant.stock !== null ? products.slice(0, 3) : products;
         const holdMinutes = variant.stock !== null ? 1 : 15;
-        const env = { ...stripe.appEnv(), DATABASE_URL: pg?.url ?? '', STRIPE_RATE_SHARE: '1', SMTP_URL: mailbox.url, STOCK_HOLD_MINUTES: String(holdMinutes) };
+        const env = { ...stripe.appEnv(), DATABASE_URL: pg?.url ?? '', STRIPE_RATE_SHARE: '1', SMTP_URL: mailbox.url, RECONCILE_CRON: 'off', STOCK_HOLD_MINUTES: String(holdMinutes) };
         const appOpts = { label: 'app', port, dataDir, logFile: join(ctx.dir, `${variant.name}-app.log`), env };
         let app: App = await startApp({ ...appOpts, via: 'start' });
         ctx.log(`app ready in ${(app.startMs / 1000).toFixed(1)} s; ${total} shoppers, ${concurrency} at a time; stock ${variant.stock ?? 'plenty'}; holds ${holdMinutes} min`);
@@ -294,50 +287,16 @@ function makeStaleTabs(variant: Variant): Scenario {
         // run on what the killed servers left (older than its 30 s), at least 95 s after the
         // last restart. No job runs in this process: a bug in the app's jobs stays visible.
         const lastStart = Date.now();
-        const drainMs = ctx.quick ? 150_000 : 240_000;
-        const drainDeadline = lastStart + drainMs;
-        let quiet = 0;
-        let undelivered = -1;
-        while (Date.now() < drainDeadline && (quiet < 3 || Date.now() - lastStart < 95_000)) {
-          await sleep(1_000);
-          const events = await listAllStripe<{ id: string; pending_webhooks: number }>(stripe, '/v1/events', { 'created[gte]': String(Math.floor(since / 1000) - 60) });
-          undelivered = events.filter((e) => e.pending_webhooks > 0).length;
-          const health = (await fetch(`${app.url}/api/health`).then((r) => r.json()).catch(() => null)) as { queues?: Record<string, { queued: number; active: number }> | null } | null;
-          const depth = health?.queues ? Object.values(health.queues).reduce((s, d) => s + d.queued + d.active, 0) : -1;
-          quiet = undelivered === 0 && depth === 0 ? quiet + 1 : 0;
-        }
-        const drainSeconds = (Date.now() - lastStart) / 1000;
+        const drain = await waitForConvergence({ appUrl: () => app.url, stripe, since, lastStart, afterRestartMs: 95_000, maxMs: ctx.quick ? 150_000 : 240_000 });
+        const drainSeconds = drain.seconds;
         await app.stop();
 
         const database = await openForChecks(pg ? { url: pg.url } : { dataDir });
         const violations: string[] = [];
         try {
           // What the app's webhooks, jobs and sweep did not finish is not converged.
-          const left = {
-            events: await database.prisma.stripeEvent.count({ where: { status: { in: ['received', 'failed'] } } }),
-            emails: await database.prisma.email.count({ where: { status: { in: ['queued', 'sending'] } } }),
-            remedies: (await pendingRemedies(database.prisma, new Date(Date.now() + 60_000))).length,
-          };
-          if (left.events + left.emails + left.remedies > 0) violations.push(`not converged ${drainSeconds.toFixed(0)} s after the last restart: ${left.events} events unprocessed, ${left.emails} emails unsent, ${left.remedies} refunds or cancels not made`);
-
-          // Work that failed for good is an error nobody saw.
-          const dead = await database.prisma.stripeEvent.findMany({ where: { status: { in: ['dead', 'failed', 'received'] } }, select: { id: true, type: true, status: true, lastError: true } });
-          for (const [why, n] of countWhy(dead.map((e) => `${e.status} ${e.type}: ${(e.lastError ?? '').slice(0, 160)}`))) violations.push(`${n} Stripe events ${why}`);
-          // Where their jobs are, to tell a lost enqueue from a stuck or deferred job.
-          for (const e of dead.slice(0, 5)) {
-            const jobs = await database.prisma.$queryRawUnsafe<{ state: string; start_after: Date; retry_count: number; created_on: Date }[]>(
-              `SELECT state, start_after, retry_count, created_on FROM pgboss.job WHERE name = 'stripe-event' AND data->>'eventId' = $1 ORDER BY created_on`,
-              e.id,
-            );
-            const received = await database.prisma.stripeEvent.findUnique({ where: { id: e.id }, select: { receivedAt: true, attempts: true } });
-            violations.push(`event ${e.id} (${e.type}) received ${received?.receivedAt.toISOString()}, ${received?.attempts} attempts; its jobs: ${JSON.stringify(jobs)}`);
-          }
-          const stuck = await database.prisma.email.groupBy({ by: ['status'], where: { status: { notIn: ['sent'] } }, _count: { _all: true } });
-          for (const s of stuck) violations.push(`${s._count._all} emails left ${s.status}`);
-          const failedJobs = await database.prisma.$queryRawUnsafe<{ name: string; n: number; output: unknown }[]>(
-            `SELECT name, count(*)::int AS n, (array_agg(output))[1] AS output FROM pgboss.job WHERE state = 'failed' GROUP BY name`,
-          );
-          for (const f of failedJobs) violations.push(`${f.n} ${f.name} jobs failed for good (e.g. ${JSON.stringify(f.output).slice(0, 200)})`);
+          const { left, violations: unconverged } = await checkConverged(database.prisma, drainSeconds);
+          violations.push(...unconverged);
 
           const money = await checkPayments({ prisma: database.prisma, stripe, initialStock, since, mail: { sends: mailbox.sendsByOrder(), messages: mailbox.messagesByOrder() } });
           violations.push(...money.violations);
@@ -381,7 +340,7 @@ function makeStaleTabs(variant: Variant): Scenario {
               SIGKILLs: killer.kills,
               'restart p50 s': killer.restartMs.length ? (median(killer.restartMs) / 1000).toFixed(1) : '—',
               'load phase s': loadSeconds.toFixed(0),
-              'drain wait after the last restart s': `${drainSeconds.toFixed(0)}${quiet < 3 ? ` (not quiet: ${undelivered} events undelivered)` : ''}`,
+              'drain wait after the last restart s': `${drainSeconds.toFixed(0)}${drain.quiet ? '' : ` (not quiet: ${drain.undelivered} events undelivered)`}`,
               'left unconverged (events, emails, remedies)': `${left.events}, ${left.emails}, ${left.remedies}`,
               'Stripe PaymentIntents': money.figures.stripePaymentIntents,
               'succeeded at Stripe': money.figures.stripeSucceeded,

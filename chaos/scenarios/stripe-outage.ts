@@ -1,31 +1,35 @@
 // Stripe goes down (every /v1 call answers 503) in the middle of steady checkout traffic, then
 // comes back. Shoppers must get a fast "busy" while it is down, and checkout must recover on
-// its own soon after: the breaker's probe closes it and the next checkout pays.
+// its own soon after: the breaker's probe closes it and the next checkout pays. Every checkout
+// ends paid; the money is checked before any healing (the app converges on its own), with
+// confirmations counted at a counting SMTP mailbox; reconciliation afterwards finds nothing.
 import { join } from 'node:path';
 import { freePort, startApp } from '../../bench/lib/app-process';
 import { runReconciliation } from '../../lib/orders/reconcile';
-import { checkMoney } from '../lib/checks';
-import { checkout, type CheckoutOutcome, type Product } from '../lib/flow';
-import { actionIds, checkGateway, openForChecks, prepareDatabase, rand, sleep, startStripe, type Scenario } from '../lib/harness';
+import { checkConverged, checkPayments } from '../lib/checks';
+import { startCountingMailbox } from '../lib/counting-mailer';
+import { checkout, outcomeViolations, type CheckoutOutcome, type Product } from '../lib/flow';
+import { actionIds, checkGateway, openForChecks, prepareDatabase, rand, sleep, startStripe, waitForConvergence, type Scenario } from '../lib/harness';
 import { Shopper } from '../lib/shopper';
 
 const RECOVERY_GOAL_S = 10;
 
 export const stripeOutageScenario: Scenario = {
   name: 'stripe-outage',
-  invariant: `After Stripe returns, the breaker closes and a new checkout is paid within ${RECOVERY_GOAL_S} s; no order is charged twice and the money checks hold after reconciliation.`,
+  invariant: `After Stripe returns, the breaker closes and a new checkout is paid within ${RECOVERY_GOAL_S} s; every checkout ends paid, and before any healing every PaymentIntent Stripe charged pays exactly one order its total with one of each side effect and one confirmation really sent; no shopper meets a 5xx or unexpected error; reconciliation afterwards finds nothing.`,
   async run(ctx) {
     const before = ctx.quick ? 5_000 : 10_000;
     const outage = ctx.quick ? 5_000 : 30_000;
     const after = ctx.quick ? 12_000 : 20_000;
     const dataDir = join(ctx.dir, 'stripe-outage');
     const port = await freePort();
+    const mailbox = await startCountingMailbox(process.env.CHAOS_PORTS ? await freePort() : 0);
     const stripe = await startStripe({ webhookUrls: [`http://127.0.0.1:${port}/api/stripe/webhook`] });
     const db = await prepareDatabase({ dataDir });
     const products: Product[] = (await db.prisma.product.findMany({ where: { active: true } })).map((p) => ({ id: p.id, slug: p.slug, price: p.price }));
     const initialStock = new Map((await db.prisma.product.findMany()).map((p) => [p.id, p.stock]));
     await db.close();
-    const app = await startApp({ label: 'app', via: 'start', port, dataDir, logFile: join(ctx.dir, 'stripe-outage-app.log'), env: { ...stripe.appEnv(), DATABASE_URL: '' } });
+    const app = await startApp({ label: 'app', via: 'start', port, dataDir, logFile: join(ctx.dir, 'stripe-outage-app.log'), env: { ...stripe.appEnv(), DATABASE_URL: '', SMTP_URL: mailbox.url, RECONCILE_CRON: 'off' } });
     const actions = actionIds();
     const since = Date.now();
 
@@ -35,7 +39,7 @@ export const stripeOutageScenario: Scenario = {
     const lanes = Array.from({ length: 4 }, async () => {
       while (running) {
         const shopper = new Shopper({ base: () => app.url, actions }, `outage-${n++}@example.com`);
-        outcomes.push(await checkout(shopper, products[rand(products.length)], 1, { stripe, doubleSubmitRate: 0.1, declineRate: 0, deadlineMs: 60_000, maxBusyWaitMs: 1_000 }));
+        outcomes.push(await checkout(shopper, products[rand(products.length)], 1, { stripe, doubleSubmitRate: 0.1, declineRate: 0, deadlineMs: 60_000, maxBusyWaitMs: 1_000, changeCartRate: 0.1, products }));
       }
     });
     // The breaker as /api/health reports it, every 100 ms.
@@ -63,7 +67,8 @@ export const stripeOutageScenario: Scenario = {
     await sleep(after);
     running = false;
     await Promise.all([...lanes, watcher]);
-    await sleep(5_000);
+    // No server was killed: webhooks and jobs alone must finish, no sweep needed.
+    const drain = await waitForConvergence({ appUrl: () => app.url, stripe, since, lastStart: Date.now(), afterRestartMs: 0, maxMs: 60_000 });
     await app.stop();
 
     const opened = breaker.some((b) => b.at > down && b.at < back && b.state !== 'closed');
@@ -80,10 +85,13 @@ export const stripeOutageScenario: Scenario = {
 
     const database = await openForChecks({ dataDir });
     try {
+      const converged = await checkConverged(database.prisma, drain.seconds);
+      const money = await checkPayments({ prisma: database.prisma, stripe, initialStock, since, mail: { sends: mailbox.sendsByOrder(), messages: mailbox.messagesByOrder() }, noStrays: true });
+      violations.push(...converged.violations, ...money.violations, ...outcomeViolations(outcomes));
+      // Only after the check: what reconciliation would heal (it should find nothing).
       const rec = await runReconciliation(database.prisma, checkGateway(stripe), { windowStart: new Date(since - 3_600_000), windowEnd: new Date(Date.now() + 3_600_000), trigger: 'test' });
-      const money = await checkMoney({ prisma: database.prisma, stripe, initialStock, since });
-      violations.push(...money.violations);
-      for (const f of rec.findings.filter((f) => !f.healed)) violations.push(`reconciliation finding left unhealed: ${f.kind} ${f.orderId ?? ''} ${f.paymentIntentId ?? ''}`);
+      if (rec.status !== 'succeeded') violations.push(`reconciliation ${rec.status}: ${rec.error}`);
+      for (const f of rec.findings) violations.push(`reconciliation found (after the check; ${f.healed ? 'healed' : 'not healed'}): ${f.kind} ${f.orderId ?? ''} ${f.paymentIntentId ?? ''}`);
       return {
         figures: {
           'outage s': outage / 1000,
@@ -95,14 +103,18 @@ export const stripeOutageScenario: Scenario = {
           'breaker opened during the outage': opened ? 'yes' : 'no',
           'recovery: breaker closed after s': Number.isFinite(breakerS) ? breakerS.toFixed(1) : 'never',
           'recovery: first new paid checkout after s': Number.isFinite(paidS) ? paidS.toFixed(1) : 'never',
-          'paid orders': money.figures.ordersPaid,
-          'reconciliation healed': rec.healed,
+          'carts changed after Pay': outcomes.reduce((s, o) => s + o.cartChanges, 0),
+          'orders fulfilled': money.figures.ordersFulfilled,
+          'orders open': money.figures.ordersOpen,
+          'confirmation emails sent (SMTP)': money.figures.emailsSent,
+          'reconciliation afterwards: findings / healed': `${rec.findings.length} / ${rec.healed}`,
         },
         violations,
       };
     } finally {
       await database.close();
       await stripe.close();
+      await mailbox.close();
     }
   },
 };

@@ -38,7 +38,12 @@ import { AdaptiveBulkhead, StaticBulkhead, type Bulkhead } from './bulkhead';
 import { CallStatsRecorder } from './call-stats';
 import { createStripeClient, keyMode, stripeSettingsFromEnv, type StripeSettings } from './client';
 import { classify, StripeAttemptTimeoutError, StripeUnavailableError, stripeRequestId, toUnavailable, type Outcome } from './errors';
-import { createRateBudget, unlimitedBudget, type RateBudget } from './rate-budget';
+import { BUDGET_HEADER, createRateBudget, unlimitedBudget, type BudgetGrant, type RateBudget } from './rate-budget';
+
+/** Each request names the budget grant it was paced by, so a counter in front of Stripe can check the budget on its own clock and windows. */
+function grantHeader(grant: BudgetGrant | void): { headers?: Record<string, string> } {
+  return grant ? { headers: { [BUDGET_HEADER]: `${grant.grantedAt}/${grant.windowEndsAt}` } } : {};
+}
 
 export { StripeUnavailableError } from './errors';
 export type { Outcome } from './errors';
@@ -307,10 +312,10 @@ export class StripeGateway {
     if (!this.breaker || this.closed) return;
     const started = performance.now();
     try {
-      await this.budget.take(this.timeoutMs);
+      const grant = await this.budget.take(this.timeoutMs);
       await this.breaker.execute(() =>
         this.withTimeout(
-          () => this.stripe.paymentIntents.list({ limit: 1 }, { timeout: this.probeTimeout() + 500 }),
+          () => this.stripe.paymentIntents.list({ limit: 1 }, { timeout: this.probeTimeout() + 500, ...grantHeader(grant) }),
           this.probeTimeout(),
         ),
       );
@@ -413,7 +418,7 @@ export class StripeGateway {
   ): Promise<T> {
     const send = () =>
       this.bulkhead.execute(async () => {
-        await this.budget.take(this.budgetMaxWaitMs);
+        const grant = await this.budget.take(this.budgetMaxWaitMs);
         const inFlight = this.bulkhead.active;
         const remaining = this.deadlineMs - (performance.now() - callStarted);
         const ms = Math.max(250, Math.min(this.timeoutMs, remaining));
@@ -425,7 +430,7 @@ export class StripeGateway {
         );
         try {
           // The SDK's own timeout, a little later, closes the socket ours gave up on.
-          const requestOptions: Stripe.RequestOptions = { timeout: ms + 500, ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}) };
+          const requestOptions: Stripe.RequestOptions = { timeout: ms + 500, ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}), ...grantHeader(grant) };
           const result = await this.withTimeout(() => fn(requestOptions), ms);
           this.recordAttempt(operation, attempt, started, null, result, inFlight, span);
           return result;

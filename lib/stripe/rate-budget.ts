@@ -10,11 +10,20 @@ import { StripeUnavailableError } from './errors';
 
 export const STRIPE_LIMITS = { test: 25, live: 100 } as const;
 
+/** One request's worth of budget: when it was granted and when its window ends (epoch ms). */
+export interface BudgetGrant {
+  grantedAt: number;
+  windowEndsAt: number;
+}
+
+/** The header a request carries its grant in, `<grantedAt>/<windowEndsAt>`: what it was paced by, on the budget's own clock. */
+export const BUDGET_HEADER = 'Brisk-Budget-Grant';
+
 export interface RateBudget {
   readonly perSecond: number;
   readonly store: 'memory' | 'postgres';
   /** Waits for one request's worth of budget, at most maxWaitMs; else throws busy. */
-  take(maxWaitMs: number, signal?: AbortSignal): Promise<void>;
+  take(maxWaitMs: number, signal?: AbortSignal): Promise<BudgetGrant | void>;
   /** Stripe answered 429 anyway (another tool on the key?): spend the rest of this window. */
   penalize(): Promise<void>;
   close(): Promise<void>;
@@ -62,15 +71,21 @@ class LimiterBudget implements RateBudget {
     this.key = `stripe:${createHash('sha256').update(secretKey).digest('hex').slice(0, 16)}`;
   }
 
-  async take(maxWaitMs: number): Promise<void> {
+  async take(maxWaitMs: number): Promise<BudgetGrant> {
     const started = performance.now();
     for (;;) {
       let res: RateLimiterRes;
       try {
-        await this.limiter.consume(this.key, 1);
+        const granted = await this.limiter.consume(this.key, 1);
+        // The store judges the window by the clock read when the query was built; an answer
+        // that comes back after that window ended (a slow pool or database on a busy machine)
+        // is a point of a window already over, not budget for now: take one of the current
+        // window instead, or a request paced by a closed window joins the next one's.
+        if (granted.msBeforeNext <= 0) continue;
+        const grantedAt = Date.now();
         const waited = performance.now() - started;
         if (waited > 1) this.onWait?.(waited);
-        return;
+        return { grantedAt, windowEndsAt: grantedAt + granted.msBeforeNext };
       } catch (err) {
         if (!(err instanceof RateLimiterRes)) throw err;
         res = err;

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 export interface CountingProxy {
   url: string;
   /** Arrival times (performance.now()) of /v1 requests, with method and path. */
-  requests: { at: number; method: string; path: string; idempotencyKey?: string }[];
+  requests: { at: number; method: string; path: string; idempotencyKey?: string; budgetGrant?: { grantedAt: number; windowEndsAt: number } }[];
   reset(): void;
   /** Most requests seen within any window of `ms`. */
   maxInWindow(ms: number): number;
@@ -20,7 +20,10 @@ export async function startCountingProxy(target: string, port = 0): Promise<Coun
   const server = http.createServer((req, res) => {
     const path = req.url ?? '/';
     const idempotencyKey = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : undefined;
-    if (path.startsWith('/v1/')) requests.push({ at: performance.now(), method: req.method ?? 'GET', path, idempotencyKey });
+    // The budget grant the gateway paced this request by (epoch ms on the app's clock).
+    const grant = /^(\d+)\/(\d+)$/.exec(String(req.headers['brisk-budget-grant'] ?? ''));
+    const budgetGrant = grant ? { grantedAt: Number(grant[1]), windowEndsAt: Number(grant[2]) } : undefined;
+    if (path.startsWith('/v1/')) requests.push({ at: performance.now(), method: req.method ?? 'GET', path, idempotencyKey, budgetGrant });
     const out = http.request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path, headers: req.headers, agent },
       (up) => {
