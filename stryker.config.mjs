@@ -32,17 +32,17 @@ export const MODULES = {
 };
 
 const name = process.env.STRYKER_MODULE ?? 'cart';
-const module = MODULES[name];
-if (!module) throw new Error(`Unknown mutation module "${name}"; one of: ${Object.keys(MODULES).join(', ')}`);
+const chosen = MODULES[name];
+if (!chosen) throw new Error(`Unknown mutation module "${name}"; one of: ${Object.keys(MODULES).join(', ')}`);
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
-export default {
+const config = {
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutation.config.ts', related: false, pool: 'threads' },
   plugins: ['@stryker-mutator/vitest-runner'],
   // STRYKER_MUTATE=a.ts,b.ts narrows a module's run to some of its files (a partial measurement).
-  mutate: process.env.STRYKER_MUTATE ? process.env.STRYKER_MUTATE.split(',') : module.mutate,
-  testFiles: module.testFiles,
+  mutate: process.env.STRYKER_MUTATE ? process.env.STRYKER_MUTATE.split(',') : chosen.mutate,
+  testFiles: chosen.testFiles,
   coverageAnalysis: 'perTest',
   // 2 cores shared with other work: two test runners at most, generous timeouts against a loaded host.
   concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
@@ -62,3 +62,5 @@ export default {
   ignorePatterns: ['.next', '.next-*', '.data', '.scratch', 'test-results', 'playwright-report', 'reports', 'e2e', 'chaos', 'bench', 'public', 'app', 'components', 'pages'],
   thresholds: { high: 90, low: 80, break: null },
 };
+
+export default config;

@@ -19,8 +19,8 @@ export function reusedDatabaseUrl(): string {
   if (!base) throw new Error('TEST_DB_KIND=postgres needs TEST_DATABASE_URL');
   const url = new URL(base);
   // One per module and test runner: two modules' runs side by side must not share (or drop) one.
-  const module = (process.env.STRYKER_MODULE ?? 'any').replace(/[^a-z0-9]/gi, '_').toLowerCase();
-  url.pathname = `/brisk_mutation_${module}_${process.env.STRYKER_MUTATOR_WORKER ?? 'x'}`;
+  const tag = (process.env.STRYKER_MODULE ?? 'any').replace(/[^a-z0-9]/gi, '_').toLowerCase();
+  url.pathname = `/brisk_mutation_${tag}_${process.env.STRYKER_MUTATOR_WORKER ?? 'x'}`;
   return url.toString();
 }
 
