@@ -59,7 +59,7 @@ const config = {
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, reportMutants: false },
   tempDirName: `.stryker-tmp/${name}`,
   // The sandbox is a copy of the repo; leave out what the Vitest tests never read.
-  ignorePatterns: ['.next', '.next-*', '.data', '.scratch', 'test-results', 'playwright-report', 'reports', 'e2e', 'chaos', 'bench', 'public', 'app', 'components', 'pages'],
+  ignorePatterns: ['.stryker-tmp', '.next', '.next-*', '.data', '.scratch', 'test-results', 'playwright-report', 'reports', 'e2e', 'chaos', 'bench', 'public', 'app', 'components', 'pages'],
   thresholds: { high: 90, low: 80, break: null },
 };
 
