@@ -1,7 +1,7 @@
 // The arithmetic every amount in Brisk comes from (priceLines, cartFromRows) and the cart
 // cookie's checks, without a database: written from the mutants Stryker left alive (bench/RESULTS.md).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cartFromRows, priceLines, type CartRow } from './cart';
+import { cartFromRows, priceLines, type CartLine, type CartRow } from './cart';
 import { CART_COOKIE, CART_COOKIE_MAX_AGE, cartCookieValue, cartIdFromCookieHeader, cartIdFromCookieValue, cartSetCookieHeader, isSecure } from './cookie';
 
 const line = (over: Partial<CartRow> = {}): CartRow => ({
@@ -18,9 +18,14 @@ const line = (over: Partial<CartRow> = {}): CartRow => ({
   ...over,
 });
 
+/** A line as priceLines takes it. */
+const priceable = (over: Partial<Omit<CartLine, 'lineTotal'>> = {}): Omit<CartLine, 'lineTotal'> => ({
+  productId: 'p1', slug: 'mug', name: 'Mug', image: '/products/mug.svg', unitPrice: 1250, currency: 'usd', quantity: 2, stock: 10, ...over,
+});
+
 describe('priceLines', () => {
   it('multiplies each line and adds them up, in minor units, counting items not lines', () => {
-    const r = priceLines([line({ unitPrice: 1250, quantity: 3 }), line({ productId: 'p2', unitPrice: 199, quantity: 1 })]);
+    const r = priceLines([priceable({ unitPrice: 1250, quantity: 3 }), priceable({ productId: 'p2', unitPrice: 199, quantity: 1 })]);
     expect(r.lines.map((l) => l.lineTotal)).toEqual([3750, 199]);
     expect(r.subtotal).toBe(3949);
     expect(r.count).toBe(4);
@@ -28,12 +33,12 @@ describe('priceLines', () => {
   });
 
   it('keeps the lines\' currency and defaults an empty cart to usd', () => {
-    expect(priceLines([line({ currency: 'eur' })]).currency).toBe('eur');
+    expect(priceLines([priceable({ currency: 'eur' })]).currency).toBe('eur');
     expect(priceLines([])).toEqual({ lines: [], subtotal: 0, currency: 'usd', count: 0 });
   });
 
   it('refuses to add up two currencies', () => {
-    expect(() => priceLines([line({ currency: 'usd' }), line({ productId: 'p2', currency: 'eur' })])).toThrow(/mix currencies/);
+    expect(() => priceLines([priceable({ currency: 'usd' }), priceable({ productId: 'p2', currency: 'eur' })])).toThrow(/mix currencies/);
   });
 });
 

@@ -8,7 +8,7 @@
 // On PGlite it is the ordinary helper (correct, only slower).
 import pg from 'pg';
 import { openDatabase } from '@/lib/db/client';
-import * as real from './db.ts';
+import * as real from './db';
 
 export const testDbKind = real.testDbKind;
 type TestDatabase = Awaited<ReturnType<typeof real.createTestDatabase>>;
