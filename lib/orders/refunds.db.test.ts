@@ -143,7 +143,11 @@ describe('requestRefund', () => {
     const prisma = database.prisma;
     const { gateway, calls } = scripted(() => new Error('charge_already_refunded'));
     const o = await paidOrder();
+    // Another order's refund waiting for Stripe: this refusal must not touch it.
+    const other = await paidOrder();
+    await prisma.refund.create({ data: { orderId: other.orderId, refundNumber: 1, idempotencyKey: refundIdempotencyKey(other.orderId, 1), amount: 100, currency: 'usd', status: 'reserved', requestedBy: 'x', paymentIntentId: other.pi } });
     expect(await requestRefund(prisma, gateway, { ...who, orderId: o.orderId, amount: 500, refundNumber: 1 })).toEqual({ kind: 'failed', message: 'Stripe refused the refund: charge_already_refunded' });
+    expect(await prisma.refund.findFirstOrThrow({ where: { orderId: other.orderId } })).toMatchObject({ status: 'reserved' });
     expect(await prisma.refund.findFirstOrThrow({ where: { orderId: o.orderId } })).toMatchObject({ status: 'failed', stripeRefundId: null });
     const audited = await prisma.auditLog.findFirstOrThrow({ where: { action: 'order.refund_failed', target: o.orderId } });
     expect(audited).toMatchObject({ actor: who.actor, detail: { refundNumber: 1, message: 'charge_already_refunded' } });
