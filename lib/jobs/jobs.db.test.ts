@@ -11,8 +11,11 @@ const pis = new Map<string, Stripe.PaymentIntent>();
 let failing = new Set<string>();
 /** PaymentIntents whose next N fetches the rate budget refuses. */
 const paced = new Map<string, number>();
+/** Every Stripe call the worker made, by PaymentIntent (payment events must make none). */
+const stripeCalls: string[] = [];
 const gateway: EventGateway = {
   async retrievePaymentIntent(id) {
+    stripeCalls.push(id);
     if (failing.has(id)) throw new Error(`Stripe is down for ${id}`);
     const refusals = paced.get(id) ?? 0;
     if (refusals > 0) {
@@ -44,6 +47,17 @@ function piEvent(id: string, pi: Stripe.PaymentIntent, type = 'payment_intent.su
   return { id, object: 'event', type, created, api_version: '2025-01-01', livemode: false, pending_webhooks: 1, request: null, data: { object: pi } } as unknown as Stripe.Event;
 }
 
+/**
+ * A refund event: unlike a payment event (applied from its signed payload), it makes the worker
+ * ask Stripe for the PaymentIntent and its refunds, so Stripe's pacing and outages reach it.
+ */
+function refundEvent(id: string, paymentIntentId: string, created = Math.floor(Date.now() / 1000)): Stripe.Event {
+  return {
+    id, object: 'event', type: 'charge.refunded', created, api_version: '2025-01-01', livemode: false, pending_webhooks: 1, request: null,
+    data: { object: { id: `ch_${id}`, object: 'charge', payment_intent: paymentIntentId, amount_refunded: 0, refunded: false } },
+  } as unknown as Stripe.Event;
+}
+
 async function waitFor<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -61,10 +75,11 @@ describe(`jobs on pg-boss (${testDbKind})`, () => {
     pis.set(pi.id, pi);
     // More refusals than the queue's retry limit (1 here): a failure would be dead by now.
     paced.set(pi.id, 3);
-    await recordStripeEvent(prisma, piEvent('evt_jobs_paced', pi));
+    await recordStripeEvent(prisma, refundEvent('evt_jobs_paced', pi.id));
     await enqueueStripeEvent('evt_jobs_paced');
     const ev = await waitFor(() => prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_jobs_paced' } }), (e) => e.status === 'processed', 30_000);
     expect(ev).toMatchObject({ status: 'processed', attempts: 4, lastError: null });
+    expect(paced.get(pi.id)).toBe(0);
     expect((await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('paid');
   }, 40_000);
 
@@ -74,15 +89,16 @@ describe(`jobs on pg-boss (${testDbKind})`, () => {
     const f = await createOrderFixture(prisma, { lines: [{ stock: 2, quantity: 1 }] });
     const pi = fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' });
     pis.set(pi.id, pi);
-    // The event carries a stale snapshot; the worker must use the gateway's current state.
-    const stale = fakePaymentIntent({ id: pi.id, orderId: f.orderId, attempt: 1, amount: f.total, status: 'processing' });
-    await recordStripeEvent(prisma, piEvent('evt_jobs_ok', stale, 'payment_intent.processing'));
+    // Applied from the event's signed payload: no Stripe call (the state machine orders events).
+    const callsBefore = stripeCalls.length;
+    await recordStripeEvent(prisma, piEvent('evt_jobs_ok', pi));
     await enqueueStripeEvent('evt_jobs_ok');
     const ev = await waitFor(() => prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_jobs_ok' } }), (e) => e.status === 'processed');
     expect(ev).toMatchObject({ status: 'processed', attempts: 1, lastError: null });
     expect((await prisma.order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('paid');
     const email = await waitFor(() => prisma.email.findFirstOrThrow({ where: { orderId: f.orderId } }), (e) => e.status !== 'queued');
     expect(email.status).toBe('stored');
+    expect(stripeCalls.length).toBe(callsBefore);
     expect(await webhookLagSeconds(prisma)).toBe(0);
   });
 
@@ -92,7 +108,7 @@ describe(`jobs on pg-boss (${testDbKind})`, () => {
     const pi = fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' });
     pis.set(pi.id, pi);
     failing.add(pi.id);
-    await recordStripeEvent(prisma, piEvent('evt_jobs_dead', pi));
+    await recordStripeEvent(prisma, refundEvent('evt_jobs_dead', pi.id));
     await enqueueStripeEvent('evt_jobs_dead');
     const ev = await waitFor(() => prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_jobs_dead' } }), (e) => e.status === 'dead');
     expect(ev).toMatchObject({ status: 'dead', attempts: 2 });
@@ -114,7 +130,7 @@ describe(`jobs on pg-boss (${testDbKind})`, () => {
     pis.set(pi.id, pi);
     // Every fetch refused for now: each run defers the event to a new job a second or more away.
     paced.set(pi.id, 1_000_000);
-    await recordStripeEvent(prisma, piEvent('evt_jobs_waiting', pi));
+    await recordStripeEvent(prisma, refundEvent('evt_jobs_waiting', pi.id));
     await enqueueStripeEvent('evt_jobs_waiting');
     await waitFor(() => prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_jobs_waiting' } }), (e) => e.attempts >= 1);
     await prisma.stripeEvent.update({ where: { id: 'evt_jobs_waiting' }, data: { receivedAt: new Date(Date.now() - 60_000) } });
