@@ -96,7 +96,7 @@ async function staleTabsJourney(shopper: Shopper, o: Opts): Promise<Journey> {
   };
 
   /** Presses Pay until the server answers with a PaymentIntent (or a refusal a shopper meets). */
-  const pay = async (): Promise<Ready | null> => {
+  const payOnce = async (): Promise<Ready | null> => {
     while (performance.now() < deadline) {
       let r: StartPaymentResult;
       try {
@@ -145,12 +145,21 @@ async function staleTabsJourney(shopper: Shopper, o: Opts): Promise<Journey> {
     return null;
   };
 
+  // Pays still in flight in other tabs: until they answer, this journey does not know its newest attempt.
+  const inflight = new Set<Promise<Ready | null>>();
+  const pay = (): Promise<Ready | null> => {
+    const p = payOnce();
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p)).catch(() => undefined);
+    return p;
+  };
+
   /** Stripe.js's confirmPayment from one tab, with a card that succeeds. */
   const confirm = async (r: Ready | null): Promise<void> => {
     if (!r) return;
     j.confirms++;
     const c = await confirmInBrowser({ stripeUrl: o.stripe.url, publishableKey: o.stripe.publishableKey, paymentIntentId: r.paymentIntentId, clientSecret: r.clientSecret, paymentMethod: 'pm_card_visa' });
-    const stale = r.attempt < newest;
+    let stale = r.attempt < newest;
     if (c.status === 'succeeded') {
       if (stale) j.paidStale++;
       else j.paidCurrent++;
@@ -158,6 +167,9 @@ async function staleTabsJourney(shopper: Shopper, o: Opts): Promise<Journey> {
     }
     // A superseded attempt's PaymentIntent canceled at Stripe before this tab got to it.
     if (c.http === 400 && c.error?.code === 'payment_intent_unexpected_state') {
+      // Another tab's Pay may have made a newer attempt that has not answered yet: judge after it has.
+      await Promise.allSettled([...inflight]);
+      stale = r.attempt < newest;
       if (stale) j.staleRefused++;
       else j.unexpected.push(`the newest attempt's ${r.paymentIntentId} could not be confirmed: ${JSON.stringify(c.error)}`);
       return;

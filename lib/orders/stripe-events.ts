@@ -149,6 +149,10 @@ async function applyEvent(prisma: PrismaClient, gateway: EventGateway, event: z.
       });
       const pi = (latest?.payload as { data?: { object?: Stripe.PaymentIntent } } | null)?.data?.object;
       if (pi?.object === 'payment_intent' && pi.latest_charge === obj.id) await applyPaymentEvent(prisma, pi, ctx, true);
+      // The card is a fact of this charge whatever order the events came in: an attempt the
+      // order has moved past (declined, then paid by the next one) still shows the card it tried.
+      const card = (obj as unknown as Stripe.Charge).payment_method_details?.card;
+      if (card?.last4) await prisma.paymentAttempt.updateMany({ where: { paymentIntentId: piId, cardLast4: null }, data: { cardLast4: card.last4, cardBrand: card.brand ?? null } });
       return;
     }
     case 'charge.refunded': {
