@@ -7,6 +7,7 @@ import type Stripe from 'stripe';
 import { createDatabase, dropDatabase, freePort, startApp, startWorker, type App, type Child } from '../../bench/lib/app-process';
 import { startCountingProxy } from '../../tests/helpers/counting-proxy';
 import { STRIPE_LIMITS } from '../../lib/stripe/rate-budget';
+import { pendingRemedies } from '../../lib/orders/remedies';
 import { checkBudget, checkConverged, checkPayments } from '../lib/checks';
 import { startCountingMailbox } from '../lib/counting-mailer';
 import { checkout, outcomeViolations, type CheckoutOutcome, type Product } from '../lib/flow';
@@ -66,8 +67,10 @@ export const scaleOutScenario: Scenario = {
         const deadline = Date.now() + (ctx.quick ? 60_000 : 180_000);
         for (;;) {
           const waiting = await check.prisma.stripeEvent.count({ where: { status: { in: ['received', 'failed'] } } });
-          const [{ n }] = await check.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM pgboss.job WHERE state IN ('created', 'retry', 'active') AND name IN ('stripe-event', 'email-send')`);
-          if ((waiting === 0 && n === 0) || Date.now() > deadline) break;
+          const [{ n }] = await check.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM pgboss.job WHERE state IN ('created', 'retry', 'active') AND name IN ('stripe-event', 'email-send', 'payment-remedy')`);
+          // Superseded attempts (a shopper declined, then paying a changed cart) are canceled at Stripe by jobs too.
+          const remedies = (await pendingRemedies(check.prisma, new Date(Date.now() + 60_000))).length;
+          if ((waiting === 0 && n === 0 && remedies === 0) || Date.now() > deadline) break;
           await sleep(1_000);
         }
         for (const c of children) await c.stop();
