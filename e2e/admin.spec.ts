@@ -177,7 +177,10 @@ test('reconciliation heals an order whose webhooks were dropped and reports a pa
   const shopOrderPage = (url: URL) => url.pathname.startsWith('/orders/');
   await context.route(shopOrderPage, (route) => route.abort());
   const before = new Set((await stripeGet<{ data: Pi[] }>('payment_intents?limit=100')).data.map((p) => p.id));
-  await buy(page, emails.healed, '4242424242424242', 1);
+  // A 3-D Secure card: the server's create-and-confirm answers requires_action, and the payment
+  // completes in the browser at Stripe, so only webhooks (held) or the order page (blocked) could tell us.
+  await buy(page, emails.healed, '4000002500003155', 1);
+  await page.frameLocator('iframe[src*="/3ds/"]').getByRole('button', { name: 'Complete' }).click();
   // Stripe took the money; our side heard nothing.
   await expect
     .poll(async () => (await stripeGet<{ data: Pi[] }>('payment_intents?limit=100')).data.filter((p) => !before.has(p.id) && p.status === 'succeeded').length, { timeout: 20_000 })

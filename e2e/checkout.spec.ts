@@ -109,8 +109,8 @@ test('a reload mid-checkout creates no duplicate order or PaymentIntent', async 
   // and reloads while it is in flight. The second Pay finds the order paid.
   await emulator('POST', '/faults', { method: 'POST', path: '/v1/payment_intents', delay_ms: 3_000, times: 1 });
   const before = (await allPaymentIntents()).length;
-  // The confirmation has left the browser (it is in flight at Stripe) when the shopper reloads.
-  const confirmSent = page.waitForRequest((r) => /\/v1\/payment_intents\/[^/]+\/confirm/.test(r.url()));
+  // The Pay has left the browser (the server's create-and-confirm is in flight at Stripe) when the shopper reloads.
+  const confirmSent = page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname === '/checkout');
   await payWith(page, '4242424242424242');
   await expect(page.getByTestId('pay-button')).toHaveText('Processing…');
   await confirmSent;
