@@ -27,7 +27,7 @@ export const checkoutsScenario: Scenario = {
   invariant:
     'Before any healing (no reconciliation, no order page): every checkout ends paid; every PaymentIntent Stripe charged pays exactly one order its whole total (carts changed between attempts included), with one paid transition, ledger pair, fulfillment, stock decrement and one confirmation really sent; nothing else has side effects; stock never below 0 and initial − sold = current; no shopper meets an unexpected error; reconciliation afterwards finds nothing to heal.',
   async run(ctx) {
-    const total = ctx.quick ? 100 : 2_000;
+    const total = ctx.quick ? 60 : 2_000;
     const concurrency = ctx.quick ? 6 : 10;
     const killEveryMs: [number, number] = ctx.quick ? [3_000, 8_000] : [4_000, 15_000];
     const dataDir = join(ctx.dir, 'checkouts');

@@ -19,8 +19,8 @@ export const webhookKillsScenario: Scenario = {
   name: 'webhook-kills',
   invariant: 'Every event answered with 2xx is stored and applied exactly once by the restarted server and its own sweep: processed, every order paid at Stripe ends paid its total, with one paid transition, one ledger pair, one fulfillment, one stock decrement and one confirmation really sent; nothing left unconverged.',
   async run(ctx) {
-    const kills = ctx.quick ? 20 : 200;
-    const orders = ctx.quick ? 30 : 120;
+    const kills = ctx.quick ? 12 : 200;
+    const orders = ctx.quick ? 20 : 120;
     const dataDir = join(ctx.dir, 'webhook-kills');
     const port = await freePort();
     const mailbox = await startCountingMailbox(process.env.CHAOS_PORTS ? await freePort() : 0);
