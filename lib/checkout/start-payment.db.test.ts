@@ -201,6 +201,24 @@ describe(`startPayment (${testDbKind})`, () => {
       const order = await database.prisma.order.findFirstOrThrow({ where: { cartId } });
       const pis = await intentsFor(order.id);
       expect(pis.filter((pi) => pi.status === 'succeeded').map((pi) => pi.amount), retryWith).toEqual([cart.subtotal]);
+      // The webhook brings the payment that checkout never heard back about: the order is paid
+      // by its current attempt, recorded from the PaymentIntent with the lines it priced.
+      const [paid] = pis.filter((pi) => pi.status === 'succeeded');
+      await applyPaymentIntent(database.prisma, await stripe.paymentIntents.retrieve(paid.id, { expand: ['latest_charge'] }), { source: 'webhook' });
+      const after = await database.prisma.order.findUniqueOrThrow({ where: { id: order.id }, include: { attempts: true, items: true } });
+      expect(after, retryWith).toMatchObject({ status: 'paid', amountPaid: cart.subtotal, paymentIntentId: paid.id, attemptCount: 1 });
+      expect(after.attempts, retryWith).toHaveLength(1);
+      expect(after.attempts[0], retryWith).toMatchObject({
+        attemptNumber: 1,
+        paymentIntentId: paid.id,
+        idempotencyKey: idempotencyKeyFor(order.id, 1),
+        amount: cart.subtotal,
+        status: 'succeeded',
+        cardLast4: '4242',
+        pricingHash: after.pricingHash,
+        lines: after.items.map((i) => ({ productId: i.productId, name: i.name, unitPrice: i.unitPrice, quantity: i.quantity })),
+      });
+      expect((await startPayment(deps(), cartId, { ...detailsFor(cartId), expectedAmount: cart.subtotal, confirmationToken: await cardToken(stripe) })).kind, retryWith).toBe('already_paid');
     }
   });
 

@@ -14,7 +14,7 @@ import { CART_COLUMNS, CART_LINE_ORDER, CART_WITH_LINES, cartFromRows, type Cart
 import { formatMoney } from '@/lib/money';
 import { logger } from '@/lib/observability/logger';
 import { afterCommitHooks } from '@/lib/orders/after-commit';
-import { applyPaymentIntent } from '@/lib/orders/apply';
+import { applyPaymentIntent, idempotencyKeyFor } from '@/lib/orders/apply';
 import { sqlDatabase, type Sql } from '@/lib/db/sql';
 import type { SubmitRateLimiter } from '@/lib/security/submit-rate';
 import { checkCooldown, consumeAttempt, type ThrottleDecision } from '@/lib/security/throttle';
@@ -85,9 +85,7 @@ export function pricingHash(cart: PricedCart): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-export function idempotencyKeyFor(orderId: string, attempt: number): string {
-  return `brisk:pi:${orderId}:${attempt}`;
-}
+export { idempotencyKeyFor };
 
 /** Confirming an attempt's existing PaymentIntent again, with another ConfirmationToken. */
 export function confirmKeyFor(paymentIntentId: string, confirmationToken: string): string {
@@ -508,7 +506,8 @@ async function recordAttempt(
                                     "pricingHash", lines, "clientSecret", "createdAt", "updatedAt")
       VALUES (${randomUUID()}, ${a.orderId}, ${a.attemptNumber}, ${pi.id}, ${a.idempotencyKey}, ${pi.amount}, ${pi.currency}, ${pi.status}, ${a.clientIp ?? null}::text,
               ${a.pricingHash}, ${JSON.stringify(a.lines)}::jsonb, ${pi.client_secret ?? null}::text, ${now}, ${now})
-      ON CONFLICT ("orderId", "attemptNumber") DO NOTHING
+      -- Already there: this answer came after its payment was applied (which records the attempt).
+      ON CONFLICT DO NOTHING
     )
     UPDATE "Order" SET "paymentIntentId" = ${pi.id}, "updatedAt" = ${now} WHERE id = ${a.orderId} AND "attemptCount" = ${a.attemptNumber}`;
 }

@@ -91,6 +91,11 @@ function latestCharge(pi: Stripe.PaymentIntent): Stripe.Charge | null {
   return pi.latest_charge && typeof pi.latest_charge === 'object' ? pi.latest_charge : null;
 }
 
+/** The key an attempt's PaymentIntent is created under: one PaymentIntent per attempt. */
+export function idempotencyKeyFor(orderId: string, attempt: number): string {
+  return `brisk:pi:${orderId}:${attempt}`;
+}
+
 function attemptNumberFromMetadata(pi: Stripe.PaymentIntent): number | null {
   const n = Number(pi.metadata?.attempt);
   return Number.isInteger(n) && n > 0 ? n : null;
@@ -561,6 +566,30 @@ async function applyLocked(tx: Sql, order: LockedOrder, attempt: AttemptRow | nu
   return order.status !== before;
 }
 
+/**
+ * The PaymentIntent of the order's current attempt, never recorded by checkout (its answer was
+ * lost: a timeout after Stripe acted, a crash): the attempt row is written from what the order
+ * holds for that attempt (its lines and pricing are the order's while it is current) and the
+ * PaymentIntent, so the payment is known by its attempt, with its card, wherever it is shown.
+ * Checkout's own record of it, if its answer comes after all, then changes nothing.
+ */
+async function adoptCurrentAttempt(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent): Promise<AttemptRow | null> {
+  const n = attemptNumberFromMetadata(pi);
+  if (n === null || n !== order.attemptCount || pi.metadata?.order_id !== order.id) return null;
+  const lines = order.items.map((i) => ({ productId: i.productId, name: i.name, unitPrice: i.unitPrice, quantity: i.quantity }));
+  const now = new Date();
+  // Written as created: applying the PaymentIntent next brings it to its status (a decline counted once).
+  const rows = await tx.query<AttemptRow>`
+    INSERT INTO "PaymentAttempt" (id, "orderId", "attemptNumber", "paymentIntentId", "idempotencyKey", amount, currency, status,
+                                  "pricingHash", lines, "clientSecret", "createdAt", "updatedAt")
+    VALUES (${randomUUID()}, ${order.id}, ${n}, ${pi.id}, ${idempotencyKeyFor(order.id, n)}, ${pi.amount}, ${pi.currency}, 'requires_confirmation',
+            ${order.pricingHash}, ${JSON.stringify(lines)}::jsonb, ${pi.client_secret ?? null}::text, ${now}, ${now})
+    ON CONFLICT DO NOTHING
+    RETURNING id, "attemptNumber", status, "cardBrand", "cardLast4", "riskLevel", "riskScore", "declineCode", "failureCode", "failureMessage",
+              "clientIp", amount, currency, false AS superseded`;
+  return rows[0] ?? null;
+}
+
 /** Gives back the stock an order holds (one attempt's, or all of them). */
 export async function releaseHolds(tx: Sql, orderId: string, now: Date, attemptNumber?: number): Promise<void> {
   await tx.execute`
@@ -578,7 +607,8 @@ export async function applyPaymentIntent(prisma: PrismaClient, pi: Stripe.Paymen
   const result = await db.transaction(async (tx): Promise<ApplyResult> => {
     const locked = await lockOrderForPaymentIntent(tx, pi, db.serialTransactions);
     if (!locked) return { orderId: null, status: null, changed: false };
-    const changed = await applyLocked(tx, locked.order, locked.attempt, pi, ctx, pending);
+    const attempt = locked.attempt ?? (await adoptCurrentAttempt(tx, locked.order, pi));
+    const changed = await applyLocked(tx, locked.order, attempt, pi, ctx, pending);
     return { orderId: locked.order.id, status: locked.order.status, changed };
   });
   runAfterCommit(pending);
