@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import type { Stripe } from '@/lib/stripe/client';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { createOrderFixture, fakePaymentIntent } from '@/tests/helpers/payments';
+import { applyPaymentIntent } from './apply';
 import { StripeEventInbox } from './event-inbox';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -72,5 +74,45 @@ describe(`StripeEventInbox (${testDbKind})`, () => {
     await inbox.idle();
     expect(errors).toHaveLength(1);
     expect(await database.prisma.stripeEvent.count({ where: { id: 'evt_inbox_noqueue', status: 'received' } })).toBe(1);
+  });
+
+  it('stores the events of a payment already applied as processed, with no job; everything else is queued', async () => {
+    const prisma = database.prisma;
+    // A paid order (checkout applied Stripe's answer, card included) with a second attempt's
+    // PaymentIntent that also succeeded (a stray the worker must refund), and an unpaid order.
+    const paid = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }], attempts: 2 });
+    const [stray, paying] = paid.paymentIntentIds;
+    const paidPi = fakePaymentIntent({ id: paying, orderId: paid.orderId, attempt: 2, amount: paid.total, status: 'succeeded' });
+    await applyPaymentIntent(prisma, paidPi, { source: 'return_page' });
+    await prisma.paymentAttempt.update({ where: { paymentIntentId: stray }, data: { status: 'succeeded' } });
+    const open = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    const [unpaid] = open.paymentIntentIds;
+    const make = (id: string, type: string, object: Record<string, unknown>) => {
+      const raw = JSON.stringify({ id, object: 'event', created: 1_790_000_000, type, livemode: false, data: { object } });
+      return { event: JSON.parse(raw) as Stripe.Event, raw };
+    };
+    const pi = (id: string, status: string) => ({ id, object: 'payment_intent', status, metadata: {} });
+    const charge = (piId: string) => ({ id: `ch_${piId}`, object: 'charge', payment_intent: piId });
+    const events = {
+      evt_settle_paid: make('evt_settle_paid', 'payment_intent.succeeded', pi(paying, 'succeeded')),
+      evt_settle_paid_late: make('evt_settle_paid_late', 'payment_intent.processing', pi(paying, 'processing')),
+      evt_settle_charge: make('evt_settle_charge', 'charge.succeeded', charge(paying)),
+      evt_settle_stray: make('evt_settle_stray', 'payment_intent.succeeded', pi(stray, 'succeeded')),
+      evt_settle_stray_charge: make('evt_settle_stray_charge', 'charge.succeeded', charge(stray)),
+      evt_settle_unpaid: make('evt_settle_unpaid', 'payment_intent.succeeded', pi(unpaid, 'succeeded')),
+      evt_settle_refund: make('evt_settle_refund', 'charge.refunded', charge(paying)),
+      evt_settle_unknown: make('evt_settle_unknown', 'payment_intent.succeeded', pi('pi_settle_nobody', 'succeeded')),
+    };
+    const enqueued: string[] = [];
+    const inbox = new StripeEventInbox({ prisma: () => prisma, enqueue: async (ids) => void enqueued.push(...ids) });
+    const results = await Promise.all(Object.values(events).map((e) => inbox.add(e.event, e.raw)));
+    await inbox.idle();
+    expect(results.every((r) => r.inserted)).toBe(true);
+    const queued = ['evt_settle_stray', 'evt_settle_stray_charge', 'evt_settle_unpaid', 'evt_settle_refund', 'evt_settle_unknown'];
+    expect(enqueued.sort()).toEqual(queued.sort());
+    const rows = await prisma.stripeEvent.findMany({ where: { id: { startsWith: 'evt_settle_' } }, orderBy: { id: 'asc' } });
+    expect(Object.fromEntries(rows.map((r) => [r.id, [r.status, r.processedAt !== null]]))).toEqual(
+      Object.fromEntries(Object.keys(events).map((id) => [id, queued.includes(id) ? ['received', false] : ['processed', true]])),
+    );
   });
 });

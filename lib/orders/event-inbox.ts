@@ -7,7 +7,7 @@
 // than busyWindowMs ago) the next write waits gatherMs to collect them, because on PGlite the
 // statement runs on the server's own thread and requests still being parsed would miss it.
 import type { PrismaClient } from '@/lib/generated/prisma/client';
-import { sqlDatabase } from '@/lib/db/sql';
+import { sqlDatabase, sqlFragment } from '@/lib/db/sql';
 import type { Stripe } from '@/lib/stripe/client';
 
 export interface InboxOptions {
@@ -25,6 +25,26 @@ export interface InboxOptions {
    */
   enqueueGatherMs?: number;
 }
+
+/**
+ * True for an event row `x` whose processing could change nothing, judged from our records as
+ * the worker would judge them (lib/orders/stripe-events.ts), and for good: a payment event about
+ * a PaymentIntent that succeeded and paid its order (the checkout applied Stripe's answer before
+ * the webhook came), or a charge event whose card its attempt already shows. Such events, the
+ * common case after a checkout, are stored as processed and never queued: no job to insert,
+ * fetch and complete, no event read back. Both facts only ever become true (an attempt's success
+ * is terminal; a paid order stays paid, refunded or not), so an event judged now is judged as
+ * its job would have judged it later.
+ */
+const SETTLED = sqlFragment`(
+  (x."type" IN ('payment_intent.created', 'payment_intent.processing', 'payment_intent.requires_action', 'payment_intent.amount_capturable_updated',
+                'payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled') AND EXISTS (
+    SELECT 1 FROM "PaymentAttempt" a JOIN "Order" o ON o.id = a."orderId"
+    WHERE a."paymentIntentId" = x."objectId" AND a.status = 'succeeded'
+      AND o."paymentIntentId" = x."objectId" AND o.status IN ('paid', 'partially_refunded', 'refunded')))
+  OR (x."type" IN ('charge.succeeded', 'charge.failed') AND EXISTS (
+    SELECT 1 FROM "PaymentAttempt" a
+    WHERE a."paymentIntentId" = x."payload"->'data'->'object'->>'payment_intent' AND a."cardLast4" IS NOT NULL)))`;
 
 /** Jobs per queue insert: about 10 ms of PGlite's thread at 0.04 ms a job. */
 const ENQUEUE_CHUNK = 250;
@@ -96,25 +116,32 @@ export class StripeEventInbox {
     const first = new Map<string, Item>();
     for (const item of batch) if (!first.has(item.id)) first.set(item.id, item);
     let inserted: Set<string>;
+    const settled = new Set<string>();
     try {
       const json = `[${[...first.values()].map((i) => i.json).join(',')}]`;
       // One parameter holds the whole batch; jsonb_to_recordset turns it into rows. apiCreated is
       // a UTC wall time, as Prisma stores DateTime in "timestamp(3) without time zone". Straight
       // to the driver, as a prepared statement (lib/db/sql.ts).
-      const rows = await sqlDatabase(await this.opts.prisma()).query<{ id: string }>`
-        INSERT INTO "StripeEvent" ("id", "type", "objectId", "apiCreated", "payload")
-        SELECT x."id", x."type", x."objectId", x."apiCreated", x."payload"
+      // An event that can tell us nothing new is stored processed, with no job: see SETTLED.
+      const now = new Date();
+      const rows = await sqlDatabase(await this.opts.prisma()).query<{ id: string; settled: boolean }>`
+        INSERT INTO "StripeEvent" ("id", "type", "objectId", "apiCreated", "payload", "status", "processedAt")
+        SELECT x."id", x."type", x."objectId", x."apiCreated", x."payload",
+          CASE WHEN ${SETTLED} THEN 'processed'::"StripeEventStatus" ELSE 'received'::"StripeEventStatus" END,
+          CASE WHEN ${SETTLED} THEN ${now}::timestamp END
         FROM jsonb_to_recordset(${json}::jsonb) AS x("id" text, "type" text, "objectId" text, "apiCreated" timestamp(3), "payload" jsonb)
         ON CONFLICT ("id") DO NOTHING
-        RETURNING "id"`;
+        RETURNING "id", "status" = 'processed' AS settled`;
       inserted = new Set(rows.map((r) => r.id));
+      for (const r of rows) if (r.settled) settled.add(r.id);
     } catch (err) {
       for (const item of batch) item.reject(err);
       return;
     }
     for (const item of batch) item.resolve({ inserted: first.get(item.id) === item && inserted.has(item.id) });
-    if (inserted.size > 0) {
-      this.toEnqueue.push(...inserted);
+    const toProcess = [...inserted].filter((id) => !settled.has(id));
+    if (toProcess.length > 0) {
+      this.toEnqueue.push(...toProcess);
       this.enqueuing ??= this.drainEnqueues();
     }
   }
