@@ -52,6 +52,10 @@ interface Journey {
   busy: number;
   /** "Wait a few seconds" from the per-address submit limit. */
   throttled: number;
+  /** "Your cart changed: the total is now …" (an add that went in twice across a kill), paid again at the new total. */
+  amountChanged: number;
+  /** Confirms of the newest attempt this journey saw, refused as canceled: checked against the database. */
+  refusedNewest: string[];
   /** Anything a shopper should never see: each one is a violation. */
   unexpected: string[];
 }
@@ -75,10 +79,14 @@ interface Opts {
 
 /** One shopper with two or three tabs on one cart. */
 async function staleTabsJourney(shopper: Shopper, o: Opts): Promise<Journey> {
-  const j: Journey = { plan: pickPlan(), soldOut: false, slow: o.slowMs !== null && chance(0.25), confirms: 0, paidCurrent: 0, paidStale: 0, staleRefused: 0, serverDown: 0, serverErrors: 0, busy: 0, throttled: 0, unexpected: [] };
+  const j: Journey = { plan: pickPlan(), soldOut: false, slow: o.slowMs !== null && chance(0.25), confirms: 0, paidCurrent: 0, paidStale: 0, staleRefused: 0, serverDown: 0, serverErrors: 0, busy: 0, throttled: 0, amountChanged: 0, refusedNewest: [], unexpected: [] };
   const deadline = performance.now() + o.deadlineMs;
   const cart = new Map<string, { price: number; qty: number }>();
-  const amount = () => [...cart.values()].reduce((s, l) => s + l.price * l.qty, 0);
+  // What the shopper's page last showed beyond the lines it knows of: an add whose answer a kill
+  // lost, retried, may have gone in twice; Pay then answers amount_changed with the cart's real
+  // total, which the page shows and pays (as CheckoutForm does).
+  let drift = 0;
+  const amount = () => [...cart.values()].reduce((s, l) => s + l.price * l.qty, 0) + drift;
   let newest = 0;
 
   const add = async (p: Product, qty: number): Promise<boolean> => {
@@ -132,6 +140,11 @@ async function staleTabsJourney(shopper: Shopper, o: Opts): Promise<Journey> {
         await sleep(r.retryAfterSeconds * 1000);
         continue;
       }
+      if (r.kind === 'amount_changed') {
+        j.amountChanged++;
+        drift += r.amount - amount();
+        continue;
+      }
       if (r.kind === 'out_of_stock') {
         j.soldOut = true;
         return null;
@@ -171,7 +184,10 @@ async function staleTabsJourney(shopper: Shopper, o: Opts): Promise<Journey> {
       await Promise.allSettled([...inflight]);
       stale = r.attempt < newest;
       if (stale) j.staleRefused++;
-      else j.unexpected.push(`the newest attempt's ${r.paymentIntentId} could not be confirmed: ${JSON.stringify(c.error)}`);
+      // The newest attempt this journey saw: legitimate only if the server made a newer one
+      // the journey never heard of (a Pay whose answer a kill lost, then "being processed"),
+      // which the database says after the run.
+      else j.refusedNewest.push(r.paymentIntentId);
       return;
     }
     j.unexpected.push(`confirm ${r.paymentIntentId} answered ${c.http} ${JSON.stringify(c.error ?? c.status)}`);
@@ -315,7 +331,13 @@ function makeStaleTabs(variant: Variant): Scenario {
           const unexpected = journeys.flatMap((x) => x.unexpected);
           for (const u of [...new Set(unexpected)].slice(0, 20)) violations.push(`a shopper met: ${u} (×${unexpected.filter((x) => x === u).length})`);
           if (journeys.length < total) violations.push(`only ${journeys.length} of ${total} shoppers ran (the server could not be restarted?)`);
-          const sum = (k: 'confirms' | 'paidCurrent' | 'paidStale' | 'staleRefused' | 'serverDown' | 'busy' | 'throttled') => journeys.reduce((s, x) => s + x[k], 0);
+          // A tab's payment refused as canceled is right only when a newer attempt replaced its attempt.
+          const refusedNewest = journeys.flatMap((x) => x.refusedNewest);
+          const replaced = new Set(
+            (await database.prisma.paymentAttempt.findMany({ where: { paymentIntentId: { in: refusedNewest }, supersededAt: { not: null } }, select: { paymentIntentId: true } })).map((a) => a.paymentIntentId),
+          );
+          for (const pi of refusedNewest) if (!replaced.has(pi)) violations.push(`a shopper met: the newest attempt's ${pi} was canceled, and no newer attempt replaced it`);
+          const sum = (k: 'confirms' | 'paidCurrent' | 'paidStale' | 'staleRefused' | 'serverDown' | 'busy' | 'throttled' | 'amountChanged') => journeys.reduce((s, x) => s + x[k], 0);
           // A run where no stale tab got its payment through proves nothing about strays.
           if (money.figures.strayPayments === 0) violations.push('no stray payment happened: the run did not exercise the invariant');
           if (variant.stock !== null && !journeys.some((x) => x.soldOut)) violations.push('nobody met a sold-out product: the race did not happen');
@@ -341,10 +363,12 @@ function makeStaleTabs(variant: Variant): Scenario {
               'newest attempt paid': sum('paidCurrent'),
               'stale tab paid': sum('paidStale'),
               'stale tab refused (canceled)': sum('staleRefused'),
+              'tab refused: replaced by an attempt it never saw (answer lost to a kill)': journeys.reduce((n, x) => n + x.refusedNewest.length, 0),
               'met sold out': journeys.filter((x) => x.soldOut).length,
               'slow shoppers (paid after their hold lapsed)': journeys.filter((x) => x.slow).length,
               'busy answers': sum('busy'),
               'submit limit: waited (one address)': sum('throttled'),
+              'told the cart changed, paid the new total': sum('amountChanged'),
               'errors in the app log': appErrors.length,
               'requests that hit a dead server': sum('serverDown'),
               'of which answered 5xx': journeys.reduce((s, x) => s + x.serverErrors, 0),

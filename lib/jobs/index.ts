@@ -77,6 +77,9 @@ const BACKGROUND_POLLING_SECONDS = 10;
 const DEFAULT_RETRY: RetryPolicy = { limit: 8, delaySeconds: 2, backoff: true, maxDelaySeconds: 300 };
 
 // One job system per process, kept on globalThis so Next's dev reloads do not start a second.
+/** A live worker's jobs prove it every HEARTBEAT_SECONDS / 2; pg-boss's minimum is 10. */
+const HEARTBEAT_SECONDS = 15;
+
 const g = globalThis as unknown as { __briskJobs?: JobSystem; __briskJobsStarting?: Promise<JobSystem> };
 
 function resolveGateway(gateway: StartJobsOptions['gateway']): () => EventGateway {
@@ -105,9 +108,15 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
   const retryOptions = { retryLimit: retry.limit, retryDelay: retry.delaySeconds, retryBackoff: retry.backoff, ...(retry.backoff ? { retryDelayMax: retry.maxDelaySeconds } : {}) };
   await ensureQueue(boss, QUEUES.stripeEventDead, {});
   await ensureQueue(boss, QUEUES.emailSendDead, {});
-  await ensureQueue(boss, QUEUES.stripeEvent, { ...retryOptions, expireInSeconds: 300, deadLetter: QUEUES.stripeEventDead });
-  await ensureQueue(boss, QUEUES.emailSend, { ...retryOptions, expireInSeconds: EMAIL_SEND_TIMEOUT_SECONDS, deadLetter: QUEUES.emailSendDead });
-  await ensureQueue(boss, QUEUES.paymentRemedy, { ...retryOptions, expireInSeconds: 120 });
+  // A job held by a process that died (SIGKILL, a lost machine) is retried once its heartbeat
+  // stops: pg-boss's workers refresh it every HEARTBEAT_SECONDS / 2 while the handler runs, and
+  // the supervisor (every minute) fails a job whose heartbeat is older. Without it such a job
+  // stayed active until its expiry, and on PostgreSQL, where another process may hold it, the
+  // restart cannot tell it from a live one: its event waited 5 minutes.
+  const alive = { heartbeatSeconds: HEARTBEAT_SECONDS };
+  await ensureQueue(boss, QUEUES.stripeEvent, { ...retryOptions, ...alive, expireInSeconds: 300, deadLetter: QUEUES.stripeEventDead });
+  await ensureQueue(boss, QUEUES.emailSend, { ...retryOptions, ...alive, expireInSeconds: EMAIL_SEND_TIMEOUT_SECONDS, deadLetter: QUEUES.emailSendDead });
+  await ensureQueue(boss, QUEUES.paymentRemedy, { ...retryOptions, ...alive, expireInSeconds: 120 });
   await ensureQueue(boss, QUEUES.sweep, { retryLimit: 0, expireInSeconds: 120 });
 
   const system: JobSystem = {
