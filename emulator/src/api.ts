@@ -1,5 +1,6 @@
 // The /v1 endpoints: parameter schemas, routing, key permissions, lists and `expand`.
 // Everything that changes payment state is in payments.ts; this file turns requests into calls.
+import { TEST_TOKENS } from './cards';
 import { errors } from './errors';
 import type { FormObject } from './form';
 import { validateAmount, validateCurrency } from './money';
@@ -19,7 +20,7 @@ import {
 } from './params';
 import type { BillingDetailsInput, CardInput, ConfirmOptions, Payments, RedeemedToken } from './payments';
 import type { Collection, Store } from './store';
-import type { Charge, ConfirmationToken, Json, JsonObject, Metadata, PaymentIntent, PaymentMethod, RequestInfo, Stored } from './types';
+import type { Address, Charge, ConfirmationToken, Json, JsonObject, Metadata, PaymentIntent, PaymentMethod, RequestInfo, Shipping, Stored } from './types';
 
 export type KeyKind = 'secret' | 'publishable';
 
@@ -68,11 +69,13 @@ const BILLING_DETAILS: ParamFields = {
   tax_id: { type: 'ignored' },
 };
 
+/** Card details, or a test token (`card[token]=tok_visa`) in their place. */
 const CARD: ParamFields = {
-  number: { type: 'string', required: true },
-  exp_month: { type: 'integer', required: true },
-  exp_year: { type: 'integer', required: true },
+  number: { type: 'string' },
+  exp_month: { type: 'integer' },
+  exp_year: { type: 'integer' },
   cvc: { type: 'string' },
+  token: { type: 'string' },
   networks: { type: 'ignored' },
 };
 
@@ -245,9 +248,44 @@ function readBilling(params: ParamObject | null | undefined): BillingDetailsInpu
   };
 }
 
+function readAddress(address: ParamObject | null | undefined): Address {
+  return {
+    city: readString(address ?? {}, 'city') ?? null,
+    country: readString(address ?? {}, 'country') ?? null,
+    line1: readString(address ?? {}, 'line1') ?? null,
+    line2: readString(address ?? {}, 'line2') ?? null,
+    postal_code: readString(address ?? {}, 'postal_code') ?? null,
+    state: readString(address ?? {}, 'state') ?? null,
+  };
+}
+
+/** A `shipping` hash as Stripe stores it: every field present, the unset ones null. */
+function readShipping(shipping: ParamObject | null | undefined): Shipping | null {
+  if (!shipping) return null;
+  return {
+    address: readAddress(readObject(shipping, 'address')),
+    carrier: readString(shipping, 'carrier') ?? null,
+    name: readString(shipping, 'name') ?? '',
+    phone: readString(shipping, 'phone') ?? null,
+    tracking_number: readString(shipping, 'tracking_number') ?? null,
+  };
+}
+
 function readCard(data: ParamObject, param: string): CardInput {
   const card = readObject(data, 'card');
-  if (!card) throw errors.missingParam(`${param}[card]`);
+  const name = (field: string) => (param ? `${param}[card][${field}]` : `card[${field}]`);
+  if (!card) throw errors.missingParam(param ? `${param}[card]` : 'card');
+  const token = readString(card, 'token');
+  if (token) {
+    const number = TEST_TOKENS[token];
+    if (number === undefined || !Object.hasOwn(TEST_TOKENS, token)) throw errors.resourceMissing('token', token, name('token'));
+    for (const field of ['number', 'exp_month', 'exp_year', 'cvc']) {
+      if (card[field] !== undefined) throw errors.invalid(`You may only specify one of these parameters: ${name('token')}, ${name(field)}.`, name(field));
+    }
+    // A test token stands for its card with a future expiry and a CVC, as Stripe's do.
+    return { number, exp_month: 12, exp_year: new Date().getUTCFullYear() + 3, cvc: '123' };
+  }
+  for (const field of ['number', 'exp_month', 'exp_year']) if (card[field] === undefined || card[field] === null) throw errors.missingParam(name(field));
   return {
     number: readString(card, 'number') ?? '',
     exp_month: readInteger(card, 'exp_month') ?? 0,
@@ -361,7 +399,7 @@ export class Api {
         payment_method_types: types ?? ['card'],
         payment_method: paymentMethod,
         setup_future_usage: readString(p, 'setup_future_usage') ?? null,
-        shipping: (readObject(p, 'shipping') ?? null) as Json,
+        shipping: readShipping(readObject(p, 'shipping')),
         statement_descriptor: readString(p, 'statement_descriptor') ?? null,
         statement_descriptor_suffix: readString(p, 'statement_descriptor_suffix') ?? null,
       },
@@ -403,7 +441,7 @@ export class Api {
     if (captureMethod) changes.capture_method = captureMethod as PaymentIntent['capture_method'];
     const sfu = readString(p, 'setup_future_usage');
     if (sfu !== undefined) changes.setup_future_usage = sfu;
-    if (p.shipping !== undefined) changes.shipping = (readObject(p, 'shipping') ?? null) as Json;
+    if (p.shipping !== undefined) changes.shipping = readShipping(readObject(p, 'shipping'));
     const sd = readString(p, 'statement_descriptor');
     if (sd !== undefined) changes.statement_descriptor = sd;
     const sds = readString(p, 'statement_descriptor_suffix');
@@ -504,7 +542,7 @@ export class Api {
     const source = card && pmData ? { card, billing: readBilling(readObject(pmData, 'billing_details')) } : { paymentMethod: this.payments.resolvePaymentMethod(pmRef ?? '') };
     const token = this.payments.createConfirmationToken(source, {
       returnUrl: readString(p, 'return_url') ?? null,
-      shipping: (readObject(p, 'shipping') ?? null) as Json,
+      shipping: readShipping(readObject(p, 'shipping')),
       setupFutureUsage: readString(p, 'setup_future_usage') ?? null,
       // Made by Stripe.js, the browser handles next actions itself.
       useStripeSdk: req.keyKind === 'publishable',
@@ -532,6 +570,8 @@ export class Api {
     if (options.returnUrl === undefined && redeemed.returnUrl !== null) options.returnUrl = redeemed.returnUrl;
     if (options.shipping === undefined && redeemed.shipping !== null) options.shipping = redeemed.shipping;
     if (options.setupFutureUsage === undefined && redeemed.setupFutureUsage !== null) options.setupFutureUsage = redeemed.setupFutureUsage;
+    // A token made by Stripe.js leaves next actions to Stripe.js, as on Stripe.
+    if (options.useStripeSdk === undefined) options.useStripeSdk = redeemed.useStripeSdk;
     return options;
   }
 
@@ -681,7 +721,9 @@ export class Api {
     if (capture) options.captureMethod = capture as PaymentIntent['capture_method'];
     const sfu = readString(p, 'setup_future_usage');
     if (sfu !== undefined) options.setupFutureUsage = sfu;
-    if (p.shipping !== undefined) options.shipping = (readObject(p, 'shipping') ?? null) as Json;
+    if (p.shipping !== undefined) options.shipping = readShipping(readObject(p, 'shipping'));
+    const sdk = readBoolean(p, 'use_stripe_sdk');
+    if (sdk !== undefined) options.useStripeSdk = sdk;
     return options;
   }
 

@@ -77,8 +77,11 @@ export const errors = {
       undefined,
       401,
     ),
-  invalidApiKey: (key: string) =>
-    invalid(`Invalid API Key provided: ${maskKey(key)}`, undefined, 'api_key_invalid', 401),
+  /**
+   * Stripe's answer to an unknown key carries no `code` (none of its documented codes fits). The
+   * control API keeps the `api_key_invalid` it has always documented, for the tools that read it.
+   */
+  invalidApiKey: (key: string, code?: 'api_key_invalid') => invalid(`Invalid API Key provided: ${maskKey(key)}`, undefined, code, 401),
   publishableKeyNotAllowed: () =>
     invalid(
       'This API call cannot be made with a publishable API key. Please use a secret API key. You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys.',

@@ -313,7 +313,7 @@ class Emulator {
     if (key === null || key === '') return errors.noApiKey();
     if (sameSecret(key, this.secretKey)) return null;
     if (sameSecret(key, this.publishableKey)) return errors.publishableKeyNotAllowed();
-    return errors.invalidApiKey(key);
+    return errors.invalidApiKey(key, 'api_key_invalid');
   }
 
   // ---- POST /3ds/:pi/complete|fail ----
