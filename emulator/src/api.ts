@@ -1,7 +1,9 @@
 // The /v1 endpoints: parameter schemas, routing, key permissions, lists and `expand`.
 // Everything that changes payment state is in payments.ts; this file turns requests into calls.
 import { TEST_TOKENS } from './cards';
-import { errors } from './errors';
+import type { CustomerInput, Customers, SetupConfirmOptions } from './customers';
+import { ApiError, errors } from './errors';
+import { matches, parseQuery, SEARCH_FIELDS } from './search';
 import type { FormObject } from './form';
 import { validateAmount, validateCurrency } from './money';
 import {
@@ -20,7 +22,7 @@ import {
 } from './params';
 import type { BillingDetailsInput, CardInput, ConfirmOptions, Payments, RedeemedToken } from './payments';
 import type { Collection, Store } from './store';
-import type { Address, Charge, ConfirmationToken, Json, JsonObject, Metadata, PaymentIntent, PaymentMethod, RequestInfo, Shipping, Stored } from './types';
+import type { Address, Charge, ConfirmationToken, Json, JsonObject, Metadata, PaymentIntent, PaymentMethod, RequestInfo, SetupIntent, Shipping, Stored } from './types';
 
 export type KeyKind = 'secret' | 'publishable';
 
@@ -294,10 +296,55 @@ function readCard(data: ParamObject, param: string): CardInput {
   };
 }
 
+const CUSTOMER_FIELDS: ParamFields = {
+  ...EXPAND,
+  address: { type: 'object', fields: ADDRESS },
+  description: { type: 'string' },
+  email: { type: 'string', maxLength: 512 },
+  metadata: { type: 'metadata' },
+  name: { type: 'string', maxLength: 256 },
+  phone: { type: 'string', maxLength: 20 },
+  shipping: { type: 'object', fields: { ...SHIPPING, carrier: { type: 'ignored' }, tracking_number: { type: 'ignored' } } },
+  invoice_settings: { type: 'object', fields: { default_payment_method: { type: 'string' }, custom_fields: { type: 'ignored' }, footer: { type: 'ignored' }, rendering_options: { type: 'ignored' } } },
+  preferred_locales: { type: 'ignored' },
+  tax_exempt: { type: 'ignored' },
+};
+const CUSTOMER_CREATE: ParamFields = { ...CUSTOMER_FIELDS, payment_method: { type: 'string' } };
+
+const SETUP_CONFIRM: ParamFields = {
+  ...EXPAND,
+  payment_method: { type: 'string' },
+  payment_method_data: { type: 'object', fields: PAYMENT_METHOD_DATA },
+  payment_method_options: { type: 'ignored' },
+  mandate_data: { type: 'ignored' },
+  return_url: { type: 'string' },
+  use_stripe_sdk: { type: 'boolean' },
+};
+const SETUP_CREATE: ParamFields = {
+  ...SETUP_CONFIRM,
+  automatic_payment_methods: { type: 'object', fields: { enabled: { type: 'boolean', required: true }, allow_redirects: { type: 'string', enum: ['always', 'never'] } } },
+  confirm: { type: 'boolean' },
+  customer: { type: 'string' },
+  description: { type: 'string', maxLength: 1000 },
+  metadata: { type: 'metadata' },
+  payment_method_types: { type: 'array', of: { type: 'string' } },
+  usage: { type: 'string', enum: ['off_session', 'on_session'] },
+  flow_directions: { type: 'ignored' },
+};
+const SETUP_UPDATE: ParamFields = {
+  ...EXPAND,
+  customer: { type: 'string' },
+  description: { type: 'string', maxLength: 1000 },
+  metadata: { type: 'metadata' },
+  payment_method: { type: 'string' },
+  payment_method_types: { type: 'array', of: { type: 'string' } },
+};
+
 export class Api {
   constructor(
     private readonly store: Store,
     private readonly payments: Payments,
+    private readonly customers: Customers,
   ) {}
 
   handle(req: ApiRequest): ApiResponse {
@@ -310,6 +357,7 @@ export class Api {
     };
     switch (resource) {
       case 'payment_intents':
+        if (id === 'search' && action === undefined && m === 'GET') return publishable ? deny() : this.search(req, this.store.paymentIntents, '/v1/payment_intents/search', SEARCH_FIELDS.payment_intent);
         if (id === undefined) {
           if (m === 'POST') return publishable ? deny() : this.createPaymentIntent(req);
           if (m === 'GET') return publishable ? deny() : this.listPaymentIntents(req);
@@ -336,6 +384,7 @@ export class Api {
         break;
       case 'charges':
         if (publishable) deny();
+        if (id === 'search' && action === undefined && m === 'GET') return this.search(req, this.store.charges, '/v1/charges/search', SEARCH_FIELDS.charge);
         if (id === undefined && m === 'GET') return this.listCharges(req);
         if (id !== undefined && action === undefined && m === 'GET') return this.retrieve(req, this.store.charges, id, 'charge', 'id');
         break;
@@ -344,6 +393,31 @@ export class Api {
         if (id === undefined && m === 'POST') return this.createRefund(req);
         if (id === undefined && m === 'GET') return this.listRefunds(req);
         if (id !== undefined && action === undefined && m === 'GET') return this.retrieve(req, this.store.refunds, id, 'refund', 'id');
+        break;
+      case 'customers':
+        if (publishable) deny();
+        if (id === 'search') break;
+        if (id === undefined && m === 'POST') return this.createCustomer(req);
+        if (id === undefined && m === 'GET') return this.listCustomers(req);
+        if (id !== undefined && action === undefined && m === 'GET') return this.retrieve(req, this.store.customers, id, 'customer', 'id');
+        if (id !== undefined && action === undefined && m === 'POST') return this.updateCustomer(req, id);
+        break;
+      case 'setup_intents':
+        if (id === undefined && m === 'POST') return publishable ? deny() : this.createSetupIntent(req);
+        if (id === undefined && m === 'GET') return publishable ? deny() : this.listSetupIntents(req);
+        if (id !== undefined && action === undefined && m === 'GET') return this.retrieveSetupIntent(req, id);
+        if (id !== undefined && action === undefined && m === 'POST') return publishable ? deny() : this.updateSetupIntent(req, id);
+        if (id !== undefined && action === 'confirm' && m === 'POST') return this.confirmSetupIntent(req, id);
+        if (id !== undefined && action === 'cancel' && m === 'POST') return publishable ? deny() : this.cancelSetupIntent(req, id);
+        break;
+      case 'balance_transactions':
+        if (publishable) deny();
+        if (id === undefined && m === 'GET') return this.listBalanceTransactions(req);
+        if (id !== undefined && action === undefined && m === 'GET') {
+          const txn = this.store.balanceTransactions.get(id);
+          if (txn) this.payments.settleBalanceTransaction(txn);
+          return this.retrieve(req, this.store.balanceTransactions, id, 'balance_transaction', 'id');
+        }
         break;
       case 'events':
         if (publishable) deny();
@@ -655,6 +729,232 @@ export class Api {
     });
   }
 
+  private listBalanceTransactions(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, { ...LIST, source: { type: 'string' }, type: { type: 'string' }, currency: { type: 'string' }, payout: { type: 'ignored' } });
+    const source = readString(p, 'source');
+    const type = readString(p, 'type');
+    const currency = readString(p, 'currency');
+    for (const txn of this.store.balanceTransactions.all()) this.payments.settleBalanceTransaction(txn);
+    return this.listResponse(req, p, this.store.balanceTransactions, '/v1/balance_transactions', 'balance_transaction', (t) => (!source || t.source === source) && (!type || t.type === type) && (!currency || t.currency === currency));
+  }
+
+  // ---- Customers ----
+
+  private customerInput(p: ParamObject): CustomerInput {
+    const input: CustomerInput = {};
+    if (p.address !== undefined) input.address = p.address === null ? null : readAddress(readObject(p, 'address'));
+    for (const key of ['description', 'email', 'name', 'phone'] as const) {
+      const value = readString(p, key);
+      if (value !== undefined) input[key] = value;
+    }
+    if (p.shipping !== undefined) input.shipping = readShipping(readObject(p, 'shipping'));
+    const metadata = readMetadata(p, 'metadata');
+    if (metadata !== undefined) input.metadata = toMetadata(metadata);
+    const invoice = readObject(p, 'invoice_settings');
+    const defaultPm = invoice ? readString(invoice, 'default_payment_method') : undefined;
+    if (defaultPm !== undefined) {
+      if (defaultPm) this.payments.checkPaymentMethod(defaultPm, 'invoice_settings[default_payment_method]');
+      input.defaultPaymentMethod = defaultPm;
+    }
+    return input;
+  }
+
+  private createCustomer(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, CUSTOMER_CREATE);
+    const input = this.customerInput(p);
+    const pmRef = readString(p, 'payment_method');
+    if (pmRef) this.payments.checkPaymentMethod(pmRef);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('customer', expand);
+    req.begin();
+    const customer = this.customers.create(input, req.request);
+    if (pmRef) this.customers.attach(this.payments.resolvePaymentMethod(pmRef), customer, req.request);
+    return this.ok(customer, expand);
+  }
+
+  private updateCustomer(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, CUSTOMER_FIELDS);
+    const customer = this.customers.find(id, 'id');
+    const input = this.customerInput(p);
+    if (input.metadata !== undefined) input.metadata = applyMetadata(customer.metadata, readMetadata(p, 'metadata'));
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('customer', expand);
+    req.begin();
+    return this.ok(this.customers.update(customer, input, req.request), expand);
+  }
+
+  private listCustomers(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, { ...LIST, email: { type: 'string' }, test_clock: { type: 'ignored' } });
+    const email = readString(p, 'email');
+    return this.listResponse(req, p, this.store.customers, '/v1/customers', 'customer', (c) => !email || c.email === email);
+  }
+
+  // ---- SetupIntents ----
+
+  private findSetupIntent(id: string): SetupIntent {
+    const si = this.store.setupIntents.get(id);
+    if (!si) throw errors.resourceMissing('setup_intent', id, 'intent');
+    return si;
+  }
+
+  private setupConfirmOptions(req: ApiRequest, p: ParamObject): { options: Omit<SetupConfirmOptions, 'paymentMethod'>; pmRef: string | null | undefined; pmData: ParamObject | null | undefined } {
+    const pmRef = readString(p, 'payment_method');
+    const pmData = readObject(p, 'payment_method_data');
+    if (pmRef && pmData) throw errors.invalid('You may only specify one of these parameters: payment_method, payment_method_data.', 'payment_method_data');
+    if (pmRef) this.payments.checkPaymentMethod(pmRef);
+    const options: Omit<SetupConfirmOptions, 'paymentMethod'> = {};
+    const returnUrl = readString(p, 'return_url');
+    if (returnUrl !== undefined) options.returnUrl = returnUrl;
+    const sdk = readBoolean(p, 'use_stripe_sdk');
+    if (sdk !== undefined) options.useStripeSdk = sdk;
+    return { options, pmRef, pmData };
+  }
+
+  /** Confirms and answers as Stripe does: the SetupIntent, or a 402 card error carrying it. */
+  private confirmSetup(req: ApiRequest, si: SetupIntent, setup: ReturnType<Api['setupConfirmOptions']>, expand: string[]): ApiResponse {
+    const paymentMethod = setup.pmRef ? this.payments.resolvePaymentMethod(setup.pmRef) : setup.pmData ? this.paymentMethodFromData(setup.pmData) : null;
+    this.customers.confirmSetupIntent(si, { ...setup.options, paymentMethod }, req.request);
+    const error = si.last_setup_error;
+    if (error && error.type === 'card_error') {
+      const view = JSON.parse(JSON.stringify(req.keyKind === 'publishable' ? this.paymentIntentView(si, 'publishable') : si)) as Json;
+      throw new ApiError(402, {
+        type: 'card_error',
+        code: error.code,
+        decline_code: error.decline_code,
+        message: error.message,
+        doc_url: error.doc_url,
+        payment_method: JSON.parse(JSON.stringify(error.payment_method)) as Json,
+        setup_intent: view,
+        request_log_url: `https://dashboard.stripe.com/test/logs/${req.request.id ?? ''}`,
+      });
+    }
+    return this.ok(req.keyKind === 'publishable' ? this.paymentIntentView(si, 'publishable') : si, expand);
+  }
+
+  private createSetupIntent(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, SETUP_CREATE);
+    const types = this.paymentMethodTypes(p);
+    const customerId = readString(p, 'customer');
+    if (customerId) this.customers.find(customerId);
+    const confirm = readBoolean(p, 'confirm') ?? false;
+    if (!confirm && readString(p, 'return_url')) throw errors.invalid('You can only pass return_url when confirm=true.', 'return_url');
+    const setup = this.setupConfirmOptions(req, p);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('setup_intent', expand);
+    req.begin();
+    const paymentMethod = setup.pmRef ? this.payments.resolvePaymentMethod(setup.pmRef) : setup.pmData ? this.paymentMethodFromData(setup.pmData) : null;
+    const si = this.customers.createSetupIntent(
+      {
+        customer: customerId ?? null,
+        description: readString(p, 'description') ?? null,
+        metadata: toMetadata(readMetadata(p, 'metadata')),
+        paymentMethod,
+        types,
+        usage: (readString(p, 'usage') ?? 'off_session') as SetupIntent['usage'],
+      },
+      req.request,
+    );
+    if (!confirm) return this.ok(si, expand);
+    return this.confirmSetup(req, si, { ...setup, pmRef: null, pmData: null }, expand);
+  }
+
+  private retrieveSetupIntent(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, PI_RETRIEVE);
+    const si = this.findSetupIntent(id);
+    this.checkClientSecret(req, si, readString(p, 'client_secret'));
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('setup_intent', expand);
+    return this.ok(req.keyKind === 'publishable' ? this.paymentIntentView(si, 'publishable') : si, expand);
+  }
+
+  private updateSetupIntent(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, SETUP_UPDATE);
+    const si = this.findSetupIntent(id);
+    const customerId = readString(p, 'customer');
+    if (customerId) this.customers.find(customerId);
+    const pmRef = readString(p, 'payment_method');
+    if (pmRef) this.payments.checkPaymentMethod(pmRef);
+    const types = this.paymentMethodTypes(p);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('setup_intent', expand);
+    if (si.status === 'succeeded' || si.status === 'canceled') {
+      throw errors.invalid(`You cannot update this SetupIntent because it has a status of ${si.status}.`, undefined, 'setup_intent_unexpected_state');
+    }
+    req.begin();
+    if (customerId !== undefined) si.customer = customerId;
+    const description = readString(p, 'description');
+    if (description !== undefined) si.description = description;
+    const metadata = readMetadata(p, 'metadata');
+    if (metadata !== undefined) si.metadata = applyMetadata(si.metadata, metadata);
+    if (types) si.payment_method_types = types;
+    if (pmRef !== undefined) {
+      si.payment_method = pmRef ? this.payments.resolvePaymentMethod(pmRef).id : null;
+      si.status = si.payment_method ? 'requires_confirmation' : 'requires_payment_method';
+      si.next_action = null;
+    }
+    this.store.setupIntents.save(si);
+    return this.ok(si, expand);
+  }
+
+  private confirmSetupIntent(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, { ...SETUP_CONFIRM, client_secret: { type: 'string' } });
+    const si = this.findSetupIntent(id);
+    this.checkClientSecret(req, si, readString(p, 'client_secret'));
+    const setup = this.setupConfirmOptions(req, p);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('setup_intent', expand);
+    req.begin();
+    this.customers.assertConfirmable(si);
+    return this.confirmSetup(req, si, setup, expand);
+  }
+
+  private cancelSetupIntent(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, { ...EXPAND, cancellation_reason: { type: 'string', enum: ['abandoned', 'duplicate', 'requested_by_customer'] } });
+    const si = this.findSetupIntent(id);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('setup_intent', expand);
+    req.begin();
+    return this.ok(this.customers.cancel(si, (readString(p, 'cancellation_reason') ?? null) as SetupIntent['cancellation_reason'], req.request), expand);
+  }
+
+  private listSetupIntents(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, { ...LIST, customer: { type: 'string' }, payment_method: { type: 'string' }, attach_to_self: { type: 'ignored' } });
+    const customer = readString(p, 'customer');
+    const pm = readString(p, 'payment_method');
+    return this.listResponse(req, p, this.store.setupIntents, '/v1/setup_intents', 'setup_intent', (si) => (!customer || si.customer === customer) && (!pm || si.payment_method === pm));
+  }
+
+  // ---- search ----
+
+  /** GET /v1/<objects>/search: newest first, paged by an opaque `page` token as on Stripe. */
+  private search<T extends Stored>(req: ApiRequest, collection: Collection<T>, url: string, fields: readonly string[]): ApiResponse {
+    const p = this.validate(req, { ...EXPAND, query: { type: 'string', required: true }, limit: { type: 'integer' }, page: { type: 'string' } });
+    const query = parseQuery(readString(p, 'query') ?? '', fields);
+    const limit = readInteger(p, 'limit') ?? 10;
+    if (limit < 1 || limit > 100) throw errors.invalid('Invalid limit: must be between 1 and 100', 'limit', 'parameter_invalid_integer');
+    const page = readString(p, 'page');
+    let offset = 0;
+    if (page) {
+      const decoded = /^offset:(\d+)$/.exec(Buffer.from(page, 'base64url').toString('utf8'));
+      if (!decoded) throw errors.invalid(`Invalid page: ${page}`, 'page');
+      offset = Number(decoded[1]);
+    }
+    const expand = readStrings(p, 'expand');
+    for (const path of expand) {
+      if (!path.startsWith('data.')) throw errors.invalid(`This property cannot be expanded (${path}).`, 'expand');
+    }
+    this.checkExpand(collection.kind, expand.map((path) => path.slice(5)));
+    const found: T[] = [];
+    for (let i = collection.size - 1; i >= 0 && found.length <= offset + limit; i--) {
+      const item = collection.at(i);
+      if (matches(item as unknown as JsonObject, query)) found.push(item);
+    }
+    const data = found.slice(offset, offset + limit);
+    const hasMore = found.length > offset + limit;
+    const nextPage = hasMore ? Buffer.from(`offset:${offset + limit}`).toString('base64url') : null;
+    return this.ok({ object: 'search_result', data, has_more: hasMore, next_page: nextPage, url }, expand);
+  }
+
   // ---- shared ----
 
   private validate(req: ApiRequest, fields: ParamFields): ParamObject {
@@ -677,7 +977,7 @@ export class Api {
   }
 
   /** The browser may touch a PaymentIntent only with its client secret. */
-  private checkClientSecret(req: ApiRequest, pi: PaymentIntent, secret: string | null | undefined): void {
+  private checkClientSecret(req: ApiRequest, pi: { client_secret: string }, secret: string | null | undefined): void {
     if (secret === undefined || secret === null) {
       if (req.keyKind === 'publishable') throw errors.missingParam('client_secret');
       return;
@@ -727,7 +1027,7 @@ export class Api {
     return options;
   }
 
-  private paymentIntentView(pi: PaymentIntent, keyKind: KeyKind): PaymentIntent | JsonObject {
+  private paymentIntentView<T extends PaymentIntent | SetupIntent>(pi: T, keyKind: KeyKind): T | JsonObject {
     if (keyKind === 'secret') return pi;
     const view: Record<string, unknown> = { ...pi };
     for (const field of SECRET_ONLY_FIELDS) delete view[field];
@@ -798,9 +1098,12 @@ export class Api {
     payment_intent: ['latest_charge', 'payment_method', 'last_payment_error.payment_method'],
     charge: ['payment_intent', 'balance_transaction', 'payment_method'],
     refund: ['charge', 'payment_intent', 'balance_transaction'],
-    payment_method: [],
+    payment_method: ['customer'],
     confirmation_token: [],
     event: [],
+    balance_transaction: ['source'],
+    customer: [],
+    setup_intent: ['customer', 'payment_method'],
   };
 
   /** Rejects `expand` paths Stripe would reject, before anything executes. */
@@ -843,7 +1146,13 @@ export class Api {
     if (id.startsWith('pm_')) return this.store.paymentMethods.get(id);
     if (id.startsWith('pi_')) return this.store.paymentIntents.get(id);
     if (id.startsWith('re_')) return this.store.refunds.get(id);
-    if (id.startsWith('txn_')) return undefined;
+    if (id.startsWith('txn_')) {
+      const txn = this.store.balanceTransactions.get(id);
+      if (txn) this.payments.settleBalanceTransaction(txn);
+      return txn;
+    }
+    if (id.startsWith('cus_')) return this.store.customers.get(id);
+    if (id.startsWith('seti_')) return this.store.setupIntents.get(id);
     return undefined;
   }
 }

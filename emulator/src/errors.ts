@@ -11,6 +11,7 @@ export interface StripeErrorBody {
   doc_url?: string;
   charge?: string;
   payment_intent?: Json;
+  setup_intent?: Json;
   payment_method?: Json;
   request_log_url?: string;
 }
@@ -88,6 +89,12 @@ export const errors = {
       undefined,
       'secret_key_required',
       401,
+    ),
+  unsupportedVersion: (version: string, supported: readonly string[]) =>
+    invalid(
+      `The Stripe emulator does not speak API version ${version}: it answers only in ${supported.join(', ')} (the version stripe-node pins). Send that Stripe-Version, or none.`,
+      undefined,
+      undefined,
     ),
   rateLimited: () =>
     invalid(

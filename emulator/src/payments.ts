@@ -6,9 +6,10 @@ import type { Clock } from './clock';
 import { ApiError, docUrl, errors } from './errors';
 import type { EventLog } from './events';
 import { newId, randomString } from './ids';
-import { formatAmount } from './money';
+import { formatAmount, isZeroDecimal } from './money';
 import type { Store } from './store';
 import type {
+  BalanceTransaction,
   BillingDetails,
   Charge,
   ConfirmationToken,
@@ -483,7 +484,7 @@ export class Payments {
       const previous: JsonObject = { amount_captured: charge.amount_captured, captured: charge.captured, balance_transaction: charge.balance_transaction };
       charge.captured = true;
       charge.amount_captured = amount;
-      charge.balance_transaction = newId('txn');
+      charge.balance_transaction = this.recordBalanceTransaction('charge', amount, charge.currency, charge.id, charge.description);
       this.store.charges.save(charge);
       this.events.emit('charge.captured', charge, request, previous);
     }
@@ -552,11 +553,12 @@ export class Payments {
         'amount_too_large',
       );
     }
+    const refundId = newId('re');
     const refund: Refund = {
-      id: newId('re'),
+      id: refundId,
       object: 'refund',
       amount: value,
-      balance_transaction: newId('txn'),
+      balance_transaction: this.recordBalanceTransaction('refund', -value, charge.currency, refundId, `REFUND FOR CHARGE (${charge.description ?? 'Payment'})`),
       charge: charge.id,
       created: this.clock.nowSeconds(),
       currency: charge.currency,
@@ -595,7 +597,45 @@ export class Payments {
     return refund;
   }
 
+  /** A balance transaction's funds become available on `available_on` (emulator clock). */
+  settleBalanceTransaction(txn: BalanceTransaction): void {
+    if (txn.status === 'pending' && this.clock.nowSeconds() >= txn.available_on) {
+      txn.status = 'available';
+      this.store.balanceTransactions.save(txn);
+    }
+  }
+
   // ---- internals ----
+
+  /**
+   * The balance transaction of a captured charge (Stripe's US card pricing, 2.9 % + 30¢, the fixed
+   * part only in currencies with cents) or of a refund (no fee returned). Funds become available
+   * two days later, as with Stripe's standard test-mode payout schedule.
+   */
+  private recordBalanceTransaction(type: 'charge' | 'refund', amount: number, currency: string, source: string, description: string | null): string {
+    const created = this.clock.nowSeconds();
+    const fee = type === 'charge' ? Math.round(amount * 0.029) + (isZeroDecimal(currency) ? 0 : 30) : 0;
+    const txn: BalanceTransaction = {
+      id: newId('txn'),
+      object: 'balance_transaction',
+      amount,
+      available_on: created + 2 * 86400,
+      balance_type: 'payments',
+      created,
+      currency,
+      description,
+      exchange_rate: null,
+      fee,
+      fee_details: fee > 0 ? [{ amount: fee, application: null, currency, description: 'Stripe processing fees', type: 'stripe_fee' }] : [],
+      net: amount - fee,
+      reporting_category: type,
+      source,
+      status: 'pending',
+      type,
+    };
+    this.store.balanceTransactions.insert(txn);
+    return txn.id;
+  }
 
   private authenticatingPaymentMethod(pi: PaymentIntent): PaymentMethod {
     if (pi.status !== 'requires_action') {
@@ -680,7 +720,7 @@ export class Payments {
       application: null,
       application_fee: null,
       application_fee_amount: null,
-      balance_transaction: captured ? newId('txn') : null,
+      balance_transaction: captured ? this.recordBalanceTransaction('charge', pi.amount, pi.currency, id, pi.description) : null,
       billing_details: pm.billing_details,
       calculated_statement_descriptor: (pi.statement_descriptor ?? 'BRISK').slice(0, 22).toUpperCase(),
       captured,

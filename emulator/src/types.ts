@@ -286,6 +286,81 @@ export interface Refund {
   transfer_reversal: null;
 }
 
+export interface BalanceTransaction {
+  id: string;
+  object: 'balance_transaction';
+  amount: number;
+  available_on: number;
+  balance_type: 'payments';
+  created: number;
+  currency: string;
+  description: string | null;
+  exchange_rate: null;
+  fee: number;
+  fee_details: { amount: number; application: null; currency: string; description: string; type: 'stripe_fee' }[];
+  net: number;
+  reporting_category: 'charge' | 'refund';
+  source: string;
+  status: 'pending' | 'available';
+  type: 'charge' | 'refund';
+}
+
+export interface Customer {
+  id: string;
+  object: 'customer';
+  address: Address | null;
+  balance: number;
+  created: number;
+  currency: null;
+  default_source: null;
+  delinquent: boolean;
+  description: string | null;
+  discount: null;
+  email: string | null;
+  invoice_prefix: string;
+  invoice_settings: { custom_fields: null; default_payment_method: string | null; footer: null; rendering_options: null };
+  livemode: false;
+  metadata: Metadata;
+  name: string | null;
+  next_invoice_sequence: number;
+  phone: string | null;
+  preferred_locales: string[];
+  shipping: Shipping | null;
+  tax_exempt: 'none';
+  test_clock: null;
+}
+
+export type SetupIntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'requires_action' | 'processing' | 'canceled' | 'succeeded';
+
+export interface SetupIntent {
+  id: string;
+  object: 'setup_intent';
+  allowed_payment_method_types: null;
+  application: null;
+  automatic_payment_methods: { allow_redirects: 'always'; enabled: boolean } | null;
+  cancellation_reason: 'abandoned' | 'duplicate' | 'requested_by_customer' | null;
+  client_secret: string;
+  created: number;
+  customer: string | null;
+  description: string | null;
+  excluded_payment_method_types: null;
+  flow_directions: null;
+  last_setup_error: PaymentError | null;
+  latest_attempt: null;
+  livemode: false;
+  mandate: null;
+  metadata: Metadata;
+  next_action: NextAction | null;
+  on_behalf_of: null;
+  payment_method: string | null;
+  payment_method_configuration_details: null;
+  payment_method_options: { card: { mandate_options: null; network: null; request_three_d_secure: 'automatic' } };
+  payment_method_types: string[];
+  single_use_mandate: null;
+  status: SetupIntentStatus;
+  usage: 'off_session' | 'on_session';
+}
+
 export interface StripeEvent {
   id: string;
   object: 'event';

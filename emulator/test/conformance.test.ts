@@ -149,6 +149,42 @@ describe('objects the emulator returns conform to Stripe’s declared types', ()
     expectConforms(await stripe.confirmationTokens.retrieve(token.id));
   });
 
+  test('search results and balance transactions with their fees', async () => {
+    const pi = await stripe.paymentIntents.create({ amount: 4200, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, metadata: { order_id: 'conf-1' } });
+    const found = await stripe.paymentIntents.search({ query: "metadata['order_id']:'conf-1' AND status:'succeeded'", expand: ['data.latest_charge'] });
+    expect(found.data.map((p) => p.id)).toEqual([pi.id]);
+    expectConforms(found);
+    expectConforms(await stripe.charges.search({ query: `amount>=4200 AND metadata['order_id']:'conf-1'` }));
+    const charge = await stripe.charges.retrieve(pi.latest_charge as string);
+    const txn = await stripe.balanceTransactions.retrieve(charge.balance_transaction as string, { expand: ['source'] });
+    expectConforms(txn);
+    const refund = await stripe.refunds.create({ payment_intent: pi.id, amount: 200 });
+    expectConforms(await stripe.balanceTransactions.retrieve(refund.balance_transaction as string));
+    expectConforms(await stripe.balanceTransactions.list({ limit: 5 }));
+  });
+
+  test('customers and setup intents: create, update, list, confirm (succeeded, 3-D Secure, declined), cancel', async () => {
+    const customer = await stripe.customers.create({ email: 'ada@example.com', name: 'Ada', metadata: { user: 'u1' }, shipping: SHIPPING });
+    expectConforms(customer);
+    expectConforms(await stripe.customers.update(customer.id, { phone: '+15555550100', metadata: { tier: 'gold' } }));
+    expectConforms(await stripe.customers.retrieve(customer.id));
+    expectConforms(await stripe.customers.list({ email: 'ada@example.com' }));
+    const saved = await stripe.setupIntents.create({ customer: customer.id, payment_method: 'pm_card_visa', confirm: true, usage: 'off_session' });
+    expect(saved.status).toBe('succeeded');
+    expectConforms(saved);
+    expectConforms(await stripe.paymentMethods.retrieve(saved.payment_method as string));
+    const challenged = await stripe.setupIntents.create({ customer: customer.id, payment_method: 'pm_card_authenticationRequiredOnSetup', confirm: true, return_url: 'https://shop.test/saved' });
+    expect(challenged.status).toBe('requires_action');
+    expectConforms(challenged);
+    const declined = await h.raw('POST', '/v1/setup_intents', { body: `customer=${customer.id}&payment_method=pm_card_chargeDeclined&confirm=true` });
+    expect(declined.status).toBe(402);
+    expect.soft(contract.check(declined.json)).toEqual([]);
+    const open = await stripe.setupIntents.create({ customer: customer.id });
+    expectConforms(await stripe.setupIntents.update(open.id, { metadata: { k: 'v' } }));
+    expectConforms(await stripe.setupIntents.cancel(open.id, { cancellation_reason: 'abandoned' }));
+    expectConforms(await stripe.setupIntents.list({ customer: customer.id, expand: ['data.payment_method'] }));
+  });
+
   test('events of every type the payments above emitted', async () => {
     const events = await stripe.events.list({ limit: 100 });
     expect(new Set(events.data.map((e) => e.type)).size).toBeGreaterThan(8);

@@ -57,7 +57,12 @@ export function loadContract(): Contract {
     checker.getPropertyOfType(exported(resource('PaymentIntents'), 'PaymentIntent'), 'last_payment_error') as ts.Symbol,
   );
 
-  const show = (type: ts.Type) => checker.typeToString(type, undefined, ts.TypeFormatFlags.NoTruncation);
+  const names = new Map<ts.Type, string>();
+  const show = (type: ts.Type) => {
+    let name = names.get(type);
+    if (name === undefined) names.set(type, (name = checker.typeToString(type, undefined, ts.TypeFormatFlags.NoTruncation)));
+    return name;
+  };
   const describe = (value: unknown) => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'string' ? `'${value}'` : typeof value);
 
   /** `string & Record<never, never>`: Stripe's open end of an enum. */
@@ -96,10 +101,34 @@ export function loadContract(): Contract {
     out.push(`${path}: the contract checker does not know type ${show(type)}`);
   }
 
+  // What the checks need of a type, worked out once: the compiler's answers are not cheap.
+  const unions = new Map<ts.Type, { members: ts.Type[]; literals: string[]; plainString: boolean }>();
+  const objects = new Map<ts.Type, { properties: { name: string; type: ts.Type; optional: boolean }[]; declared: Set<string>; index: ts.Type | null }>();
+
+  function unionInfo(type: ts.UnionType) {
+    let info = unions.get(type);
+    if (!info) {
+      const members = type.types.filter((t) => !(t.flags & ts.TypeFlags.Undefined));
+      const literals = members.filter((t) => t.flags & ts.TypeFlags.StringLiteral).map((t) => (t as ts.StringLiteralType).value);
+      info = { members, literals, plainString: members.some((t) => t.flags & ts.TypeFlags.String) };
+      unions.set(type, info);
+    }
+    return info;
+  }
+
+  function objectInfo(type: ts.Type) {
+    let info = objects.get(type);
+    if (!info) {
+      const properties = checker.getPropertiesOfType(type).map((p) => ({ name: p.name, type: checker.getTypeOfSymbol(p), optional: Boolean(p.flags & ts.SymbolFlags.Optional) }));
+      info = { properties, declared: new Set(properties.map((p) => p.name)), index: checker.getIndexInfoOfType(type, ts.IndexKind.String)?.type ?? null };
+      objects.set(type, info);
+    }
+    return info;
+  }
+
   function checkUnion(value: unknown, type: ts.UnionType, path: string, out: string[]): void {
-    const members = type.types.filter((t) => !(t.flags & ts.TypeFlags.Undefined));
-    const literals = members.filter((t) => t.flags & ts.TypeFlags.StringLiteral).map((t) => (t as ts.StringLiteralType).value);
-    if (typeof value === 'string' && literals.length > 0 && !members.some((t) => t.flags & ts.TypeFlags.String)) {
+    const { members, literals, plainString } = unionInfo(type);
+    if (typeof value === 'string' && literals.length > 0 && !plainString) {
       // An enum: the value must be one it lists.
       if (!literals.includes(value)) {
         const listed = literals.length > 12 ? `${literals.slice(0, 12).join(', ')}, … ${literals.length} in all` : literals.join(', ');
@@ -108,13 +137,14 @@ export function loadContract(): Contract {
       return;
     }
     let best: string[] | null = null;
+    // Only members of the value's own kind can match (an expanded object, or the id string).
+    const isObject = value !== null && typeof value === 'object';
     for (const member of members) {
+      if (isObject !== Boolean(member.flags & ts.TypeFlags.Object) && !(member.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown))) continue;
       const problems: string[] = [];
       checkType(value, member, path, problems);
       if (problems.length === 0) return;
-      // Report against the member of the value's own kind (an expanded object, not the id string).
-      const sameKind = value !== null && typeof value === 'object' ? member.flags & ts.TypeFlags.Object : !(member.flags & ts.TypeFlags.Object);
-      if (sameKind && (best === null || problems.length < best.length)) best = problems;
+      if (best === null || problems.length < best.length) best = problems;
     }
     out.push(...(best ?? [`${path}: ${describe(value)}, declared ${show(type)}`]));
   }
@@ -128,20 +158,18 @@ export function loadContract(): Contract {
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return void out.push(`${path}: ${describe(value)}, declared ${show(type)}`);
     const record = value as Record<string, unknown>;
-    const index = checker.getIndexInfoOfType(type, ts.IndexKind.String);
-    const properties = checker.getPropertiesOfType(type);
-    const declared = new Set(properties.map((p) => p.name));
+    const { properties, declared, index } = objectInfo(type);
     for (const property of properties) {
       const name = property.name;
       if (!(name in record)) {
-        if (!(property.flags & ts.SymbolFlags.Optional)) out.push(`${path}.${name}: missing (declared ${show(checker.getTypeOfSymbol(property))})`);
+        if (!property.optional) out.push(`${path}.${name}: missing (declared ${show(property.type)})`);
         continue;
       }
-      checkType(record[name], checker.getTypeOfSymbol(property), `${path}.${name}`, out);
+      checkType(record[name], property.type, `${path}.${name}`, out);
     }
     for (const key of Object.keys(record)) {
       if (declared.has(key)) continue;
-      if (index) checkType(record[key], index.type, `${path}.${key}`, out);
+      if (index) checkType(record[key], index, `${path}.${key}`, out);
       else out.push(`${path}.${key}: not a declared field`);
     }
   }
