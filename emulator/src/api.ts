@@ -3,7 +3,9 @@
 import { TEST_TOKENS } from './cards';
 import type { CustomerInput, Customers, SetupConfirmOptions } from './customers';
 import { ApiError, errors } from './errors';
+import { API_VERSIONS } from './events';
 import { matches, parseQuery, SEARCH_FIELDS } from './search';
+import { Webhooks } from './webhooks';
 import type { FormObject } from './form';
 import { validateAmount, validateCurrency } from './money';
 import {
@@ -22,7 +24,7 @@ import {
 } from './params';
 import type { BillingDetailsInput, CardInput, ConfirmOptions, Payments, RedeemedToken } from './payments';
 import type { Collection, Store } from './store';
-import type { Address, Charge, ConfirmationToken, Json, JsonObject, Metadata, PaymentIntent, PaymentMethod, RequestInfo, SetupIntent, Shipping, Stored } from './types';
+import type { Address, Charge, ConfirmationToken, Json, JsonObject, Metadata, PaymentIntent, PaymentMethod, RequestInfo, SetupIntent, Shipping, Stored, WebhookEndpoint } from './types';
 
 export type KeyKind = 'secret' | 'publishable';
 
@@ -345,6 +347,7 @@ export class Api {
     private readonly store: Store,
     private readonly payments: Payments,
     private readonly customers: Customers,
+    private readonly webhooks: Webhooks,
   ) {}
 
   handle(req: ApiRequest): ApiResponse {
@@ -409,6 +412,21 @@ export class Api {
         if (id !== undefined && action === undefined && m === 'POST') return publishable ? deny() : this.updateSetupIntent(req, id);
         if (id !== undefined && action === 'confirm' && m === 'POST') return this.confirmSetupIntent(req, id);
         if (id !== undefined && action === 'cancel' && m === 'POST') return publishable ? deny() : this.cancelSetupIntent(req, id);
+        break;
+      case 'webhook_endpoints':
+        if (publishable) deny();
+        if (id === undefined && m === 'POST') return this.createWebhookEndpoint(req);
+        if (id === undefined && m === 'GET') return this.listWebhookEndpoints(req);
+        if (id !== undefined && action === undefined) {
+          if (m === 'GET') return this.webhookEndpointResponse(req, id, EXPAND, () => {});
+          if (m === 'POST') return this.updateWebhookEndpoint(req, id);
+          if (m === 'DELETE') {
+            this.webhookEndpointResponse(req, id, {}, () => {});
+            req.begin();
+            this.store.deleteEndpoint(id);
+            return { status: 200, body: { id, object: 'webhook_endpoint', deleted: true } };
+          }
+        }
         break;
       case 'balance_transactions':
         if (publishable) deny();
@@ -922,6 +940,90 @@ export class Api {
     const customer = readString(p, 'customer');
     const pm = readString(p, 'payment_method');
     return this.listResponse(req, p, this.store.setupIntents, '/v1/setup_intents', 'setup_intent', (si) => (!customer || si.customer === customer) && (!pm || si.payment_method === pm));
+  }
+
+  // ---- WebhookEndpoints ----
+
+  private enabledEvents(p: ParamObject): string[] | undefined {
+    if (p.enabled_events === undefined) return undefined;
+    const events = readStrings(p, 'enabled_events');
+    if (events.length === 0) throw errors.invalid('enabled_events must list at least one event type (or *).', 'enabled_events');
+    events.forEach((type, i) => {
+      if (!/^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$/.test(type)) throw errors.invalid(`Invalid enabled_events[${i}]: ${type} is not an event type.`, `enabled_events[${i}]`);
+    });
+    return events;
+  }
+
+  private webhookUrl(p: ParamObject): string | undefined {
+    const url = readString(p, 'url');
+    if (url === undefined) return undefined;
+    if (!url || !/^https?:\/\/[^\s]+$/.test(url)) throw errors.invalid('Invalid URL: must be an http(s) URL.', 'url', 'url_invalid');
+    return url;
+  }
+
+  private createWebhookEndpoint(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, {
+      ...EXPAND,
+      url: { type: 'string', required: true },
+      enabled_events: { type: 'array', of: { type: 'string' }, maxItems: 500 },
+      description: { type: 'string', maxLength: 5000 },
+      metadata: { type: 'metadata' },
+      api_version: { type: 'string' },
+      connect: { type: 'ignored' },
+    });
+    const url = this.webhookUrl(p) as string;
+    const enabled = this.enabledEvents(p);
+    if (!enabled) throw errors.missingParam('enabled_events');
+    const apiVersion = readString(p, 'api_version') ?? null;
+    if (apiVersion !== null && !API_VERSIONS.includes(apiVersion)) throw errors.unsupportedVersion(apiVersion, API_VERSIONS);
+    req.begin();
+    const endpoint = this.webhooks.createEndpoint({ url, enabled_events: enabled, description: readString(p, 'description') ?? null, metadata: toMetadata(readMetadata(p, 'metadata')), api_version: apiVersion });
+    return { status: 200, body: Webhooks.view(endpoint, true) };
+  }
+
+  private webhookEndpointResponse(req: ApiRequest, id: string, fields: ParamFields, change: (endpoint: WebhookEndpoint, p: ParamObject) => void): ApiResponse {
+    const p = this.validate(req, fields);
+    const endpoint = this.store.endpoints.get(id);
+    if (!endpoint) throw errors.resourceMissing('webhook_endpoint', id, 'id');
+    change(endpoint, p);
+    return { status: 200, body: Webhooks.view(endpoint) };
+  }
+
+  private updateWebhookEndpoint(req: ApiRequest, id: string): ApiResponse {
+    const fields: ParamFields = {
+      ...EXPAND,
+      url: { type: 'string' },
+      enabled_events: { type: 'array', of: { type: 'string' }, maxItems: 500 },
+      description: { type: 'string', maxLength: 5000 },
+      metadata: { type: 'metadata' },
+      disabled: { type: 'boolean' },
+    };
+    return this.webhookEndpointResponse(req, id, fields, (endpoint, p) => {
+      const url = this.webhookUrl(p);
+      const enabled = this.enabledEvents(p);
+      req.begin();
+      if (url) endpoint.url = url;
+      if (enabled) endpoint.enabled_events = enabled;
+      const description = readString(p, 'description');
+      if (description !== undefined) endpoint.description = description;
+      const metadata = readMetadata(p, 'metadata');
+      if (metadata !== undefined) endpoint.metadata = applyMetadata(endpoint.metadata ?? {}, metadata);
+      const disabled = readBoolean(p, 'disabled');
+      if (disabled !== undefined) endpoint.status = disabled ? 'disabled' : 'enabled';
+      this.store.saveEndpoint(endpoint);
+    });
+  }
+
+  private listWebhookEndpoints(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, { ...EXPAND, limit: { type: 'integer' }, starting_after: { type: 'string' }, ending_before: { type: 'string' } });
+    const limit = readInteger(p, 'limit') ?? 10;
+    if (limit < 1 || limit > 100) throw errors.invalid('Invalid limit: must be between 1 and 100', 'limit', 'parameter_invalid_integer');
+    const all = [...this.store.endpoints.values()].reverse();
+    const after = readString(p, 'starting_after');
+    const start = after ? all.findIndex((e) => e.id === after) + 1 : 0;
+    if (after && start === 0) throw errors.resourceMissing('webhook_endpoint', after, 'starting_after');
+    const page = all.slice(start, start + limit);
+    return { status: 200, body: { object: 'list', data: page.map((e) => Webhooks.view(e)), has_more: start + limit < all.length, url: '/v1/webhook_endpoints' } };
   }
 
   // ---- search ----

@@ -105,7 +105,7 @@ class Emulator {
     for (const endpoint of opts.webhookEndpoints ?? []) this.webhooks.registerEndpoint(endpoint);
     this.payments = new Payments(this.store, this.events, this.clock);
     this.customers = new Customers(this.store, this.events, this.clock);
-    this.api = new Api(this.store, this.payments, this.customers);
+    this.api = new Api(this.store, this.payments, this.customers, this.webhooks);
     this.idempotency = new Idempotency(this.store, this.clock);
     this.initialRateLimit = opts.rateLimitPerSecond ?? 0;
     this.rateLimiter = new RateLimiter(this.initialRateLimit);

@@ -379,8 +379,12 @@ export interface WebhookEndpoint {
   url: string;
   secret: string;
   enabled_events: string[];
-  status: 'enabled';
+  status: 'enabled' | 'disabled';
   created: number;
+  /** Set through /v1/webhook_endpoints (absent on endpoints saved before it existed). */
+  api_version?: string | null;
+  description?: string | null;
+  metadata?: Metadata;
 }
 
 /** Who asked for a change: becomes an event's `request`. */

@@ -185,6 +185,16 @@ describe('objects the emulator returns conform to Stripe’s declared types', ()
     expectConforms(await stripe.setupIntents.list({ customer: customer.id, expand: ['data.payment_method'] }));
   });
 
+  test('webhook endpoints: create (with its secret), retrieve, update, list, delete', async () => {
+    const endpoint = await stripe.webhookEndpoints.create({ url: 'https://shop.test/hooks', enabled_events: ['payment_intent.succeeded'], description: 'shop' });
+    expect(endpoint.secret).toMatch(/^whsec_/);
+    expectConforms(endpoint);
+    expectConforms(await stripe.webhookEndpoints.update(endpoint.id, { disabled: true, metadata: { env: 'test' } }));
+    expectConforms(await stripe.webhookEndpoints.retrieve(endpoint.id));
+    expectConforms(await stripe.webhookEndpoints.list());
+    expect(wire(await stripe.webhookEndpoints.del(endpoint.id))).toEqual({ id: endpoint.id, object: 'webhook_endpoint', deleted: true });
+  });
+
   test('events of every type the payments above emitted', async () => {
     const events = await stripe.events.list({ limit: 100 });
     expect(new Set(events.data.map((e) => e.type)).size).toBeGreaterThan(8);
