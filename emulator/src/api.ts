@@ -420,12 +420,7 @@ export class Api {
         if (id !== undefined && action === undefined) {
           if (m === 'GET') return this.webhookEndpointResponse(req, id, EXPAND, () => {});
           if (m === 'POST') return this.updateWebhookEndpoint(req, id);
-          if (m === 'DELETE') {
-            this.webhookEndpointResponse(req, id, {}, () => {});
-            req.begin();
-            this.store.deleteEndpoint(id);
-            return { status: 200, body: { id, object: 'webhook_endpoint', deleted: true } };
-          }
+          if (m === 'DELETE') return this.deleteWebhookEndpoint(req, id);
         }
         break;
       case 'balance_transactions':
@@ -1012,6 +1007,12 @@ export class Api {
       if (disabled !== undefined) endpoint.status = disabled ? 'disabled' : 'enabled';
       this.store.saveEndpoint(endpoint);
     });
+  }
+
+  private deleteWebhookEndpoint(req: ApiRequest, id: string): ApiResponse {
+    this.validate(req, {});
+    if (!this.store.deleteEndpoint(id)) throw errors.resourceMissing('webhook_endpoint', id, 'id');
+    return { status: 200, body: { id, object: 'webhook_endpoint', deleted: true } };
   }
 
   private listWebhookEndpoints(req: ApiRequest): ApiResponse {

@@ -7,7 +7,7 @@ import { docUrl, errors } from './errors';
 import type { EventLog } from './events';
 import { newId, randomString } from './ids';
 import type { Store } from './store';
-import type { Address, Customer, Metadata, NextAction, PaymentMethod, RequestInfo, SetupIntent, SetupIntentStatus, Shipping } from './types';
+import type { Address, Customer, JsonObject, Metadata, NextAction, PaymentMethod, RequestInfo, SetupIntent, SetupIntentStatus, Shipping } from './types';
 
 export interface CustomerInput {
   address?: Address | null;
@@ -88,7 +88,7 @@ export class Customers {
     if (input.defaultPaymentMethod !== undefined) set('invoice_settings', { ...customer.invoice_settings, default_payment_method: input.defaultPaymentMethod });
     this.store.customers.save(customer);
     // Stripe emits customer.updated only when something changed.
-    if (Object.keys(previous).length > 0) this.events.emit('customer.updated', customer, request, JSON.parse(JSON.stringify(previous)) as Record<string, never>);
+    if (Object.keys(previous).length > 0) this.events.emit('customer.updated', customer, request, JSON.parse(JSON.stringify(previous)) as JsonObject);
     return customer;
   }
 
