@@ -488,7 +488,8 @@ class StripeInstance {
       const id = paymentIntentIdFrom(clientSecret, 'stripe.confirmCardPayment');
       const { payment_method: paymentMethod, ...rest } = isObject(data) ? data : {};
       if (paymentMethod !== undefined && typeof paymentMethod !== 'string') return unsupported('confirmCardPayment with a Card Element or raw card data');
-      const confirmed = await this.api<PaymentIntent>('POST', `/v1/payment_intents/${id}/confirm`, { ...rest, client_secret: clientSecret, payment_method: paymentMethod });
+      // Stripe.js handles next actions itself, so it asks for them in SDK form, as the real one does.
+      const confirmed = await this.api<PaymentIntent>('POST', `/v1/payment_intents/${id}/confirm`, { ...rest, client_secret: clientSecret, payment_method: paymentMethod, use_stripe_sdk: true });
       if ('error' in confirmed) return { error: confirmed.error };
       if (isObject(options) && options.handleActions === false) return { paymentIntent: confirmed.data };
       return this.settle(confirmed.data, clientSecret as string);
@@ -615,7 +616,7 @@ class StripeInstance {
       if (!created.ok) return { error: created.error };
       paymentMethod = created.paymentMethod?.id;
     }
-    const confirmed = await this.api<PaymentIntent>('POST', `/v1/payment_intents/${id}/confirm`, { ...rest, client_secret: clientSecret, payment_method: paymentMethod });
+    const confirmed = await this.api<PaymentIntent>('POST', `/v1/payment_intents/${id}/confirm`, { ...rest, client_secret: clientSecret, payment_method: paymentMethod, use_stripe_sdk: true });
     if ('error' in confirmed) return { error: confirmed.error };
     const result = await this.settle(confirmed.data, clientSecret as string);
     if ('paymentIntent' in result && redirect === 'always' && returnUrl) return this.redirectTo(returnUrl, result.paymentIntent, clientSecret as string);

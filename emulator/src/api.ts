@@ -1,6 +1,11 @@
 // The /v1 endpoints: parameter schemas, routing, key permissions, lists and `expand`.
 // Everything that changes payment state is in payments.ts; this file turns requests into calls.
-import { errors } from './errors';
+import { TEST_TOKENS } from './cards';
+import type { CustomerInput, Customers, SetupConfirmOptions } from './customers';
+import { ApiError, errors } from './errors';
+import { API_VERSIONS } from './events';
+import { matches, parseQuery, SEARCH_FIELDS } from './search';
+import { Webhooks } from './webhooks';
 import type { FormObject } from './form';
 import { validateAmount, validateCurrency } from './money';
 import {
@@ -19,7 +24,7 @@ import {
 } from './params';
 import type { BillingDetailsInput, CardInput, ConfirmOptions, Payments, RedeemedToken } from './payments';
 import type { Collection, Store } from './store';
-import type { Charge, ConfirmationToken, Json, JsonObject, Metadata, PaymentIntent, PaymentMethod, RequestInfo, Stored } from './types';
+import type { Address, Charge, ConfirmationToken, Json, JsonObject, Metadata, PaymentIntent, PaymentMethod, RequestInfo, SetupIntent, Shipping, Stored, WebhookEndpoint } from './types';
 
 export type KeyKind = 'secret' | 'publishable';
 
@@ -68,11 +73,13 @@ const BILLING_DETAILS: ParamFields = {
   tax_id: { type: 'ignored' },
 };
 
+/** Card details, or a test token (`card[token]=tok_visa`) in their place. */
 const CARD: ParamFields = {
-  number: { type: 'string', required: true },
-  exp_month: { type: 'integer', required: true },
-  exp_year: { type: 'integer', required: true },
+  number: { type: 'string' },
+  exp_month: { type: 'integer' },
+  exp_year: { type: 'integer' },
   cvc: { type: 'string' },
+  token: { type: 'string' },
   networks: { type: 'ignored' },
 };
 
@@ -245,9 +252,44 @@ function readBilling(params: ParamObject | null | undefined): BillingDetailsInpu
   };
 }
 
+function readAddress(address: ParamObject | null | undefined): Address {
+  return {
+    city: readString(address ?? {}, 'city') ?? null,
+    country: readString(address ?? {}, 'country') ?? null,
+    line1: readString(address ?? {}, 'line1') ?? null,
+    line2: readString(address ?? {}, 'line2') ?? null,
+    postal_code: readString(address ?? {}, 'postal_code') ?? null,
+    state: readString(address ?? {}, 'state') ?? null,
+  };
+}
+
+/** A `shipping` hash as Stripe stores it: every field present, the unset ones null. */
+function readShipping(shipping: ParamObject | null | undefined): Shipping | null {
+  if (!shipping) return null;
+  return {
+    address: readAddress(readObject(shipping, 'address')),
+    carrier: readString(shipping, 'carrier') ?? null,
+    name: readString(shipping, 'name') ?? '',
+    phone: readString(shipping, 'phone') ?? null,
+    tracking_number: readString(shipping, 'tracking_number') ?? null,
+  };
+}
+
 function readCard(data: ParamObject, param: string): CardInput {
   const card = readObject(data, 'card');
-  if (!card) throw errors.missingParam(`${param}[card]`);
+  const name = (field: string) => (param ? `${param}[card][${field}]` : `card[${field}]`);
+  if (!card) throw errors.missingParam(param ? `${param}[card]` : 'card');
+  const token = readString(card, 'token');
+  if (token) {
+    const number = TEST_TOKENS[token];
+    if (number === undefined || !Object.hasOwn(TEST_TOKENS, token)) throw errors.resourceMissing('token', token, name('token'));
+    for (const field of ['number', 'exp_month', 'exp_year', 'cvc']) {
+      if (card[field] !== undefined) throw errors.invalid(`You may only specify one of these parameters: ${name('token')}, ${name(field)}.`, name(field));
+    }
+    // A test token stands for its card with a future expiry and a CVC, as Stripe's do.
+    return { number, exp_month: 12, exp_year: new Date().getUTCFullYear() + 3, cvc: '123' };
+  }
+  for (const field of ['number', 'exp_month', 'exp_year']) if (card[field] === undefined || card[field] === null) throw errors.missingParam(name(field));
   return {
     number: readString(card, 'number') ?? '',
     exp_month: readInteger(card, 'exp_month') ?? 0,
@@ -256,10 +298,56 @@ function readCard(data: ParamObject, param: string): CardInput {
   };
 }
 
+const CUSTOMER_FIELDS: ParamFields = {
+  ...EXPAND,
+  address: { type: 'object', fields: ADDRESS },
+  description: { type: 'string' },
+  email: { type: 'string', maxLength: 512 },
+  metadata: { type: 'metadata' },
+  name: { type: 'string', maxLength: 256 },
+  phone: { type: 'string', maxLength: 20 },
+  shipping: { type: 'object', fields: { ...SHIPPING, carrier: { type: 'ignored' }, tracking_number: { type: 'ignored' } } },
+  invoice_settings: { type: 'object', fields: { default_payment_method: { type: 'string' }, custom_fields: { type: 'ignored' }, footer: { type: 'ignored' }, rendering_options: { type: 'ignored' } } },
+  preferred_locales: { type: 'ignored' },
+  tax_exempt: { type: 'ignored' },
+};
+const CUSTOMER_CREATE: ParamFields = { ...CUSTOMER_FIELDS, payment_method: { type: 'string' } };
+
+const SETUP_CONFIRM: ParamFields = {
+  ...EXPAND,
+  payment_method: { type: 'string' },
+  payment_method_data: { type: 'object', fields: PAYMENT_METHOD_DATA },
+  payment_method_options: { type: 'ignored' },
+  mandate_data: { type: 'ignored' },
+  return_url: { type: 'string' },
+  use_stripe_sdk: { type: 'boolean' },
+};
+const SETUP_CREATE: ParamFields = {
+  ...SETUP_CONFIRM,
+  automatic_payment_methods: { type: 'object', fields: { enabled: { type: 'boolean', required: true }, allow_redirects: { type: 'string', enum: ['always', 'never'] } } },
+  confirm: { type: 'boolean' },
+  customer: { type: 'string' },
+  description: { type: 'string', maxLength: 1000 },
+  metadata: { type: 'metadata' },
+  payment_method_types: { type: 'array', of: { type: 'string' } },
+  usage: { type: 'string', enum: ['off_session', 'on_session'] },
+  flow_directions: { type: 'ignored' },
+};
+const SETUP_UPDATE: ParamFields = {
+  ...EXPAND,
+  customer: { type: 'string' },
+  description: { type: 'string', maxLength: 1000 },
+  metadata: { type: 'metadata' },
+  payment_method: { type: 'string' },
+  payment_method_types: { type: 'array', of: { type: 'string' } },
+};
+
 export class Api {
   constructor(
     private readonly store: Store,
     private readonly payments: Payments,
+    private readonly customers: Customers,
+    private readonly webhooks: Webhooks,
   ) {}
 
   handle(req: ApiRequest): ApiResponse {
@@ -272,6 +360,7 @@ export class Api {
     };
     switch (resource) {
       case 'payment_intents':
+        if (id === 'search' && action === undefined && m === 'GET') return publishable ? deny() : this.search(req, this.store.paymentIntents, '/v1/payment_intents/search', SEARCH_FIELDS.payment_intent);
         if (id === undefined) {
           if (m === 'POST') return publishable ? deny() : this.createPaymentIntent(req);
           if (m === 'GET') return publishable ? deny() : this.listPaymentIntents(req);
@@ -298,6 +387,7 @@ export class Api {
         break;
       case 'charges':
         if (publishable) deny();
+        if (id === 'search' && action === undefined && m === 'GET') return this.search(req, this.store.charges, '/v1/charges/search', SEARCH_FIELDS.charge);
         if (id === undefined && m === 'GET') return this.listCharges(req);
         if (id !== undefined && action === undefined && m === 'GET') return this.retrieve(req, this.store.charges, id, 'charge', 'id');
         break;
@@ -306,6 +396,41 @@ export class Api {
         if (id === undefined && m === 'POST') return this.createRefund(req);
         if (id === undefined && m === 'GET') return this.listRefunds(req);
         if (id !== undefined && action === undefined && m === 'GET') return this.retrieve(req, this.store.refunds, id, 'refund', 'id');
+        break;
+      case 'customers':
+        if (publishable) deny();
+        if (id === 'search') break;
+        if (id === undefined && m === 'POST') return this.createCustomer(req);
+        if (id === undefined && m === 'GET') return this.listCustomers(req);
+        if (id !== undefined && action === undefined && m === 'GET') return this.retrieve(req, this.store.customers, id, 'customer', 'id');
+        if (id !== undefined && action === undefined && m === 'POST') return this.updateCustomer(req, id);
+        break;
+      case 'setup_intents':
+        if (id === undefined && m === 'POST') return publishable ? deny() : this.createSetupIntent(req);
+        if (id === undefined && m === 'GET') return publishable ? deny() : this.listSetupIntents(req);
+        if (id !== undefined && action === undefined && m === 'GET') return this.retrieveSetupIntent(req, id);
+        if (id !== undefined && action === undefined && m === 'POST') return publishable ? deny() : this.updateSetupIntent(req, id);
+        if (id !== undefined && action === 'confirm' && m === 'POST') return this.confirmSetupIntent(req, id);
+        if (id !== undefined && action === 'cancel' && m === 'POST') return publishable ? deny() : this.cancelSetupIntent(req, id);
+        break;
+      case 'webhook_endpoints':
+        if (publishable) deny();
+        if (id === undefined && m === 'POST') return this.createWebhookEndpoint(req);
+        if (id === undefined && m === 'GET') return this.listWebhookEndpoints(req);
+        if (id !== undefined && action === undefined) {
+          if (m === 'GET') return this.webhookEndpointResponse(req, id, EXPAND, () => {});
+          if (m === 'POST') return this.updateWebhookEndpoint(req, id);
+          if (m === 'DELETE') return this.deleteWebhookEndpoint(req, id);
+        }
+        break;
+      case 'balance_transactions':
+        if (publishable) deny();
+        if (id === undefined && m === 'GET') return this.listBalanceTransactions(req);
+        if (id !== undefined && action === undefined && m === 'GET') {
+          const txn = this.store.balanceTransactions.get(id);
+          if (txn) this.payments.settleBalanceTransaction(txn);
+          return this.retrieve(req, this.store.balanceTransactions, id, 'balance_transaction', 'id');
+        }
         break;
       case 'events':
         if (publishable) deny();
@@ -361,7 +486,7 @@ export class Api {
         payment_method_types: types ?? ['card'],
         payment_method: paymentMethod,
         setup_future_usage: readString(p, 'setup_future_usage') ?? null,
-        shipping: (readObject(p, 'shipping') ?? null) as Json,
+        shipping: readShipping(readObject(p, 'shipping')),
         statement_descriptor: readString(p, 'statement_descriptor') ?? null,
         statement_descriptor_suffix: readString(p, 'statement_descriptor_suffix') ?? null,
       },
@@ -403,7 +528,7 @@ export class Api {
     if (captureMethod) changes.capture_method = captureMethod as PaymentIntent['capture_method'];
     const sfu = readString(p, 'setup_future_usage');
     if (sfu !== undefined) changes.setup_future_usage = sfu;
-    if (p.shipping !== undefined) changes.shipping = (readObject(p, 'shipping') ?? null) as Json;
+    if (p.shipping !== undefined) changes.shipping = readShipping(readObject(p, 'shipping'));
     const sd = readString(p, 'statement_descriptor');
     if (sd !== undefined) changes.statement_descriptor = sd;
     const sds = readString(p, 'statement_descriptor_suffix');
@@ -504,7 +629,7 @@ export class Api {
     const source = card && pmData ? { card, billing: readBilling(readObject(pmData, 'billing_details')) } : { paymentMethod: this.payments.resolvePaymentMethod(pmRef ?? '') };
     const token = this.payments.createConfirmationToken(source, {
       returnUrl: readString(p, 'return_url') ?? null,
-      shipping: (readObject(p, 'shipping') ?? null) as Json,
+      shipping: readShipping(readObject(p, 'shipping')),
       setupFutureUsage: readString(p, 'setup_future_usage') ?? null,
       // Made by Stripe.js, the browser handles next actions itself.
       useStripeSdk: req.keyKind === 'publishable',
@@ -532,6 +657,8 @@ export class Api {
     if (options.returnUrl === undefined && redeemed.returnUrl !== null) options.returnUrl = redeemed.returnUrl;
     if (options.shipping === undefined && redeemed.shipping !== null) options.shipping = redeemed.shipping;
     if (options.setupFutureUsage === undefined && redeemed.setupFutureUsage !== null) options.setupFutureUsage = redeemed.setupFutureUsage;
+    // A token made by Stripe.js leaves next actions to Stripe.js, as on Stripe.
+    if (options.useStripeSdk === undefined) options.useStripeSdk = redeemed.useStripeSdk;
     return options;
   }
 
@@ -615,6 +742,322 @@ export class Api {
     });
   }
 
+  private listBalanceTransactions(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, { ...LIST, source: { type: 'string' }, type: { type: 'string' }, currency: { type: 'string' }, payout: { type: 'ignored' } });
+    const source = readString(p, 'source');
+    const type = readString(p, 'type');
+    const currency = readString(p, 'currency');
+    for (const txn of this.store.balanceTransactions.all()) this.payments.settleBalanceTransaction(txn);
+    return this.listResponse(req, p, this.store.balanceTransactions, '/v1/balance_transactions', 'balance_transaction', (t) => (!source || t.source === source) && (!type || t.type === type) && (!currency || t.currency === currency));
+  }
+
+  // ---- Customers ----
+
+  private customerInput(p: ParamObject): CustomerInput {
+    const input: CustomerInput = {};
+    if (p.address !== undefined) input.address = p.address === null ? null : readAddress(readObject(p, 'address'));
+    for (const key of ['description', 'email', 'name', 'phone'] as const) {
+      const value = readString(p, key);
+      if (value !== undefined) input[key] = value;
+    }
+    if (p.shipping !== undefined) input.shipping = readShipping(readObject(p, 'shipping'));
+    const metadata = readMetadata(p, 'metadata');
+    if (metadata !== undefined) input.metadata = toMetadata(metadata);
+    const invoice = readObject(p, 'invoice_settings');
+    const defaultPm = invoice ? readString(invoice, 'default_payment_method') : undefined;
+    if (defaultPm !== undefined) {
+      if (defaultPm) this.payments.checkPaymentMethod(defaultPm, 'invoice_settings[default_payment_method]');
+      input.defaultPaymentMethod = defaultPm;
+    }
+    return input;
+  }
+
+  private createCustomer(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, CUSTOMER_CREATE);
+    const input = this.customerInput(p);
+    const pmRef = readString(p, 'payment_method');
+    if (pmRef) this.payments.checkPaymentMethod(pmRef);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('customer', expand);
+    req.begin();
+    const customer = this.customers.create(input, req.request);
+    if (pmRef) this.customers.attach(this.payments.resolvePaymentMethod(pmRef), customer, req.request);
+    return this.ok(customer, expand);
+  }
+
+  private updateCustomer(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, CUSTOMER_FIELDS);
+    const customer = this.customers.find(id, 'id');
+    const input = this.customerInput(p);
+    if (input.metadata !== undefined) input.metadata = applyMetadata(customer.metadata, readMetadata(p, 'metadata'));
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('customer', expand);
+    req.begin();
+    return this.ok(this.customers.update(customer, input, req.request), expand);
+  }
+
+  private listCustomers(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, { ...LIST, email: { type: 'string' }, test_clock: { type: 'ignored' } });
+    const email = readString(p, 'email');
+    return this.listResponse(req, p, this.store.customers, '/v1/customers', 'customer', (c) => !email || c.email === email);
+  }
+
+  // ---- SetupIntents ----
+
+  private findSetupIntent(id: string): SetupIntent {
+    const si = this.store.setupIntents.get(id);
+    if (!si) throw errors.resourceMissing('setup_intent', id, 'intent');
+    return si;
+  }
+
+  private setupConfirmOptions(req: ApiRequest, p: ParamObject): { options: Omit<SetupConfirmOptions, 'paymentMethod'>; pmRef: string | null | undefined; pmData: ParamObject | null | undefined } {
+    const pmRef = readString(p, 'payment_method');
+    const pmData = readObject(p, 'payment_method_data');
+    if (pmRef && pmData) throw errors.invalid('You may only specify one of these parameters: payment_method, payment_method_data.', 'payment_method_data');
+    if (pmRef) this.payments.checkPaymentMethod(pmRef);
+    const options: Omit<SetupConfirmOptions, 'paymentMethod'> = {};
+    const returnUrl = readString(p, 'return_url');
+    if (returnUrl !== undefined) options.returnUrl = returnUrl;
+    const sdk = readBoolean(p, 'use_stripe_sdk');
+    if (sdk !== undefined) options.useStripeSdk = sdk;
+    return { options, pmRef, pmData };
+  }
+
+  /** Confirms and answers as Stripe does: the SetupIntent, or a 402 card error carrying it. */
+  private confirmSetup(req: ApiRequest, si: SetupIntent, setup: ReturnType<Api['setupConfirmOptions']>, expand: string[]): ApiResponse {
+    const paymentMethod = setup.pmRef ? this.payments.resolvePaymentMethod(setup.pmRef) : setup.pmData ? this.paymentMethodFromData(setup.pmData) : null;
+    this.customers.confirmSetupIntent(si, { ...setup.options, paymentMethod }, req.request);
+    const error = si.last_setup_error;
+    if (error && error.type === 'card_error') {
+      const view = JSON.parse(JSON.stringify(req.keyKind === 'publishable' ? this.paymentIntentView(si, 'publishable') : si)) as Json;
+      throw new ApiError(402, {
+        type: 'card_error',
+        code: error.code,
+        decline_code: error.decline_code,
+        message: error.message,
+        doc_url: error.doc_url,
+        payment_method: JSON.parse(JSON.stringify(error.payment_method)) as Json,
+        setup_intent: view,
+        request_log_url: `https://dashboard.stripe.com/test/logs/${req.request.id ?? ''}`,
+      });
+    }
+    return this.ok(req.keyKind === 'publishable' ? this.paymentIntentView(si, 'publishable') : si, expand);
+  }
+
+  private createSetupIntent(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, SETUP_CREATE);
+    const types = this.paymentMethodTypes(p);
+    const customerId = readString(p, 'customer');
+    if (customerId) this.customers.find(customerId);
+    const confirm = readBoolean(p, 'confirm') ?? false;
+    if (!confirm && readString(p, 'return_url')) throw errors.invalid('You can only pass return_url when confirm=true.', 'return_url');
+    const setup = this.setupConfirmOptions(req, p);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('setup_intent', expand);
+    req.begin();
+    const paymentMethod = setup.pmRef ? this.payments.resolvePaymentMethod(setup.pmRef) : setup.pmData ? this.paymentMethodFromData(setup.pmData) : null;
+    const si = this.customers.createSetupIntent(
+      {
+        customer: customerId ?? null,
+        description: readString(p, 'description') ?? null,
+        metadata: toMetadata(readMetadata(p, 'metadata')),
+        paymentMethod,
+        types,
+        usage: (readString(p, 'usage') ?? 'off_session') as SetupIntent['usage'],
+      },
+      req.request,
+    );
+    if (!confirm) return this.ok(si, expand);
+    return this.confirmSetup(req, si, { ...setup, pmRef: null, pmData: null }, expand);
+  }
+
+  private retrieveSetupIntent(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, PI_RETRIEVE);
+    const si = this.findSetupIntent(id);
+    this.checkClientSecret(req, si, readString(p, 'client_secret'));
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('setup_intent', expand);
+    return this.ok(req.keyKind === 'publishable' ? this.paymentIntentView(si, 'publishable') : si, expand);
+  }
+
+  private updateSetupIntent(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, SETUP_UPDATE);
+    const si = this.findSetupIntent(id);
+    const customerId = readString(p, 'customer');
+    if (customerId) this.customers.find(customerId);
+    const pmRef = readString(p, 'payment_method');
+    if (pmRef) this.payments.checkPaymentMethod(pmRef);
+    const types = this.paymentMethodTypes(p);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('setup_intent', expand);
+    if (si.status === 'succeeded' || si.status === 'canceled') {
+      throw errors.invalid(`You cannot update this SetupIntent because it has a status of ${si.status}.`, undefined, 'setup_intent_unexpected_state');
+    }
+    req.begin();
+    if (customerId !== undefined) si.customer = customerId;
+    const description = readString(p, 'description');
+    if (description !== undefined) si.description = description;
+    const metadata = readMetadata(p, 'metadata');
+    if (metadata !== undefined) si.metadata = applyMetadata(si.metadata, metadata);
+    if (types) si.payment_method_types = types;
+    if (pmRef !== undefined) {
+      si.payment_method = pmRef ? this.payments.resolvePaymentMethod(pmRef).id : null;
+      si.status = si.payment_method ? 'requires_confirmation' : 'requires_payment_method';
+      si.next_action = null;
+    }
+    this.store.setupIntents.save(si);
+    return this.ok(si, expand);
+  }
+
+  private confirmSetupIntent(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, { ...SETUP_CONFIRM, client_secret: { type: 'string' } });
+    const si = this.findSetupIntent(id);
+    this.checkClientSecret(req, si, readString(p, 'client_secret'));
+    const setup = this.setupConfirmOptions(req, p);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('setup_intent', expand);
+    req.begin();
+    this.customers.assertConfirmable(si);
+    return this.confirmSetup(req, si, setup, expand);
+  }
+
+  private cancelSetupIntent(req: ApiRequest, id: string): ApiResponse {
+    const p = this.validate(req, { ...EXPAND, cancellation_reason: { type: 'string', enum: ['abandoned', 'duplicate', 'requested_by_customer'] } });
+    const si = this.findSetupIntent(id);
+    const expand = readStrings(p, 'expand');
+    this.checkExpand('setup_intent', expand);
+    req.begin();
+    return this.ok(this.customers.cancel(si, (readString(p, 'cancellation_reason') ?? null) as SetupIntent['cancellation_reason'], req.request), expand);
+  }
+
+  private listSetupIntents(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, { ...LIST, customer: { type: 'string' }, payment_method: { type: 'string' }, attach_to_self: { type: 'ignored' } });
+    const customer = readString(p, 'customer');
+    const pm = readString(p, 'payment_method');
+    return this.listResponse(req, p, this.store.setupIntents, '/v1/setup_intents', 'setup_intent', (si) => (!customer || si.customer === customer) && (!pm || si.payment_method === pm));
+  }
+
+  // ---- WebhookEndpoints ----
+
+  private enabledEvents(p: ParamObject): string[] | undefined {
+    if (p.enabled_events === undefined) return undefined;
+    const events = readStrings(p, 'enabled_events');
+    if (events.length === 0) throw errors.invalid('enabled_events must list at least one event type (or *).', 'enabled_events');
+    events.forEach((type, i) => {
+      if (!/^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$/.test(type)) throw errors.invalid(`Invalid enabled_events[${i}]: ${type} is not an event type.`, `enabled_events[${i}]`);
+    });
+    return events;
+  }
+
+  private webhookUrl(p: ParamObject): string | undefined {
+    const url = readString(p, 'url');
+    if (url === undefined) return undefined;
+    if (!url || !/^https?:\/\/[^\s]+$/.test(url)) throw errors.invalid('Invalid URL: must be an http(s) URL.', 'url', 'url_invalid');
+    return url;
+  }
+
+  private createWebhookEndpoint(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, {
+      ...EXPAND,
+      url: { type: 'string', required: true },
+      enabled_events: { type: 'array', of: { type: 'string' }, maxItems: 500 },
+      description: { type: 'string', maxLength: 5000 },
+      metadata: { type: 'metadata' },
+      api_version: { type: 'string' },
+      connect: { type: 'ignored' },
+    });
+    const url = this.webhookUrl(p) as string;
+    const enabled = this.enabledEvents(p);
+    if (!enabled) throw errors.missingParam('enabled_events');
+    const apiVersion = readString(p, 'api_version') ?? null;
+    if (apiVersion !== null && !API_VERSIONS.includes(apiVersion)) throw errors.unsupportedVersion(apiVersion, API_VERSIONS);
+    req.begin();
+    const endpoint = this.webhooks.createEndpoint({ url, enabled_events: enabled, description: readString(p, 'description') ?? null, metadata: toMetadata(readMetadata(p, 'metadata')), api_version: apiVersion });
+    return { status: 200, body: Webhooks.view(endpoint, true) };
+  }
+
+  private webhookEndpointResponse(req: ApiRequest, id: string, fields: ParamFields, change: (endpoint: WebhookEndpoint, p: ParamObject) => void): ApiResponse {
+    const p = this.validate(req, fields);
+    const endpoint = this.store.endpoints.get(id);
+    if (!endpoint) throw errors.resourceMissing('webhook_endpoint', id, 'id');
+    change(endpoint, p);
+    return { status: 200, body: Webhooks.view(endpoint) };
+  }
+
+  private updateWebhookEndpoint(req: ApiRequest, id: string): ApiResponse {
+    const fields: ParamFields = {
+      ...EXPAND,
+      url: { type: 'string' },
+      enabled_events: { type: 'array', of: { type: 'string' }, maxItems: 500 },
+      description: { type: 'string', maxLength: 5000 },
+      metadata: { type: 'metadata' },
+      disabled: { type: 'boolean' },
+    };
+    return this.webhookEndpointResponse(req, id, fields, (endpoint, p) => {
+      const url = this.webhookUrl(p);
+      const enabled = this.enabledEvents(p);
+      req.begin();
+      if (url) endpoint.url = url;
+      if (enabled) endpoint.enabled_events = enabled;
+      const description = readString(p, 'description');
+      if (description !== undefined) endpoint.description = description;
+      const metadata = readMetadata(p, 'metadata');
+      if (metadata !== undefined) endpoint.metadata = applyMetadata(endpoint.metadata ?? {}, metadata);
+      const disabled = readBoolean(p, 'disabled');
+      if (disabled !== undefined) endpoint.status = disabled ? 'disabled' : 'enabled';
+      this.store.saveEndpoint(endpoint);
+    });
+  }
+
+  private deleteWebhookEndpoint(req: ApiRequest, id: string): ApiResponse {
+    this.validate(req, {});
+    if (!this.store.deleteEndpoint(id)) throw errors.resourceMissing('webhook_endpoint', id, 'id');
+    return { status: 200, body: { id, object: 'webhook_endpoint', deleted: true } };
+  }
+
+  private listWebhookEndpoints(req: ApiRequest): ApiResponse {
+    const p = this.validate(req, { ...EXPAND, limit: { type: 'integer' }, starting_after: { type: 'string' }, ending_before: { type: 'string' } });
+    const limit = readInteger(p, 'limit') ?? 10;
+    if (limit < 1 || limit > 100) throw errors.invalid('Invalid limit: must be between 1 and 100', 'limit', 'parameter_invalid_integer');
+    const all = [...this.store.endpoints.values()].reverse();
+    const after = readString(p, 'starting_after');
+    const start = after ? all.findIndex((e) => e.id === after) + 1 : 0;
+    if (after && start === 0) throw errors.resourceMissing('webhook_endpoint', after, 'starting_after');
+    const page = all.slice(start, start + limit);
+    return { status: 200, body: { object: 'list', data: page.map((e) => Webhooks.view(e)), has_more: start + limit < all.length, url: '/v1/webhook_endpoints' } };
+  }
+
+  // ---- search ----
+
+  /** GET /v1/<objects>/search: newest first, paged by an opaque `page` token as on Stripe. */
+  private search<T extends Stored>(req: ApiRequest, collection: Collection<T>, url: string, fields: readonly string[]): ApiResponse {
+    const p = this.validate(req, { ...EXPAND, query: { type: 'string', required: true }, limit: { type: 'integer' }, page: { type: 'string' } });
+    const query = parseQuery(readString(p, 'query') ?? '', fields);
+    const limit = readInteger(p, 'limit') ?? 10;
+    if (limit < 1 || limit > 100) throw errors.invalid('Invalid limit: must be between 1 and 100', 'limit', 'parameter_invalid_integer');
+    const page = readString(p, 'page');
+    let offset = 0;
+    if (page) {
+      const decoded = /^offset:(\d+)$/.exec(Buffer.from(page, 'base64url').toString('utf8'));
+      if (!decoded) throw errors.invalid(`Invalid page: ${page}`, 'page');
+      offset = Number(decoded[1]);
+    }
+    const expand = readStrings(p, 'expand');
+    for (const path of expand) {
+      if (!path.startsWith('data.')) throw errors.invalid(`This property cannot be expanded (${path}).`, 'expand');
+    }
+    this.checkExpand(collection.kind, expand.map((path) => path.slice(5)));
+    const found: T[] = [];
+    for (let i = collection.size - 1; i >= 0 && found.length <= offset + limit; i--) {
+      const item = collection.at(i);
+      if (matches(item as unknown as JsonObject, query)) found.push(item);
+    }
+    const data = found.slice(offset, offset + limit);
+    const hasMore = found.length > offset + limit;
+    const nextPage = hasMore ? Buffer.from(`offset:${offset + limit}`).toString('base64url') : null;
+    return this.ok({ object: 'search_result', data, has_more: hasMore, next_page: nextPage, url }, expand);
+  }
+
   // ---- shared ----
 
   private validate(req: ApiRequest, fields: ParamFields): ParamObject {
@@ -637,7 +1080,7 @@ export class Api {
   }
 
   /** The browser may touch a PaymentIntent only with its client secret. */
-  private checkClientSecret(req: ApiRequest, pi: PaymentIntent, secret: string | null | undefined): void {
+  private checkClientSecret(req: ApiRequest, pi: { client_secret: string }, secret: string | null | undefined): void {
     if (secret === undefined || secret === null) {
       if (req.keyKind === 'publishable') throw errors.missingParam('client_secret');
       return;
@@ -681,11 +1124,13 @@ export class Api {
     if (capture) options.captureMethod = capture as PaymentIntent['capture_method'];
     const sfu = readString(p, 'setup_future_usage');
     if (sfu !== undefined) options.setupFutureUsage = sfu;
-    if (p.shipping !== undefined) options.shipping = (readObject(p, 'shipping') ?? null) as Json;
+    if (p.shipping !== undefined) options.shipping = readShipping(readObject(p, 'shipping'));
+    const sdk = readBoolean(p, 'use_stripe_sdk');
+    if (sdk !== undefined) options.useStripeSdk = sdk;
     return options;
   }
 
-  private paymentIntentView(pi: PaymentIntent, keyKind: KeyKind): PaymentIntent | JsonObject {
+  private paymentIntentView<T extends PaymentIntent | SetupIntent>(pi: T, keyKind: KeyKind): T | JsonObject {
     if (keyKind === 'secret') return pi;
     const view: Record<string, unknown> = { ...pi };
     for (const field of SECRET_ONLY_FIELDS) delete view[field];
@@ -756,9 +1201,12 @@ export class Api {
     payment_intent: ['latest_charge', 'payment_method', 'last_payment_error.payment_method'],
     charge: ['payment_intent', 'balance_transaction', 'payment_method'],
     refund: ['charge', 'payment_intent', 'balance_transaction'],
-    payment_method: [],
+    payment_method: ['customer'],
     confirmation_token: [],
     event: [],
+    balance_transaction: ['source'],
+    customer: [],
+    setup_intent: ['customer', 'payment_method'],
   };
 
   /** Rejects `expand` paths Stripe would reject, before anything executes. */
@@ -801,7 +1249,13 @@ export class Api {
     if (id.startsWith('pm_')) return this.store.paymentMethods.get(id);
     if (id.startsWith('pi_')) return this.store.paymentIntents.get(id);
     if (id.startsWith('re_')) return this.store.refunds.get(id);
-    if (id.startsWith('txn_')) return undefined;
+    if (id.startsWith('txn_')) {
+      const txn = this.store.balanceTransactions.get(id);
+      if (txn) this.payments.settleBalanceTransaction(txn);
+      return txn;
+    }
+    if (id.startsWith('cus_')) return this.store.customers.get(id);
+    if (id.startsWith('seti_')) return this.store.setupIntents.get(id);
     return undefined;
   }
 }

@@ -20,6 +20,7 @@ export interface CardBehavior {
   decline: Decline | null;
   riskLevel: ChargeOutcome['risk_level'];
   riskScore: number;
+  checks: Entry['checks'];
 }
 
 function issuerDecline(code: string, declineCode: string, message: string, seller: string, riskScore = 42, param?: string): Decline {
@@ -72,6 +73,7 @@ export const DECLINES = {
     bankCode('authentication_required'),
     30,
   ),
+  velocityExceeded: issuerDecline('card_declined', 'card_velocity_exceeded', 'Your card was declined.', bankCode('card_velocity_exceeded'), 40),
   liveCard: issuerDecline(
     'card_declined',
     'test_mode_live_card',
@@ -81,6 +83,9 @@ export const DECLINES = {
   ),
 } as const;
 
+/** A check's result on a charge when the card forces one (AVS and CVC test cards). */
+export type CheckResult = 'fail' | 'unavailable';
+
 interface Entry {
   funding?: CardFunding;
   country?: string;
@@ -88,66 +93,100 @@ interface Entry {
   decline?: Decline;
   riskLevel?: ChargeOutcome['risk_level'];
   riskScore?: number;
+  checks?: { cvc?: CheckResult; line1?: CheckResult; postalCode?: CheckResult };
 }
 
-const TEST_CARDS: Record<string, Entry> = {
-  // Succeed
-  '4242424242424242': {},
-  '4000056655665556': { funding: 'debit' },
-  '5555555555554444': {},
+const BLOCKED_HIGHEST_RISK: Decline = { ...DECLINES.fraudulent, outcome: { ...DECLINES.fraudulent.outcome, risk_score: 82 } };
+
+/**
+ * Stripe's documented test cards (docs.stripe.com/testing) with the outcome each one documents,
+ * and, by the same name, the `pm_card_*` PaymentMethod and `tok_*` token for each.
+ */
+const TEST_CARDS: Record<string, Entry & { names?: string[] }> = {
+  // By brand: the charge succeeds.
+  '4242424242424242': { names: ['visa', 'us'] },
+  '4000056655665556': { funding: 'debit', names: ['visa_debit'] },
+  '5555555555554444': { names: ['mastercard'] },
   '2223003122003222': {},
-  '5200828282828210': { funding: 'debit' },
-  '5105105105105100': { funding: 'prepaid' },
-  '378282246310005': {},
+  '5200828282828210': { funding: 'debit', names: ['mastercard_debit'] },
+  '5105105105105100': { funding: 'prepaid', names: ['mastercard_prepaid'] },
+  '378282246310005': { names: ['amex', 'amex_threeDSecureNotSupported'] },
   '371449635398431': {},
-  '6011111111111117': {},
-  '3056930009020004': {},
+  '6011111111111117': { names: ['discover'] },
+  '6011000990139424': {},
+  '6011981111111113': { funding: 'debit' },
+  '3056930009020004': { names: ['diners'] },
   '36227206271667': {},
-  '3566002020360505': {},
-  '6200000000000005': {},
-  '4000000000009235': { riskLevel: 'elevated', riskScore: 65 },
-  // Declines
-  '4000000000000002': { decline: DECLINES.generic },
-  '4000000000009995': { decline: DECLINES.insufficientFunds },
-  '4000000000009987': { decline: DECLINES.lostCard },
-  '4000000000009979': { decline: DECLINES.stolenCard },
-  '4000000000000069': { decline: DECLINES.expiredCard },
-  '4000000000000127': { decline: DECLINES.incorrectCvc },
-  '4000000000000119': { decline: DECLINES.processingError },
-  '4100000000000019': { decline: DECLINES.fraudulent },
-  // 3-D Secure
-  '4000002500003155': { threeDSecure: true },
-  '4000002760003184': { threeDSecure: true },
-  '4000000000003220': { threeDSecure: true },
-  '4000008260003178': { threeDSecure: true, decline: DECLINES.insufficientFunds },
+  '6555900000604105': {},
+  '3566002020360505': { names: ['jcb'] },
+  '6200000000000005': { names: ['unionpay'] },
+  '6200000000000047': { funding: 'debit' },
+  '6205500000000000004': {},
+  // By country (a Visa issued there).
+  '4000000760000002': { country: 'BR', names: ['br'] },
+  '4000001240000000': { country: 'CA', names: ['ca'] },
+  '4000004840008001': { country: 'MX', names: ['mx'] },
+  '4000000400000008': { country: 'AT', names: ['at'] },
+  '4000000560000004': { country: 'BE', names: ['be'] },
+  '4000002080000001': { country: 'DK', names: ['dk'] },
+  '4000002460000001': { country: 'FI', names: ['fi'] },
+  '4000002500000003': { country: 'FR', names: ['fr'] },
+  '4000002760000016': { country: 'DE', names: ['de'] },
+  '4000003720000005': { country: 'IE', names: ['ie'] },
+  '4000003800000008': { country: 'IT', names: ['it'] },
+  '4000005280000002': { country: 'NL', names: ['nl'] },
+  '4000005780000007': { country: 'NO', names: ['no'] },
+  '4000007240000007': { country: 'ES', names: ['es'] },
+  '4000007520000008': { country: 'SE', names: ['se'] },
+  '4000007560000009': { country: 'CH', names: ['ch'] },
+  '4000008260000000': { country: 'GB', names: ['gb'] },
+  '4000000360000006': { country: 'AU', names: ['au'] },
+  '4000003920000003': { country: 'JP', names: ['jp'] },
+  '4000007020000003': { country: 'SG', names: ['sg'] },
+  // Declines.
+  '4000000000000002': { decline: DECLINES.generic, names: ['chargeDeclined', 'visa_chargeDeclined'] },
+  '4000000000009995': { decline: DECLINES.insufficientFunds, names: ['chargeDeclinedInsufficientFunds', 'visa_chargeDeclinedInsufficientFunds'] },
+  '4000000000009987': { decline: DECLINES.lostCard, names: ['chargeDeclinedLostCard', 'visa_chargeDeclinedLostCard'] },
+  '4000000000009979': { decline: DECLINES.stolenCard, names: ['chargeDeclinedStolenCard', 'visa_chargeDeclinedStolenCard'] },
+  '4000000000006975': { decline: DECLINES.velocityExceeded, names: ['chargeDeclinedVelocityLimitExceeded', 'visa_chargeDeclinedVelocityLimitExceeded'] },
+  '4000000000000069': { decline: DECLINES.expiredCard, names: ['chargeDeclinedExpiredCard'] },
+  '4000000000000127': { decline: DECLINES.incorrectCvc, names: ['chargeDeclinedIncorrectCvc'] },
+  '4000000000000119': { decline: DECLINES.processingError, names: ['chargeDeclinedProcessingError'] },
+  // Attaching it to a customer works; every charge is declined.
+  '4000000000000341': { decline: DECLINES.generic, names: ['chargeCustomerFail'] },
+  // Fraud prevention (Radar).
+  '4100000000000019': { decline: DECLINES.fraudulent, names: ['radarBlock', 'chargeDeclinedFraudulent'] },
+  '4000000000004954': { decline: BLOCKED_HIGHEST_RISK, names: ['riskLevelHighest'] },
+  '4000000000009235': { riskLevel: 'elevated', riskScore: 65, names: ['riskLevelElevated'] },
+  '4000000000000101': { checks: { cvc: 'fail' }, names: ['cvcCheckFail'] },
+  '4000000000000036': { checks: { postalCode: 'fail' }, names: ['avsZipFail'] },
+  '4000000000000028': { checks: { line1: 'fail' }, names: ['avsLine1Fail'] },
+  '4000000000000010': { checks: { line1: 'fail', postalCode: 'fail' }, names: ['avsFail'] },
+  '4000000000000044': { checks: { line1: 'unavailable', postalCode: 'unavailable' }, names: ['avsUnchecked'] },
+  // 3-D Secure.
+  '4000002500003155': { threeDSecure: true, names: ['authenticationRequiredOnSetup'] },
+  '4000002760003184': { threeDSecure: true, names: ['authenticationRequired'] },
+  '4000008260003178': { threeDSecure: true, decline: DECLINES.insufficientFunds, names: ['authenticationRequiredChargeDeclinedInsufficientFunds'] },
+  '4000000000003220': { threeDSecure: true, names: ['threeDSecure2Required'] },
+  '4000000000003063': { threeDSecure: true, names: ['threeDSecureRequired'] },
+  '4000008400001629': { threeDSecure: true, decline: DECLINES.generic, names: ['threeDSecureRequiredChargeDeclined'] },
+  '4000000000003055': { names: ['threeDSecureOptional'] },
 };
 
+/** The documented test card numbers (for the table-driven test). */
+export const TEST_CARD_NUMBERS: readonly string[] = Object.keys(TEST_CARDS);
+
+function shortcuts(prefix: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [number, entry] of Object.entries(TEST_CARDS)) for (const name of entry.names ?? []) out[`${prefix}${name}`] = number;
+  return out;
+}
+
 /** `pm_card_*` shortcuts: each use creates a fresh PaymentMethod for this card number. */
-export const PAYMENT_METHOD_SHORTCUTS: Record<string, string> = {
-  pm_card_visa: '4242424242424242',
-  pm_card_visa_debit: '4000056655665556',
-  pm_card_mastercard: '5555555555554444',
-  pm_card_mastercard_debit: '5200828282828210',
-  pm_card_mastercard_prepaid: '5105105105105100',
-  pm_card_amex: '378282246310005',
-  pm_card_discover: '6011111111111117',
-  pm_card_diners: '3056930009020004',
-  pm_card_jcb: '3566002020360505',
-  pm_card_unionpay: '6200000000000005',
-  pm_card_chargeDeclined: '4000000000000002',
-  pm_card_chargeDeclinedInsufficientFunds: '4000000000009995',
-  pm_card_chargeDeclinedLostCard: '4000000000009987',
-  pm_card_chargeDeclinedStolenCard: '4000000000009979',
-  pm_card_chargeDeclinedExpiredCard: '4000000000000069',
-  pm_card_chargeDeclinedIncorrectCvc: '4000000000000127',
-  pm_card_chargeDeclinedProcessingError: '4000000000000119',
-  pm_card_chargeDeclinedFraudulent: '4100000000000019',
-  pm_card_radarBlock: '4100000000000019',
-  pm_card_riskLevelElevated: '4000000000009235',
-  pm_card_authenticationRequired: '4000002760003184',
-  pm_card_threeDSecure2Required: '4000000000003220',
-  pm_card_authenticationRequiredChargeDeclinedInsufficientFunds: '4000008260003178',
-};
+export const PAYMENT_METHOD_SHORTCUTS: Readonly<Record<string, string>> = shortcuts('pm_card_');
+
+/** Test tokens (`card[token]=tok_visa` when creating a PaymentMethod): the card number each stands for. */
+export const TEST_TOKENS: Readonly<Record<string, string>> = shortcuts('tok_');
 
 export function brandOf(number: string): CardBrand {
   if (/^4/.test(number)) return 'visa';
@@ -158,6 +197,13 @@ export function brandOf(number: string): CardBrand {
   if (/^35/.test(number)) return 'jcb';
   if (/^62/.test(number)) return 'unionpay';
   return 'unknown';
+}
+
+/** `card.display_brand`: the brand as Stripe names it to shoppers (its documented values). */
+const DISPLAY_BRANDS: Partial<Record<CardBrand, string>> = { amex: 'american_express', diners: 'diners_club', unionpay: 'union_pay' };
+
+export function displayBrandOf(brand: CardBrand): string {
+  return DISPLAY_BRANDS[brand] ?? brand;
 }
 
 export function luhnValid(number: string): boolean {
@@ -180,7 +226,7 @@ export function behaviorOf(number: string): CardBehavior {
   const base = { brand: brandOf(number), country: 'US' };
   if (!entry) {
     // Stripe declines real card numbers in test mode.
-    return { ...base, funding: 'credit', threeDSecure: false, decline: DECLINES.liveCard, riskLevel: 'normal', riskScore: 30 };
+    return { ...base, funding: 'credit', threeDSecure: false, decline: DECLINES.liveCard, riskLevel: 'normal', riskScore: 30, checks: undefined };
   }
   const decline = entry.decline ?? null;
   return {
@@ -191,6 +237,7 @@ export function behaviorOf(number: string): CardBehavior {
     decline,
     riskLevel: entry.riskLevel ?? decline?.outcome.risk_level ?? 'normal',
     riskScore: entry.riskScore ?? decline?.outcome.risk_score ?? 32,
+    checks: entry.checks,
   };
 }
 

@@ -11,6 +11,7 @@ export interface StripeErrorBody {
   doc_url?: string;
   charge?: string;
   payment_intent?: Json;
+  setup_intent?: Json;
   payment_method?: Json;
   request_log_url?: string;
 }
@@ -77,14 +78,23 @@ export const errors = {
       undefined,
       401,
     ),
-  invalidApiKey: (key: string) =>
-    invalid(`Invalid API Key provided: ${maskKey(key)}`, undefined, 'api_key_invalid', 401),
+  /**
+   * Stripe's answer to an unknown key carries no `code` (none of its documented codes fits). The
+   * control API keeps the `api_key_invalid` it has always documented, for the tools that read it.
+   */
+  invalidApiKey: (key: string, code?: 'api_key_invalid') => invalid(`Invalid API Key provided: ${maskKey(key)}`, undefined, code, 401),
   publishableKeyNotAllowed: () =>
     invalid(
       'This API call cannot be made with a publishable API key. Please use a secret API key. You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys.',
       undefined,
       'secret_key_required',
       401,
+    ),
+  unsupportedVersion: (version: string, supported: readonly string[]) =>
+    invalid(
+      `The Stripe emulator does not speak API version ${version}: it answers only in ${supported.join(', ')} (the version stripe-node pins). Send that Stripe-Version, or none.`,
+      undefined,
+      undefined,
     ),
   rateLimited: () =>
     invalid(

@@ -7,6 +7,9 @@ import type { JsonObject, RequestInfo, StripeEvent } from './types';
 /** The API version events are rendered in (the one stripe-node 23.1.0 pins). */
 export const API_VERSION = '2026-10-28.endive';
 
+/** The versions the emulator answers in (a `Stripe-Version` header naming another is a 400). */
+export const API_VERSIONS: readonly string[] = [API_VERSION];
+
 export type EventListener = (event: StripeEvent) => void;
 
 export class EventLog {

@@ -1,14 +1,15 @@
 // The payment rules: PaymentMethods from test cards, the PaymentIntent state machine, charges,
 // 3-D Secure, captures, cancellations and refunds, and the events each change emits.
-import { createHash } from 'node:crypto';
-import { behaviorOf, brandOf, type CardBehavior, DECLINES, type Decline, declineOutcome, luhnValid, PAYMENT_METHOD_SHORTCUTS, successOutcome } from './cards';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
+import { behaviorOf, brandOf, displayBrandOf, type CardBehavior, DECLINES, type Decline, declineOutcome, luhnValid, PAYMENT_METHOD_SHORTCUTS, successOutcome } from './cards';
 import type { Clock } from './clock';
 import { ApiError, docUrl, errors } from './errors';
 import type { EventLog } from './events';
 import { newId, randomString } from './ids';
-import { formatAmount } from './money';
+import { formatAmount, isZeroDecimal } from './money';
 import type { Store } from './store';
 import type {
+  BalanceTransaction,
   BillingDetails,
   Charge,
   ConfirmationToken,
@@ -20,6 +21,7 @@ import type {
   PaymentMethod,
   Refund,
   RequestInfo,
+  Shipping,
 } from './types';
 
 export interface CardInput {
@@ -48,7 +50,7 @@ export interface CreatePaymentIntentInput {
   payment_method_types: string[];
   payment_method: PaymentMethod | null;
   setup_future_usage: string | null;
-  shipping: Json;
+  shipping: Shipping | null;
   statement_descriptor: string | null;
   statement_descriptor_suffix: string | null;
 }
@@ -61,13 +63,15 @@ export interface ConfirmOptions {
   receiptEmail?: string | null;
   captureMethod?: PaymentIntent['capture_method'];
   setupFutureUsage?: string | null;
-  shipping?: Json;
+  shipping?: Shipping | null;
+  /** Next actions for a client SDK (`use_stripe_sdk`) rather than a redirect to `return_url`. */
+  useStripeSdk?: boolean;
 }
 
 /** What a ConfirmationToken carries besides its card (Stripe.js sets these from `params`). */
 export interface ConfirmationTokenInput {
   returnUrl: string | null;
-  shipping: Json;
+  shipping: Shipping | null;
   setupFutureUsage: string | null;
   useStripeSdk: boolean;
 }
@@ -76,8 +80,9 @@ export interface ConfirmationTokenInput {
 export interface RedeemedToken {
   paymentMethod: PaymentMethod;
   returnUrl: string | null;
-  shipping: Json;
+  shipping: Shipping | null;
   setupFutureUsage: string | null;
+  useStripeSdk: boolean;
 }
 
 /** Stripe's ConfirmationTokens expire 12 hours after creation (the API reference's example object). */
@@ -105,6 +110,12 @@ function fingerprintOf(number: string): string {
   const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
   let out = '';
   for (let i = 0; i < 16; i++) out += alphabet[digest[i] % 62];
+  return out;
+}
+
+function digits(count: number): string {
+  let out = '';
+  for (let i = 0; i < count; i++) out += String(randomInt(10));
   return out;
 }
 
@@ -181,7 +192,7 @@ export class Payments {
           cvc_check: card.cvc ? 'unchecked' : null,
         },
         country: behavior.country,
-        display_brand: brand === 'amex' ? 'american_express' : brand,
+        display_brand: displayBrandOf(brand),
         exp_month: card.exp_month,
         exp_year: year,
         fingerprint: fingerprintOf(number),
@@ -195,6 +206,7 @@ export class Payments {
       },
       created: this.clock.nowSeconds(),
       customer: null,
+      customer_account: null,
       livemode: false,
       metadata,
       type: 'card',
@@ -228,13 +240,14 @@ export class Payments {
       expires_at: created + CONFIRMATION_TOKEN_TTL_SECONDS,
       livemode: false,
       mandate_data: null,
+      metadata: null,
       payment_intent: null,
       payment_method_options: null,
-      payment_method_preview: { allow_redisplay: 'unspecified', billing_details: pm.billing_details, card, customer: null, type: 'card' },
+      payment_method_preview: { allow_redisplay: 'unspecified', billing_details: pm.billing_details, card, customer: null, customer_account: null, type: 'card' },
       return_url: input.returnUrl,
       setup_future_usage: input.setupFutureUsage,
       setup_intent: null,
-      shipping: input.shipping,
+      shipping: input.shipping && { address: input.shipping.address, name: input.shipping.name, phone: input.shipping.phone },
       use_stripe_sdk: input.useStripeSdk,
     };
     this.store.confirmationTokens.insert(token);
@@ -270,6 +283,7 @@ export class Payments {
       card: { ...preview.card, fingerprint: fingerprintOf(number) },
       created: this.clock.nowSeconds(),
       customer: null,
+      customer_account: null,
       livemode: false,
       metadata: {},
       type: 'card',
@@ -278,7 +292,7 @@ export class Payments {
     this.store.setCardNumber(pm.id, number);
     token.payment_intent = pi.id;
     this.store.confirmationTokens.save(token);
-    return { paymentMethod: pm, returnUrl: token.return_url, shipping: token.shipping, setupFutureUsage: token.setup_future_usage };
+    return { paymentMethod: pm, returnUrl: token.return_url, shipping: token.shipping && { ...token.shipping, carrier: null, tracking_number: null }, setupFutureUsage: token.setup_future_usage, useStripeSdk: token.use_stripe_sdk };
   }
 
   isShortcut(ref: string): boolean {
@@ -310,6 +324,7 @@ export class Payments {
     const pi: PaymentIntent = {
       id,
       object: 'payment_intent',
+      allowed_payment_method_types: null,
       amount: input.amount,
       amount_capturable: 0,
       amount_details: { tip: {} },
@@ -325,10 +340,13 @@ export class Payments {
       created: this.clock.nowSeconds(),
       currency: input.currency,
       customer: null,
+      customer_account: null,
       description: input.description,
+      excluded_payment_method_types: null,
       last_payment_error: null,
       latest_charge: null,
       livemode: false,
+      managed_payments: null,
       metadata: input.metadata,
       next_action: null,
       on_behalf_of: null,
@@ -336,9 +354,9 @@ export class Payments {
       payment_method_configuration_details: null,
       payment_method_options: { card: { installments: null, mandate_options: null, network: null, request_three_d_secure: 'automatic' } },
       payment_method_types: input.payment_method_types,
+      payment_record: null,
       processing: null,
       receipt_email: input.receipt_email,
-      return_url: null,
       review: null,
       setup_future_usage: input.setup_future_usage,
       shipping: input.shipping,
@@ -396,7 +414,6 @@ export class Payments {
         'payment_intent_unexpected_state',
       );
     }
-    if (options.returnUrl !== undefined) pi.return_url = options.returnUrl;
     if (options.receiptEmail !== undefined) pi.receipt_email = options.receiptEmail;
     if (options.captureMethod !== undefined) pi.capture_method = options.captureMethod;
     if (options.setupFutureUsage !== undefined) pi.setup_future_usage = options.setupFutureUsage;
@@ -410,9 +427,14 @@ export class Payments {
       if (options.offSession || options.errorOnRequiresAction) return this.attemptCharge(pi, pm, card, request, false, DECLINES.authenticationRequired);
       pi.status = 'requires_action';
       // return_url rides along so the challenge page, opened outside Stripe.js, can send the shopper back.
-      const back = pi.return_url ? `&return_url=${encodeURIComponent(pi.return_url)}` : '';
-      const stripeJs = `${request.origin}/3ds/${pi.id}?client_secret=${encodeURIComponent(pi.client_secret)}${back}`;
-      pi.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: stripeJs, source: `src_${pi.id.slice(3)}` } };
+      const returnUrl = options.returnUrl ?? null;
+      const back = returnUrl ? `&return_url=${encodeURIComponent(returnUrl)}` : '';
+      const challenge = `${request.origin}/3ds/${pi.id}?client_secret=${encodeURIComponent(pi.client_secret)}${back}`;
+      // As on Stripe: a confirm with a return_url gets a redirect, unless it asked for a client SDK to act.
+      pi.next_action =
+        returnUrl && !options.useStripeSdk
+          ? { type: 'redirect_to_url', redirect_to_url: { return_url: returnUrl, url: challenge } }
+          : { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: challenge, source: `src_${pi.id.slice(3)}` } };
       this.store.paymentIntents.save(pi);
       this.events.emit('payment_intent.requires_action', pi, request);
       return { paymentIntent: pi, error: null };
@@ -462,7 +484,7 @@ export class Payments {
       const previous: JsonObject = { amount_captured: charge.amount_captured, captured: charge.captured, balance_transaction: charge.balance_transaction };
       charge.captured = true;
       charge.amount_captured = amount;
-      charge.balance_transaction = newId('txn');
+      charge.balance_transaction = this.recordBalanceTransaction('charge', amount, charge.currency, charge.id, charge.description);
       this.store.charges.save(charge);
       this.events.emit('charge.captured', charge, request, previous);
     }
@@ -531,20 +553,24 @@ export class Payments {
         'amount_too_large',
       );
     }
+    const refundId = newId('re');
     const refund: Refund = {
-      id: newId('re'),
+      id: refundId,
       object: 'refund',
       amount: value,
-      balance_transaction: newId('txn'),
+      balance_transaction: this.recordBalanceTransaction('refund', -value, charge.currency, refundId, `REFUND FOR CHARGE (${charge.description ?? 'Payment'})`),
       charge: charge.id,
       created: this.clock.nowSeconds(),
       currency: charge.currency,
+      customer: charge.customer,
+      customer_account: null,
       destination_details: {
-        card: { reference: null, reference_status: 'pending', reference_type: 'acquirer_reference_number', type: 'refund' },
+        card: { reference_status: 'pending', reference_type: 'acquirer_reference_number', type: 'refund' },
         type: 'card',
       },
       metadata,
       payment_intent: charge.payment_intent,
+      payment_method: charge.payment_method,
       reason,
       receipt_number: null,
       source_transfer_reversal: null,
@@ -565,13 +591,51 @@ export class Payments {
     refund.destination_details.card.reference_status = 'available';
     this.store.refunds.save(refund);
     // Stripe reports refund changes under both names; charge.refund.updated covers every method.
-    const previousRefund: JsonObject = { destination_details: { card: { reference: null, reference_status: 'pending' } } };
+    const previousRefund: JsonObject = { destination_details: { card: { reference_status: 'pending', reference_type: 'acquirer_reference_number', type: 'refund' }, type: 'card' } };
     this.events.emit('refund.updated', refund, request, previousRefund);
     this.events.emit('charge.refund.updated', refund, request, previousRefund);
     return refund;
   }
 
+  /** A balance transaction's funds become available on `available_on` (emulator clock). */
+  settleBalanceTransaction(txn: BalanceTransaction): void {
+    if (txn.status === 'pending' && this.clock.nowSeconds() >= txn.available_on) {
+      txn.status = 'available';
+      this.store.balanceTransactions.save(txn);
+    }
+  }
+
   // ---- internals ----
+
+  /**
+   * The balance transaction of a captured charge (Stripe's US card pricing, 2.9 % + 30¢, the fixed
+   * part only in currencies with cents) or of a refund (no fee returned). Funds become available
+   * two days later, as with Stripe's standard test-mode payout schedule.
+   */
+  private recordBalanceTransaction(type: 'charge' | 'refund', amount: number, currency: string, source: string, description: string | null): string {
+    const created = this.clock.nowSeconds();
+    const fee = type === 'charge' ? Math.round(amount * 0.029) + (isZeroDecimal(currency) ? 0 : 30) : 0;
+    const txn: BalanceTransaction = {
+      id: newId('txn'),
+      object: 'balance_transaction',
+      amount,
+      available_on: created + 2 * 86400,
+      balance_type: 'payments',
+      created,
+      currency,
+      description,
+      exchange_rate: null,
+      fee,
+      fee_details: fee > 0 ? [{ amount: fee, application: null, currency, description: 'Stripe processing fees', type: 'stripe_fee' }] : [],
+      net: amount - fee,
+      reporting_category: type,
+      source,
+      status: 'pending',
+      type,
+    };
+    this.store.balanceTransactions.insert(txn);
+    return txn.id;
+  }
 
   private authenticatingPaymentMethod(pi: PaymentIntent): PaymentMethod {
     if (pi.status !== 'requires_action') {
@@ -645,6 +709,8 @@ export class Payments {
     const succeeded = decline === null;
     const captured = succeeded && !manual;
     const id = newId('ch');
+    // The ECI of a fully authenticated 3-D Secure payment: 02 on Mastercard, 05 on the other networks.
+    const eci = pm.card.brand === 'mastercard' ? '02' : '05';
     return {
       id,
       object: 'charge',
@@ -654,7 +720,7 @@ export class Payments {
       application: null,
       application_fee: null,
       application_fee_amount: null,
-      balance_transaction: captured ? newId('txn') : null,
+      balance_transaction: captured ? this.recordBalanceTransaction('charge', pi.amount, pi.currency, id, pi.description) : null,
       billing_details: pm.billing_details,
       calculated_statement_descriptor: (pi.statement_descriptor ?? 'BRISK').slice(0, 22).toUpperCase(),
       captured,
@@ -677,13 +743,16 @@ export class Payments {
       payment_method_details: {
         card: {
           amount_authorized: succeeded ? pi.amount : null,
+          authorization_code: succeeded ? digits(6) : null,
           brand: pm.card.brand,
           checks: {
-            address_line1_check: pm.billing_details.address.line1 ? 'pass' : null,
-            address_postal_code_check: pm.billing_details.address.postal_code ? 'pass' : null,
-            cvc_check: decline?.cvcCheck ?? (pm.card.checks.cvc_check ? 'pass' : null),
+            // A check runs only on what the shopper gave; AVS and CVC test cards force its result.
+            address_line1_check: pm.billing_details.address.line1 ? (card.checks?.line1 ?? 'pass') : null,
+            address_postal_code_check: pm.billing_details.address.postal_code ? (card.checks?.postalCode ?? 'pass') : null,
+            cvc_check: pm.card.checks.cvc_check ? (decline?.cvcCheck ?? card.checks?.cvc ?? 'pass') : null,
           },
           country: pm.card.country,
+          electronic_commerce_indicator: authenticated ? eci : null,
           exp_month: pm.card.exp_month,
           exp_year: pm.card.exp_year,
           fingerprint: pm.card.fingerprint,
@@ -693,7 +762,12 @@ export class Payments {
           mandate: null,
           network: pm.card.brand,
           network_token: { used: false },
-          three_d_secure: authenticated ? { authentication_flow: 'challenge', result: 'authenticated', version: '2.2.0' } : null,
+          network_transaction_id: succeeded ? digits(15) : null,
+          regulated_status: 'unregulated',
+          three_d_secure: authenticated
+            ? { authentication_flow: 'challenge', electronic_commerce_indicator: eci, exemption_indicator: null, result: 'authenticated', result_reason: null, transaction_id: randomUUID(), version: '2.2.0' }
+            : null,
+          transaction_link_id: null,
           wallet: null,
         },
         type: 'card',
@@ -705,6 +779,7 @@ export class Payments {
       review: null,
       shipping: pi.shipping,
       source: null,
+      source_transfer: null,
       statement_descriptor: pi.statement_descriptor,
       statement_descriptor_suffix: pi.statement_descriptor_suffix,
       status: succeeded ? 'succeeded' : 'failed',

@@ -11,12 +11,13 @@ import { Api, type KeyKind } from './api';
 import { Clock } from './clock';
 import { handleControl, type ControlContext } from './control';
 import { ApiError, errors } from './errors';
-import { API_VERSION, EventLog } from './events';
+import { API_VERSION, API_VERSIONS, EventLog } from './events';
 import { type FaultRule, Faults, faultResponse, RateLimiter, ruleFails } from './faults';
 import { canonicalForm, type FormObject, emptyForm, parseForm, parseJsonObject } from './form';
 import { apiKeyFrom, CORS_HEADERS, delay, originOf, readBody, sendJson } from './http';
 import { Idempotency } from './idempotency';
 import { newRequestId, randomString } from './ids';
+import { Customers } from './customers';
 import { Payments } from './payments';
 import { Store } from './store';
 import { handleStripeJsRequest } from './stripejs';
@@ -69,6 +70,7 @@ class Emulator {
   readonly events: EventLog;
   readonly webhooks: Webhooks;
   readonly payments: Payments;
+  readonly customers: Customers;
   readonly api: Api;
   readonly idempotency: Idempotency;
   readonly faults = new Faults();
@@ -102,7 +104,8 @@ class Emulator {
     this.events.onEvent((event) => this.webhooks.dispatch(event));
     for (const endpoint of opts.webhookEndpoints ?? []) this.webhooks.registerEndpoint(endpoint);
     this.payments = new Payments(this.store, this.events, this.clock);
-    this.api = new Api(this.store, this.payments);
+    this.customers = new Customers(this.store, this.events, this.clock);
+    this.api = new Api(this.store, this.payments, this.customers, this.webhooks);
     this.idempotency = new Idempotency(this.store, this.clock);
     this.initialRateLimit = opts.rateLimitPerSecond ?? 0;
     this.rateLimiter = new RateLimiter(this.initialRateLimit);
@@ -197,6 +200,11 @@ class Emulator {
     if (apiKey === this.secretKey) keyKind = 'secret';
     else if (apiKey === this.publishableKey) keyKind = 'publishable';
     else return fail(errors.invalidApiKey(apiKey));
+
+    // Objects are rendered in the pinned version only: a request pinning another one is refused
+    // by name rather than answered in a shape it did not ask for.
+    const version = req.headers['stripe-version'];
+    if (typeof version === 'string' && version !== '' && !API_VERSIONS.includes(version)) return fail(errors.unsupportedVersion(version, API_VERSIONS));
 
     const headerKey = req.headers['idempotency-key'];
     const idempotencyKey = method === 'POST' && typeof headerKey === 'string' ? headerKey : null;
@@ -313,7 +321,7 @@ class Emulator {
     if (key === null || key === '') return errors.noApiKey();
     if (sameSecret(key, this.secretKey)) return null;
     if (sameSecret(key, this.publishableKey)) return errors.publishableKeyNotAllowed();
-    return errors.invalidApiKey(key);
+    return errors.invalidApiKey(key, 'api_key_invalid');
   }
 
   // ---- POST /3ds/:pi/complete|fail ----
@@ -338,13 +346,24 @@ class Emulator {
       const body = contentType.includes('json') ? parseJsonObject(raw) : parseForm(raw);
       const fromQuery = new URLSearchParams(query).get('client_secret');
       const secret = typeof body.client_secret === 'string' ? body.client_secret : fromQuery;
+      const request: RequestInfo = { id: requestId, idempotencyKey: null, origin: originOf(req, this.url) };
+      const si = id.startsWith('seti_') ? this.store.setupIntents.get(id) : undefined;
+      if (si) {
+        // A SetupIntent's challenge (saving a 3-D Secure card).
+        if (secret !== si.client_secret) {
+          throw errors.invalid('The client_secret provided does not match the client_secret associated with the SetupIntent.', 'client_secret', 'setup_intent_invalid_parameter');
+        }
+        this.customers.authenticate(si, action === 'complete', request);
+        const { metadata: _hiddenSetup, ...setupView } = si;
+        sendJson(res, 200, JSON.stringify(setupView), headers);
+        return;
+      }
       const pi = this.store.paymentIntents.get(id);
       if (!pi) throw errors.resourceMissing('payment_intent', id, 'intent');
       if (!secret) throw errors.missingParam('client_secret');
       if (secret !== pi.client_secret) {
         throw errors.invalid('The client_secret provided does not match the client_secret associated with the PaymentIntent.', 'client_secret', 'payment_intent_invalid_parameter');
       }
-      const request: RequestInfo = { id: requestId, idempotencyKey: null, origin: originOf(req, this.url) };
       if (action === 'complete') this.payments.completeAuthentication(pi, request);
       else this.payments.failAuthentication(pi, request);
       // A decline after authentication is recorded on the PaymentIntent (last_payment_error), as Stripe.js reports it.

@@ -6,9 +6,9 @@
 import { appendFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Charge, ConfirmationToken, IdempotencyEntry, PaymentIntent, PaymentMethod, Refund, Stored, StripeEvent, WebhookEndpoint } from './types';
+import type { BalanceTransaction, Charge, ConfirmationToken, Customer, IdempotencyEntry, PaymentIntent, PaymentMethod, Refund, SetupIntent, Stored, StripeEvent, WebhookEndpoint } from './types';
 
-type CollectionKind = 'payment_intent' | 'payment_method' | 'charge' | 'refund' | 'event' | 'confirmation_token';
+type CollectionKind = 'payment_intent' | 'payment_method' | 'charge' | 'refund' | 'event' | 'confirmation_token' | 'balance_transaction' | 'customer' | 'setup_intent';
 type RecordKind = CollectionKind | 'card' | 'endpoint' | 'endpoint_deleted' | 'idempotency' | 'idempotency_deleted' | 'meta';
 
 interface JournalRecord {
@@ -34,6 +34,9 @@ interface Snapshot {
   events: StripeEvent[];
   card_numbers: Record<string, string>;
   confirmation_tokens?: ConfirmationToken[];
+  balance_transactions?: BalanceTransaction[];
+  customers?: Customer[];
+  setup_intents?: SetupIntent[];
   webhook_endpoints: WebhookEndpoint[];
   idempotency: IdempotencyEntry[];
 }
@@ -107,6 +110,9 @@ export class Store {
   readonly refunds: Collection<Refund>;
   readonly events: Collection<StripeEvent>;
   readonly confirmationTokens: Collection<ConfirmationToken>;
+  readonly balanceTransactions: Collection<BalanceTransaction>;
+  readonly customers: Collection<Customer>;
+  readonly setupIntents: Collection<SetupIntent>;
   /** Full card numbers by PaymentMethod id: they decide a test card's behaviour and are never returned. */
   readonly cardNumbers = new Map<string, string>();
   readonly endpoints = new Map<string, WebhookEndpoint>();
@@ -130,6 +136,9 @@ export class Store {
     this.refunds = new Collection<Refund>('refund', onChange);
     this.events = new Collection<StripeEvent>('event', onChange);
     this.confirmationTokens = new Collection<ConfirmationToken>('confirmation_token', onChange);
+    this.balanceTransactions = new Collection<BalanceTransaction>('balance_transaction', onChange);
+    this.customers = new Collection<Customer>('customer', onChange);
+    this.setupIntents = new Collection<SetupIntent>('setup_intent', onChange);
   }
 
   get persistent(): boolean {
@@ -177,6 +186,9 @@ export class Store {
     this.refunds.clear();
     this.events.clear();
     this.confirmationTokens.clear();
+    this.balanceTransactions.clear();
+    this.customers.clear();
+    this.setupIntents.clear();
     this.cardNumbers.clear();
     this.idempotency.clear();
     this.pending.clear();
@@ -286,6 +298,9 @@ export class Store {
       events: [...this.events.all()],
       card_numbers: Object.fromEntries(this.cardNumbers),
       confirmation_tokens: [...this.confirmationTokens.all()],
+      balance_transactions: [...this.balanceTransactions.all()],
+      customers: [...this.customers.all()],
+      setup_intents: [...this.setupIntents.all()],
       webhook_endpoints: [...this.endpoints.values()],
       idempotency: [...this.idempotency.values()].filter((e) => e.state === 'done' && now - e.createdAt < 24 * 3600_000),
     };
@@ -307,6 +322,9 @@ export class Store {
     for (const o of s.events ?? []) this.events.load(o);
     for (const [id, number] of Object.entries(s.card_numbers ?? {})) this.cardNumbers.set(id, number);
     for (const o of s.confirmation_tokens ?? []) this.confirmationTokens.load(o);
+    for (const o of s.balance_transactions ?? []) this.balanceTransactions.load(o);
+    for (const o of s.customers ?? []) this.customers.load(o);
+    for (const o of s.setup_intents ?? []) this.setupIntents.load(o);
     for (const e of s.webhook_endpoints ?? []) this.endpoints.set(e.id, e);
     for (const e of s.idempotency ?? []) this.idempotency.set(e.id, e);
   }
@@ -325,6 +343,12 @@ export class Store {
         return this.events.load(record.v as StripeEvent);
       case 'confirmation_token':
         return this.confirmationTokens.load(record.v as ConfirmationToken);
+      case 'balance_transaction':
+        return this.balanceTransactions.load(record.v as BalanceTransaction);
+      case 'customer':
+        return this.customers.load(record.v as Customer);
+      case 'setup_intent':
+        return this.setupIntents.load(record.v as SetupIntent);
       case 'card': {
         const v = record.v as { id: string; number: string };
         this.cardNumbers.set(v.id, v.number);

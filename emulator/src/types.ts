@@ -23,6 +23,15 @@ export interface BillingDetails {
 }
 
 export type CardBrand = 'amex' | 'diners' | 'discover' | 'jcb' | 'mastercard' | 'unionpay' | 'visa' | 'unknown';
+
+/** Stripe's `shipping` hash: every field present, unset ones null. */
+export interface Shipping {
+  address: Address;
+  carrier: string | null;
+  name: string;
+  phone: string | null;
+  tracking_number: string | null;
+}
 export type CardFunding = 'credit' | 'debit' | 'prepaid' | 'unknown';
 
 export interface CardChecks {
@@ -56,6 +65,7 @@ export interface PaymentMethod {
   card: PaymentMethodCard;
   created: number;
   customer: string | null;
+  customer_account: null;
   livemode: false;
   metadata: Metadata;
   type: 'card';
@@ -82,14 +92,14 @@ export interface PaymentError {
   payment_method_type?: 'card';
 }
 
-export interface NextAction {
-  type: 'use_stripe_sdk';
-  use_stripe_sdk: { type: 'three_d_secure_redirect'; stripe_js: string; source: string };
-}
+export type NextAction =
+  | { type: 'use_stripe_sdk'; use_stripe_sdk: { type: 'three_d_secure_redirect'; stripe_js: string; source: string } }
+  | { type: 'redirect_to_url'; redirect_to_url: { return_url: string | null; url: string } };
 
 export interface PaymentIntent {
   id: string;
   object: 'payment_intent';
+  allowed_payment_method_types: null;
   amount: number;
   amount_capturable: number;
   amount_details: { tip: Record<string, never> };
@@ -105,10 +115,13 @@ export interface PaymentIntent {
   created: number;
   currency: string;
   customer: string | null;
+  customer_account: null;
   description: string | null;
+  excluded_payment_method_types: null;
   last_payment_error: PaymentError | null;
   latest_charge: string | null;
   livemode: false;
+  managed_payments: null;
   metadata: Metadata;
   next_action: NextAction | null;
   on_behalf_of: null;
@@ -116,13 +129,12 @@ export interface PaymentIntent {
   payment_method_configuration_details: null;
   payment_method_options: { card: { installments: null; mandate_options: null; network: null; request_three_d_secure: string } };
   payment_method_types: string[];
+  payment_record: null;
   processing: null;
   receipt_email: string | null;
-  /** Not a Stripe field: where the shopper returns after a redirect (stored at confirm). */
-  return_url: string | null;
   review: null;
   setup_future_usage: string | null;
-  shipping: Json;
+  shipping: Shipping | null;
   source: null;
   statement_descriptor: string | null;
   statement_descriptor_suffix: string | null;
@@ -137,6 +149,7 @@ export interface PaymentMethodPreview {
   billing_details: BillingDetails;
   card: Omit<PaymentMethodCard, 'fingerprint'>;
   customer: string | null;
+  customer_account: null;
   type: 'card';
 }
 
@@ -147,6 +160,7 @@ export interface ConfirmationToken {
   expires_at: number;
   livemode: false;
   mandate_data: Json;
+  metadata: null;
   /** The PaymentIntent this token confirmed, once used (single use). */
   payment_intent: string | null;
   payment_method_options: Json;
@@ -154,7 +168,8 @@ export interface ConfirmationToken {
   return_url: string | null;
   setup_future_usage: string | null;
   setup_intent: null;
-  shipping: Json;
+  /** A token's shipping has no carrier or tracking number (nothing has shipped yet). */
+  shipping: Omit<Shipping, 'carrier' | 'tracking_number'> | null;
   use_stripe_sdk: boolean;
 }
 
@@ -172,9 +187,11 @@ export interface ChargeOutcome {
 
 export interface ChargeCardDetails {
   amount_authorized: number | null;
+  authorization_code: string | null;
   brand: CardBrand;
   checks: CardChecks;
   country: string;
+  electronic_commerce_indicator: string | null;
   exp_month: number;
   exp_year: number;
   fingerprint: string;
@@ -184,7 +201,18 @@ export interface ChargeCardDetails {
   mandate: null;
   network: string;
   network_token: { used: boolean };
-  three_d_secure: { authentication_flow: 'challenge'; result: 'authenticated'; version: string } | null;
+  network_transaction_id: string | null;
+  regulated_status: 'unregulated';
+  three_d_secure: {
+    authentication_flow: 'challenge';
+    electronic_commerce_indicator: string;
+    exemption_indicator: null;
+    result: 'authenticated';
+    result_reason: null;
+    transaction_id: string;
+    version: string;
+  } | null;
+  transaction_link_id: null;
   wallet: null;
 }
 
@@ -223,8 +251,9 @@ export interface Charge {
   receipt_url: string;
   refunded: boolean;
   review: null;
-  shipping: Json;
+  shipping: Shipping | null;
   source: null;
+  source_transfer: null;
   statement_descriptor: string | null;
   statement_descriptor_suffix: string | null;
   status: 'succeeded' | 'failed' | 'pending';
@@ -240,17 +269,96 @@ export interface Refund {
   charge: string;
   created: number;
   currency: string;
+  customer: string | null;
+  customer_account: null;
   destination_details: {
-    card: { reference: string | null; reference_status: 'pending' | 'available'; reference_type: string; type: 'refund' };
+    /** `reference` appears once the acquirer reports it (Stripe omits it while pending). */
+    card: { reference?: string; reference_status: 'pending' | 'available'; reference_type: string; type: 'refund' };
     type: 'card';
   };
   metadata: Metadata;
   payment_intent: string;
+  payment_method: string | null;
   reason: string | null;
   receipt_number: null;
   source_transfer_reversal: null;
   status: 'pending' | 'succeeded' | 'failed' | 'canceled';
   transfer_reversal: null;
+}
+
+export interface BalanceTransaction {
+  id: string;
+  object: 'balance_transaction';
+  amount: number;
+  available_on: number;
+  balance_type: 'payments';
+  created: number;
+  currency: string;
+  description: string | null;
+  exchange_rate: null;
+  fee: number;
+  fee_details: { amount: number; application: null; currency: string; description: string; type: 'stripe_fee' }[];
+  net: number;
+  reporting_category: 'charge' | 'refund';
+  source: string;
+  status: 'pending' | 'available';
+  type: 'charge' | 'refund';
+}
+
+export interface Customer {
+  id: string;
+  object: 'customer';
+  address: Address | null;
+  balance: number;
+  created: number;
+  currency: null;
+  default_source: null;
+  delinquent: boolean;
+  description: string | null;
+  discount: null;
+  email: string | null;
+  invoice_prefix: string;
+  invoice_settings: { custom_fields: null; default_payment_method: string | null; footer: null; rendering_options: null };
+  livemode: false;
+  metadata: Metadata;
+  name: string | null;
+  next_invoice_sequence: number;
+  phone: string | null;
+  preferred_locales: string[];
+  shipping: Shipping | null;
+  tax_exempt: 'none';
+  test_clock: null;
+}
+
+export type SetupIntentStatus = 'requires_payment_method' | 'requires_confirmation' | 'requires_action' | 'processing' | 'canceled' | 'succeeded';
+
+export interface SetupIntent {
+  id: string;
+  object: 'setup_intent';
+  allowed_payment_method_types: null;
+  application: null;
+  automatic_payment_methods: { allow_redirects: 'always'; enabled: boolean } | null;
+  cancellation_reason: 'abandoned' | 'duplicate' | 'requested_by_customer' | null;
+  client_secret: string;
+  created: number;
+  customer: string | null;
+  description: string | null;
+  excluded_payment_method_types: null;
+  flow_directions: null;
+  last_setup_error: PaymentError | null;
+  latest_attempt: null;
+  livemode: false;
+  mandate: null;
+  metadata: Metadata;
+  next_action: NextAction | null;
+  on_behalf_of: null;
+  payment_method: string | null;
+  payment_method_configuration_details: null;
+  payment_method_options: { card: { mandate_options: null; network: null; request_three_d_secure: 'automatic' } };
+  payment_method_types: string[];
+  single_use_mandate: null;
+  status: SetupIntentStatus;
+  usage: 'off_session' | 'on_session';
 }
 
 export interface StripeEvent {
@@ -271,8 +379,12 @@ export interface WebhookEndpoint {
   url: string;
   secret: string;
   enabled_events: string[];
-  status: 'enabled';
+  status: 'enabled' | 'disabled';
   created: number;
+  /** Set through /v1/webhook_endpoints (absent on endpoints saved before it existed). */
+  api_version?: string | null;
+  description?: string | null;
+  metadata?: Metadata;
 }
 
 /** Who asked for a change: becomes an event's `request`. */

@@ -5,9 +5,9 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { CancelTimer, Clock } from './clock';
-import { newId } from './ids';
+import { newId, randomString } from './ids';
 import type { Store } from './store';
-import type { StripeEvent, WebhookEndpoint } from './types';
+import type { JsonObject, Metadata, StripeEvent, WebhookEndpoint } from './types';
 
 export type WebhookMode = 'normal' | 'duplicate' | 'shuffle' | 'hold';
 export const WEBHOOK_MODES: readonly WebhookMode[] = ['normal', 'duplicate', 'shuffle', 'hold'];
@@ -60,6 +60,7 @@ export function signPayload(payload: string, secret: string, timestamp: number):
 }
 
 export function endpointWants(endpoint: WebhookEndpoint, type: string): boolean {
+  if (endpoint.status === 'disabled') return false;
   return endpoint.enabled_events.some(
     (pattern) => pattern === '*' || pattern === type || (pattern.endsWith('.*') && type.startsWith(pattern.slice(0, -1))),
   );
@@ -80,6 +81,38 @@ export class Webhooks {
     private readonly clock: Clock,
     private readonly options: WebhookOptions,
   ) {}
+
+  /** Stripe's view of an endpoint (the secret only where the caller asks for it: on creation). */
+  static view(endpoint: WebhookEndpoint, withSecret = false): JsonObject {
+    const { secret, ...rest } = endpoint;
+    return {
+      ...rest,
+      api_version: endpoint.api_version ?? null,
+      application: null,
+      description: endpoint.description ?? null,
+      livemode: false,
+      metadata: endpoint.metadata ?? {},
+      ...(withSecret ? { secret } : {}),
+    };
+  }
+
+  /** POST /v1/webhook_endpoints: a new endpoint with its own fresh signing secret, as on Stripe. */
+  createEndpoint(input: { url: string; enabled_events: string[]; description: string | null; metadata: Metadata; api_version: string | null }): WebhookEndpoint {
+    const endpoint: WebhookEndpoint = {
+      id: newId('we'),
+      object: 'webhook_endpoint',
+      url: input.url,
+      secret: `whsec_${randomString(32)}`,
+      enabled_events: input.enabled_events,
+      status: 'enabled',
+      created: this.clock.nowSeconds(),
+      api_version: input.api_version,
+      description: input.description,
+      metadata: input.metadata,
+    };
+    this.store.saveEndpoint(endpoint);
+    return endpoint;
+  }
 
   registerEndpoint(input: { url: string; secret?: string; enabled_events?: string[] }): WebhookEndpoint {
     const secret = input.secret ?? this.options.defaultSecret;

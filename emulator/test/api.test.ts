@@ -30,10 +30,10 @@ describe('request ids, routes and CORS', () => {
   });
 
   test('unknown /v1 route → 404 invalid_request_error', async () => {
-    const res = await h.raw('POST', '/v1/customers', { body: 'email=a@b.c' });
+    const res = await h.raw('POST', '/v1/invoices', { body: 'customer=cus_x' });
     expect(res.status).toBe(404);
     expect(res.json.error).toMatchObject({ type: 'invalid_request_error' });
-    expect(String(res.json.error?.message)).toContain('Unrecognized request URL (POST: /v1/customers)');
+    expect(String(res.json.error?.message)).toContain('Unrecognized request URL (POST: /v1/invoices)');
     expect((await h.raw('DELETE', '/v1/payment_intents')).status).toBe(404);
     const outside = await h.raw('GET', '/definitely/not/here');
     expect(outside.status).toBe(404);

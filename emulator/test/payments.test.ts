@@ -172,23 +172,23 @@ describe('cards that decline', () => {
 describe('3-D Secure', () => {
   test.each(['4000002500003155', '4000002760003184'])('%s requires action, then complete → succeeded', async (number) => {
     const pm = await cardPaymentMethod(number);
-    const pi = await stripe.paymentIntents.create({
-      amount: 3000,
-      currency: 'eur',
-      payment_method: pm.id,
-      confirm: true,
-      return_url: 'http://localhost:3000/checkout/return',
-    });
+    const returnUrl = 'http://localhost:3000/checkout/return';
+    const pi = await stripe.paymentIntents.create({ amount: 3000, currency: 'eur', payment_method: pm.id, confirm: true, return_url: returnUrl });
     expect(pi.status).toBe('requires_action');
     expect(pi.latest_charge).toBeNull();
-    expect(pi.next_action).toEqual({
+    // Confirmed on the server with a return_url: Stripe answers a redirect to the challenge.
+    const challenge = `${h.emu.url}/3ds/${pi.id}?client_secret=${encodeURIComponent(pi.client_secret as string)}&return_url=${encodeURIComponent(returnUrl)}`;
+    expect(pi.next_action).toEqual({ type: 'redirect_to_url', redirect_to_url: { return_url: returnUrl, url: challenge } });
+    expect(pi).not.toHaveProperty('return_url');
+    // Asking for a client SDK to handle it gives use_stripe_sdk instead.
+    const sdk = await stripe.paymentIntents.create({ amount: 3000, currency: 'eur', payment_method: pm.id, confirm: true, return_url: returnUrl, use_stripe_sdk: true });
+    expect(sdk.next_action).toEqual({
       type: 'use_stripe_sdk',
       use_stripe_sdk: expect.objectContaining({
         type: 'three_d_secure_redirect',
-        stripe_js: `${h.emu.url}/3ds/${pi.id}?client_secret=${encodeURIComponent(pi.client_secret as string)}&return_url=${encodeURIComponent('http://localhost:3000/checkout/return')}`,
+        stripe_js: `${h.emu.url}/3ds/${sdk.id}?client_secret=${encodeURIComponent(sdk.client_secret as string)}&return_url=${encodeURIComponent(returnUrl)}`,
       }),
     });
-    expect((pi as unknown as { return_url: string }).return_url).toBe('http://localhost:3000/checkout/return');
 
     const done = await threeDSecure(pi.id, 'complete', pi.client_secret as string);
     expect(done.status).toBe(200);
