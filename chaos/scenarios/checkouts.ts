@@ -81,7 +81,7 @@ export const checkoutsScenario: Scenario = {
     await killer.stop();
     await stripe.control('/faults', undefined, 'DELETE');
     // The living server — nothing in this process — must converge on its own.
-    const drain = await waitForConvergence({ appUrl: () => app.url, stripe, since, lastStart, afterRestartMs: killer.kills > 0 ? 95_000 : 0, maxMs: ctx.quick ? 150_000 : 240_000 });
+    const drain = await waitForConvergence({ appUrl: () => app.url, stripe, since, lastStart, afterRestartMs: killer.kills > 0 ? 95_000 : 0, maxMs: ctx.quick ? 150_000 : 900_000 });
     await app.stop();
 
     const database = await openForChecks({ dataDir });

@@ -315,7 +315,7 @@ function makeStaleTabs(variant: Variant): Scenario {
         // run on what the killed servers left (older than its 30 s), at least 95 s after the
         // last restart. No job runs in this process: a bug in the app's jobs stays visible.
         const lastStart = Date.now();
-        const drain = await waitForConvergence({ appUrl: () => app.url, stripe, since, lastStart, afterRestartMs: 95_000, maxMs: ctx.quick ? 150_000 : 240_000 });
+        const drain = await waitForConvergence({ appUrl: () => app.url, stripe, since, lastStart, afterRestartMs: 95_000, maxMs: ctx.quick ? 150_000 : 900_000 });
         const drainSeconds = drain.seconds;
         await app.stop();
 
