@@ -7,7 +7,7 @@ import { testDbKind } from '@/tests/helpers/db';
 import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart } from '@/lib/cart/cart';
 import { applyPaymentIntent } from '@/lib/orders/apply';
-import type { StripeGateway } from '@/lib/stripe/gateway';
+import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 import { cardToken } from '@/tests/helpers/payments';
 import { startPayment } from './start-payment';
 import { coalescedRetrieve, loadOrderForShopper, ORDER_DETAILS_DAYS, orderDetailsExpired, REUSE_MS } from './order-view';
@@ -120,6 +120,35 @@ describe(`order page (${testDbKind})`, () => {
     expect(view).toMatchObject({ settled: false, cartJustCleared: false, order: { status: 'pending' }, lastAttempt: { status: 'requires_payment_method' } });
     expect(view?.lastAttempt?.failureMessage).toMatch(/declined/i);
     expect(await cartLines(c.cartId)).toBe(2);
+  });
+
+  it('while Stripe is not answering, shows the order from our records and says so; any other failure is not passed off as that', async () => {
+    const c = await checkedOut();
+    const down = { retrievePaymentIntent: async () => { throw new StripeUnavailableError('timeout', 'timeout'); } } as unknown as StripeGateway;
+    const view = await loadOrderForShopper(database.prisma, down, c.orderToken);
+    expect(view).toMatchObject({ stripeUnavailable: true, settled: false, order: { status: 'pending', total: c.amount }, lastAttempt: { status: 'requires_action' } });
+    expect(view?.order.items).toHaveLength(2);
+    const broken = { retrievePaymentIntent: async () => { throw new TypeError('bug'); } } as unknown as StripeGateway;
+    await expect(loadOrderForShopper(database.prisma, broken, c.orderToken)).rejects.toThrow('bug');
+    expect((await loadOrderForShopper(database.prisma, gateway, c.orderToken))?.stripeUnavailable).toBe(false);
+  });
+
+  it('a declined order\'s page shows the decline from our records, without asking Stripe', async () => {
+    const added = await addToCart(database.prisma, null, { productId: products[0].id, quantity: 1 });
+    if (!added.ok) throw new Error(added.error);
+    const cart = await getCart(database.prisma, added.cartId);
+    const r = await startPayment({ prisma: database.prisma, gateway }, added.cartId, {
+      email: 'declined-view@example.com', name: 'Grace Hopper', addressLine1: '1 Compiler Way', city: 'Arlington', postalCode: '22201', country: 'US', expectedAmount: cart.subtotal,
+      confirmationToken: await cardToken(stripe, 'pm_card_chargeDeclined'),
+    });
+    if (r.kind !== 'declined' || !r.orderToken) throw new Error(r.kind);
+    let calls = 0;
+    const counting = { retrievePaymentIntent: (id: string) => (calls++, gateway.retrievePaymentIntent(id)) } as unknown as StripeGateway;
+    for (let i = 0; i < 3; i++) {
+      const view = await loadOrderForShopper(database.prisma, counting, r.orderToken);
+      expect(view).toMatchObject({ settled: false, stripeUnavailable: false, order: { status: 'pending' }, lastAttempt: { status: 'requires_payment_method', failureMessage: 'Your card was declined.' } });
+    }
+    expect(calls).toBe(0);
   });
 
   it('finds nothing for a malformed or unknown token', async () => {

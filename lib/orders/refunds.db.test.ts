@@ -7,7 +7,7 @@ import { StripeUnavailableError } from '@/lib/stripe/errors';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 import { createTestDatabase } from '@/tests/helpers/db';
 import { createOrderFixture, fakePaymentIntent, fakeRefund } from '@/tests/helpers/payments';
-import { applyPaymentIntent } from './apply';
+import { applyChargeRefunds, applyPaymentIntent } from './apply';
 import { refundIdempotencyKey, refundPlan, requestRefund } from './refunds';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -155,5 +155,39 @@ describe('requestRefund', () => {
     expect(calls).toHaveLength(1);
     // The failed refund does not count: the next one, #2, may have the full amount.
     expect(await refundPlan(prisma, o.orderId)).toMatchObject({ refundable: 3000, nextRefundNumber: 2 });
+  });
+
+  it('a confirmation whose number a Dashboard refund took meanwhile is stale, even for the same amount: nothing more is refunded', async () => {
+    const prisma = database.prisma;
+    const { gateway, calls } = scripted(succeeds());
+    const o = await paidOrder();
+    expect(await refundPlan(prisma, o.orderId)).toMatchObject({ nextRefundNumber: 1 });
+    // While the admin looks at the confirmation for refund #1 of 500, someone refunds 500 in
+    // Stripe's Dashboard; its webhook records it, and it takes number 1.
+    const paidPi = fakePaymentIntent({ id: o.pi, orderId: o.orderId, attempt: 1, amount: o.total, status: 'succeeded', amountRefunded: 500 });
+    await applyChargeRefunds(prisma, { paymentIntent: paidPi, refunds: [fakeRefund({ id: 're_dashboard_1', paymentIntentId: o.pi, amount: 500 })] }, { source: 'webhook' });
+    expect(await prisma.refund.findFirstOrThrow({ where: { orderId: o.orderId } })).toMatchObject({ refundNumber: 1, amount: 500, stripeRefundId: 're_dashboard_1' });
+    expect(await requestRefund(prisma, gateway, { ...who, orderId: o.orderId, amount: 500, refundNumber: 1 })).toMatchObject({ kind: 'stale' });
+    expect(calls).toEqual([]);
+    expect(await prisma.order.findUniqueOrThrow({ where: { id: o.orderId } })).toMatchObject({ amountRefunded: 500 });
+  });
+
+  it('confirming again after the refund succeeded keeps it succeeded (Stripe replays its first, pending, answer)', async () => {
+    const prisma = database.prisma;
+    // Stripe answers the key with its first answer (same refund, "pending") every time.
+    const { gateway, calls } = scripted((c) => succeeds('pending')(c, 1));
+    const o = await paidOrder();
+    const first = await requestRefund(prisma, gateway, { ...who, orderId: o.orderId, amount: 800, refundNumber: 1 });
+    expect(first).toMatchObject({ kind: 'ok', status: 'pending' });
+    const stripeRefundId = first.kind === 'ok' ? first.stripeRefundId : '';
+    // The webhook says it succeeded.
+    const refunded = fakePaymentIntent({ id: o.pi, orderId: o.orderId, attempt: 1, amount: o.total, status: 'succeeded', amountRefunded: 800 });
+    await applyChargeRefunds(prisma, { paymentIntent: refunded, refunds: [fakeRefund({ id: stripeRefundId, paymentIntentId: o.pi, amount: 800 })] }, { source: 'webhook' });
+    expect(await prisma.refund.findFirstOrThrow({ where: { orderId: o.orderId } })).toMatchObject({ status: 'succeeded' });
+    // A late second click on the same confirmation: the same refund, still succeeded.
+    expect(await requestRefund(prisma, gateway, { ...who, orderId: o.orderId, amount: 800, refundNumber: 1 })).toMatchObject({ kind: 'ok', reused: true, stripeRefundId });
+    expect(calls.map((c) => c.key)).toEqual([`brisk:refund:${o.orderId}:1`, `brisk:refund:${o.orderId}:1`]);
+    expect(await prisma.refund.findFirstOrThrow({ where: { orderId: o.orderId } })).toMatchObject({ status: 'succeeded', stripeRefundId });
+    expect(await prisma.order.findUniqueOrThrow({ where: { id: o.orderId } })).toMatchObject({ status: 'partially_refunded', amountRefunded: 800 });
   });
 });

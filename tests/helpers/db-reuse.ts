@@ -19,8 +19,11 @@ export function reusedDatabaseUrl(): string {
   if (!base) throw new Error('TEST_DB_KIND=postgres needs TEST_DATABASE_URL');
   const url = new URL(base);
   // One per module and test runner: two modules' runs side by side must not share (or drop) one.
+  // Named after TEST_DATABASE_URL's database, so runs given different databases (people sharing
+  // one server, each with their own prefix) never drop each other's.
   const tag = (process.env.STRYKER_MODULE ?? 'any').replace(/[^a-z0-9]/gi, '_').toLowerCase();
-  url.pathname = `/brisk_mutation_${tag}_${process.env.STRYKER_MUTATOR_WORKER ?? 'x'}`;
+  const prefix = url.pathname.slice(1).replace(/[^a-z0-9_]/gi, '_').toLowerCase() || 'brisk';
+  url.pathname = `/${prefix}_mutation_${tag}_${process.env.STRYKER_MUTATOR_WORKER ?? 'x'}`;
   return url.toString();
 }
 
