@@ -3,6 +3,7 @@
 // active stock hold still holds, a running lockout still locks, and unfinished work is kept.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSession, KNOWN_ADDRESS_MS, validateSession } from '@/lib/admin/auth';
+import { ConfigError, parseConfig } from '@/lib/config';
 import { recordStripeEvent, type EventGateway } from '@/lib/orders/stripe-events';
 import type { Stripe } from '@/lib/stripe/client';
 import { createTestDatabase } from '@/tests/helpers/db';
@@ -99,8 +100,15 @@ it('removes exactly the old rows and keeps what dedup, sign-in, stock and lockou
   expect(Object.values(await pruneOldRows(prisma)).every((n) => n === 0)).toBe(true);
 });
 
-it('refuses a retention shorter than Stripe redelivers', async () => {
+it('refuses a retention shorter than Stripe redelivers, at start-up and in the job', async () => {
+  expect(() => parseConfig({ STRIPE_EVENT_RETENTION_DAYS: '3' })).toThrow(ConfigError);
+  expect(() => parseConfig({ STRIPE_EVENT_RETENTION_DAYS: '3' })).toThrow(/STRIPE_EVENT_RETENTION_DAYS must be at least 4/);
+  expect(() => parseConfig({ JOB_RETENTION_DAYS: '0' })).toThrow(/JOB_RETENTION_DAYS/);
+  expect(() => parseConfig({ PRUNE_CRON: 'hourly' })).toThrow(/PRUNE_CRON/);
+  const cfg = parseConfig({});
+  expect([cfg.STRIPE_EVENT_RETENTION_DAYS, cfg.JOB_RETENTION_DAYS, cfg.PRUNE_CRON]).toEqual([DEFAULT_RETENTION.stripeEventDays, DEFAULT_RETENTION.jobDays, undefined]);
   await expect(pruneOldRows(database.prisma, { stripeEventDays: 3, jobDays: 7 })).rejects.toThrow();
+  expect(await database.prisma.stripeEvent.count()).toBeGreaterThan(0);
 });
 
 it('has pg-boss delete finished jobs older than the job retention, and keep the rest', async () => {
