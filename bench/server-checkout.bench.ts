@@ -47,9 +47,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import pg from 'pg';
 import { actionIds, prepareDatabase } from '../chaos/lib/harness';
-import { createTokenInBrowser } from '../chaos/lib/shopper';
 import { cleanupAll, createDatabase, onCleanup, portFrom, root, runDir, sleep, startApp, startEmulatorProcess, type Child } from './lib/app-process';
-import { LoopbackBrowser } from './lib/browser-client';
+import { checkout, type Outcome, type Product, type ShopSite, type Step, type Target } from './lib/checkout-shopper';
 import { summarizeProfile } from './lib/cpu-profile';
 import { cpuBetween, cpuOf, processTree, treeCpu } from './lib/proc-cpu';
 import { describeProbes, probeMachine } from './lib/probe';
@@ -62,7 +61,6 @@ const SECONDS = Number(argValue('--seconds') ?? (isQuick ? 4 : 15));
 const IDLE_SECONDS = isQuick ? 5 : 10;
 const WARMUP = 10;
 const DRAIN_MS = 2_000;
-const PAID_WITHIN_MS = 30_000;
 const PROFILE = process.argv.includes('--profile');
 const STEP_SHOPPERS = isQuick ? 20 : 50;
 /** How long the one-at-a-time shopper waits after Pay, for the webhooks and their jobs. */
@@ -71,7 +69,6 @@ const GOAL = { p50: 10, p99: 25, ratio: 1.5, cpuPglite: 25, judgedRate: 20 };
 const dbArg = argValue('--db') ?? 'pglite';
 const kinds = dbArg === 'both' ? (['pglite', 'postgres'] as const) : dbArg === 'postgres' ? (['postgres'] as const) : (['pglite'] as const);
 const KEYS = { secret: 'sk_test_brisk_bench_server', publishable: 'pk_test_brisk_bench_server', webhook: 'whsec_brisk_bench_server' };
-const DETAILS = { name: 'Bench Shopper', addressLine1: '1 Load St', city: 'Testville', postalCode: '94107', country: 'US' };
 const floorDir = join(root, 'bench', 'floor');
 const nextBin = join(root, 'node_modules', 'next', 'dist', 'bin', 'next');
 
@@ -161,127 +158,11 @@ async function startFloor(o: { port: number; logFile: string; stripeBase: string
   return { label: 'floor', process: child, exited, kill, stop, url, pid: child.pid! };
 }
 
-// ---- one shopper ----
-
-type Target = 'shop' | 'floor';
-
-interface Product {
-  id: string;
-  slug: string;
-  price: number;
-}
-
-interface Step {
-  start: number;
-  end: number;
-}
-
-interface Outcome {
-  target: Target;
-  i: number;
-  result: 'paid' | 'turned away' | 'not paid' | 'error';
-  detail?: string;
-  paymentIntentId?: string;
-  add?: Step;
-  pay?: Step;
-  pages: Step[];
-  /** From arrival to Paid. */
-  toPaidMs?: number;
-}
-
-interface Site {
-  target: Target;
-  port: number;
-  actionId: string;
-  emulatorUrl: string;
+interface Site extends ShopSite {
   proxy: TimingProxy;
   cpu: () => Map<number, number>;
   /** PostgreSQL backends of the shop's database (their CPU is the database's share). */
   dbCpu?: () => Promise<Map<number, number>>;
-}
-
-let addressSeq = 0;
-function nextAddress(): string {
-  const n = addressSeq++;
-  return `127.${10 + Math.floor(n / 62500)}.${Math.floor(n / 250) % 250}.${(n % 250) + 2}`;
-}
-
-interface Hooks {
-  afterAdd?: () => void;
-  afterPay?: () => void;
-  beforePages?: () => Promise<void>;
-  afterPage?: () => void;
-}
-
-/** The browser's checkout, in one place (the ConfirmationToken flow; the floor's is alike). */
-async function checkout(site: Site, product: Product, i: number, arrive: number, hooks: Hooks = {}): Promise<Outcome> {
-  const b = new LoopbackBrowser(site.port, nextAddress(), true);
-  if (site.target === 'floor') b.cartCookieName = 'floor_cart';
-  const out: Outcome = { target: site.target, i, result: 'error', pages: [] };
-  const timed = async <T>(fn: () => Promise<T>): Promise<[T, Step]> => {
-    const start = performance.now();
-    const v = await fn();
-    return [v, { start, end: performance.now() }];
-  };
-  try {
-    if (site.target === 'shop') {
-      const [added, addStep] = await timed(() => b.addToCart(product));
-      out.add = addStep;
-      if (!added.ok) throw new Error(`add to cart: ${added.error}`);
-    } else {
-      const [r, addStep] = await timed(() =>
-        b.request('POST', '/cart', { 'content-type': 'application/x-www-form-urlencoded', origin: `http://127.0.0.1:${site.port}` }, new URLSearchParams({ productId: product.id, quantity: '1' }).toString()),
-      );
-      out.add = addStep;
-      if (r.status !== 303) throw new Error(`add to cart: HTTP ${r.status}`);
-    }
-    hooks.afterAdd?.();
-    // The ConfirmationToken flow: Stripe.js makes the card's token in the browser (straight to
-    // "Stripe" with the publishable key, not through our server, so not timed as server time),
-    // then Pay sends it and the server creates and confirms the PaymentIntent in one call.
-    const confirmationToken = await createTokenInBrowser({ stripeUrl: site.emulatorUrl, publishableKey: KEYS.publishable, card: 'pm_card_visa' });
-    if (!confirmationToken) throw new Error('the emulator made no ConfirmationToken');
-    const input = { ...DETAILS, email: `shopper${i}@example.com`, expectedAmount: product.price, confirmationToken };
-    const [s, payStep] = await timed(() => b.startPayment(site.actionId, input));
-    out.pay = payStep;
-    hooks.afterPay?.();
-    const res = s.result as { kind: string; paymentIntentId?: string; orderToken?: string } | null;
-    if (res?.kind === 'requires_action') {
-      // 3-D Secure (not with this card): the browser would run handleNextAction; not driven here.
-      out.result = 'not paid';
-      out.detail = 'requires_action (3-D Secure is not driven by this bench)';
-      out.paymentIntentId = res.paymentIntentId;
-      return out;
-    }
-    if (!res || res.kind !== 'submitted') {
-      out.result = res && (res.kind === 'busy' || res.kind === 'throttled') ? 'turned away' : 'error';
-      out.detail = res ? res.kind : `HTTP ${s.http}`;
-      return out;
-    }
-    out.paymentIntentId = res.paymentIntentId;
-    const pagePath = site.target === 'shop' ? res.orderToken! : res.paymentIntentId!;
-    await hooks.beforePages?.();
-    const deadline = performance.now() + PAID_WITHIN_MS;
-    while (performance.now() < deadline) {
-      const [v, pageStep] = await timed(() => b.viewOrder(pagePath));
-      out.pages.push(pageStep);
-      hooks.afterPage?.();
-      if (v.status === 'Paid') {
-        out.result = 'paid';
-        out.toPaidMs = performance.now() - arrive;
-        return out;
-      }
-      await sleep(1_000);
-    }
-    out.result = 'not paid';
-    out.detail = `not Paid within ${PAID_WITHIN_MS / 1000} s`;
-  } catch (err) {
-    out.result = 'error';
-    out.detail = err instanceof Error ? err.message : String(err);
-  } finally {
-    b.close();
-  }
-  return out;
 }
 
 // ---- one load ----
@@ -523,6 +404,7 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
     port: shopPort,
     actionId: actionIds().startPaymentAction,
     emulatorUrl: emulator.url,
+    publishableKey: KEYS.publishable,
     proxy: shopProxy,
     cpu: treeCpu(app.process.pid!),
     dbCpu: pgClient
@@ -532,7 +414,7 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
         }
       : undefined,
   };
-  const floorSite: Site = { target: 'floor', port: floorPort, actionId: floorActionId(), emulatorUrl: floorEmulator.url, proxy: floorProxy, cpu: treeCpu(floor.pid) };
+  const floorSite: Site = { target: 'floor', port: floorPort, actionId: floorActionId(), emulatorUrl: floorEmulator.url, publishableKey: KEYS.publishable, proxy: floorProxy, cpu: treeCpu(floor.pid) };
   if (!shop.actionId) throw new Error('no startPaymentAction in this build');
 
   // Warm both (first renders, JIT, connections), uncounted.

@@ -49,6 +49,13 @@ const EnvSchema = z
     // Cron (UTC) for the scheduled reconciliation; 'off' disables it (the admin's button stays).
     RECONCILE_CRON: z.string().trim().regex(/^(off|[0-9*/,\- ]+)$/, "must be a cron expression or 'off'").optional(),
     WORKER_MODE: z.enum(['inline', 'off']).default('inline'),
+    // Cron (UTC) of the pruning of old rows (lib/jobs/prune.ts); 'off' disables it.
+    PRUNE_CRON: z.string().trim().regex(/^(off|[0-9*/,\- ]+)$/, "must be a cron expression or 'off'").optional(),
+    // Days a processed Stripe event is kept: while kept, a redelivery of it is recognised as a
+    // duplicate. Stripe redelivers for up to 3 days, so fewer than 4 is refused.
+    STRIPE_EVENT_RETENTION_DAYS: z.coerce.number().int().min(4, 'must be at least 4: Stripe redelivers an event for up to 3 days').max(3650).default(30),
+    // Days a finished job (completed, failed, cancelled) stays in pg-boss's table (its deleteAfterSeconds).
+    JOB_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(7),
     // How long a payment attempt holds its items' stock (minutes); a success after it lapsed
     // with the stock gone is refunded.
     STOCK_HOLD_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),

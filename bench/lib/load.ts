@@ -29,7 +29,7 @@ export function makeAgent(maxSockets: number): http.Agent {
   return new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
 }
 
-function send(agent: http.Agent, port: number, spec: RequestSpec, timeoutMs: number): Promise<number> {
+export function send(agent: http.Agent, port: number, spec: RequestSpec, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {
     const req = http.request(
       { host: '127.0.0.1', port, method: 'POST', path: spec.path, agent, headers: { ...spec.headers, 'content-length': Buffer.byteLength(spec.body) } },

@@ -8,6 +8,9 @@
 //   email-send-dead    mark the email `failed`
 //   payment-remedy     cancel a superseded attempt's PaymentIntent, or refund a stray payment
 //   sweep              every minute: re-enqueue what was stored but never got a job
+//   reconcile          every 15 minutes (reconcile-job.ts)
+//   prune              hourly: delete old processed events, sessions, holds, counters (prune.ts);
+//                      finished jobs are deleted by pg-boss after JOB_RETENTION_DAYS
 import { PgBoss, type Job, type JobResult } from 'pg-boss';
 import type { Database } from '@/lib/db/client';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
@@ -17,6 +20,7 @@ import { StripeEventJobData, isSheddingLoad, markStripeEventDead, processStripeE
 import { EmailJobData, markEmailFailed, requeueStalledEmail, sendEmail, smtpMailer, type Mailer } from './email';
 import { jobsLog } from './log';
 import { preparedPgliteAdapter } from './pglite-adapter';
+import { DEFAULT_RETENTION, PRUNE_CRON, PRUNE_QUEUE, registerPruneJob, Retention } from './prune';
 import { RECONCILE_QUEUE, registerReconcileJob } from './reconcile-job';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 
@@ -57,6 +61,10 @@ export interface StartJobsOptions {
   reconcile?: { gateway: () => StripeGateway };
   /** Writes to Stripe the shop decides on its own (cancel superseded attempts, refund stray payments); defaults to the reconcile gateway. */
   remedies?: { gateway: () => RemedyGateway };
+  /** How long processed events and finished jobs are kept (default: DEFAULT_RETENTION). */
+  retention?: Partial<Retention>;
+  /** Cron of the pruning ('off': none); default PRUNE_CRON when the sweep is scheduled. */
+  pruneCron?: string;
   /** Overrides SMTP_URL (tests); null stores emails in the database. */
   mailer?: Mailer | null;
   concurrency?: number;
@@ -97,7 +105,9 @@ export async function startJobs(opts: StartJobsOptions): Promise<JobSystem> {
 async function start(opts: StartJobsOptions): Promise<JobSystem> {
   const { database, worker } = opts;
   const retry = { ...DEFAULT_RETRY, ...opts.retry };
-  const background = { supervise: worker, schedule: opts.scheduleSweep ?? worker };
+  // The supervisor's maintenance deletes finished jobs past their queue's deleteAfterSeconds; pg-boss
+  // runs it daily by default, hourly here so each pass deletes an hour of jobs, not a day's pile.
+  const background = { supervise: worker, schedule: opts.scheduleSweep ?? worker, maintenanceIntervalSeconds: 3600 };
   const boss =
     database.kind === 'pglite'
       ? new PgBoss({ db: preparedPgliteAdapter(database.pglite!), backend: 'pglite', schema: SCHEMA, ...background })
@@ -105,19 +115,23 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
   boss.on('error', (err) => jobsLog.error({ err }, 'pg-boss error'));
   await boss.start();
 
+  const retention = Retention.parse({ ...DEFAULT_RETENTION, ...opts.retention });
+  // Finished jobs (completed, failed, cancelled) are deleted by pg-boss's own maintenance once
+  // this old: set on every queue, so a year of traffic leaves a week of jobs, not a year.
+  const kept = { deleteAfterSeconds: retention.jobDays * 86_400 };
   const retryOptions = { retryLimit: retry.limit, retryDelay: retry.delaySeconds, retryBackoff: retry.backoff, ...(retry.backoff ? { retryDelayMax: retry.maxDelaySeconds } : {}) };
-  await ensureQueue(boss, QUEUES.stripeEventDead, {});
-  await ensureQueue(boss, QUEUES.emailSendDead, {});
+  await ensureQueue(boss, QUEUES.stripeEventDead, kept);
+  await ensureQueue(boss, QUEUES.emailSendDead, kept);
   // A job held by a process that died (SIGKILL, a lost machine) is retried once its heartbeat
   // stops: pg-boss's workers refresh it every HEARTBEAT_SECONDS / 2 while the handler runs, and
   // the supervisor (every minute) fails a job whose heartbeat is older. Without it such a job
   // stayed active until its expiry, and on PostgreSQL, where another process may hold it, the
   // restart cannot tell it from a live one: its event waited 5 minutes.
   const alive = { heartbeatSeconds: HEARTBEAT_SECONDS };
-  await ensureQueue(boss, QUEUES.stripeEvent, { ...retryOptions, ...alive, expireInSeconds: 300, deadLetter: QUEUES.stripeEventDead });
-  await ensureQueue(boss, QUEUES.emailSend, { ...retryOptions, ...alive, expireInSeconds: EMAIL_SEND_TIMEOUT_SECONDS, deadLetter: QUEUES.emailSendDead });
-  await ensureQueue(boss, QUEUES.paymentRemedy, { ...retryOptions, ...alive, expireInSeconds: 120 });
-  await ensureQueue(boss, QUEUES.sweep, { retryLimit: 0, expireInSeconds: 120 });
+  await ensureQueue(boss, QUEUES.stripeEvent, { ...retryOptions, ...kept, ...alive, expireInSeconds: 300, deadLetter: QUEUES.stripeEventDead });
+  await ensureQueue(boss, QUEUES.emailSend, { ...retryOptions, ...kept, ...alive, expireInSeconds: EMAIL_SEND_TIMEOUT_SECONDS, deadLetter: QUEUES.emailSendDead });
+  await ensureQueue(boss, QUEUES.paymentRemedy, { ...retryOptions, ...kept, ...alive, expireInSeconds: 120 });
+  await ensureQueue(boss, QUEUES.sweep, { ...kept, retryLimit: 0, expireInSeconds: 120 });
 
   const system: JobSystem = {
     boss,
@@ -216,6 +230,8 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
     if (opts.reconcile) {
       system.workerIds.set(RECONCILE_QUEUE, await registerReconcileJob(boss, { prisma, gateway: opts.reconcile.gateway, schedule: opts.scheduleSweep ?? true }));
     }
+    const pruneCron = opts.pruneCron ?? ((opts.scheduleSweep ?? true) ? PRUNE_CRON : undefined);
+    system.workerIds.set(PRUNE_QUEUE, await registerPruneJob(boss, { prisma, retention, cron: pruneCron }));
   }
 
   // Emails, refunds and cancellations decided in an order transaction go out right after its commit.

@@ -29,7 +29,14 @@ export async function startJobsFromEnvironment(role: 'server' | 'worker'): Promi
   stopOnSignals({ exitAfter: role === 'worker' || Boolean(process.env.NEXT_MANUAL_SIG_HANDLE) });
   const database = await db();
   const worker = role === 'worker' || cfg.WORKER_MODE === 'inline';
-  await startJobs({ database, gateway: () => stripeGateway(), worker, reconcile: { gateway: () => stripeGateway() } });
+  await startJobs({
+    database,
+    gateway: () => stripeGateway(),
+    worker,
+    reconcile: { gateway: () => stripeGateway() },
+    retention: { stripeEventDays: cfg.STRIPE_EVENT_RETENTION_DAYS, jobDays: cfg.JOB_RETENTION_DAYS },
+    pruneCron: cfg.PRUNE_CRON,
+  });
 }
 
 const g = globalThis as unknown as { __briskJobsSignals?: boolean };

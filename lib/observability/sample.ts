@@ -3,7 +3,7 @@
 import { db } from '@/lib/db/client';
 import { jobsRunning, queueDepths, webhookLagSeconds } from '@/lib/jobs';
 import { gatewayState } from '@/lib/stripe/gateway';
-import { metrics, setQueueDepth, setWebhookLagSeconds } from './metrics';
+import { metrics, setDeadLetters, setQueueDepth, setWebhookLagSeconds } from './metrics';
 
 export async function sampleAppGauges(): Promise<void> {
   const g = gatewayState();
@@ -21,5 +21,12 @@ export async function sampleAppGauges(): Promise<void> {
       for (const [queue, d] of Object.entries(depths)) setQueueDepth(queue, d.queued);
     })().catch(() => {}),
     (async () => setWebhookLagSeconds(await webhookLagSeconds((await db()).prisma)))().catch(() => {}),
+    // The dead-letter lists the admin shows: events that used up their retries, emails that failed for good.
+    (async () => {
+      const { prisma } = await db();
+      const [events, emails] = await Promise.all([prisma.stripeEvent.count({ where: { status: 'dead' } }), prisma.email.count({ where: { status: 'failed' } })]);
+      setDeadLetters('stripe-event', events);
+      setDeadLetters('email-send', emails);
+    })().catch(() => {}),
   ]);
 }
