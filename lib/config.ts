@@ -1,6 +1,7 @@
 // Configuration is parsed once, at start-up, into a typed object. A missing or malformed
 // setting stops start-up with a message that names it.
 import { z } from 'zod';
+import { AdmissionEnvSchema } from './http/admission';
 import { parseTrustedProxies } from './security/client-address';
 
 const optionalUrl = z.string().trim().url().optional().or(z.literal('').transform(() => undefined));
@@ -90,6 +91,11 @@ const EnvSchema = z
     // New payment attempts per client address per 15 minutes (a quarter of it are free declines).
     // Raise it for a shop whose shoppers share few addresses, or for load tests from one machine.
     CHECKOUT_ADDRESS_ATTEMPTS: z.coerce.number().int().min(1).max(10_000_000).default(40),
+    // Admission control in scripts/serve.ts (lib/http/admission.ts): requests worked on at once
+    // (0: off), how many may wait, and how long one waits before it is answered 503 busy.
+    HTTP_MAX_IN_FLIGHT: z.preprocess((v) => (v === '' ? undefined : v), AdmissionEnvSchema.shape.HTTP_MAX_IN_FLIGHT),
+    HTTP_MAX_QUEUE: z.preprocess((v) => (v === '' ? undefined : v), AdmissionEnvSchema.shape.HTTP_MAX_QUEUE),
+    HTTP_QUEUE_TIMEOUT_MS: z.preprocess((v) => (v === '' ? undefined : v), AdmissionEnvSchema.shape.HTTP_QUEUE_TIMEOUT_MS),
   })
   .superRefine((env, ctx) => {
     if (env.STRIPE_SECRET_KEY) {

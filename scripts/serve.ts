@@ -8,6 +8,10 @@
 // 2. Refusing bad page posts. Next answers cross-origin actions, undecodable action bodies and
 //    bodies over the limit with 500 and an error log; they are refused here with 403, 400, 411
 //    or 413 and logged as a refusal (lib/security/action-guard.ts).
+// 3. Admission control (lib/http/admission.ts): at most HTTP_MAX_IN_FLIGHT requests are worked on
+//    at once; the rest wait in line up to HTTP_QUEUE_TIMEOUT_MS, and one that cannot be served in
+//    that time is answered 503 with Retry-After at once, instead of an overloaded process letting
+//    connections time out. /api/health, /api/metrics and static files are never held back.
 //
 // `npm start` (scripts/start.ts), the Playwright specs, benchmarks and chaos runs all serve
 // through this file: PORT, BRISK_HOST (default: all interfaces), TRUSTED_PROXIES, APP_URL.
@@ -16,6 +20,8 @@ import { resolve } from 'node:path';
 import next from 'next';
 import pino from 'pino';
 import { checkActionBody, checkPagePost, isPagePost, type GuardDecision, type PostHeaders } from '../lib/security/action-guard';
+import { Admission, admissionSettingsFrom, bypassesAdmission, type ShedReason } from '../lib/http/admission';
+import { metrics } from '../lib/observability/metrics';
 import { CLIENT_ADDRESS_HEADER, CLIENT_LOCAL_HEADER, internalHeadersFor, INTERNAL_HEADERS, markClientAddressServer, parseTrustedProxies, TrustedProxiesError } from '../lib/security/client-address';
 
 const root = resolve(import.meta.dirname, '..');
@@ -31,6 +37,37 @@ try {
 } catch (err) {
   console.error(`Brisk cannot start, its configuration is invalid:\n  - TRUSTED_PROXIES ${err instanceof TrustedProxiesError ? err.message : String(err)}`);
   process.exit(1);
+}
+
+let admission: Admission | null;
+try {
+  const settings = admissionSettingsFrom(process.env);
+  let shedSince = 0;
+  let shedCount = 0;
+  admission = settings
+    ? new Admission(settings, undefined, (reason: ShedReason) => {
+        metrics().httpShed.inc({ reason });
+        // One log line a second at most while shedding, with the count since the last one.
+        shedCount++;
+        const now = Date.now();
+        if (now - shedSince >= 1000) {
+          log.warn({ shed: shedCount, reason, ...admission?.stats() }, 'overloaded: requests answered busy (503)');
+          shedSince = now;
+          shedCount = 0;
+        }
+      })
+    : null;
+} catch (err) {
+  console.error(`Brisk cannot start, its configuration is invalid:\n  - ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
+
+const BUSY_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Busy — Brisk</title></head><body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;line-height:1.5"><h1>We are very busy right now</h1><p>Your cart is saved. Please try again in a few seconds.</p><p><a href="">Try again</a></p></body></html>`;
+
+function busy(req: IncomingMessage, res: ServerResponse, retryAfterSeconds: number): void {
+  const html = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
+  res.writeHead(503, { 'content-type': html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'retry-after': String(retryAfterSeconds) });
+  res.end(html ? BUSY_PAGE : 'Busy: please try again shortly.');
 }
 
 // instrumentation.ts stops the job worker on SIGTERM and then exits the process (lib/jobs/runtime.ts).
@@ -92,8 +129,15 @@ async function main(): Promise<void> {
     for (const name of INTERNAL_HEADERS) delete req.headers[name];
     if (client) req.headers[CLIENT_ADDRESS_HEADER] = client;
     if (local) req.headers[CLIENT_LOCAL_HEADER] = '1';
+    const path = (req.url ?? '/').split('?')[0];
+    if (admission && !bypassesAdmission(path)) {
+      const admitted = await admission.enter();
+      if (!admitted.ok) return busy(req, res, admitted.retryAfterSeconds);
+      // Freed when the answer is sent or the client goes away, whichever comes first.
+      res.once('close', admitted.release);
+      if (req.socket.destroyed) return admitted.release();
+    }
     try {
-      const path = (req.url ?? '/').split('?')[0];
       if (isPagePost(req.method, path)) {
         const h = req.headers as PostHeaders;
         const decision = checkPagePost(h, appUrl);

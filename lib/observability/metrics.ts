@@ -61,6 +61,12 @@ function build() {
     retryBacklog: new Gauge({ name: 'brisk_job_retry_backlog', help: 'Jobs waiting for a retry after a failure, by queue', labelNames: ['queue'] as const, registers: [registry] }),
     deadLetters: new Gauge({ name: 'brisk_job_dead_letters', help: 'Jobs in the dead-letter list, by queue', labelNames: ['queue'] as const, registers: [registry] }),
     webhookLag: new Gauge({ name: 'brisk_webhook_lag_seconds', help: 'Age of the oldest received but unprocessed Stripe event', registers: [registry] }),
+    httpShed: new Counter({
+      name: 'brisk_http_shed_total',
+      help: 'Requests answered 503 busy by admission control (scripts/serve.ts), by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     httpResponses: new Counter({
       name: 'brisk_http_responses_total',
       help: 'HTTP responses by route and status class',

@@ -258,3 +258,42 @@ describe('the HTTP server behind one trusted proxy, with a metrics token', () =>
     expect(await (await fetch(`${shop.base}/api/health`, { headers: { 'x-forwarded-for': '203.0.113.9' } })).json()).toEqual({ ready: true });
   });
 });
+
+describe('an overloaded shop (admission control in scripts/serve.ts)', () => {
+  let shop: Shop;
+  beforeAll(async () => {
+    // Two requests at once and three in line, so a burst overflows at once.
+    shop = await startShop({ HTTP_MAX_IN_FLIGHT: '2', HTTP_MAX_QUEUE: '3', HTTP_QUEUE_TIMEOUT_MS: '20000' });
+  }, 120_000);
+  afterAll(async () => {
+    await shop?.stop();
+    if (shop) rmSync(shop.dataDir, { recursive: true, force: true });
+  });
+
+  it('answers a burst beyond its line busy at once (503, Retry-After, a calm page), serves the rest, and still answers health', async () => {
+    const burst = Array.from({ length: 40 }, () =>
+      fetch(`${shop.base}/`, { headers: { accept: 'text/html' } }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.text() })),
+    );
+    // While the line is full, the operators' health check is not held back.
+    const health = await fetch(`${shop.base}/api/health`);
+    expect(health.status).toBe(200);
+    const answers = await Promise.all(burst);
+    const busy = answers.filter((a) => a.status === 503);
+    const served = answers.filter((a) => a.status === 200);
+    // Nothing else: no 500s, no connection errors, no timeouts.
+    expect(busy.length + served.length).toBe(answers.length);
+    // At most 2 at once + 3 waiting could be served from the first wave; the rest of that wave was refused.
+    expect(busy.length).toBeGreaterThan(0);
+    expect(served.length).toBeGreaterThanOrEqual(5);
+    for (const b of busy) {
+      expect(Number(b.retryAfter)).toBeGreaterThanOrEqual(1);
+      expect(b.body).toContain('Your cart is saved');
+    }
+    // Every refusal is counted for the operator, by reason.
+    const text = await (await fetch(`${shop.base}/api/metrics`)).text();
+    const counted = [...text.matchAll(/^brisk_http_shed_total\{reason="(\w+)"\} (\d+)/gm)].reduce((n, m) => n + Number(m[2]), 0);
+    expect(counted).toBe(busy.length);
+    // Once the burst is over, the shop serves again.
+    expect((await fetch(`${shop.base}/`)).status).toBe(200);
+  });
+});
