@@ -55,6 +55,10 @@ const MAX_WEBHOOKS = 500;
 const DRAIN_MS = isQuick ? 180_000 : 300_000;
 const GOAL = { memoryGrowth: 0.1, p99Drift: 1.25 };
 const dbArg = argValue('--db') ?? 'pglite';
+// --env KEY=VALUE (repeatable): a setting for the shop, e.g. `--env PGLITE_VACUUM_CRON=off` for an A/B run.
+const extraEnv: Record<string, string> = Object.fromEntries(
+  process.argv.flatMap((a, i) => (a === '--env' && process.argv[i + 1]?.includes('=') ? [[process.argv[i + 1].slice(0, process.argv[i + 1].indexOf('=')), process.argv[i + 1].slice(process.argv[i + 1].indexOf('=') + 1)]] : [])),
+);
 const kinds = dbArg === 'both' ? (['pglite', 'postgres'] as const) : dbArg === 'postgres' ? (['postgres'] as const) : (['pglite'] as const);
 const KEYS = { secret: 'sk_test_brisk_bench_soak', publishable: 'pk_test_brisk_bench_soak', webhook: 'whsec_brisk_bench_soak' };
 const FULFILLED = new Set(['paid', 'partially_refunded', 'refunded']);
@@ -91,12 +95,30 @@ async function health(port: number): Promise<{ depth: number; byQueue: string }>
   }
 }
 
-async function deadLetters(port: number): Promise<number> {
+interface ServerMetrics {
+  dead: number;
+  /** V8 heap used / total, memory outside the heap V8 knows of (Buffers, ArrayBuffers), and RSS, MB. */
+  heapUsedMb: number;
+  heapTotalMb: number;
+  externalMb: number;
+  rssMb: number;
+}
+
+/** Dead letters and the server's own memory split (prom-client's default metrics on /api/metrics). */
+async function serverMetrics(port: number): Promise<ServerMetrics> {
+  const none = { dead: NaN, heapUsedMb: NaN, heapTotalMb: NaN, externalMb: NaN, rssMb: NaN };
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/api/metrics`, { signal: AbortSignal.timeout(30_000) })).text();
-    return [...text.matchAll(/^brisk_job_dead_letters\{[^}]*\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
+    const one = (name: string) => Number(text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm'))?.[1] ?? NaN) / 1048576;
+    return {
+      dead: [...text.matchAll(/^brisk_job_dead_letters\{[^}]*\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0),
+      heapUsedMb: one('brisk_process_nodejs_heap_size_used_bytes'),
+      heapTotalMb: one('brisk_process_nodejs_heap_size_total_bytes'),
+      externalMb: one('brisk_process_nodejs_external_memory_bytes'),
+      rssMb: one('brisk_process_process_resident_memory_bytes'),
+    };
   } catch {
-    return NaN;
+    return none;
   }
 }
 
@@ -164,6 +186,7 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
       STRIPE_WEBHOOK_SECRET: KEYS.webhook,
       STRIPE_API_BASE: emulator.url,
       STRIPE_JS_URL: `${emulator.url}/v3/`,
+      ...extraEnv,
     },
   });
   console.log(`[${kind}] shop :${appPort} ready in ${(app.startMs / 1000).toFixed(1)} s; emulator ${emulator.url}; logs in ${dir}`);
@@ -259,7 +282,7 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
   // ---- the samples, at the end of each interval ----
   const cpu = treeCpu(app.process.pid!);
   const rows: Row[] = [];
-  const samples: { rss: number; rssLargest: number; p99: number; cpuMsPerS: number; depth: number; dead: number; sizeMb: number }[] = [];
+  const samples: { rss: number; rssLargest: number; p99: number; p50: number; cpuMsPerS: number; depth: number; dead: number; sizeMb: number; mem: ServerMetrics }[] = [];
   let cpuPrev = cpu();
   let tPrev = performance.now();
   const sampler = async () => {
@@ -271,7 +294,8 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
       const cpuMsPerS = cpuBetween(cpuPrev, cpuNow) / ((tNow - tPrev) / 1000);
       [cpuPrev, tPrev] = [cpuNow, tNow];
       const rss = rssOf(processTree(app.process.pid!));
-      const [h, dead, size] = await Promise.all([health(appPort), deadLetters(appPort), sizes(pgClient, dataDir).catch((err) => ({ totalMb: NaN, text: String(err) }))]);
+      const [h, mem, size] = await Promise.all([health(appPort), serverMetrics(appPort), sizes(pgClient, dataDir).catch((err) => ({ totalMb: NaN, text: String(err) }))]);
+      const dead = mem.dead;
       // Outcomes of this interval's arrivals that have finished by now (a shopper still polling is counted in the final table).
       const iv = intervals[k];
       const o = iv.checkouts.outcomes;
@@ -280,7 +304,7 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
       const lat = sorted(iv.webhooks.latencies);
       const secs = INTERVAL_MS / 1000;
       const p99 = percentile(perCheckout, 99);
-      samples.push({ rss: rss.total, rssLargest: rss.largest, p99, cpuMsPerS, depth: h.depth, dead, sizeMb: size.totalMb });
+      samples.push({ rss: rss.total, rssLargest: rss.largest, p99, p50: percentile(perCheckout, 50), cpuMsPerS, depth: h.depth, dead, sizeMb: size.totalMb, mem });
       const row: Row = {
         database: kind,
         minutes: `${minutesAt(k)}–${minutesAt(k + 1)}`,
@@ -290,6 +314,8 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
         'webhooks/s offered → acked': `${(iv.webhooks.offered / secs).toFixed(0)} → ${(iv.webhooks.acked / secs).toFixed(0)}${Object.keys(iv.webhooks.refused).length ? ` (refused ${JSON.stringify(iv.webhooks.refused)})` : ''}`,
         'ack p50 / p99 ms': `${f0(percentile(lat, 50))} / ${f0(percentile(lat, 99))}`,
         'RSS MB (server / tree)': `${rss.largest.toFixed(0)} / ${rss.total.toFixed(0)}`,
+        // RSS less the V8 heap and external memory: PGlite's WebAssembly memory, code, native allocations.
+        'server heap used / heap total / external / rest MB': Number.isNaN(mem.heapUsedMb) ? '?' : `${mem.heapUsedMb.toFixed(0)} / ${mem.heapTotalMb.toFixed(0)} / ${mem.externalMb.toFixed(0)} / ${(mem.rssMb - mem.heapTotalMb - mem.externalMb).toFixed(0)}`,
         'CPU ms/s': cpuMsPerS.toFixed(0),
         'queue depth': h.depth === 0 ? '0' : `${h.depth} (${h.byQueue})`,
         'dead letters': Number.isNaN(dead) ? '?' : dead,
@@ -418,6 +444,8 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
   const notes = [
     `shoppers neither paid nor busy, over the run: ${reasons(all)}`,
     `final sizes: ${finalSize.text}; final RSS server ${finalRss.largest.toFixed(0)} MB, tree ${finalRss.total.toFixed(0)} MB`,
+    `server time per checkout p50 by interval (ms): ${samples.map((x) => f0(x.p50)).join(', ')}`,
+    `server memory, first → last interval (MB): heap used ${f0(samples[0].mem.heapUsedMb)} → ${f0(samples.at(-1)!.mem.heapUsedMb)}, external ${f0(samples[0].mem.externalMb)} → ${f0(samples.at(-1)!.mem.externalMb)}, rest of RSS (PGlite's WebAssembly memory, code, native) ${f0(samples[0].mem.rssMb - samples[0].mem.heapTotalMb - samples[0].mem.externalMb)} → ${f0(samples.at(-1)!.mem.rssMb - samples.at(-1)!.mem.heapTotalMb - samples.at(-1)!.mem.externalMb)}`,
     ...(unpaid.length ? [`PaymentIntents not on a paid order: ${unpaid.join(', ')}`] : []),
     ...convergence.slice(0, 10).map((v) => `convergence: ${v}`),
     describeProbes(probeBefore, probeAfter),
@@ -447,7 +475,7 @@ try {
 recordResults({
   name: 'soak',
   title: `Soak: ${RATE} checkouts/s and ${WEBHOOK_RATE} webhooks/s offered for ${MINUTES} minutes through the real server`,
-  command: `npm run bench:soak --${isQuick ? ' --quick' : ''}${dbArg !== 'pglite' ? ` --db ${dbArg}` : ''}${argValue('--minutes') ? ` --minutes ${MINUTES}` : ''}${argValue('--rate') ? ` --rate ${RATE}` : ''}${argValue('--webhook-rate') ? ` --webhook-rate ${WEBHOOK_RATE}` : ''}`,
+  command: `npm run bench:soak --${isQuick ? ' --quick' : ''}${dbArg !== 'pglite' ? ` --db ${dbArg}` : ''}${argValue('--minutes') ? ` --minutes ${MINUTES}` : ''}${argValue('--rate') ? ` --rate ${RATE}` : ''}${argValue('--webhook-rate') ? ` --webhook-rate ${WEBHOOK_RATE}` : ''}${Object.entries(extraEnv).map(([k, v]) => ` --env ${k}=${v}`).join('')}`,
   rows,
   notes: [
     `Shop: scripts/start.ts as \`npm start\` runs it (NODE_ENV=production, default settings: the gateway's rate budget, the inline worker), build in .next-bench, against a Stripe emulator process that delivers its webhooks to it. Shoppers (bench/lib/checkout-shopper.ts) open loop at ${RATE}/s, at most ${MAX_SHOPPERS} in flight (arrivals past it "not sent"); webhooks open loop at ${WEBHOOK_RATE}/s on top of the emulator's own: signed payment_intent.succeeded for PaymentIntents the run paid, half new ids, half redeliveries of ids already sent.`,

@@ -52,6 +52,9 @@ const EnvSchema = z
     WORKER_MODE: z.enum(['inline', 'off']).default('inline'),
     // Cron (UTC) of the pruning of old rows (lib/jobs/prune.ts); 'off' disables it.
     PRUNE_CRON: z.string().trim().regex(/^(off|[0-9*/,\- ]+)$/, "must be a cron expression or 'off'").optional(),
+    // Cron (UTC) of the embedded PGlite database's VACUUM (ANALYZE) (lib/jobs/vacuum.ts: PGlite has
+    // no autovacuum); 'off' disables it. Unused on PostgreSQL.
+    PGLITE_VACUUM_CRON: z.string().trim().regex(/^(off|[0-9*/,\- ]+)$/, "must be a cron expression or 'off'").optional(),
     // Days a processed Stripe event is kept: while kept, a redelivery of it is recognised as a
     // duplicate. Stripe redelivers for up to 3 days, so fewer than 4 is refused.
     STRIPE_EVENT_RETENTION_DAYS: z.coerce.number().int().min(4, 'must be at least 4: Stripe redelivers an event for up to 3 days').max(3650).default(30),

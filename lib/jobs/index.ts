@@ -21,6 +21,7 @@ import { EmailJobData, markEmailFailed, requeueStalledEmail, sendEmail, smtpMail
 import { jobsLog } from './log';
 import { preparedPgliteAdapter } from './pglite-adapter';
 import { DEFAULT_RETENTION, PRUNE_CRON, PRUNE_QUEUE, registerPruneJob, Retention } from './prune';
+import { registerVacuumJob, VACUUM_CRON, VACUUM_QUEUE } from './vacuum';
 import { RECONCILE_QUEUE, registerReconcileJob } from './reconcile-job';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 
@@ -65,6 +66,8 @@ export interface StartJobsOptions {
   retention?: Partial<Retention>;
   /** Cron of the pruning ('off': none); default PRUNE_CRON when the sweep is scheduled. */
   pruneCron?: string;
+  /** Cron of the embedded database's vacuum ('off': none; PGlite only); default VACUUM_CRON when the sweep is scheduled. */
+  vacuumCron?: string;
   /** Overrides SMTP_URL (tests); null stores emails in the database. */
   mailer?: Mailer | null;
   concurrency?: number;
@@ -232,6 +235,11 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
     }
     const pruneCron = opts.pruneCron ?? ((opts.scheduleSweep ?? true) ? PRUNE_CRON : undefined);
     system.workerIds.set(PRUNE_QUEUE, await registerPruneJob(boss, { prisma, retention, cron: pruneCron }));
+    // PGlite has no autovacuum (vacuum.ts); PostgreSQL's own autovacuum does this there.
+    if (database.kind === 'pglite') {
+      const vacuumCron = opts.vacuumCron ?? ((opts.scheduleSweep ?? true) ? VACUUM_CRON : undefined);
+      system.workerIds.set(VACUUM_QUEUE, await registerVacuumJob(boss, { pglite: database.pglite!, cron: vacuumCron, deleteAfterSeconds: kept.deleteAfterSeconds, pollingIntervalSeconds: background.pollingIntervalSeconds }));
+    }
   }
 
   // Emails, refunds and cancellations decided in an order transaction go out right after its commit.

@@ -36,6 +36,7 @@ export async function startJobsFromEnvironment(role: 'server' | 'worker'): Promi
     reconcile: { gateway: () => stripeGateway() },
     retention: { stripeEventDays: cfg.STRIPE_EVENT_RETENTION_DAYS, jobDays: cfg.JOB_RETENTION_DAYS },
     pruneCron: cfg.PRUNE_CRON,
+    vacuumCron: cfg.PGLITE_VACUUM_CRON,
   });
 }
 
