@@ -1,5 +1,9 @@
-// Stripe goes down (every /v1 call answers 503) in the middle of steady checkout traffic, then
-// comes back. Shoppers must get a fast "busy" while it is down, and checkout must recover on
+// Stripe's PaymentIntents API goes down (every call under /v1/payment_intents answers 503) in the
+// middle of steady checkout traffic, then comes back. Not all of /v1: with the ConfirmationToken
+// flow the browser's Stripe.js call (/v1/confirmation_tokens) comes first, and a shopper stuck
+// there never reached the shop, so the gateway met no outage at all (the full run of 2026-12-07:
+// breaker never opened, no busy answer) and the scenario tested nothing; it now fails when that
+// happens. Shoppers must get a fast "busy" while it is down, and checkout must recover on
 // its own soon after: the breaker's probe closes it and the next checkout pays. Every checkout
 // ends paid; the money is checked before any healing (the app converges on its own), with
 // confirmations counted at a counting SMTP mailbox; reconciliation afterwards finds nothing.
@@ -58,7 +62,7 @@ export const stripeOutageScenario: Scenario = {
 
     await sleep(before);
     const down = performance.now();
-    await stripe.control('/faults', { path: '/v1', status: 503 });
+    await stripe.control('/faults', { path: '/v1/payment_intents', status: 503 });
     ctx.log(`Stripe down for ${outage / 1000} s`);
     await sleep(outage);
     await stripe.control('/faults', undefined, 'DELETE');
@@ -82,6 +86,8 @@ export const stripeOutageScenario: Scenario = {
     const serverErrors = outcomes.reduce((s, o) => s + o.serverErrors, 0);
     if (serverErrors > 0) violations.push(`${serverErrors} shopper requests got a 5xx page or action error instead of a calm "busy"`);
     if (paidS > RECOVERY_GOAL_S) violations.push(`no new checkout was paid within ${RECOVERY_GOAL_S} s of Stripe's return (${paidS} s)`);
+    const busyAnswers = outcomes.reduce((s, o) => s + o.busy, 0);
+    if (!opened && busyAnswers === 0) violations.push('the outage never reached the shop: no Pay was answered busy and the breaker never opened (the scenario tested nothing)');
 
     const database = await openForChecks({ dataDir });
     try {
@@ -97,7 +103,7 @@ export const stripeOutageScenario: Scenario = {
           'outage s': outage / 1000,
           checkouts: outcomes.length,
           'paid (shopper saw success)': outcomes.filter((o) => o.result === 'paid').length,
-          'busy answers': outcomes.reduce((s, o) => s + o.busy, 0),
+          'busy answers': busyAnswers,
           '5xx answers': serverErrors,
           'checkouts started during the outage': during.length,
           'breaker opened during the outage': opened ? 'yes' : 'no',
