@@ -131,7 +131,9 @@ export async function runReconciliation(prisma: PrismaClient, gateway: StripeGat
       }
       const charge = chargeOf(pi);
       const stripeRefunded = charge?.amount_refunded ?? 0;
-      if (behind.length === 0 && (order.paymentIntentId !== piId || order.amountRefunded >= stripeRefunded)) continue;
+      // Nothing to heal and nothing to report: every refund in step, and the order's refunded total
+      // Stripe's (an order claiming more than Stripe refunded is reported below, on every run).
+      if (behind.length === 0 && (order.paymentIntentId !== piId || order.amountRefunded === stripeRefunded)) continue;
       const result = await applyChargeRefunds(prisma, { paymentIntent: pi, refunds: list }, ctx);
       const after = await prisma.order.findUniqueOrThrow({ where: { id: order.id }, select: { status: true, amountRefunded: true, paymentIntentId: true } });
       if (result.changed || behind.length > 0) {
