@@ -332,6 +332,23 @@ describe('refunds', () => {
     }
   });
 
+  it('does not report the automatic refund of a payment the order never kept (its goods were gone)', async () => {
+    const f = await createOrderFixture(prisma(), { lines: [{ stock: 1, quantity: 2, price: 1500 }] });
+    const pi = await stripePayment({ amount: f.total, metadata: { order_id: f.orderId, attempt: '1' } });
+    await linkAttempt(f, pi);
+    await applyPaymentIntent(prisma(), await gateway.retrievePaymentIntent(pi.id), { source: 'webhook' });
+    const reserved = await prisma().refund.findFirstOrThrow({ where: { orderId: f.orderId } });
+    expect(await executeSystemRefund(prisma(), gateway, reserved.id)).toBe('refunded');
+    expect(await order(f.orderId)).toMatchObject({ status: 'canceled', amountPaid: 0, amountRefunded: 0 });
+
+    const summary = await runReconciliation(prisma(), gateway, { ...aroundNow(), trigger: 'test' });
+    const { run, findings } = await storedRun(summary.runId);
+    expect(run).toMatchObject({ status: 'succeeded', checked: 2, healed: 0, unresolved: 0 });
+    expect(findings).toEqual([]);
+    // Taken and given back, on the books as a payment the order did not keep.
+    expect((await ledgerOf(f.orderId)).map((l) => [l.account, l.amount]).sort()).toEqual([['stripe_balance', -3000], ['stripe_balance', 3000], ['unexpected_payments', -3000], ['unexpected_payments', 3000]]);
+  });
+
   it('reports refunds of money that has no order', async () => {
     const orphan = await stripePayment({ amount: 800 });
     const re = await stripe.refunds.create({ payment_intent: orphan.id, amount: 300 });
