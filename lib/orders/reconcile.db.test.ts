@@ -240,6 +240,23 @@ describe('payments we cannot heal', () => {
     expect(await order(paid.orderId)).toMatchObject({ status: 'paid', amountRefunded: 0 });
   });
 
+  it("records a superseded attempt's late payment as a stray payment to refund, with no finding while its refund is on its way", async () => {
+    const f = await newOrder(2);
+    const stalePi = await stripePayment({ amount: f.total, metadata: { order_id: f.orderId, attempt: '1' } });
+    await linkAttempt(f, stalePi, 1);
+    const currentPi = await stripePayment({ amount: f.total, metadata: { order_id: f.orderId, attempt: '2' }, pm: null });
+    await linkAttempt(f, currentPi, 2);
+
+    const summary = await runReconciliation(prisma(), gateway, { ...aroundNow(), trigger: 'test' });
+    const { run, findings } = await storedRun(summary.runId);
+    expect(run).toMatchObject({ status: 'succeeded', checked: 2, healed: 0, unresolved: 0 });
+    expect(findings).toEqual([]);
+    expect(await order(f.orderId)).toMatchObject({ status: 'pending', amountPaid: 0, paymentIntentId: currentPi.id });
+    expect(await prisma().refund.findMany({ where: { orderId: f.orderId }, select: { paymentIntentId: true, amount: true, status: true, requestedBy: true } })).toEqual([
+      { paymentIntentId: stalePi.id, amount: 3000, status: 'reserved', requestedBy: 'system' },
+    ]);
+  });
+
   it('reports an order paid here whose PaymentIntent Stripe never took; an earlier attempt declined on a paid order is no finding', async () => {
     const retried = await newOrder(2);
     const declinedPi = await stripePayment({ amount: retried.total, metadata: { order_id: retried.orderId, attempt: '1' }, pm: 'pm_card_chargeDeclined' });
@@ -313,6 +330,30 @@ describe('refunds', () => {
         { kind: 'missed_refund', healed: true, orderId: totalBehind.orderId, paymentIntentId: totalBehind.pi.id, refundId: null, detail: { refunds: [], amountRefunded: 1000, status: 'partially_refunded' } },
       ]),
     );
+  });
+
+  it("matches a system refund Stripe made, whose answer was lost, to the refund we reserved", async () => {
+    const paid = await paidOrder();
+    const second = await stripePayment({ amount: paid.total, metadata: { order_id: paid.orderId, attempt: '1' } });
+    await applyPaymentIntent(prisma(), await gateway.retrievePaymentIntent(second.id), { source: 'webhook' });
+    const reserved = await prisma().refund.findFirstOrThrow({ where: { orderId: paid.orderId, paymentIntentId: second.id } });
+    // Stripe makes the refund; every answer to it is lost.
+    await control(emulator, 'POST', '/faults', { method: 'POST', path: '/v1/refunds', status: 500, after: true });
+    await expect(executeSystemRefund(prisma(), new StripeGateway(stripe, { baseDelayMs: 10, maxDelayMs: 50 }), reserved.id)).rejects.toThrow();
+    await control(emulator, 'DELETE', '/faults');
+    const [re] = (await stripe.refunds.list({ payment_intent: second.id })).data;
+    expect(await prisma().refund.findUniqueOrThrow({ where: { id: reserved.id } })).toMatchObject({ status: 'reserved', stripeRefundId: null });
+
+    const summary = await runReconciliation(prisma(), gateway, { ...aroundNow(), trigger: 'test' });
+    const { run, findings } = await storedRun(summary.runId);
+    expect(run).toMatchObject({ status: 'succeeded', checked: 3, healed: 1, unresolved: 0 });
+    expect(findings).toEqual([
+      { kind: 'missed_refund', healed: true, orderId: paid.orderId, paymentIntentId: second.id, refundId: re.id, detail: { refunds: [re.id], amountRefunded: 0, status: 'paid' } },
+    ]);
+    expect(await prisma().refund.findMany({ where: { orderId: paid.orderId } })).toEqual([expect.objectContaining({ id: reserved.id, stripeRefundId: re.id, status: 'succeeded', amount: 3000 })]);
+    // The sale stands; the second payment went back through the unexpected-payments account.
+    expect(await order(paid.orderId)).toMatchObject({ status: 'paid', amountPaid: 3000, amountRefunded: 0 });
+    expect((await ledgerOf(paid.orderId)).filter((l) => l.txKey === `refund:${re.id}`).map((l) => [l.account, l.amount])).toEqual([['stripe_balance', -3000], ['unexpected_payments', 3000]]);
   });
 
   it('reports an order that says more was refunded than Stripe refunded, on every run', async () => {
@@ -488,6 +529,23 @@ describe('what reconciliation reads from Stripe', () => {
     } finally {
       await emu.close();
     }
+  });
+
+  it('shows a run in progress as running until it has finished', async () => {
+    await paidOrder({ apply: false });
+    await control(emulator, 'POST', '/faults', { method: 'GET', path: '/v1/payment_intents', delay_ms: 1500 });
+    const from = new Date(Date.now() - 1000);
+    const running = runReconciliation(prisma(), gateway, { ...aroundNow(), trigger: 'manual', actor: 'admin@brisk.test' });
+    let seen = null;
+    for (let i = 0; i < 100 && !seen; i++) {
+      seen = await prisma().reconciliationRun.findFirst({ where: { startedAt: { gte: from }, trigger: 'manual' } });
+      if (!seen) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(seen).toMatchObject({ status: 'running', finishedAt: null, checked: 0, healed: 0, unresolved: 0 });
+    const summary = await running;
+    await control(emulator, 'DELETE', '/faults');
+    expect(summary.runId).toBe(seen!.id);
+    expect(await prisma().reconciliationRun.findUniqueOrThrow({ where: { id: seen!.id } })).toMatchObject({ status: 'succeeded', healed: 1 });
   });
 
   it('keeps what it found and healed when a call to Stripe fails, and records the run as failed with the error', async () => {
