@@ -131,13 +131,17 @@ export async function runReconciliation(prisma: PrismaClient, gateway: StripeGat
       }
       const charge = chargeOf(pi);
       const stripeRefunded = charge?.amount_refunded ?? 0;
-      if (behind.length === 0 && (order.paymentIntentId !== piId || order.amountRefunded >= stripeRefunded)) continue;
+      // Nothing to heal and nothing to report: every refund in step, and the order's refunded total
+      // Stripe's (an order claiming more than Stripe refunded is reported below, on every run).
+      if (behind.length === 0 && (order.paymentIntentId !== piId || order.amountRefunded === stripeRefunded)) continue;
       const result = await applyChargeRefunds(prisma, { paymentIntent: pi, refunds: list }, ctx);
       const after = await prisma.order.findUniqueOrThrow({ where: { id: order.id }, select: { status: true, amountRefunded: true, paymentIntentId: true } });
       if (result.changed || behind.length > 0) {
         findings.push({ kind: 'missed_refund', healed: true, orderId: order.id, paymentIntentId: piId, refundId: behind[0]?.id ?? null, detail: { refunds: behind.map((r) => r.id), amountRefunded: after.amountRefunded, status: after.status } });
       }
-      if (after.paymentIntentId === piId && charge && after.amountRefunded !== charge.amount_refunded) {
+      // The order's refunded total counts refunds of its sale: the automatic refund of a payment it
+      // never kept (canceled for want of stock, an amount that did not match) is no mismatch.
+      if (hasBeenPaid(after.status) && after.paymentIntentId === piId && charge && after.amountRefunded !== charge.amount_refunded) {
         findings.push({ kind: 'refund_amount_mismatch', healed: false, orderId: order.id, paymentIntentId: piId, detail: { stripe: charge.amount_refunded, ours: after.amountRefunded } });
       }
     }
