@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { testDbKind } from '@/tests/helpers/db';
 import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart } from '@/lib/cart/cart';
-import { applyPaymentIntent } from '@/lib/orders/apply';
 import { StripeGateway, StripeUnavailableError } from '@/lib/stripe/gateway';
 import { cardToken, finishThreeDSecure } from '@/tests/helpers/payments';
 import { startPayment, type StartPaymentResult } from './start-payment';

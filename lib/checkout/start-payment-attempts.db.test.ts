@@ -15,7 +15,7 @@ import { setAfterCommitHooks } from '@/lib/orders/after-commit';
 import { cancelSupersededAttempt } from '@/lib/orders/remedies';
 import { recordDecline } from '@/lib/security/throttle';
 import { SubmitRateLimiter } from '@/lib/security/submit-rate';
-import { cardToken, finishThreeDSecure } from '@/tests/helpers/payments';
+import { cardToken, fakePaymentIntent, finishThreeDSecure } from '@/tests/helpers/payments';
 import { idempotencyKeyFor, startPayment, type StartPaymentResult } from './start-payment';
 
 let database: TestShop['database'];
@@ -286,6 +286,43 @@ describe(`startPayment's attempts (${testDbKind})`, () => {
     expect((await intentsOf(order.id)).map((pi) => pi.id)).toEqual([other.id]);
   });
 
+  it('the answer to confirming the live attempt\'s PaymentIntent is lost: the retry with the same token is answered by Stripe\'s replay, charged once, the card on record', async () => {
+    const cartId = await cartOf({ productId: (await product()).id });
+    const first = expectKind(await pay(cartId, 'pm_card_authenticationRequired'), 'requires_action');
+    const token = await cardToken(stripe);
+    // Stripe takes the payment; every answer (the gateway's retries included) is lost on the way back.
+    await faults('POST', { path: '/v1/payment_intents/*/confirm', method: 'POST', after: true, reset_connection: true, times: 5 });
+    expectKind(await pay(cartId, 'x', { confirmationToken: token }), 'busy');
+    expect((await stripe.paymentIntents.retrieve(first.paymentIntentId)).status).toBe('succeeded');
+    await stripeBack();
+    expect(await pay(cartId, 'x', { confirmationToken: token })).toMatchObject({ kind: 'submitted', attempt: 1, paymentIntentId: first.paymentIntentId, status: 'succeeded', amount: 2500 });
+    const order = await orderOf(cartId);
+    expect(order).toMatchObject({ status: 'paid', amountPaid: 2500, attempts: [{ attemptNumber: 1, status: 'succeeded', cardBrand: 'visa', cardLast4: '4242' }] });
+    expect((await intentsOf(order.id)).map((pi) => pi.amount_received)).toEqual([2500]);
+  });
+
+  it('an order whose payment is processing (a webhook said so): Pay again is told it is being processed, and nothing goes to Stripe', async () => {
+    const cartId = await cartOf({ productId: (await product()).id });
+    const first = expectKind(await pay(cartId, 'pm_card_authenticationRequired'), 'requires_action');
+    const order = await orderOf(cartId);
+    await applyPaymentIntent(database.prisma, fakePaymentIntent({ id: first.paymentIntentId, orderId: order.id, attempt: 1, amount: 2500, status: 'processing' }), { source: 'webhook' });
+    expect((await orderOf(cartId)).status).toBe('processing');
+    expect(await pay(cartId)).toEqual({ kind: 'in_progress', orderToken: first.orderToken, message: 'Your payment is being processed.' });
+    expect(await intentsOf(order.id)).toMatchObject([{ id: first.paymentIntentId, status: 'requires_action' }]);
+    expect((await orderOf(cartId)).attemptCount).toBe(1);
+  });
+
+  it('after paying, the same cart with another item added is a new order for what it holds now, not "already paid"', async () => {
+    const [kettle, filter] = [await product(2500), await product(700)];
+    const cartId = await cartOf({ productId: kettle.id });
+    const paid = expectKind(await pay(cartId), 'submitted');
+    await addToCart(database.prisma, cartId, { productId: filter.id, quantity: 1 });
+    const next = expectKind(await pay(cartId), 'submitted');
+    expect(next.orderToken).not.toBe(paid.orderToken);
+    expect(next).toMatchObject({ amount: 3200, attempt: 1 });
+    expect(await database.prisma.order.findMany({ where: { cartId }, select: { total: true, status: true }, orderBy: { total: 'asc' } })).toEqual([{ total: 2500, status: 'paid' }, { total: 3200, status: 'paid' }]);
+  });
+
   it('a declined submit sent again (a double POST) gets the same answer and starts no new attempt', async () => {
     const cartId = await cartOf({ productId: (await product()).id });
     const token = await cardToken(stripe, 'pm_card_chargeDeclined');
@@ -315,6 +352,27 @@ describe(`what the shopper is told (${testDbKind})`, () => {
     const gone = '00000000-0000-4000-8000-000000000000';
     expect(await startPayment({ prisma: database.prisma, gateway }, gone, { ...details, email: 'gone@example.com', expectedAmount: 0, confirmationToken: await cardToken(stripe) })).toEqual({ kind: 'cart_empty', message: 'Your cart is empty.' });
     expect(await database.prisma.order.count({ where: { cartId: { in: [cartId, gone] } } })).toBe(0);
+  });
+
+  it('the last units of a product pay; units held past a reduced shelf are "just sold out", never a negative count', async () => {
+    const lamp = await product(2500, 3);
+    expectKind(await pay(await cartOf({ productId: lamp.id, quantity: 2 }), 'pm_card_authenticationRequired'), 'requires_action');
+    // The shelf is counted again and one was missing: 1 on the shelf, 2 held by the open payment.
+    await database.prisma.product.update({ where: { id: lamp.id }, data: { stock: 1 } });
+    const late = await cartOf({ productId: lamp.id, quantity: 1 });
+    expect(await pay(late)).toEqual({ kind: 'out_of_stock', message: `${lamp.name} just sold out. Please remove it from your cart.` });
+    // A cart for exactly what the shelf has (nothing held) pays.
+    const last = await product(2500, 2);
+    expect(await pay(await cartOf({ productId: last.id, quantity: 2 }))).toMatchObject({ kind: 'submitted', amount: 5000 });
+    expect((await database.prisma.product.findUniqueOrThrow({ where: { id: last.id } })).stock).toBe(0);
+  });
+
+  it('a submit that is not a form at all is refused as a whole, with nothing created', async () => {
+    const cartId = await cartOf({ productId: (await product()).id });
+    expect(await startPayment({ prisma: database.prisma, gateway }, cartId, null)).toEqual({
+      kind: 'invalid', fieldErrors: { form: 'Please check the form and try again.' }, message: 'Please check the highlighted fields.',
+    });
+    expect(await database.prisma.order.count({ where: { cartId } })).toBe(0);
   });
 
   it('pressing Pay again after paying: "already paid", nothing charged again', async () => {
