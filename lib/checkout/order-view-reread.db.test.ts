@@ -111,6 +111,11 @@ describe(`order page when our records are behind Stripe (${testDbKind})`, () => 
     expect(view).toMatchObject({ settled: true, cartJustCleared: true, order: { status: 'paid', amountPaid: 3600 } });
     const events = await database.prisma.orderEvent.findMany({ where: { orderId: view!.order.id, kind: 'status_changed', toStatus: 'paid' } });
     expect(events.map((e) => e.source)).toEqual(['return_page']);
+    // Settled: from now on the page is read from our records alone (past the moment a read is shared).
+    await new Promise((r) => setTimeout(r, REUSE_MS + 50));
+    const c = counting();
+    expect(await loadOrderForShopper(database.prisma, c.gateway, result.orderToken)).toMatchObject({ settled: true, cartJustCleared: false, order: { status: 'paid' } });
+    expect(c.reads()).toBe(0);
   });
 });
 
