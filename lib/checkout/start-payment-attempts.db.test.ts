@@ -260,11 +260,12 @@ describe(`startPayment's attempts (${testDbKind})`, () => {
   it('Stripe down while confirming the live attempt\'s PaymentIntent: "busy", nothing moved, and the retry with the same token pays that PaymentIntent', async () => {
     const cartId = await cartOf({ productId: (await product()).id });
     const first = expectKind(await pay(cartId, 'pm_card_authenticationRequired'), 'requires_action');
-    await faults('POST', { path: '/v1/payment_intents/*/confirm', method: 'POST', status: 503 });
+    // Three failures: the gateway's three tries, not enough to open its breaker.
+    await faults('POST', { path: '/v1/payment_intents/*/confirm', method: 'POST', status: 503, times: 3 });
     const token = await cardToken(stripe);
-    const busy = expectKind(await pay(cartId, 'pm_card_visa', { confirmationToken: token }), 'busy');
-    expect(busy.message).toBe('Payments are busy right now. Your cart is saved — please try again in a moment.');
-    expect(busy.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(await pay(cartId, 'pm_card_visa', { confirmationToken: token })).toEqual({
+      kind: 'busy', retryAfterSeconds: 5, message: 'Payments are busy right now. Your cart is saved — please try again in a moment.',
+    });
     expect(await orderOf(cartId)).toMatchObject({ status: 'pending', attemptCount: 1, attempts: [{ status: 'requires_action' }] });
     expect((await getCart(database.prisma, cartId)).lines).toHaveLength(1);
     await stripeBack();
@@ -321,6 +322,45 @@ describe(`startPayment's attempts (${testDbKind})`, () => {
     expect(next.orderToken).not.toBe(paid.orderToken);
     expect(next).toMatchObject({ amount: 3200, attempt: 1 });
     expect(await database.prisma.order.findMany({ where: { cartId }, select: { total: true, status: true }, orderBy: { total: 'asc' } })).toEqual([{ total: 2500, status: 'paid' }, { total: 3200, status: 'paid' }]);
+  });
+
+  it('attempt 1\'s answer lost after Stripe acted, then the cart changed: the next Pay is attempt 2 at the new amount, not attempt 1\'s key with another amount', async () => {
+    const [kettle, filter] = [await product(2500), await product(700)];
+    const cartId = await cartOf({ productId: kettle.id });
+    // Stripe creates attempt 1's PaymentIntent (a challenge nobody sees); every answer is lost.
+    await faults('POST', { path: '/v1/payment_intents$', method: 'POST', after: true, reset_connection: true, times: 3 });
+    expectKind(await pay(cartId, 'pm_card_authenticationRequired'), 'busy');
+    await stripeBack();
+    const order = await orderOf(cartId);
+    expect(order).toMatchObject({ attemptCount: 1, attempts: [] });
+    await addToCart(database.prisma, cartId, { productId: filter.id, quantity: 1 });
+    const paid = expectKind(await pay(cartId), 'submitted');
+    expect(paid).toMatchObject({ attempt: 2, amount: 3200, status: 'succeeded' });
+    expect(await database.prisma.order.findUniqueOrThrow({ where: { id: order.id } })).toMatchObject({ status: 'paid', amountPaid: 3200, attemptCount: 2, paymentIntentId: paid.paymentIntentId });
+    expect((await intentsOf(order.id)).map((pi) => [pi.metadata.attempt, pi.amount, pi.status]).sort()).toEqual([['1', 2500, 'requires_action'], ['2', 3200, 'succeeded']]);
+  });
+
+  it('Stripe refusing the shop\'s own request (a key problem) is an error, not remembered: once fixed, the same submit runs again and pays', async () => {
+    const cartId = await cartOf({ productId: (await product()).id });
+    const token = await cardToken(stripe);
+    await faults('POST', { path: '/v1/payment_intents$', method: 'POST', status: 401, times: 1 });
+    await expect(pay(cartId, 'x', { confirmationToken: token })).rejects.toMatchObject({ type: 'StripeAuthenticationError' });
+    expect(await pay(cartId, 'x', { confirmationToken: token })).toMatchObject({ kind: 'submitted', attempt: 1, status: 'succeeded' });
+  });
+
+  it('a used or unknown token on a new attempt asks for the card again, with Stripe\'s code, and records no attempt', async () => {
+    const cartId = await cartOf({ productId: (await product()).id });
+    const used = await cardToken(stripe);
+    await stripe.paymentIntents.create({ amount: 100, currency: 'usd', confirm: true, confirmation_token: used });
+    const r = await pay(cartId, 'x', { confirmationToken: used });
+    const order = await orderOf(cartId);
+    expect(r).toEqual({ kind: 'declined', orderToken: order.publicToken, code: null, declineCode: null, message: 'Please enter your card details again.' });
+    // A token Stripe does not know (forged, or from another account).
+    expect(await pay(cartId, 'x', { confirmationToken: `ctoken_${randomBytes(12).toString('hex')}` })).toEqual({
+      kind: 'declined', orderToken: order.publicToken, code: 'resource_missing', declineCode: null, message: 'Please enter your card details again.',
+    });
+    expect((await orderOf(cartId)).attempts).toEqual([]);
+    expect(await intentsOf(order.id)).toEqual([]);
   });
 
   it('a declined submit sent again (a double POST) gets the same answer and starts no new attempt', async () => {
@@ -421,7 +461,10 @@ describe(`what is stored for an attempt (${testDbKind})`, () => {
     const first = expectKind(await pay(cartId, 'pm_card_authenticationRequired', { addressLine2: 'Flat 3' }, { clientIp: '198.51.100.7', holdMinutes: 2 }), 'requires_action');
     let order = await orderOf(cartId);
     expect(order).toMatchObject({ addressLine2: 'Flat 3', city: 'London' });
-    expect(order.attempts[0]).toMatchObject({ clientIp: '198.51.100.7', clientSecret: first.clientSecret });
+    expect(order.attempts[0]).toMatchObject({
+      clientIp: '198.51.100.7', clientSecret: first.clientSecret, amount: 7500, currency: 'usd', pricingHash: order.pricingHash, idempotencyKey: idempotencyKeyFor(order.id, 1),
+      lines: [{ productId: kettle.id, name: kettle.name, unitPrice: 2500, quantity: 3 }],
+    });
     let [hold] = await database.prisma.stockHold.findMany({ where: { orderId: order.id, releasedAt: null } });
     expect(hold).toMatchObject({ productId: kettle.id, quantity: 3, attemptNumber: 1 });
     expect(hold.expiresAt.getTime()).toBeGreaterThanOrEqual(t0 + 2 * 60_000);
