@@ -12,8 +12,8 @@ import type { PgBoss } from 'pg-boss';
 import { jobsLog } from './log';
 
 export const VACUUM_QUEUE = 'vacuum';
-/** Every five minutes: the soak's drift showed within ten. */
-export const VACUUM_CRON = '*/5 * * * *';
+/** Every minute: without it the soak's server doubled its CPU per checkout in 3 minutes (bench/RESULTS.md, 2026-12-07); a pass after 5 minutes of churn held PGlite 306–504 ms, so shorter, more frequent passes. */
+export const VACUUM_CRON = '* * * * *';
 
 /** One pass; returns how long it held the database (ms). */
 export async function vacuumEmbedded(pglite: PGlite): Promise<number> {
