@@ -73,6 +73,19 @@ describe(`cart limits (${testDbKind})`, () => {
     expect(await quantities(cartId)).toEqual([1]);
   });
 
+  it('refuses a blank quantity instead of reading it as 0 (which would empty the line), on set and on add', async () => {
+    const [a] = products;
+    const cartId = await cartWith(a.id, 2);
+    for (const blank of ['', ' ', '\t']) {
+      expect(await setCartQuantity(database.prisma, cartId, { productId: a.id, quantity: blank })).toEqual({ ok: false, error: 'Quantity must be a number.' });
+      expect(await addToCart(database.prisma, cartId, { productId: a.id, quantity: blank })).toEqual({ ok: false, error: 'Quantity must be a number.' });
+    }
+    expect(await quantities(cartId)).toEqual([2]);
+    // A written 0 still removes the line, as the cart page's quantity field means it.
+    expect(await setCartQuantity(database.prisma, cartId, { productId: a.id, quantity: '0' })).toEqual({ ok: true, cartId });
+    expect(await quantities(cartId)).toEqual([]);
+  });
+
   it('counts the items of this cart only', async () => {
     const [a, b] = products;
     const mine = await cartWith(a.id, 2);

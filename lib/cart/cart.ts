@@ -9,22 +9,32 @@ export const MAX_LINE_QUANTITY = 99;
 // Scripts send anything: every refusal, even of a missing field or a non-object, reads plainly.
 const NOT_A_FORM = { error: 'Please check the form and try again.' };
 
+// A blank quantity is no quantity: z.coerce.number() reads '' and '  ' as 0, which would set a
+// line to 0 (remove it) from an empty field. Blank becomes missing, refused as "must be a number".
+const blankIsMissing = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
 export const AddToCartInput = z.object({
   productId: z.string({ error: 'Unknown product.' }).uuid('Unknown product.'),
-  quantity: z.coerce
-    .number({ error: 'Quantity must be a number.' })
-    .int('Quantity must be a whole number.')
-    .min(1, 'Quantity must be at least 1.')
-    .max(MAX_LINE_QUANTITY, `Quantity can be at most ${MAX_LINE_QUANTITY}.`),
+  quantity: z.preprocess(
+    blankIsMissing,
+    z.coerce
+      .number({ error: 'Quantity must be a number.' })
+      .int('Quantity must be a whole number.')
+      .min(1, 'Quantity must be at least 1.')
+      .max(MAX_LINE_QUANTITY, `Quantity can be at most ${MAX_LINE_QUANTITY}.`),
+  ),
 }, NOT_A_FORM);
 
 export const SetQuantityInput = z.object({
   productId: z.string({ error: 'Unknown product.' }).uuid('Unknown product.'),
-  quantity: z.coerce
-    .number({ error: 'Quantity must be a number.' })
-    .int('Quantity must be a whole number.')
-    .min(0, 'Quantity cannot be negative.')
-    .max(MAX_LINE_QUANTITY, `Quantity can be at most ${MAX_LINE_QUANTITY}.`),
+  quantity: z.preprocess(
+    blankIsMissing,
+    z.coerce
+      .number({ error: 'Quantity must be a number.' })
+      .int('Quantity must be a whole number.')
+      .min(0, 'Quantity cannot be negative.')
+      .max(MAX_LINE_QUANTITY, `Quantity can be at most ${MAX_LINE_QUANTITY}.`),
+  ),
 }, NOT_A_FORM);
 
 export const RemoveInput = z.object({ productId: z.string({ error: 'Unknown product.' }).uuid('Unknown product.') }, NOT_A_FORM);
