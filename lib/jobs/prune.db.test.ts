@@ -4,8 +4,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSession, KNOWN_ADDRESS_MS, validateSession } from '@/lib/admin/auth';
 import { ConfigError, parseConfig } from '@/lib/config';
-import { recordStripeEvent, type EventGateway } from '@/lib/orders/stripe-events';
+import { recordStripeEvent } from '@/lib/orders/stripe-events';
 import type { Stripe } from '@/lib/stripe/client';
+import { unusedEventGateway } from '@/tests/helpers/unused-gateway';
 import { createTestDatabase } from '@/tests/helpers/db';
 import { createOrderFixture } from '@/tests/helpers/payments';
 import { startJobs, stopJobs } from './index';
@@ -13,17 +14,7 @@ import { DEFAULT_RETENTION, pruneOldRows } from './prune';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 const DAY = 24 * 60 * 60 * 1000;
-const gateway: EventGateway = {
-  async retrievePaymentIntent() {
-    throw new Error('not used');
-  },
-  async retrieveCharge() {
-    throw new Error('not used');
-  },
-  async listRefunds() {
-    throw new Error('not used');
-  },
-};
+const gateway = unusedEventGateway;
 
 beforeAll(async () => {
   database = await createTestDatabase();

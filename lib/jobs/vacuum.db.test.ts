@@ -2,22 +2,12 @@
 // the dead row versions every stock update leaves stay until this job runs; on PostgreSQL the
 // server's autovacuum does it and the job is not registered.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { unusedEventGateway } from '@/tests/helpers/unused-gateway';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
-import type { EventGateway } from '@/lib/orders/stripe-events';
 import { startJobs, stopJobs } from './index';
 import { VACUUM_CRON, VACUUM_QUEUE } from './vacuum';
 
-const gateway: EventGateway = {
-  async retrievePaymentIntent() {
-    throw new Error('not used');
-  },
-  async retrieveCharge() {
-    throw new Error('not used');
-  },
-  async listRefunds() {
-    throw new Error('not used');
-  },
-};
+const gateway = unusedEventGateway;
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 
