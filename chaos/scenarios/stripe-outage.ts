@@ -2,9 +2,11 @@
 // middle of steady checkout traffic, then comes back. Not all of /v1: with the ConfirmationToken
 // flow the browser's Stripe.js call (/v1/confirmation_tokens) comes first, and a shopper stuck
 // there never reached the shop, so the gateway met no outage at all (the full run of 2026-12-07:
-// breaker never opened, no busy answer) and the scenario tested nothing. It now reports the 5xx
-// answers the shop's gateway met; making "the outage reached the shop" a violation is left open, as
-// a 5 s quick outage can fall between the shoppers' Pays. Shoppers must get a fast "busy" while it is down, and checkout must recover on
+// breaker never opened, no busy answer) and the scenario tested nothing. So a probe shopper, with
+// the cart already filled and a token in hand, presses Pay right after the fault goes on, and the
+// outage lasts until that Pay has been answered: the outage is guaranteed to reach the shop (the
+// gateway must meet Stripe's 5xx, and the probe must be told "busy"), however the lanes' Pays fall.
+// Shoppers must get a fast "busy" while it is down, and checkout must recover on
 // its own soon after: the breaker's probe closes it and the next checkout pays. Every checkout
 // ends paid; the money is checked before any healing (the app converges on its own), with
 // confirmations counted at a counting SMTP mailbox; reconciliation afterwards finds nothing.
@@ -15,13 +17,15 @@ import { checkConverged, checkPayments } from '../lib/checks';
 import { startCountingMailbox } from '../lib/counting-mailer';
 import { checkout, outcomeViolations, type CheckoutOutcome, type Product } from '../lib/flow';
 import { actionIds, checkGateway, openForChecks, prepareDatabase, rand, sleep, startStripe, waitForConvergence, type Scenario } from '../lib/harness';
-import { Shopper } from '../lib/shopper';
+import { createTokenInBrowser, ServerDown, Shopper } from '../lib/shopper';
 
 const RECOVERY_GOAL_S = 10;
+/** The outage is held at most this long past its planned end waiting for the probe's Pay to be answered. */
+const PROBE_GRACE_MS = 30_000;
 
 export const stripeOutageScenario: Scenario = {
   name: 'stripe-outage',
-  invariant: `After Stripe returns, the breaker closes and a new checkout is paid within ${RECOVERY_GOAL_S} s; every checkout ends paid, and before any healing every PaymentIntent Stripe charged pays exactly one order its total with one of each side effect and one confirmation really sent; no shopper meets a 5xx or unexpected error; reconciliation afterwards finds nothing.`,
+  invariant: `The outage reaches the shop: a shopper who presses Pay while Stripe is down is told "busy" (the gateway meets Stripe's 5xx) and, keeping cart and card, pays once Stripe is back. After Stripe returns, the breaker closes and a new checkout is paid within ${RECOVERY_GOAL_S} s; every checkout ends paid, and before any healing every PaymentIntent Stripe charged pays exactly one order its total with one of each side effect and one confirmation really sent; no shopper meets a 5xx or unexpected error; reconciliation afterwards finds nothing.`,
   async run(ctx) {
     const before = ctx.quick ? 5_000 : 10_000;
     const outage = ctx.quick ? 5_000 : 30_000;
@@ -61,14 +65,58 @@ export const stripeOutageScenario: Scenario = {
       }
     })();
 
+    // The probe: cart filled and token made before the outage (tokenization stays up anyway).
+    const probeShopper = new Shopper({ base: () => app.url, actions }, 'outage-probe@example.com');
+    const probeProduct = products[0];
+    const probeAdded = await probeShopper.addToCart(probeProduct, 1);
+    const probeToken = await createTokenInBrowser({ stripeUrl: stripe.url, publishableKey: stripe.publishableKey, card: 'pm_card_visa' });
+    let probeAnswer: string | undefined;
+
     await sleep(before);
     const down = performance.now();
     await stripe.control('/faults', { path: '/v1/payment_intents', status: 503 });
-    ctx.log(`Stripe down for ${outage / 1000} s`);
+    ctx.log(`Stripe down for ${outage / 1000} s (and until the probe's Pay is answered)`);
+    const probePay = (async () => {
+      if (!probeAdded.ok || !probeToken) return;
+      for (;;) {
+        try {
+          const r = await probeShopper.startPayment(probeProduct.price, probeToken);
+          // Every chaos shopper comes from 127.0.0.1: the per-address submit limit is waited out.
+          if (r.kind === 'throttled' && r.retryAfterSeconds <= 10) {
+            await sleep(r.retryAfterSeconds * 1000);
+            continue;
+          }
+          probeAnswer = r.kind;
+          return;
+        } catch (err) {
+          if (!(err instanceof ServerDown) || performance.now() - down > outage + PROBE_GRACE_MS) {
+            probeAnswer = `failed: ${String(err).slice(0, 120)}`;
+            return;
+          }
+          await sleep(250);
+        }
+      }
+    })();
     await sleep(outage);
+    await Promise.race([probePay, sleep(PROBE_GRACE_MS)]);
+    const probeAnsweredInOutage = probeAnswer !== undefined;
     await stripe.control('/faults', undefined, 'DELETE');
     const back = performance.now();
     ctx.log('Stripe back');
+    // The probe kept its cart and its token: it presses Pay again, as the busy page invites, until paid.
+    let probePaidAfterS: number | undefined;
+    let probeLast = probeAnswer;
+    if (probeAnswer === 'busy') {
+      while (performance.now() - back < 60_000) {
+        const r = await probeShopper.startPayment(probeProduct.price, probeToken!).catch((err: unknown) => ({ kind: `failed: ${String(err).slice(0, 120)}` }));
+        probeLast = r.kind;
+        if (r.kind === 'submitted' || r.kind === 'already_paid') {
+          probePaidAfterS = (performance.now() - back) / 1000;
+          break;
+        }
+        await sleep(r.kind === 'throttled' && 'retryAfterSeconds' in r ? Math.min(r.retryAfterSeconds, 10) * 1000 : 500);
+      }
+    }
     await sleep(after);
     running = false;
     await Promise.all([...lanes, watcher]);
@@ -91,8 +139,13 @@ export const stripeOutageScenario: Scenario = {
     if (serverErrors > 0) violations.push(`${serverErrors} shopper requests got a 5xx page or action error instead of a calm "busy"`);
     if (paidS > RECOVERY_GOAL_S) violations.push(`no new checkout was paid within ${RECOVERY_GOAL_S} s of Stripe's return (${paidS} s)`);
     const busyAnswers = outcomes.reduce((s, o) => s + o.busy, 0);
-    // Whether the outage reached the shop (busy answers, the breaker, the gateway's 5xx) is reported,
-    // not yet a violation: a 5 s quick outage can fall between the shoppers' Pays (CI, 2026-12-07).
+    // The outage reached the shop: the probe pressed Pay while it lasted and was told "busy", and
+    // the shop's gateway met Stripe's 5xx (a fault the shop's calls never meet tests nothing).
+    if (!probeAdded.ok || !probeToken) violations.push(`the probe shopper could not get to Pay (add to cart: ${probeAdded.ok ? 'ok' : probeAdded.error}; token: ${probeToken ? 'ok' : 'none'})`);
+    else if (!probeAnsweredInOutage) violations.push(`the probe's Pay was not answered within ${(outage + PROBE_GRACE_MS) / 1000} s of the outage's start`);
+    else if (probeAnswer !== 'busy') violations.push(`the probe shopper pressed Pay while Stripe was down and was answered "${probeAnswer}" instead of a calm "busy"`);
+    else if (probePaidAfterS === undefined) violations.push(`the probe shopper, told "busy" during the outage, was not paid within 60 s of Stripe's return (last answer: ${probeLast})`);
+    if (stripe5xx === 0) violations.push("the outage never reached the shop: its gateway met no 5xx answer from Stripe");
 
     const database = await openForChecks({ dataDir });
     try {
@@ -112,6 +165,8 @@ export const stripeOutageScenario: Scenario = {
           "Stripe 5xx answers the shop's gateway met": stripe5xx,
           '5xx answers': serverErrors,
           'checkouts started during the outage': during.length,
+          "the probe's Pay during the outage was answered": probeAnswer ?? 'never',
+          'the probe paid after Stripe returned, after s': probePaidAfterS !== undefined ? probePaidAfterS.toFixed(1) : 'never',
           'breaker opened during the outage': opened ? 'yes' : 'no',
           'recovery: breaker closed after s': Number.isFinite(breakerS) ? breakerS.toFixed(1) : 'never',
           'recovery: first new paid checkout after s': Number.isFinite(paidS) ? paidS.toFixed(1) : 'never',
