@@ -16,18 +16,10 @@ export const MODULES = {
   },
   orders: {
     mutate: ['lib/orders/**/*.ts', '!lib/orders/**/*.test.ts', '!lib/orders/refunds.ts', '!lib/orders/reconcile.ts'],
-    // The suite, not the folder: the order code is driven as much by the checkout's, the jobs', the
-    // admin cancel's and the webhook integration tests (perTest coverage runs only the tests that
-    // reach each mutant). Randomised property tests (tests/security/*-input) are left out: a
-    // mutant's verdict must not depend on a seed.
-    testFiles: [
-      'lib/orders/**/*.test.ts',
-      'lib/checkout/**/*.test.ts',
-      'lib/jobs/**/*.test.ts',
-      'lib/admin/order-actions.db.test.ts',
-      'tests/integration/emulator-webhooks.db.test.ts',
-      'tests/security/webhook-replay.db.test.ts',
-    ],
+    // The module's own tests, refund tests included (they drive applyChargeRefunds). The checkout's,
+    // jobs' and integration tests also drive this code, but with them one run was estimated at
+    // 5 hours on this host (2026-12-07), so the score is that of lib/orders' tests: a floor.
+    testFiles: ['lib/orders/**/*.test.ts'],
   },
   refunds: {
     mutate: ['lib/orders/refunds.ts'],
