@@ -6,6 +6,7 @@ import { applyPaymentIntent, clearCartOnce } from '@/lib/orders/apply';
 import { sqlDatabase, sqlFragment } from '@/lib/db/sql';
 import type { Stripe } from '@/lib/stripe/client';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
+import { RecentResults } from '@/lib/recent-results';
 
 const SETTLED = new Set(['paid', 'partially_refunded', 'refunded', 'canceled']);
 
@@ -59,19 +60,11 @@ async function readOrder(
 // 2 s halves that and leaves room for a second instance. A shopper who just paid sees Paid from
 // the webhook or the next read, at most 2 s later, and only if they loaded the page before paying.
 export const REUSE_MS = 2_000;
-const inflight = new Map<string, { at: number; read: Promise<Stripe.PaymentIntent> }>();
+const inflight = new RecentResults<string, Stripe.PaymentIntent>(REUSE_MS);
 
 export function coalescedRetrieve(gateway: Pick<StripeGateway, 'retrievePaymentIntent'>, id: string, now = Date.now()): Promise<Stripe.PaymentIntent> {
-  const hit = inflight.get(id);
-  if (hit && now - hit.at < REUSE_MS) return hit.read;
-  if (inflight.size > 5_000) for (const [k, v] of inflight) if (now - v.at >= REUSE_MS) inflight.delete(k);
-  const read = gateway.retrievePaymentIntent(id);
-  inflight.set(id, { at: now, read });
   // A failed read is not reused: the next page load asks again.
-  read.catch(() => {
-    if (inflight.get(id)?.read === read) inflight.delete(id);
-  });
-  return read;
+  return inflight.share(id, () => gateway.retrievePaymentIntent(id), now);
 }
 
 /** How long an order link shows the shopper's name, address and lines after the order settled. */

@@ -19,6 +19,7 @@ import { sqlDatabase, type Sql } from '@/lib/db/sql';
 import type { SubmitRateLimiter } from '@/lib/security/submit-rate';
 import { checkCooldown, consumeAttempt, type ThrottleDecision } from '@/lib/security/throttle';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
+import { RecentResults } from '@/lib/recent-results';
 
 // PostgreSQL refuses a NUL in text and nobody's address has control characters: say so plainly.
 const PLAIN_TEXT = /^[^\u0000-\u001f\u007f]*$/;
@@ -124,19 +125,10 @@ export async function startPayment(deps: StartPaymentDeps, cartId: string | null
 // same idempotency key).
 const SAME_SUBMIT_MS = 60_000;
 const KEPT_OUTCOMES = new Set<StartPaymentResult['kind']>(['requires_action', 'submitted', 'declined', 'already_paid', 'in_progress']);
-const submits = new Map<string, { at: number; result: Promise<StartPaymentResult> }>();
+const submits = new RecentResults<string, StartPaymentResult>(SAME_SUBMIT_MS);
 
 function sameSubmitOnce(key: string, run: () => Promise<StartPaymentResult>, now = Date.now()): Promise<StartPaymentResult> {
-  const hit = submits.get(key);
-  if (hit && now - hit.at < SAME_SUBMIT_MS) return hit.result;
-  if (submits.size > 5_000) for (const [k, v] of submits) if (now - v.at >= SAME_SUBMIT_MS) submits.delete(k);
-  const result = run();
-  submits.set(key, { at: now, result });
-  const forget = () => {
-    if (submits.get(key)?.result === result) submits.delete(key);
-  };
-  result.then((r) => (KEPT_OUTCOMES.has(r.kind) ? undefined : forget()), forget);
-  return result;
+  return submits.share(key, run, now, (r) => KEPT_OUTCOMES.has(r.kind));
 }
 
 async function pay(deps: StartPaymentDeps, cartId: string, expectedAmount: number, details: CheckoutDetails, confirmationToken: string): Promise<StartPaymentResult> {
@@ -271,19 +263,11 @@ function shopperMessage(error: { code?: string | null; message?: string | null }
 // answers a repeated key with the first answer for 24 h, so our copy of it is that same answer;
 // a minute covers the gap until the attempt is recorded, even on a slow database.
 const CREATION_REUSE_MS = 60_000;
-const creating = new Map<string, { at: number; created: Promise<Stripe.PaymentIntent> }>();
+const creating = new RecentResults<string, Stripe.PaymentIntent>(CREATION_REUSE_MS);
 
 function createOnce(gateway: Pick<StripeGateway, 'createPaymentIntent'>, idempotencyKey: string, params: Stripe.PaymentIntentCreateParams, now = Date.now()): Promise<Stripe.PaymentIntent> {
-  const hit = creating.get(idempotencyKey);
-  if (hit && now - hit.at < CREATION_REUSE_MS) return hit.created;
-  if (creating.size > 5_000) for (const [k, v] of creating) if (now - v.at >= CREATION_REUSE_MS) creating.delete(k);
-  const created = gateway.createPaymentIntent(params, { idempotencyKey });
-  creating.set(idempotencyKey, { at: now, created });
   // A failed creation is not reused: the next submit asks again.
-  created.catch(() => {
-    if (creating.get(idempotencyKey)?.created === created) creating.delete(idempotencyKey);
-  });
-  return created;
+  return creating.share(idempotencyKey, () => gateway.createPaymentIntent(params, { idempotencyKey }), now);
 }
 
 /** Why this cart cannot be paid as it stands (priced from the database, never from input). */

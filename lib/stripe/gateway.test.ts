@@ -209,3 +209,18 @@ describe('StripeGateway adaptive limit', () => {
     expect(refused).toBe(0);
   });
 });
+
+describe('withoutRawResponse', () => {
+  it("drops the SDK's lastResponse (the HTTP response) and keeps every field", async () => {
+    const { withoutRawResponse } = await import('./gateway');
+    const response = { requestId: 'req_1', socket: {} };
+    const pi = { id: 'pi_1', object: 'payment_intent', amount: 500, latest_charge: { id: 'ch_1' } };
+    Object.defineProperty(pi, 'lastResponse', { enumerable: false, writable: false, value: response });
+    const kept = withoutRawResponse(pi);
+    expect(kept).toEqual({ id: 'pi_1', object: 'payment_intent', amount: 500, latest_charge: { id: 'ch_1' } });
+    expect('lastResponse' in kept).toBe(false);
+    const plain = { id: 'x' };
+    expect(withoutRawResponse(plain)).toBe(plain);
+    expect(withoutRawResponse(null)).toBeNull();
+  });
+});

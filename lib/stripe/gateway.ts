@@ -177,6 +177,17 @@ class EitherBreaker implements IBreaker {
   }
 }
 
+/**
+ * The SDK hangs the raw HTTP response (`lastResponse`: Node's IncomingMessage, and through it the
+ * socket) on every object it returns, as a property that cannot be deleted. Its request id is
+ * logged above; past the gateway nobody needs it, and an object kept for a while (a shared
+ * PaymentIntent creation, a cached read) would keep the whole response alive. A shallow copy
+ * leaves the non-enumerable property behind.
+ */
+export function withoutRawResponse<T>(result: T): T {
+  return result !== null && typeof result === 'object' && 'lastResponse' in result && !Array.isArray(result) ? ({ ...result } as T) : result;
+}
+
 const NOT_RETRIED_ERROR_OUTCOMES = new Set<Outcome>(['card_error', 'invalid', 'auth_error', 'error']);
 
 export class StripeGateway {
@@ -382,7 +393,7 @@ export class StripeGateway {
       span.setAttributes({ 'stripe.outcome': 'ok', 'stripe.attempts': attempts, ...(stripeId ? { 'stripe.request_id': stripeId } : {}) });
       this.metric((m) => m.stripeOperations.inc({ operation, result: 'ok' }));
       this.log.info({ operation, outcome: 'ok', attempts, durationMs: Math.round(performance.now() - started), stripeRequestId: stripeId }, 'Stripe call');
-      return result;
+      return withoutRawResponse(result);
     } catch (err) {
       const c = classify(err);
       const stripeId = stripeRequestId(err);
