@@ -2,32 +2,17 @@
 // bug at the sender): an event we could never store is refused with 400 and stores nothing; the
 // boundaries of what is accepted (sizes, ids, types, times) are exact; a signature dated in the
 // future is refused, since it would stay replayable past the tolerance.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStripeClient } from '@/lib/stripe/client';
-import { StripeGateway } from '@/lib/stripe/gateway';
-import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
-import { WEBHOOK_MAX_BYTES, WEBHOOK_TOLERANCE_SECONDS, receiveStripeWebhook, type WebhookDeps } from './webhook';
+import { describe, expect, it } from 'vitest';
+import { testDbKind } from '@/tests/helpers/db';
+import { nowSeconds as now, useWebhookHarness } from '@/tests/helpers/webhook';
+import { WEBHOOK_MAX_BYTES, WEBHOOK_TOLERANCE_SECONDS, receiveStripeWebhook } from './webhook';
 
-const stripe = createStripeClient({ secretKey: 'sk_test_webhook_input' });
-const gateway = new StripeGateway(stripe);
 const SECRET = 'whsec_input_secret';
-
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let enqueued: string[];
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database?.drop());
-
-function deps(over: Partial<WebhookDeps> = {}): WebhookDeps {
-  enqueued = [];
-  return { prisma: () => database.prisma, gateway, secrets: [SECRET], enqueue: async (id) => void enqueued.push(id), ...over };
-}
-
-const now = () => Math.floor(Date.now() / 1000);
-const sign = (payload: string, timestamp = now()) => stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET, timestamp });
+const wh = useWebhookHarness({ secretKey: 'sk_test_webhook_input', secrets: [SECRET] });
+const { deps, enqueued } = wh;
+const sign = (payload: string, timestamp = now()) => wh.sign(payload, SECRET, timestamp);
 const base = (over: Record<string, unknown> = {}) => ({ id: 'evt_input_ok', object: 'event', api_version: '2025-01-01', created: now(), livemode: false, pending_webhooks: 1, request: null, type: 'payment_intent.succeeded', data: { object: { id: 'pi_input', object: 'payment_intent' } }, ...over });
-const stored = () => database.prisma.stripeEvent.count();
+const stored = () => wh.stored();
 
 async function post(body: string, signature: string | null = sign(body), contentLength?: string) {
   return receiveStripeWebhook({ rawBody: body, signature, contentLength: contentLength ?? String(Buffer.byteLength(body)) }, deps());
@@ -86,7 +71,7 @@ describe(`signed webhook input (${testDbKind})`, () => {
     for (const event of edge) {
       const r = await post(JSON.stringify(event));
       expect(r, String(event.id).slice(0, 20)).toEqual({ status: 200, body: { received: true } });
-      expect(await database.prisma.stripeEvent.count({ where: { id: event.id as string } })).toBe(1);
+      expect(await wh.prisma.stripeEvent.count({ where: { id: event.id as string } })).toBe(1);
     }
   });
 
@@ -96,7 +81,7 @@ describe(`signed webhook input (${testDbKind})`, () => {
     // The same with spaces after the commas, as some proxies rewrite headers.
     const spaced = sign(ahead, now() + WEBHOOK_TOLERANCE_SECONDS + 60).replace(/,/g, ', ');
     expect((await post(ahead, spaced)).status).toBe(400);
-    expect(await database.prisma.stripeEvent.count({ where: { id: 'evt_input_future' } })).toBe(0);
+    expect(await wh.prisma.stripeEvent.count({ where: { id: 'evt_input_future' } })).toBe(0);
     // A clock a little ahead of ours is fine.
     expect(await post(ahead, sign(ahead, now() + 60))).toEqual({ status: 200, body: { received: true } });
   });
@@ -115,7 +100,7 @@ describe(`signed webhook input (${testDbKind})`, () => {
     const small = JSON.stringify(base({ id: 'evt_input_declared' }));
     expect(await post(small, sign(small), String(WEBHOOK_MAX_BYTES + 1))).toEqual({ status: 413, body: { error: 'payload too large' } });
     expect(await post(small, sign(small), String(WEBHOOK_MAX_BYTES))).toEqual({ status: 200, body: { received: true } });
-    expect(await database.prisma.stripeEvent.count({ where: { id: 'evt_input_over_mb' } })).toBe(0);
+    expect(await wh.prisma.stripeEvent.count({ where: { id: 'evt_input_over_mb' } })).toBe(0);
   });
 
   it('names what is wrong: no signature, no secret configured, a bad signature', async () => {
@@ -127,6 +112,6 @@ describe(`signed webhook input (${testDbKind})`, () => {
       body: { error: 'webhook secret is not configured' },
     });
     expect(await post(body, sign(body).replace(/v1=[0-9a-f]+/, `v1=${'0'.repeat(64)}`))).toEqual({ status: 400, body: { error: 'invalid signature' } });
-    expect(await database.prisma.stripeEvent.count({ where: { id: 'evt_input_named' } })).toBe(0);
+    expect(await wh.prisma.stripeEvent.count({ where: { id: 'evt_input_named' } })).toBe(0);
   });
 });
