@@ -4,11 +4,12 @@
 // future is refused, since it would stay replayable past the tolerance.
 import { describe, expect, it } from 'vitest';
 import { testDbKind } from '@/tests/helpers/db';
-import { nowSeconds as now, useWebhookHarness } from '@/tests/helpers/webhook';
+import { nowSeconds as now, webhookHarness } from '@/tests/helpers/webhook';
+import { StripeEventInbox } from './event-inbox';
 import { WEBHOOK_MAX_BYTES, WEBHOOK_TOLERANCE_SECONDS, receiveStripeWebhook } from './webhook';
 
 const SECRET = 'whsec_input_secret';
-const wh = useWebhookHarness({ secretKey: 'sk_test_webhook_input', secrets: [SECRET] });
+const wh = webhookHarness({ secretKey: 'sk_test_webhook_input', secrets: [SECRET] });
 const { deps, enqueued } = wh;
 const sign = (payload: string, timestamp = now()) => wh.sign(payload, SECRET, timestamp);
 const base = (over: Record<string, unknown> = {}) => ({ id: 'evt_input_ok', object: 'event', api_version: '2025-01-01', created: now(), livemode: false, pending_webhooks: 1, request: null, type: 'payment_intent.succeeded', data: { object: { id: 'pi_input', object: 'payment_intent' } }, ...over });
@@ -113,5 +114,59 @@ describe(`signed webhook input (${testDbKind})`, () => {
     });
     expect(await post(body, sign(body).replace(/v1=[0-9a-f]+/, `v1=${'0'.repeat(64)}`))).toEqual({ status: 400, body: { error: 'invalid signature' } });
     expect(await wh.prisma.stripeEvent.count({ where: { id: 'evt_input_named' } })).toBe(0);
+  });
+
+  it('accepts a signature exactly at the future tolerance, and refuses one beyond it whatever the order of the header parts', async () => {
+    const body = JSON.stringify(base({ id: 'evt_input_future_edge' }));
+    const beyond = sign(body, now() + WEBHOOK_TOLERANCE_SECONDS + 60);
+    const [t, v1] = beyond.split(',');
+    expect(await post(body, `${v1},${t}`)).toEqual({ status: 400, body: { error: 'invalid signature' } });
+    expect(await wh.stored('evt_input_future_edge')).toBe(0);
+    expect(await post(body, sign(body, now() + WEBHOOK_TOLERANCE_SECONDS))).toEqual({ status: 200, body: { received: true } });
+  });
+
+  it('ignores a Content-Length that is not a number (the body itself is measured)', async () => {
+    for (const [id, declared] of [['evt_input_cl_text', 'abc'], ['evt_input_cl_empty', '']]) {
+      const body = JSON.stringify(base({ id }));
+      expect(await post(body, sign(body), declared), declared).toEqual({ status: 200, body: { received: true } });
+    }
+  });
+
+  it('skips an unset secret in the list and checks against the ones set', async () => {
+    const body = JSON.stringify(base({ id: 'evt_input_secret_gap' }));
+    const r = await receiveStripeWebhook({ rawBody: body, signature: sign(body) }, deps({ secrets: [undefined, SECRET] }));
+    expect(r).toEqual({ status: 200, body: { received: true } });
+  });
+
+  it('answers 503 "temporarily unavailable" and reports the database stage when the event cannot be stored', async () => {
+    const body = JSON.stringify(base({ id: 'evt_input_db_down' }));
+    const errors: string[] = [];
+    const r = await receiveStripeWebhook({ rawBody: body, signature: sign(body) }, deps({ prisma: () => Promise.reject(new Error('ECONNREFUSED')), onError: (stage) => void errors.push(stage) }));
+    expect(r).toEqual({ status: 503, body: { error: 'temporarily unavailable' } });
+    expect(errors).toEqual(['database']);
+    expect(enqueued).toEqual([]);
+  });
+
+  it('through the group-commit inbox: stored and answered 200, a redelivery answered as a duplicate, a failed insert 503', async () => {
+    const batches: string[][] = [];
+    const inbox = new StripeEventInbox({ prisma: () => wh.prisma, enqueue: async (ids) => void batches.push(ids) });
+    const body = JSON.stringify(base({ id: 'evt_input_inbox' }));
+    expect(await receiveStripeWebhook({ rawBody: body, signature: sign(body) }, deps({ inbox }))).toEqual({ status: 200, body: { received: true } });
+    expect(await receiveStripeWebhook({ rawBody: body, signature: sign(body) }, deps({ inbox }))).toEqual({ status: 200, body: { received: true, duplicate: true } });
+    await inbox.idle();
+    expect(batches).toEqual([['evt_input_inbox']]);
+    expect(await wh.prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_input_inbox' } })).toMatchObject({ type: 'payment_intent.succeeded', objectId: 'pi_input', status: 'received' });
+    // The direct path's enqueue is not used when an inbox is given.
+    expect(enqueued).toEqual([]);
+
+    const broken = new StripeEventInbox({ prisma: () => Promise.reject(new Error('ECONNREFUSED')), enqueue: async () => {} });
+    const errors: string[] = [];
+    const down = JSON.stringify(base({ id: 'evt_input_inbox_down' }));
+    expect(await receiveStripeWebhook({ rawBody: down, signature: sign(down) }, deps({ inbox: broken, onError: (stage) => void errors.push(stage) }))).toEqual({
+      status: 503,
+      body: { error: 'temporarily unavailable' },
+    });
+    expect(errors).toEqual(['database']);
+    expect(await wh.stored('evt_input_inbox_down')).toBe(0);
   });
 });

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { testDbKind } from '@/tests/helpers/db';
-import { useWebhookHarness } from '@/tests/helpers/webhook';
+import { webhookHarness } from '@/tests/helpers/webhook';
 import { openDatabase } from '@/lib/db/client';
 import { WEBHOOK_MAX_BYTES, receiveStripeWebhook } from './webhook';
 
 const SECRET = 'whsec_current_secret';
 const PREVIOUS = 'whsec_previous_secret';
-const wh = useWebhookHarness({ secretKey: 'sk_test_webhooks', secrets: [SECRET, PREVIOUS] });
+const wh = webhookHarness({ secretKey: 'sk_test_webhooks', secrets: [SECRET, PREVIOUS] });
 const { deps, enqueued } = wh;
 
 function eventBody(id: string, type = 'payment_intent.succeeded', extra: Record<string, unknown> = {}): string {

@@ -9,7 +9,7 @@ import { createTestDatabase } from './db';
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-export function useWebhookHarness(opts: { secretKey: string; secrets: string[] }) {
+export function webhookHarness(opts: { secretKey: string; secrets: string[] }) {
   const stripe = createStripeClient({ secretKey: opts.secretKey });
   const gateway = new StripeGateway(stripe);
   let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
