@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
 import type { Stripe } from '@/lib/stripe/client';
-import { listDeadStripeEvents, markStripeEventDead, recordStripeEvent } from './stripe-events';
+import { StripeEventJobData, listDeadStripeEvents, markStripeEventDead, recordStripeEvent } from './stripe-events';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
@@ -73,5 +73,14 @@ describe(`dead-letter list (${testDbKind})`, () => {
     expect(list).toHaveLength(100);
     expect(list[0].id).toBe('evt_dead_many_0');
     expect(list.at(-1)!.id).toBe('evt_dead_many_99');
+  });
+
+  it('a stripe-event job names one Stripe event id, nothing else', () => {
+    expect(StripeEventJobData.parse({ eventId: 'evt_1Abc_2' })).toEqual({ eventId: 'evt_1Abc_2' });
+    for (const eventId of ['pi_123', 'evt_', 'xevt_1', 'evt_1 OR 1=1', 'evt_1\n']) {
+      const r = StripeEventJobData.safeParse({ eventId });
+      expect(r.success, eventId).toBe(false);
+      expect(r.error?.issues[0].message).toBe('must be a Stripe event id');
+    }
   });
 });

@@ -7,7 +7,7 @@ import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
 import { createOrderFixture, fakePaymentIntent, fakeRefund, type PiSpec } from '@/tests/helpers/payments';
 import type { Stripe } from '@/lib/stripe/client';
 import { applyPaymentIntent, strayRefundKey } from './apply';
-import { cancelSupersededAttempt, executeSystemRefund, pendingRemedies, type RemedyGateway } from './remedies';
+import { RemedyJobData, cancelSupersededAttempt, executeSystemRefund, pendingRemedies, type RemedyGateway } from './remedies';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
@@ -192,5 +192,21 @@ describe(`remedies (${testDbKind})`, () => {
       { kind: 'cancel', orderId: f.orderId, attemptNumber: 2 },
     ]);
     expect(found).toHaveLength(3);
+  });
+
+  it('a remedy job names a refund row by its uuid, or an attempt by order uuid and a positive number; anything else is refused', () => {
+    const id = '3f1c2a4e-9b7d-4c1e-8a2b-5d6e7f8a9b0c';
+    expect(RemedyJobData.safeParse({ kind: 'refund', refundId: id }).success).toBe(true);
+    expect(RemedyJobData.safeParse({ kind: 'cancel', orderId: id, attemptNumber: 2 }).success).toBe(true);
+    for (const bad of [
+      { kind: 'refund', refundId: 're_123' },
+      { kind: 'cancel', orderId: 'order-1', attemptNumber: 1 },
+      { kind: 'cancel', orderId: id, attemptNumber: 0 },
+      { kind: 'cancel', orderId: id, attemptNumber: 1.5 },
+      { kind: 'refund', orderId: id, attemptNumber: 1 },
+      { kind: 'delete', refundId: id },
+    ]) {
+      expect(RemedyJobData.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+    }
   });
 });
