@@ -115,4 +115,64 @@ describe(`StripeEventInbox (${testDbKind})`, () => {
       Object.fromEntries(Object.keys(events).map((id) => [id, queued.includes(id) ? ['received', false] : ['processed', true]])),
     );
   });
+
+  it('enqueues a backlog in chunks of at most 250 jobs, each stored event exactly once', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const calls: string[][] = [];
+    const inbox = new StripeEventInbox({
+      prisma: () => database.prisma,
+      enqueueGatherMs: 1,
+      enqueue: async (ids) => {
+        calls.push(ids);
+        if (calls.length === 1) await gate;
+      },
+    });
+    // The first enqueue hangs (a stalled queue) while 600 more events are stored behind it.
+    const first = eventOf('evt_chunk_first');
+    await inbox.add(first.event, first.raw);
+    const burst = Array.from({ length: 600 }, (_, i) => eventOf(`evt_chunk_${i}`));
+    await Promise.all(burst.map((e) => inbox.add(e.event, e.raw)));
+    release();
+    await inbox.idle();
+    expect(calls[0]).toEqual(['evt_chunk_first']);
+    const rest = calls.slice(1);
+    expect(rest.map((c) => c.length)).toEqual([250, 250, 100]);
+    expect(rest.flat().sort()).toEqual(burst.map((e) => e.event.id).sort());
+  });
+
+  it('counts every payment event type, and a charge whose card is shown, as settled once its order is paid, even after a refund', async () => {
+    const prisma = database.prisma;
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    const [paying] = f.paymentIntentIds;
+    await applyPaymentIntent(prisma, fakePaymentIntent({ id: paying, orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' }), { source: 'return_page' });
+    await prisma.order.update({ where: { id: f.orderId }, data: { status: 'refunded' } });
+    const types = [
+      'payment_intent.created',
+      'payment_intent.processing',
+      'payment_intent.requires_action',
+      'payment_intent.amount_capturable_updated',
+      'payment_intent.succeeded',
+      'payment_intent.payment_failed',
+      'payment_intent.canceled',
+    ];
+    const make = (id: string, type: string, object: Record<string, unknown>) => {
+      const raw = JSON.stringify({ id, object: 'event', created: 1_790_000_000, type, livemode: false, data: { object } });
+      return { event: JSON.parse(raw) as Stripe.Event, raw };
+    };
+    const sent = [
+      ...types.map((type, i) => make(`evt_settled_type_${i}`, type, { id: paying, object: 'payment_intent', status: 'succeeded' })),
+      make('evt_settled_charge_failed', 'charge.failed', { id: `ch_${paying}`, object: 'charge', payment_intent: paying }),
+      // Not about a payment's state: still processed by the worker.
+      make('evt_settled_refund_updated', 'charge.refund.updated', { id: 're_x', object: 'refund', payment_intent: paying }),
+      make('evt_settled_customer', 'customer.updated', { id: paying, object: 'customer' }),
+    ];
+    const enqueued: string[] = [];
+    const inbox = new StripeEventInbox({ prisma: () => prisma, enqueue: async (ids) => void enqueued.push(...ids) });
+    await Promise.all(sent.map((e) => inbox.add(e.event, e.raw)));
+    await inbox.idle();
+    expect(enqueued.sort()).toEqual(['evt_settled_customer', 'evt_settled_refund_updated']);
+    const processed = await prisma.stripeEvent.findMany({ where: { id: { startsWith: 'evt_settled_' }, status: 'processed' }, select: { id: true } });
+    expect(processed.map((r) => r.id).sort()).toEqual([...types.map((_, i) => `evt_settled_type_${i}`), 'evt_settled_charge_failed'].sort());
+  });
 });

@@ -109,4 +109,37 @@ describe(`foreign Stripe objects (${testDbKind})`, () => {
     await expect(processStripeEvent(prisma, stripe, e.id)).rejects.toThrow(/No such payment_intent/);
     expect(await prisma.stripeEvent.findUniqueOrThrow({ where: { id: e.id } })).toMatchObject({ status: 'failed', ignoredReason: null });
   });
+
+  it('stores why an event is foreign in words an admin can act on (the order_id it carried, cut at 64 characters)', async () => {
+    const prisma = database.prisma;
+    const long = `ord-${'z'.repeat(100)}`;
+    const uuid = randomUUID();
+    for (const [metadata, because] of [
+      [{}, 'it carries no order_id of ours'],
+      [{ order_id: 42 }, 'it carries no order_id of ours'],
+      [{ order_id: 'not-a-uuid' }, 'its order_id "not-a-uuid" is no order of ours'],
+      [{ order_id: uuid }, `its order_id "${uuid}" is no order of ours`],
+      [{ order_id: long }, `its order_id "${long.slice(0, 64)}" is no order of ours`],
+    ] as const) {
+      const pi = `pi_worded_${++seq}`;
+      const e = event('payment_intent.succeeded', { ...foreignPi(pi), metadata });
+      await recordStripeEvent(prisma, e);
+      expect(await processStripeEvent(prisma, new StrangerStripe(), e.id)).toBe('ignored');
+      expect((await prisma.stripeEvent.findUniqueOrThrow({ where: { id: e.id } })).ignoredReason).toBe(
+        `foreign: PaymentIntent ${pi} was not created by Brisk (no payment attempt or order has it, and ${because})`,
+      );
+    }
+  });
+
+  it('a PaymentIntent known only as an order\'s current one (its attempt row gone) is still ours', async () => {
+    const prisma = database.prisma;
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 3, quantity: 1 }] });
+    await prisma.paymentAttempt.deleteMany({ where: { orderId: f.orderId } });
+    const stripe = new StrangerStripe();
+    const e = event('charge.refunded', { id: 'ch_orphan', object: 'charge', payment_intent: f.paymentIntentIds[0] });
+    await recordStripeEvent(prisma, e);
+    // Not dropped: the usual path asks Stripe (here it fails, so the event will be retried).
+    await expect(processStripeEvent(prisma, stripe, e.id)).rejects.toThrow(/No such payment_intent/);
+    expect(await prisma.stripeEvent.findUniqueOrThrow({ where: { id: e.id } })).toMatchObject({ status: 'failed', ignoredReason: null });
+  });
 });

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ORDER_STATUSES, hasBeenPaid } from './state-machine';
-import { decideSucceededPayment, type AttemptFacts, type OrderFacts, type SucceededPayment } from './payment-decision';
+import { STRAY_REASON_TEXT, decideSucceededPayment, type AttemptFacts, type OrderFacts, type PaymentDecision, type SucceededPayment } from './payment-decision';
 
 const currency = fc.constantFrom('usd', 'eur', 'jpy');
 const order: fc.Arbitrary<OrderFacts> = fc.record({
@@ -84,5 +84,54 @@ describe('decideSucceededPayment', () => {
       kind: 'stray',
       reason: 'currency_mismatch',
     });
+  });
+
+  it('pays whenever everything fits: the current attempt, its price, the money received, the currency', () => {
+    fc.assert(
+      fc.property(order, fc.boolean(), fc.boolean(), fc.boolean(), (o0, knownRow, pricedRow, metadata) => {
+        const o = { ...o0, status: 'pending' as const, paymentIntentId: 'pi_cur' };
+        const a: AttemptFacts | null = knownRow ? { attemptNumber: o.attemptCount, amount: pricedRow ? o.total : null, currency: pricedRow ? o.currency : null, superseded: false } : null;
+        const p: SucceededPayment = { paymentIntentId: 'pi_cur', amountReceived: o.total, currency: o.currency, metadataAttempt: metadata ? o.attemptCount : null };
+        expect(decideSucceededPayment(o, a, p)).toEqual({ kind: 'pay' });
+        expect(decideSucceededPayment({ ...o, status: 'processing' }, a, p)).toEqual({ kind: 'pay' });
+      }),
+    );
+  });
+
+  it('names why each other success is stray', () => {
+    const o: OrderFacts = { status: 'pending', attemptCount: 2, total: 8600, currency: 'usd', paymentIntentId: 'pi_2' };
+    const a: AttemptFacts = { attemptNumber: 2, amount: 8600, currency: 'usd', superseded: false };
+    const p: SucceededPayment = { paymentIntentId: 'pi_2', amountReceived: 8600, currency: 'usd', metadataAttempt: 2 };
+    const cases: [string, PaymentDecision][] = [];
+    const d = (what: string, ...args: Parameters<typeof decideSucceededPayment>) => cases.push([what, decideSucceededPayment(...args)]);
+    d('canceled order', { ...o, status: 'canceled' }, a, p);
+    d('refunded order, same PaymentIntent', { ...o, status: 'refunded' }, a, p);
+    d('partially refunded order, another PaymentIntent', { ...o, status: 'partially_refunded', paymentIntentId: 'pi_1' }, a, p);
+    d('current number but superseded row', o, { ...a, superseded: true }, p);
+    d('no row, metadata names an older attempt', o, null, { ...p, metadataAttempt: 1 });
+    d('no row nor metadata, another PaymentIntent', o, null, { ...p, paymentIntentId: 'pi_other', metadataAttempt: null });
+    d('no row nor metadata, the order\'s PaymentIntent', o, null, { ...p, metadataAttempt: null });
+    d('attempt priced in another currency', o, { ...a, currency: 'eur' }, p);
+    d('attempt priced at another amount', o, { ...a, amount: 600 }, p);
+    d('one cent more received', o, a, { ...p, amountReceived: 8601 });
+    expect(Object.fromEntries(cases)).toEqual({
+      'canceled order': { kind: 'stray', reason: 'order_canceled' },
+      'refunded order, same PaymentIntent': { kind: 'already_applied' },
+      'partially refunded order, another PaymentIntent': { kind: 'stray', reason: 'already_paid' },
+      'current number but superseded row': { kind: 'stray', reason: 'superseded' },
+      'no row, metadata names an older attempt': { kind: 'stray', reason: 'superseded' },
+      'no row nor metadata, another PaymentIntent': { kind: 'stray', reason: 'superseded' },
+      'no row nor metadata, the order\'s PaymentIntent': { kind: 'pay' },
+      'attempt priced in another currency': { kind: 'stray', reason: 'currency_mismatch' },
+      'attempt priced at another amount': { kind: 'stray', reason: 'amount_mismatch' },
+      'one cent more received': { kind: 'stray', reason: 'amount_mismatch' },
+    });
+  });
+
+  it('gives the admin a distinct explanation for every stray reason', () => {
+    const texts = Object.values(STRAY_REASON_TEXT);
+    expect(Object.keys(STRAY_REASON_TEXT).sort()).toEqual(['already_paid', 'amount_mismatch', 'currency_mismatch', 'order_canceled', 'out_of_stock', 'superseded']);
+    expect(new Set(texts).size).toBe(texts.length);
+    for (const t of texts) expect(t.length).toBeGreaterThan(10);
   });
 });

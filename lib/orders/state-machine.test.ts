@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ORDER_STATUSES, canTransition, isTerminal, orderStatusForPaymentIntent, orderStatusForRefunds } from './state-machine';
-import type { OrderStatus } from '@/lib/generated/prisma/enums';
+import { ORDER_STATUSES, ORDER_TRANSITIONS, canTransition, hasBeenPaid, isTerminal, orderStatusForPaymentIntent, orderStatusForRefunds } from './state-machine';
+import { OrderStatus } from '@/lib/generated/prisma/enums';
 
 // The whole truth table, written out so a change to the machine has to change this too.
 const ALLOWED = new Set([
@@ -69,5 +69,27 @@ describe('order state machine', () => {
     expect(orderStatusForRefunds(1000, 1)).toBe('partially_refunded');
     expect(orderStatusForRefunds(1000, 999)).toBe('partially_refunded');
     expect(orderStatusForRefunds(1000, 1000)).toBe('refunded');
+  });
+
+  it('lists every status the database knows, in the order an order moves through them, and no other', () => {
+    expect(ORDER_STATUSES).toEqual(['pending', 'processing', 'paid', 'partially_refunded', 'refunded', 'canceled']);
+    expect([...ORDER_STATUSES].sort()).toEqual(Object.values(OrderStatus).sort());
+    // The table names exactly the allowed moves above, each once.
+    const moves = Object.entries(ORDER_TRANSITIONS).flatMap(([from, tos]) => tos.map((to) => `${from}→${to}`));
+    expect(moves.sort()).toEqual([...ALLOWED].sort());
+  });
+
+  it('counts an order as having taken money once paid, refunded or not', () => {
+    expect(ORDER_STATUSES.filter(hasBeenPaid)).toEqual(['paid', 'partially_refunded', 'refunded']);
+  });
+
+  it('maps a PaymentIntent status newer than this SDK to nothing', () => {
+    expect(orderStatusForPaymentIntent('requires_reauthorization' as never, true)).toBeNull();
+  });
+
+  it('never puts a paid order below paid, nor beyond refunded', () => {
+    expect(orderStatusForRefunds(1000, -5)).toBe('paid');
+    expect(orderStatusForRefunds(1000, 1500)).toBe('refunded');
+    expect(orderStatusForRefunds(0, 0)).toBe('paid');
   });
 });

@@ -25,9 +25,15 @@ class World implements EventGateway {
   down = false;
   /** Our rate budget has no room: the gateway refuses before calling Stripe. */
   paced = false;
+  /** Thrown by every read when set (anything, not only an Error). */
+  failWith: unknown = undefined;
   calls = 0;
+  /** Which reads were made, in order. */
+  log: string[] = [];
   async retrievePaymentIntent(id: string) {
     this.calls++;
+    this.log.push('retrievePaymentIntent');
+    if (this.failWith !== undefined) throw this.failWith;
     if (this.paced) throw new StripeUnavailableError('Stripe is busy', 'busy', 1_500);
     if (this.down) throw new Error('Stripe unavailable');
     const spec = this.pis.get(id);
@@ -36,9 +42,11 @@ class World implements EventGateway {
     return fakePaymentIntent({ ...spec, amountRefunded: refunded });
   }
   async retrieveCharge(id: string) {
+    this.log.push('retrieveCharge');
     return { id, object: 'charge', payment_intent: `pi_${id.slice(3)}` } as unknown as Stripe.Charge;
   }
   async listRefunds(params: Stripe.RefundListParams) {
+    this.log.push('listRefunds');
     return { object: 'list', data: this.refunds.filter((r) => r.payment_intent === params.payment_intent), has_more: false, url: '/v1/refunds' } as unknown as Stripe.ApiList<Stripe.Refund>;
   }
 }
@@ -53,7 +61,10 @@ describe(`processStripeEvent (${testDbKind})`, () => {
     expect(await processStripeEvent(prisma, new World(), e.id)).toBe('ignored');
     expect(await prisma.stripeEvent.findUniqueOrThrow({ where: { id: e.id } })).toMatchObject({ status: 'processed', attempts: 1 });
     expect(await processStripeEvent(prisma, new World(), e.id)).toBe('already_processed');
+    // Not counted as another attempt.
+    expect((await prisma.stripeEvent.findUniqueOrThrow({ where: { id: e.id } })).attempts).toBe(1);
     expect(await processStripeEvent(prisma, new World(), 'evt_never_stored')).toBe('missing');
+    expect(await prisma.stripeEvent.count({ where: { id: 'evt_never_stored' } })).toBe(0);
   });
 
   it('does not ask Stripe about an order its PaymentIntent already paid (the return page got there first)', async () => {
@@ -254,6 +265,143 @@ describe(`processStripeEvent (${testDbKind})`, () => {
       paidEvents: 1,
       attempts: [{ status: 'requires_payment_method', failureCode: 'card_declined' }, { status: 'succeeded', failureCode: null }],
       unprocessed: 0,
+    });
+  });
+
+  describe('what each event type does', () => {
+    const prisma = () => database.prisma;
+    async function paidOrder(world: World) {
+      const f = await createOrderFixture(prisma(), { lines: [{ stock: 5, quantity: 1 }] });
+      const spec: PiSpec = { id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' };
+      world.pis.set(spec.id, spec);
+      await applyPaymentIntent(prisma(), fakePaymentIntent(spec), { source: 'return_page' });
+      return { f, spec };
+    }
+    async function run(world: World, e: Stripe.Event) {
+      await recordStripeEvent(prisma(), e);
+      return processStripeEvent(prisma(), world, e.id);
+    }
+    const row = (id: string) => prisma().stripeEvent.findUniqueOrThrow({ where: { id } });
+
+    it.each([
+      ['payment_intent.created', 'requires_payment_method', 'pending', 'requires_payment_method'],
+      ['payment_intent.processing', 'processing', 'processing', 'processing'],
+      ['payment_intent.requires_action', 'requires_action', 'pending', 'requires_action'],
+      ['payment_intent.amount_capturable_updated', 'requires_capture', 'processing', 'requires_capture'],
+      ['payment_intent.succeeded', 'succeeded', 'paid', 'succeeded'],
+      ['payment_intent.payment_failed', 'requires_payment_method', 'pending', 'requires_payment_method'],
+      ['payment_intent.canceled', 'canceled', 'pending', 'canceled'],
+    ] as const)('%s is applied from its payload (PaymentIntent %s → order %s), without asking Stripe', async (type, piStatus, orderStatus, attemptStatus) => {
+      const world = new World();
+      const f = await createOrderFixture(prisma(), { lines: [{ stock: 5, quantity: 1 }] });
+      const declined = type === 'payment_intent.payment_failed' ? { code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' } : undefined;
+      const e = event(type, fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: piStatus, declined }) as never);
+      expect(await run(world, e)).toBe('processed');
+      expect(await row(e.id)).toMatchObject({ status: 'processed', ignoredReason: null, lastError: null, attempts: 1 });
+      expect(world.log).toEqual([]);
+      expect((await prisma().order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe(orderStatus);
+      const attempt = await prisma().paymentAttempt.findFirstOrThrow({ where: { orderId: f.orderId } });
+      expect(attempt.status).toBe(attemptStatus);
+      if (declined) expect(attempt).toMatchObject({ failureCode: 'card_declined', cardLast4: '0002' });
+    });
+
+    it('a PaymentIntent event whose object is not a PaymentIntent fails with the reason, and nothing changes', async () => {
+      const world = new World();
+      const f = await createOrderFixture(prisma(), { lines: [{ stock: 5, quantity: 1 }] });
+      for (const [type, object] of [
+        ['payment_intent.succeeded', { id: f.paymentIntentIds[0], object: 'charge', status: 'succeeded', amount: f.total }],
+        ['payment_intent.canceled', { object: 'payment_intent', status: 'canceled' }],
+      ] as const) {
+        const e = event(type, object);
+        await recordStripeEvent(prisma(), e);
+        await expect(processStripeEvent(prisma(), world, e.id)).rejects.toThrow(`${type} event ${e.id} carries no PaymentIntent`);
+        expect(await row(e.id)).toMatchObject({ status: 'failed', attempts: 1, lastError: `Error: ${type} event ${e.id} carries no PaymentIntent` });
+      }
+      expect((await prisma().order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('pending');
+    });
+
+    it('charge.refunded reads the refunds from Stripe and applies them; without a PaymentIntent it asks nothing', async () => {
+      const world = new World();
+      const { f, spec } = await paidOrder(world);
+      world.refunds.push(fakeRefund({ id: `re_${spec.id}_a`, paymentIntentId: spec.id, amount: 300 }));
+      expect(await run(world, event('charge.refunded', { id: `ch_${spec.id.slice(3)}`, object: 'charge', payment_intent: { id: spec.id } }))).toBe('processed');
+      expect(world.log.sort()).toEqual(['listRefunds', 'retrievePaymentIntent']);
+      expect(await prisma().order.findUniqueOrThrow({ where: { id: f.orderId } })).toMatchObject({ status: 'partially_refunded', amountRefunded: 300 });
+      world.log = [];
+      expect(await run(world, event('charge.refunded', { id: 'ch_nobody', object: 'charge', payment_intent: null }))).toBe('processed');
+      expect(world.log).toEqual([]);
+    });
+
+    it.each(['refund.created', 'refund.updated', 'refund.failed', 'charge.refund.updated'])(
+      '%s applies the PaymentIntent\'s refunds, found through the charge when the refund names only that',
+      async (type) => {
+        for (const via of ['payment_intent', 'charge', 'neither'] as const) {
+          const world = new World();
+          const { f, spec } = await paidOrder(world);
+          const refund = fakeRefund({ id: `re_${spec.id}_${via}`, paymentIntentId: spec.id, amount: 500 });
+          world.refunds.push(refund);
+          const object = { ...refund, payment_intent: via === 'payment_intent' ? spec.id : null, charge: via === 'neither' ? null : refund.charge };
+          expect(await run(world, event(type, object as never)), via).toBe('processed');
+          const order = await prisma().order.findUniqueOrThrow({ where: { id: f.orderId } });
+          if (via === 'neither') {
+            expect(world.log).toEqual([]);
+            expect(order.amountRefunded).toBe(0);
+          } else {
+            expect(world.log.sort(), via).toEqual(via === 'charge' ? ['listRefunds', 'retrieveCharge', 'retrievePaymentIntent'] : ['listRefunds', 'retrievePaymentIntent']);
+            expect(order).toMatchObject({ status: 'partially_refunded', amountRefunded: 500 });
+          }
+        }
+      },
+    );
+
+    it('a charge event records the card tried on its attempt, even after the order moved on; one naming no PaymentIntent does nothing', async () => {
+      const world = new World();
+      const f = await createOrderFixture(prisma(), { lines: [{ stock: 5, quantity: 1 }], attempts: 2 });
+      const [pi1, pi2] = f.paymentIntentIds;
+      await applyPaymentIntent(prisma(), fakePaymentIntent({ id: pi2, orderId: f.orderId, attempt: 2, amount: f.total, status: 'succeeded' }), { source: 'return_page' });
+      const card = (last4: string, brand?: string) => ({ type: 'card', card: { last4, ...(brand ? { brand } : {}) } });
+      expect(await run(world, event('charge.failed', { id: `ch_${pi1.slice(3)}`, object: 'charge', payment_intent: pi1, payment_method_details: card('0341', 'mastercard') }))).toBe('processed');
+      expect(await prisma().paymentAttempt.findFirstOrThrow({ where: { paymentIntentId: pi1 } })).toMatchObject({ cardLast4: '0341', cardBrand: 'mastercard' });
+      // The order stays paid by the second attempt.
+      expect((await prisma().order.findUniqueOrThrow({ where: { id: f.orderId } })).status).toBe('paid');
+
+      const g = await createOrderFixture(prisma(), { lines: [{ stock: 5, quantity: 1 }] });
+      expect(await run(world, event('charge.failed', { id: 'ch_nobrand', object: 'charge', payment_intent: g.paymentIntentIds[0], payment_method_details: card('0119') }))).toBe('processed');
+      expect(await prisma().paymentAttempt.findFirstOrThrow({ where: { orderId: g.orderId } })).toMatchObject({ cardLast4: '0119', cardBrand: null });
+      expect(await run(world, event('charge.succeeded', { id: 'ch_loose', object: 'charge', payment_intent: null, payment_method_details: card('4242', 'visa') }))).toBe('processed');
+      expect(world.log).toEqual([]);
+    });
+
+    it('keeps the error as text, at most 2000 characters, whatever was thrown', async () => {
+      const world = new World();
+      const { spec } = await paidOrder(world);
+      const refunded = () => event('charge.refunded', { id: `ch_${spec.id.slice(3)}`, object: 'charge', payment_intent: spec.id });
+      world.failWith = new TypeError('x'.repeat(3000));
+      const long = refunded();
+      await recordStripeEvent(prisma(), long);
+      await expect(processStripeEvent(prisma(), world, long.id)).rejects.toThrow(TypeError);
+      const kept = (await row(long.id)).lastError!;
+      expect(kept).toHaveLength(2000);
+      expect(kept.startsWith('TypeError: xxx')).toBe(true);
+      world.failWith = 'socket hang up';
+      const plain = refunded();
+      await recordStripeEvent(prisma(), plain);
+      await expect(processStripeEvent(prisma(), world, plain.id)).rejects.toBe('socket hang up');
+      expect(await row(plain.id)).toMatchObject({ status: 'failed', lastError: 'socket hang up' });
+    });
+
+    it('waits (received) only when calls are being paced: a 429 from Stripe too; a timeout is a failure', async () => {
+      expect(isSheddingLoad(new Error('busy'))).toBe(false);
+      for (const [reason, status] of [['rate_limited', 'received'], ['busy', 'received'], ['timeout', 'failed'], ['circuit_open', 'failed']] as const) {
+        const world = new World();
+        const { spec } = await paidOrder(world);
+        world.failWith = new StripeUnavailableError('Stripe is not answering right now', reason);
+        const e = event('charge.refunded', { id: `ch_${spec.id.slice(3)}`, object: 'charge', payment_intent: spec.id });
+        await recordStripeEvent(prisma(), e);
+        const err = await processStripeEvent(prisma(), world, e.id).catch((x: unknown) => x);
+        expect(isSheddingLoad(err), reason).toBe(status === 'received');
+        expect(await row(e.id), reason).toMatchObject({ status, attempts: 1, lastError: 'StripeUnavailableError: Stripe is not answering right now' });
+      }
     });
   });
 });

@@ -2,32 +2,18 @@
 // bug at the sender): an event we could never store is refused with 400 and stores nothing; the
 // boundaries of what is accepted (sizes, ids, types, times) are exact; a signature dated in the
 // future is refused, since it would stay replayable past the tolerance.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStripeClient } from '@/lib/stripe/client';
-import { StripeGateway } from '@/lib/stripe/gateway';
-import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
-import { WEBHOOK_MAX_BYTES, WEBHOOK_TOLERANCE_SECONDS, receiveStripeWebhook, type WebhookDeps } from './webhook';
+import { describe, expect, it } from 'vitest';
+import { testDbKind } from '@/tests/helpers/db';
+import { nowSeconds as now, webhookHarness } from '@/tests/helpers/webhook';
+import { StripeEventInbox } from './event-inbox';
+import { WEBHOOK_MAX_BYTES, WEBHOOK_TOLERANCE_SECONDS, receiveStripeWebhook } from './webhook';
 
-const stripe = createStripeClient({ secretKey: 'sk_test_webhook_input' });
-const gateway = new StripeGateway(stripe);
 const SECRET = 'whsec_input_secret';
-
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let enqueued: string[];
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database?.drop());
-
-function deps(over: Partial<WebhookDeps> = {}): WebhookDeps {
-  enqueued = [];
-  return { prisma: () => database.prisma, gateway, secrets: [SECRET], enqueue: async (id) => void enqueued.push(id), ...over };
-}
-
-const now = () => Math.floor(Date.now() / 1000);
-const sign = (payload: string, timestamp = now()) => stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET, timestamp });
+const wh = webhookHarness({ secretKey: 'sk_test_webhook_input', secrets: [SECRET] });
+const { deps, enqueued } = wh;
+const sign = (payload: string, timestamp = now()) => wh.sign(payload, SECRET, timestamp);
 const base = (over: Record<string, unknown> = {}) => ({ id: 'evt_input_ok', object: 'event', api_version: '2025-01-01', created: now(), livemode: false, pending_webhooks: 1, request: null, type: 'payment_intent.succeeded', data: { object: { id: 'pi_input', object: 'payment_intent' } }, ...over });
-const stored = () => database.prisma.stripeEvent.count();
+const stored = () => wh.stored();
 
 async function post(body: string, signature: string | null = sign(body), contentLength?: string) {
   return receiveStripeWebhook({ rawBody: body, signature, contentLength: contentLength ?? String(Buffer.byteLength(body)) }, deps());
@@ -86,7 +72,7 @@ describe(`signed webhook input (${testDbKind})`, () => {
     for (const event of edge) {
       const r = await post(JSON.stringify(event));
       expect(r, String(event.id).slice(0, 20)).toEqual({ status: 200, body: { received: true } });
-      expect(await database.prisma.stripeEvent.count({ where: { id: event.id as string } })).toBe(1);
+      expect(await wh.prisma.stripeEvent.count({ where: { id: event.id as string } })).toBe(1);
     }
   });
 
@@ -96,7 +82,7 @@ describe(`signed webhook input (${testDbKind})`, () => {
     // The same with spaces after the commas, as some proxies rewrite headers.
     const spaced = sign(ahead, now() + WEBHOOK_TOLERANCE_SECONDS + 60).replace(/,/g, ', ');
     expect((await post(ahead, spaced)).status).toBe(400);
-    expect(await database.prisma.stripeEvent.count({ where: { id: 'evt_input_future' } })).toBe(0);
+    expect(await wh.prisma.stripeEvent.count({ where: { id: 'evt_input_future' } })).toBe(0);
     // A clock a little ahead of ours is fine.
     expect(await post(ahead, sign(ahead, now() + 60))).toEqual({ status: 200, body: { received: true } });
   });
@@ -115,7 +101,7 @@ describe(`signed webhook input (${testDbKind})`, () => {
     const small = JSON.stringify(base({ id: 'evt_input_declared' }));
     expect(await post(small, sign(small), String(WEBHOOK_MAX_BYTES + 1))).toEqual({ status: 413, body: { error: 'payload too large' } });
     expect(await post(small, sign(small), String(WEBHOOK_MAX_BYTES))).toEqual({ status: 200, body: { received: true } });
-    expect(await database.prisma.stripeEvent.count({ where: { id: 'evt_input_over_mb' } })).toBe(0);
+    expect(await wh.prisma.stripeEvent.count({ where: { id: 'evt_input_over_mb' } })).toBe(0);
   });
 
   it('names what is wrong: no signature, no secret configured, a bad signature', async () => {
@@ -127,6 +113,60 @@ describe(`signed webhook input (${testDbKind})`, () => {
       body: { error: 'webhook secret is not configured' },
     });
     expect(await post(body, sign(body).replace(/v1=[0-9a-f]+/, `v1=${'0'.repeat(64)}`))).toEqual({ status: 400, body: { error: 'invalid signature' } });
-    expect(await database.prisma.stripeEvent.count({ where: { id: 'evt_input_named' } })).toBe(0);
+    expect(await wh.prisma.stripeEvent.count({ where: { id: 'evt_input_named' } })).toBe(0);
+  });
+
+  it('accepts a signature exactly at the future tolerance, and refuses one beyond it whatever the order of the header parts', async () => {
+    const body = JSON.stringify(base({ id: 'evt_input_future_edge' }));
+    const beyond = sign(body, now() + WEBHOOK_TOLERANCE_SECONDS + 60);
+    const [t, v1] = beyond.split(',');
+    expect(await post(body, `${v1},${t}`)).toEqual({ status: 400, body: { error: 'invalid signature' } });
+    expect(await wh.stored('evt_input_future_edge')).toBe(0);
+    expect(await post(body, sign(body, now() + WEBHOOK_TOLERANCE_SECONDS))).toEqual({ status: 200, body: { received: true } });
+  });
+
+  it('ignores a Content-Length that is not a number (the body itself is measured)', async () => {
+    for (const [id, declared] of [['evt_input_cl_text', 'abc'], ['evt_input_cl_empty', '']]) {
+      const body = JSON.stringify(base({ id }));
+      expect(await post(body, sign(body), declared), declared).toEqual({ status: 200, body: { received: true } });
+    }
+  });
+
+  it('skips an unset secret in the list and checks against the ones set', async () => {
+    const body = JSON.stringify(base({ id: 'evt_input_secret_gap' }));
+    const r = await receiveStripeWebhook({ rawBody: body, signature: sign(body) }, deps({ secrets: [undefined, SECRET] }));
+    expect(r).toEqual({ status: 200, body: { received: true } });
+  });
+
+  it('answers 503 "temporarily unavailable" and reports the database stage when the event cannot be stored', async () => {
+    const body = JSON.stringify(base({ id: 'evt_input_db_down' }));
+    const errors: string[] = [];
+    const r = await receiveStripeWebhook({ rawBody: body, signature: sign(body) }, deps({ prisma: () => Promise.reject(new Error('ECONNREFUSED')), onError: (stage) => void errors.push(stage) }));
+    expect(r).toEqual({ status: 503, body: { error: 'temporarily unavailable' } });
+    expect(errors).toEqual(['database']);
+    expect(enqueued).toEqual([]);
+  });
+
+  it('through the group-commit inbox: stored and answered 200, a redelivery answered as a duplicate, a failed insert 503', async () => {
+    const batches: string[][] = [];
+    const inbox = new StripeEventInbox({ prisma: () => wh.prisma, enqueue: async (ids) => void batches.push(ids) });
+    const body = JSON.stringify(base({ id: 'evt_input_inbox' }));
+    expect(await receiveStripeWebhook({ rawBody: body, signature: sign(body) }, deps({ inbox }))).toEqual({ status: 200, body: { received: true } });
+    expect(await receiveStripeWebhook({ rawBody: body, signature: sign(body) }, deps({ inbox }))).toEqual({ status: 200, body: { received: true, duplicate: true } });
+    await inbox.idle();
+    expect(batches).toEqual([['evt_input_inbox']]);
+    expect(await wh.prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_input_inbox' } })).toMatchObject({ type: 'payment_intent.succeeded', objectId: 'pi_input', status: 'received' });
+    // The direct path's enqueue is not used when an inbox is given.
+    expect(enqueued).toEqual([]);
+
+    const broken = new StripeEventInbox({ prisma: () => Promise.reject(new Error('ECONNREFUSED')), enqueue: async () => {} });
+    const errors: string[] = [];
+    const down = JSON.stringify(base({ id: 'evt_input_inbox_down' }));
+    expect(await receiveStripeWebhook({ rawBody: down, signature: sign(down) }, deps({ inbox: broken, onError: (stage) => void errors.push(stage) }))).toEqual({
+      status: 503,
+      body: { error: 'temporarily unavailable' },
+    });
+    expect(errors).toEqual(['database']);
+    expect(await wh.stored('evt_input_inbox_down')).toBe(0);
   });
 });

@@ -1,36 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
-import { createStripeClient } from '@/lib/stripe/client';
-import { StripeGateway } from '@/lib/stripe/gateway';
+import { describe, expect, it } from 'vitest';
+import { testDbKind } from '@/tests/helpers/db';
+import { webhookHarness } from '@/tests/helpers/webhook';
 import { openDatabase } from '@/lib/db/client';
-import { WEBHOOK_MAX_BYTES, receiveStripeWebhook, type WebhookDeps } from './webhook';
+import { WEBHOOK_MAX_BYTES, receiveStripeWebhook } from './webhook';
 
-const stripe = createStripeClient({ secretKey: 'sk_test_webhooks' });
-const gateway = new StripeGateway(stripe);
 const SECRET = 'whsec_current_secret';
 const PREVIOUS = 'whsec_previous_secret';
-
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let enqueued: string[];
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database?.drop());
-
-function deps(over: Partial<WebhookDeps> = {}): WebhookDeps {
-  enqueued = [];
-  return { prisma: () => database.prisma, gateway, secrets: [SECRET, PREVIOUS], enqueue: async (id) => void enqueued.push(id), ...over };
-}
+const wh = webhookHarness({ secretKey: 'sk_test_webhooks', secrets: [SECRET, PREVIOUS] });
+const { deps, enqueued } = wh;
 
 function eventBody(id: string, type = 'payment_intent.succeeded', extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ id, object: 'event', api_version: '2025-01-01', created: Math.floor(Date.now() / 1000), livemode: false, pending_webhooks: 1, request: null, type, data: { object: { id: 'pi_webhook_1', object: 'payment_intent', ...extra } } });
 }
 
-function sign(payload: string, secret = SECRET, timestamp = Math.floor(Date.now() / 1000)): string {
-  return stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp });
-}
-
-const rows = (id?: string) => database.prisma.stripeEvent.count(id ? { where: { id } } : undefined);
+const sign = wh.sign;
+const rows = wh.stored;
 
 describe(`receiveStripeWebhook (${testDbKind})`, () => {
   it('stores a signed event, enqueues it once and answers 200', async () => {
@@ -38,7 +22,7 @@ describe(`receiveStripeWebhook (${testDbKind})`, () => {
     const r = await receiveStripeWebhook({ rawBody: body, signature: sign(body), contentLength: String(Buffer.byteLength(body)) }, deps());
     expect(r).toEqual({ status: 200, body: { received: true } });
     expect(enqueued).toEqual(['evt_wh_ok']);
-    const row = await database.prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_wh_ok' } });
+    const row = await wh.prisma.stripeEvent.findUniqueOrThrow({ where: { id: 'evt_wh_ok' } });
     expect(row).toMatchObject({ type: 'payment_intent.succeeded', objectId: 'pi_webhook_1', status: 'received', attempts: 0 });
   });
 
