@@ -648,7 +648,7 @@ export async function applyChargeRefunds(prisma: PrismaClient, input: RefundsInp
     // recorded whatever the order's status (a stray payment on an order never paid).
     const ofSale = hasBeenPaid(order.status) && order.paymentIntentId === pi.id;
     if (!ofSale && !(await tx.sideEffect.findUnique({ where: { key: `ledger:payment:${pi.id}` }, select: { key: true } }))) {
-      return { orderId, status: order.status, changed: false };
+      return { orderId, status: order.status, changed: first.changed };
     }
 
     for (const re of refunds) {
@@ -686,7 +686,8 @@ export async function applyChargeRefunds(prisma: PrismaClient, input: RefundsInp
         ]);
       }
     }
-    if (!ofSale) return { orderId, status: order.status, changed: false };
+    // Applying the PaymentIntent may have moved the order (canceled for want of stock) even so.
+    if (!ofSale) return { orderId, status: order.status, changed: first.changed };
 
     const listed = refunds.filter((r) => r.status !== 'failed' && r.status !== 'canceled').reduce((sum, r) => sum + r.amount, 0);
     // Stripe's own total wins; snapshots can be stale, so the number only ever grows.
