@@ -69,10 +69,11 @@ describe(`entering paid writes exactly its rows (${testDbKind})`, () => {
     await prisma.stockHold.create({ data: { orderId: f.orderId, attemptNumber: 1, productId: p0, quantity: 4, expiresAt } });
     await prisma.stockHold.create({ data: { orderId: f.orderId, attemptNumber: 1, productId: p1, quantity: 1, expiresAt } });
     await prisma.stockHold.create({ data: { orderId: f.orderId, attemptNumber: 0, productId: p1, quantity: 1, expiresAt } });
-    // Other orders' holds that are over (expired, released, taken) leave the stock available.
-    await holdByAnotherOrder(p1, 3, { expiresAt: new Date(Date.now() - 1000) });
-    await holdByAnotherOrder(p1, 3, { expiresAt, releasedAt: new Date() });
-    await holdByAnotherOrder(p1, 3, { expiresAt, takenAt: new Date() });
+    // Other orders' holds that are over (expired, released, taken) leave the stock available:
+    // any one of them counted would leave none of the second product.
+    await holdByAnotherOrder(p1, 4, { expiresAt: new Date(Date.now() - 1000) });
+    await holdByAnotherOrder(p1, 4, { expiresAt, releasedAt: new Date() });
+    await holdByAnotherOrder(p1, 4, { expiresAt, takenAt: new Date() });
 
     const queued: string[] = [];
     const refunds: string[] = [];
@@ -311,8 +312,8 @@ describe(`a payment for goods that are gone (${testDbKind})`, () => {
   it('a product sold down below what the order wants reports what is left (never below zero) for each short line', async () => {
     const f = await createOrderFixture(prisma, { lines: [{ stock: 0, quantity: 2 }, { stock: 1, quantity: 1 }, { stock: 1, quantity: 3 }] });
     const [p0, , p2] = f.productIds;
-    // Someone else holds more than there is of the third product.
-    await holdByAnotherOrder(p2, 1, { expiresAt: new Date(Date.now() + HOUR) });
+    // Someone else holds more than there is of the third product (stock lowered since).
+    await holdByAnotherOrder(p2, 2, { expiresAt: new Date(Date.now() + HOUR) });
     await applyPaymentIntent(prisma, succeeded(f), { source: 'webhook' });
     const event = await prisma.orderEvent.findFirstOrThrow({ where: { orderId: f.orderId, kind: 'out_of_stock' } });
     const short = (event.detail as { short: { productId: string }[] }).short;
