@@ -10,6 +10,7 @@ import type { Stripe } from '@/lib/stripe/client';
 import { applyPaymentIntent, strayRefundKey } from './apply';
 import { setAfterCommitHooks } from './after-commit';
 import { STRAY_REASON_TEXT } from './payment-decision';
+import { getProductBySlug } from '@/lib/catalog/catalog';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let prisma: PrismaClient;
@@ -331,5 +332,52 @@ describe(`a payment for goods that are gone (${testDbKind})`, () => {
     await holdByAnotherOrder(f.productIds[0], 2, { expiresAt: new Date(Date.now() + HOUR) });
     expect((await applyPaymentIntent(prisma, succeeded(f), { source: 'webhook' })).status).toBe('paid');
     expect(await stockById(f.productIds)).toEqual({ [f.productIds[0]]: 2 });
+  });
+});
+
+describe(`around entering paid (${testDbKind})`, () => {
+  it('the shop shows the stock left as soon as the order is paid (the catalog cache is dropped)', async () => {
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 2 }] });
+    const product = await prisma.product.findUniqueOrThrow({ where: { id: f.productIds[0] } });
+    expect((await getProductBySlug(prisma, product.slug))?.stock).toBe(5);
+    await applyPaymentIntent(prisma, succeeded(f), { source: 'webhook' });
+    expect((await getProductBySlug(prisma, product.slug))?.stock).toBe(3);
+  });
+
+  it('a failing enqueuer after commit does not undo or fail the payment (the sweep finds the rows)', async () => {
+    for (const hooks of [
+      { emailQueued: () => { throw new Error('queue down'); } },
+      { emailQueued: () => Promise.reject(new Error('queue down')) },
+    ]) {
+      setAfterCommitHooks(hooks);
+      const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+      expect(await applyPaymentIntent(prisma, succeeded(f), { source: 'webhook' })).toEqual({ orderId: f.orderId, status: 'paid', changed: true });
+      expect(await prisma.email.findMany({ where: { orderId: f.orderId }, select: { status: true } })).toEqual([{ status: 'queued' }]);
+    }
+  });
+
+  it('the attempt row, not the metadata, says whose PaymentIntent it is', async () => {
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    const decoy = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    const pi = fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: decoy.orderId, attempt: 1, amount: f.total, status: 'succeeded' });
+    expect(await applyPaymentIntent(prisma, pi, { source: 'webhook' })).toEqual({ orderId: f.orderId, status: 'paid', changed: true });
+    expect((await prisma.order.findUniqueOrThrow({ where: { id: decoy.orderId } })).status).toBe('pending');
+  });
+
+  it('a payment after the order was canceled is refunded, numbered after the refunds already there, and changes nothing else', async () => {
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    await prisma.order.update({ where: { id: f.orderId }, data: { status: 'canceled' } });
+    await prisma.refund.create({ data: { orderId: f.orderId, refundNumber: 1, idempotencyKey: `earlier:${f.orderId}`, amount: 1, currency: 'usd', status: 'failed' } });
+    const pi = succeeded(f);
+    expect(await applyPaymentIntent(prisma, pi, { source: 'webhook' })).toEqual({ orderId: f.orderId, status: 'canceled', changed: false });
+    const all = await everything(f.orderId);
+    expect(all.refunds.map((r) => [r.refundNumber, r.idempotencyKey, r.amount, r.status])).toEqual([
+      [1, `earlier:${f.orderId}`, 1, 'failed'],
+      [2, strayRefundKey(pi.id), f.total, 'reserved'],
+    ]);
+    expect(all.events.map((e) => [e.kind, (e.detail as { reason?: string }).reason, (e.detail as { why?: string }).why])).toEqual([['payment_after_cancel', 'order_canceled', STRAY_REASON_TEXT.order_canceled]]);
+    expect(all.order).toMatchObject({ status: 'canceled', amountPaid: 0 });
+    expect(await stockById(f.productIds)).toEqual({ [f.productIds[0]]: 5 });
+    expect(all.attempts[0]).toMatchObject({ status: 'succeeded', cardLast4: '4242' });
   });
 });
