@@ -44,6 +44,8 @@ describe(`a PaymentIntent's progress on its attempt and order (${testDbKind})`, 
     const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
     const id = f.paymentIntentIds[0];
     await prisma.paymentAttempt.update({ where: { paymentIntentId: id }, data: { clientIp: '203.0.113.9' } });
+    const cart = await prisma.cart.create({ data: {} });
+    await prisma.order.update({ where: { id: f.orderId }, data: { cartId: cart.id } });
     await holdFor(f, 1);
     const order = await orderOf(f);
 
@@ -71,6 +73,7 @@ describe(`a PaymentIntent's progress on its attempt and order (${testDbKind})`, 
     expect(failed.map((e) => e.detail)).toEqual([{ paymentIntentId: id, attempt: 1, code: 'card_declined', declineCode: 'generic_decline', message: 'Your card was declined.' }]);
     expect(await declinesOf(`checkout:email:${order.email}`)).toBe(1);
     expect(await declinesOf('checkout:ip:203.0.113.9')).toBe(1);
+    expect(await declinesOf(`checkout:cart:${cart.id}`)).toBe(1);
     const moved = (await eventsOf(f, 'status_changed')).at(-1);
     expect(moved).toMatchObject({ fromStatus: 'processing', toStatus: 'pending', detail: { paymentIntentId: id, attempt: 1, paymentIntentStatus: 'requires_payment_method' } });
 

@@ -101,11 +101,16 @@ describe(`applyChargeRefunds (${testDbKind})`, () => {
     ]);
     expect(await refundLedger(f)).toEqual([]);
     expect(await orderOf(f)).toMatchObject({ status: 'paid', amountRefunded: 0 });
-    // Stripe's failed and canceled are final: a later snapshot saying otherwise is not believed.
-    await applyChargeRefunds(prisma, { paymentIntent: paidPi(f), refunds: [refund(f, 're_failed', 700, 'succeeded'), refund(f, 're_canceled', 300, 'pending')] }, ctx);
+    // Stripe's failed and canceled are final: a stale snapshot from before they ended (a refund
+    // request's own answer applied after the webhook that said it failed) is not believed, for
+    // the rows nor for the amount refunded.
+    await applyChargeRefunds(prisma, { paymentIntent: paidPi(f), refunds: [refund(f, 're_failed', 700, 'pending'), refund(f, 're_canceled', 300, 'pending')] }, ctx);
+    expect(await orderOf(f)).toMatchObject({ status: 'paid', amountRefunded: 0 });
     expect((await refundRows(f)).map((x) => x.status)).toEqual(['failed', 'canceled']);
     expect(await refundLedger(f)).toEqual([]);
     expect(await timeline(f, ['refund_updated'])).toEqual([]);
+    // Still paid, and the timeline says only that it was paid.
+    expect((await timeline(f, ['status_changed'])).map((e) => e.toStatus)).toEqual(['paid']);
   });
 
   it('a refund without a status is pending; one in requires_action moves on to succeeded', async () => {

@@ -364,6 +364,16 @@ describe(`around entering paid (${testDbKind})`, () => {
     expect((await prisma.order.findUniqueOrThrow({ where: { id: decoy.orderId } })).status).toBe('pending');
   });
 
+  it('an attempt checkout already recorded as succeeded, with its card, keeps every field when the order is paid', async () => {
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    const fields = { status: 'succeeded', cardBrand: 'visa', cardLast4: '4242', riskLevel: 'normal', riskScore: 12, declineCode: null, failureCode: null, failureMessage: null };
+    await prisma.paymentAttempt.update({ where: { paymentIntentId: f.paymentIntentIds[0] }, data: { ...fields, clientIp: '198.51.100.7' } });
+    const before = await prisma.paymentAttempt.findUniqueOrThrow({ where: { paymentIntentId: f.paymentIntentIds[0] } });
+    expect((await applyPaymentIntent(prisma, succeeded(f), { source: 'return_page' })).status).toBe('paid');
+    // Nothing to bring up to date: the row is as checkout left it, to the millisecond.
+    expect(await prisma.paymentAttempt.findUniqueOrThrow({ where: { paymentIntentId: f.paymentIntentIds[0] } })).toEqual(before);
+  });
+
   it('a payment after the order was canceled is refunded, numbered after the refunds already there, and changes nothing else', async () => {
     const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
     await prisma.order.update({ where: { id: f.orderId }, data: { status: 'canceled' } });
