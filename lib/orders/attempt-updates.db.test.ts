@@ -164,6 +164,10 @@ describe(`a PaymentIntent's progress on its attempt and order (${testDbKind})`, 
     await prisma.order.update({ where: { id: f.orderId }, data: { paymentIntentId: null } });
     await applyPaymentIntent(prisma, bare('pi_first_of_all', 'processing'), ctx);
     expect((await orderOf(f)).status).toBe('processing');
+    // Canceled, it says nothing about which attempt's stock to give back: none is.
+    await holdFor(f, 1);
+    await applyPaymentIntent(prisma, bare('pi_first_of_all', 'canceled'), ctx);
+    expect(await holdsOf(f)).toEqual([{ attempt: 1, released: false, taken: false }]);
     expect(await prisma.paymentAttempt.count({ where: { paymentIntentId: { in: ['pi_someone_elses', 'pi_first_of_all'] } } })).toBe(0);
   });
 });
@@ -218,8 +222,14 @@ describe(`the current attempt's PaymentIntent that checkout never recorded (${te
     await send('pi_meta_1', '1');
     await send('pi_meta_3', '3');
     expect((await orderOf(f)).status).toBe('pending');
-    for (const [id, attempt] of [['pi_meta_0', '0'], ['pi_meta_neg', '-2'], ['pi_meta_frac', '2.5'], ['pi_meta_word', 'two']]) await send(id, attempt);
     expect(await prisma.paymentAttempt.count({ where: { orderId: f.orderId } })).toBe(0);
+    // No valid attempt number at all: not adopted, and (the order pointing at no PaymentIntent
+    // yet) it speaks for the order as the only one there is.
+    for (const attempt of ['0', '-2', '2.5', 'two']) {
+      const g = await lostAttempt(2);
+      await applyPaymentIntent(prisma, { ...pi(g, 'processing', { id: `pi_meta_${g.orderId}` }), metadata: { order_id: g.orderId, attempt } } as Stripe.PaymentIntent, ctx);
+      expect([attempt, (await orderOf(g)).status, await prisma.paymentAttempt.count({ where: { orderId: g.orderId } })]).toEqual([attempt, 'processing', 0]);
+    }
     const p2 = pi(f, 'processing', { id: 'pi_meta_2', attempt: 2 });
     expect((await applyPaymentIntent(prisma, p2, ctx)).status).toBe('processing');
     expect(await attemptOf('pi_meta_2')).toMatchObject({ attemptNumber: 2, idempotencyKey: idempotencyKeyFor(f.orderId, 2) });

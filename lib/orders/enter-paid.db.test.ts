@@ -218,6 +218,19 @@ describe(`entering paid writes exactly its rows (${testDbKind})`, () => {
     expect(all.attempts[0]).toMatchObject({ riskLevel: 'highest', riskScore: 80 });
   });
 
+  it('a risky payment on an order whose review an admin already decided is not put on hold again', async () => {
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 3, quantity: 1 }] });
+    await prisma.order.update({ where: { id: f.orderId }, data: { reviewStatus: 'approved' } });
+    const pi = succeeded(f);
+    const charge = pi.latest_charge as Stripe.Charge;
+    charge.outcome = { ...charge.outcome!, risk_level: 'highest', risk_score: 80 };
+    await applyPaymentIntent(prisma, pi, { source: 'webhook' });
+    const all = await everything(f.orderId);
+    expect(all.order).toMatchObject({ status: 'paid', reviewStatus: 'approved', riskLevel: 'highest', riskScore: 85 });
+    expect(all.fulfillments.map(({ status, note }) => ({ status, note }))).toEqual([{ status: 'pending', note: null }]);
+    expect((all.events.find((e) => e.kind === 'risk_assessed')?.detail as { held: boolean }).held).toBe(false);
+  });
+
   it('a PaymentIntent without its charge expanded keeps the card and the risk the attempt already had', async () => {
     const f = await createOrderFixture(prisma, { lines: [{ stock: 3, quantity: 1 }] });
     await prisma.paymentAttempt.update({
