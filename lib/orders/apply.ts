@@ -648,9 +648,12 @@ export async function applyChargeRefunds(prisma: PrismaClient, input: RefundsInp
     // recorded whatever the order's status (a stray payment on an order never paid).
     const ofSale = hasBeenPaid(order.status) && order.paymentIntentId === pi.id;
     if (!ofSale && !(await tx.sideEffect.findUnique({ where: { key: `ledger:payment:${pi.id}` }, select: { key: true } }))) {
-      return { orderId, status: order.status, changed: false };
+      return { orderId, status: order.status, changed: first.changed };
     }
 
+    // Each refund's status as recorded (a failed or canceled one stays so, whatever a stale
+    // snapshot says): what the refunded total counts.
+    const recorded: { amount: number; status: string }[] = [];
     for (const re of refunds) {
       const status = re.status ?? 'pending';
       let row = await tx.refund.findUnique({ where: { stripeRefundId: re.id } });
@@ -679,6 +682,7 @@ export async function applyChargeRefunds(prisma: PrismaClient, input: RefundsInp
         row = await tx.refund.update({ where: { id: row.id }, data: { status, amount: re.amount } });
         await recordEvent(sql, orderId, ctx, { kind: 'refund_updated', detail: { refundId: re.id, status } });
       }
+      recorded.push({ amount: re.amount, status: row.status });
       if (row.status === 'succeeded' && (await claim(sql, `ledger:refund:${re.id}`, 'ledger', orderId))) {
         await postLedger(sql, `refund:${re.id}`, orderId, re.currency, `refund ${re.id} of ${pi.id}`, [
           [ofSale ? ACCOUNTS.refunds : ACCOUNTS.unexpectedPayments, re.amount],
@@ -686,9 +690,10 @@ export async function applyChargeRefunds(prisma: PrismaClient, input: RefundsInp
         ]);
       }
     }
-    if (!ofSale) return { orderId, status: order.status, changed: false };
+    // Applying the PaymentIntent may have moved the order (canceled for want of stock) even so.
+    if (!ofSale) return { orderId, status: order.status, changed: first.changed };
 
-    const listed = refunds.filter((r) => r.status !== 'failed' && r.status !== 'canceled').reduce((sum, r) => sum + r.amount, 0);
+    const listed = recorded.filter((r) => r.status !== 'failed' && r.status !== 'canceled').reduce((sum, r) => sum + r.amount, 0);
     // Stripe's own total wins; snapshots can be stale, so the number only ever grows.
     const amountRefunded = Math.min(order.amountPaid, Math.max(order.amountRefunded, charge?.amount_refunded ?? 0, listed));
     if (amountRefunded !== order.amountRefunded) {
