@@ -129,7 +129,8 @@ describe(`processStripeEvent (${testDbKind})`, () => {
       const piEvent = event('payment_intent.succeeded', { ...full, latest_charge: charge.id } as never);
       const chargeEvent = event('charge.succeeded', charge as never);
       // Another charge's event in the inbox is never taken for this one.
-      await recordStripeEvent(prisma, event('charge.succeeded', { ...charge, id: `${charge.id}_other`, outcome: { ...plain.outcome, risk_level: 'normal', risk_score: 3 } } as never));
+      const other = event('charge.succeeded', { ...charge, id: `${charge.id}_other`, outcome: { ...plain.outcome, risk_level: 'normal', risk_score: 3 } } as never);
+      await recordStripeEvent(prisma, other);
       for (const e of chargeFirst ? [chargeEvent, piEvent] : [piEvent, chargeEvent]) {
         await recordStripeEvent(prisma, e);
         await processStripeEvent(prisma, world, e.id);
@@ -143,6 +144,9 @@ describe(`processStripeEvent (${testDbKind})`, () => {
       // hold the fulfillment for review (the checkout applies Stripe's own answer, charge included, so
       // this order of webhooks matters only when that answer was lost).
       if (chargeFirst) expect(order).toMatchObject({ riskLevel: 'highest', reviewStatus: 'pending_review' });
+      // The other charge's event, processed last, changes nothing here (and leaves no event unprocessed).
+      expect(await processStripeEvent(prisma, world, other.id)).toBe('processed');
+      expect(await prisma.paymentAttempt.findFirstOrThrow({ where: { orderId: f.orderId } })).toMatchObject({ riskLevel: 'highest', riskScore: 91 });
       expect(world.calls).toBe(0);
     }
   });
