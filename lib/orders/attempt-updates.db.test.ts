@@ -85,6 +85,23 @@ describe(`a PaymentIntent's progress on its attempt and order (${testDbKind})`, 
     expect(await declinesOf(`checkout:email:${order.email}`)).toBe(1);
   });
 
+  it('a decline seen first without its charge, then with it, records the card and still counts once', async () => {
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    const id = f.paymentIntentIds[0];
+    const order = await orderOf(f);
+    const declined = pi(f, 'requires_payment_method', { declined: card });
+    // The payment_intent.payment_failed payload names its charge only by id.
+    const bare = { ...declined, latest_charge: (declined.latest_charge as { id: string }).id } as typeof declined;
+    expect(await applyPaymentIntent(prisma, bare, ctx)).toMatchObject({ status: 'pending' });
+    expect(await attemptOf(id)).toMatchObject({ status: 'requires_payment_method', cardLast4: null, failureCode: 'card_declined' });
+    expect(await declinesOf(`checkout:email:${order.email}`)).toBe(1);
+    // The charge's facts arrive (charge.failed in the inbox): the attempt gains the card, not another decline.
+    await applyPaymentIntent(prisma, declined, ctx);
+    expect(await attemptOf(id)).toMatchObject({ status: 'requires_payment_method', cardBrand: 'visa', cardLast4: '0002', failureCode: 'card_declined' });
+    expect(await declinesOf(`checkout:email:${order.email}`)).toBe(1);
+    expect(await eventsOf(f, 'payment_failed')).toHaveLength(1);
+  });
+
   it('a second decline of the same attempt with another reason is a new decline; one without a decline code clears the old one', async () => {
     const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
     const id = f.paymentIntentIds[0];
