@@ -16,12 +16,11 @@
 //     paidAt − the moment the event was sent.
 // Every event must end processed and every order paid (nothing lost); the run fails otherwise.
 //
-// Stripe: each payment event is applied after retrieving its PaymentIntent (lib/orders/
-// stripe-events.ts), which goes through the app's rate budget — 20 requests/s in test mode. So
-// the backlog is also measured as shipped (a small one: it drains at the budget) and the big
-// backlog with the budget lifted (BRISK_BENCH_STRIPE_RATE, bench builds only): the app's own cost
-// per event, with the retrieve still sent to the emulator.
-//
+// Stripe: a payment event is applied from its own signed payload (lib/orders/stripe-events.ts),
+// with no Stripe request, so the app's rate budget (20 requests/s in test mode) does not pace it;
+// only refund events still list refunds. The backlog is measured as shipped and, as before the
+// ConfirmationToken flow, with the budget lifted (BRISK_BENCH_STRIPE_RATE, bench builds only),
+// which now changes nothing for payment events.
 // PostgreSQL: a temporary database on BENCH_DATABASE_URL's server, prefix BENCH_DB_PREFIX
 // (default brisk_bench), dropped afterwards. Ports from BENCH_PORTS when set.
 // BENCH_CPU_PROF=<dir>: the appliers run under node --cpu-prof, profiles written there.
@@ -348,7 +347,8 @@ async function runKind(kind: 'pglite' | 'postgres', emulator: RunningEmulator, s
       return { startedAt, drainedAt, cpuSeconds };
     };
 
-    // As shipped: the test-mode budget (20 retrieves/s) paces the appliers. Both backlogs are
+    // As shipped: default settings, the test-mode budget included (it paces only Stripe calls,
+    // which payment events no longer make). Both backlogs are
     // queued, so this run is stopped once the small one is through (PostgreSQL) or, on PGlite,
     // judged from the events applied in its first seconds.
     {
