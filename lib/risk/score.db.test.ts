@@ -4,7 +4,7 @@ import { approveReview } from '@/lib/admin/order-actions';
 import { applyPaymentIntent } from '@/lib/orders/apply';
 import { createTestDatabase } from '@/tests/helpers/db';
 import { createOrderFixture, fakePaymentIntent } from '@/tests/helpers/payments';
-import { assessOrderRisk, REVIEW_THRESHOLD, scoreRisk, type RiskInput } from './score';
+import { assessOrderRisk, ATTEMPTS_PER_ORDER, gatherRiskInput, REVIEW_THRESHOLD, scoreRisk, SUBJECT_ORDERS, type RiskInput } from './score';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
@@ -83,5 +83,39 @@ describe('risk score', () => {
     expect(order).toMatchObject({ riskScore: 0, riskReasons: [], reviewStatus: 'none' });
     expect(await assessOrderRisk(prisma, f.orderId)).toBeNull();
     expect(order.fulfillment?.status).toBe('pending');
+  });
+
+  it('reads a bounded number of orders for a busy email or address: the latest ones, whatever came before', async () => {
+    const prisma = database.prisma;
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    const email = `locker-${randomBytes(3).toString('hex')}@example.com`;
+    const address = `${randomBytes(3).toString('hex')} Parcel Locker`;
+    await prisma.order.update({ where: { id: f.orderId }, data: { email, addressLine1: address } });
+    // 150 earlier orders from that email to that address, each with one declined attempt in the
+    // last hours, and one order with 30 declined attempts: far over every threshold.
+    const orders = SUBJECT_ORDERS + 50;
+    await prisma.$executeRawUnsafe(
+      `INSERT INTO "Order" (id, "publicToken", email, name, "addressLine1", city, "postalCode", country, currency, subtotal, total, "pricingHash", "createdAt", "updatedAt")
+       SELECT gen_random_uuid()::text, gen_random_uuid()::text, o.email, o.name, o."addressLine1", o.city, o."postalCode", o.country, o.currency, o.subtotal, o.total, o."pricingHash",
+              now() - (n || ' minutes')::interval, now()
+       FROM "Order" o, generate_series(1, ${orders}) n WHERE o.id = $1`,
+      f.orderId,
+    );
+    await prisma.$executeRawUnsafe(
+      `INSERT INTO "PaymentAttempt" (id, "orderId", "attemptNumber", "paymentIntentId", "idempotencyKey", amount, currency, status, "declineCode", "failureCode", "createdAt", "updatedAt")
+       SELECT gen_random_uuid()::text, o.id, k, 'pi_cap_' || replace(gen_random_uuid()::text, '-', ''), 'cap', o.total, o.currency, 'requires_payment_method', 'generic_decline', 'card_declined', now() - interval '5 minutes', now()
+       FROM "Order" o, generate_series(1, CASE WHEN o."createdAt" = (SELECT max("createdAt") FROM "Order" WHERE email = $1 AND id <> $2) THEN 30 ELSE 1 END) k
+       WHERE o.email = $1 AND o.id <> $2`,
+      email,
+      f.orderId,
+    );
+    const input = await gatherRiskInput(prisma, f.orderId);
+    // The newest SUBJECT_ORDERS orders (the paying one among them), and of the order with 30
+    // attempts only its latest ATTEMPTS_PER_ORDER: a payment's signals cost the same at the
+    // 150th order to an address as at the 150,000th.
+    const counted = SUBJECT_ORDERS - 2 + ATTEMPTS_PER_ORDER;
+    expect(input).toMatchObject({ emailDeclines: counted, addressDeclines: counted });
+    expect(input?.emailAttempts).toBe(counted + 1);
+    expect(scoreRisk(input!).reasons.map((r) => r.code)).toEqual(['email_attempts', 'email_declines', 'address_declines']);
   });
 });
