@@ -18,9 +18,8 @@
 //
 // Stripe: a payment event is applied from its own signed payload (lib/orders/stripe-events.ts),
 // with no Stripe request, so the app's rate budget (20 requests/s in test mode) does not pace it;
-// only refund events still list refunds. The backlog is measured as shipped and, as before the
-// ConfirmationToken flow, with the budget lifted (BRISK_BENCH_STRIPE_RATE, bench builds only),
-// which now changes nothing for payment events.
+// only refund events still list refunds. Everything runs with the default settings, the
+// test-mode budget included.
 // PostgreSQL: a temporary database on BENCH_DATABASE_URL's server, prefix BENCH_DB_PREFIX
 // (default brisk_bench), dropped afterwards. Ports from BENCH_PORTS when set.
 // BENCH_CPU_PROF=<dir>: the appliers run under node --cpu-prof, profiles written there.
@@ -39,10 +38,8 @@ import { exitForGoals, isQuick, missedGoals, percentile, recordResults, type Row
 
 const KEYS = { secret: 'sk_test_brisk_bench_events', publishable: 'pk_test_brisk_bench_events', webhook: 'whsec_brisk_bench_events' };
 const BACKLOG = Number(process.env.BENCH_EVENTS ?? (isQuick ? 2_000 : 10_000));
-const SHIPPED = isQuick ? 100 : 300;
 const LAT_RATE = Number(process.env.BENCH_LAT_RATE ?? 100);
 const LAT_SECONDS = Number(process.env.BENCH_LAT_SECONDS ?? (isQuick ? 10 : 30));
-const LIFTED_RATE = '100000';
 const GOALS = { pglite: 200, postgres: 500 } as const;
 const dbArg = process.argv.includes('--db') ? process.argv[process.argv.indexOf('--db') + 1] : undefined;
 const kinds = (dbArg ? [dbArg] : ['pglite', 'postgres']) as ('pglite' | 'postgres')[];
@@ -278,7 +275,6 @@ async function runKind(kind: 'pglite' | 'postgres', emulator: RunningEmulator, s
     const product = (await db.prisma.product.findFirst({ where: { active: true }, orderBy: { slug: 'asc' } }))!;
     const t0 = performance.now();
     const phases = {
-      shipped: await payAtStripe(stripe, SHIPPED, 's', product.price),
       backlog: await payAtStripe(stripe, BACKLOG, 'b', product.price),
       latency: await payAtStripe(stripe, LAT_RATE * LAT_SECONDS, 'l', product.price),
     };
@@ -319,10 +315,9 @@ async function runKind(kind: 'pglite' | 'postgres', emulator: RunningEmulator, s
     // BENCH_REUSE_BUILD=1: serve the existing bench build as is (the workers on PostgreSQL run
     // from source either way), e.g. while another run still serves that build.
     let web = await app('store', { WORKER_MODE: 'off' }, process.env.BENCH_REUSE_BUILD === '1' ? 'next' : 'start');
-    await postAll(web, phases.shipped);
     await postAll(web, phases.backlog);
     await stop(web);
-    console.log(`${kind}: ${phases.shipped.length + phases.backlog.length} events stored and enqueued`);
+    console.log(`${kind}: ${phases.backlog.length} events stored and enqueued`);
 
     const rows: Row[] = [];
     const applier = kind === 'pglite' ? 'npm start, inline workers' : 'two npm run worker';
@@ -349,58 +344,18 @@ async function runKind(kind: 'pglite' | 'postgres', emulator: RunningEmulator, s
       return { startedAt, drainedAt, cpuSeconds };
     };
 
-    // As shipped: default settings, the test-mode budget included (it paces only Stripe calls,
-    // which payment events no longer make). Both backlogs are
-    // queued, so this run is stopped once the small one is through (PostgreSQL) or, on PGlite,
-    // judged from the events applied in its first seconds.
+    // The backlog, as shipped: default settings, the test-mode Stripe budget included (payment
+    // events make no Stripe request, so it does not pace them).
     {
-      const label = 'shipped';
-      let startedAt: number;
-      let drainedAt: number;
-      if (kind === 'pglite') {
-        const a = await app(label, { WORKER_MODE: 'inline', ...profEnv(`${kind}-${label}`) });
-        startedAt = Date.now();
-        await sleep(isQuick ? 8_000 : 15_000);
-        drainedAt = Date.now();
-        await stop(a);
-      } else {
-        const ws = await workers(label, {});
-        // Measured from the first event applied (the workers' start-up is not the budget's).
-        await firstApplied(database!.url, 120_000);
-        startedAt = Date.now();
-        await sleep(isQuick ? 8_000 : 15_000);
-        drainedAt = Date.now();
-        for (const w of ws) await stop(w);
-      }
-      const c = await check(where, 'evt_', [], startedAt);
-      const perSecond = c.inWindow / ((drainedAt - startedAt) / 1000);
-      rows.push({
-        database: kind,
-        run: `backlog, as shipped (test-mode Stripe budget), first ${isQuick ? 8 : 15} s`,
-        applier,
-        events: `${c.inWindow} applied in ${((drainedAt - startedAt) / 1000).toFixed(0)} s`,
-        'events/s': perSecond.toFixed(0),
-        'applier CPU ms/event': '',
-        'p50 ms': '',
-        'p99 ms': '',
-        lost: '',
-        goal: `≥ ${GOALS[kind]}/s: ${perSecond >= GOALS[kind] ? 'met' : 'NOT met'}`,
-      });
-      console.log(`${kind}: as shipped, ${c.inWindow} applied in ${((drainedAt - startedAt) / 1000).toFixed(0)} s`);
-    }
-
-    // The rest of the backlog with the budget lifted: the app's own cost per event.
-    {
-      const { startedAt, drainedAt, cpuSeconds } = await drain('backlog', 'evt_', { BRISK_BENCH_STRIPE_RATE: LIFTED_RATE }, 1_200_000);
+      const { startedAt, drainedAt, cpuSeconds } = await drain('backlog', 'evt_', {}, 1_200_000);
       const backlogOrders = phases.backlog.map((p) => p.orderId);
       const c = await check(where, `evt_b${runTag}_`, backlogOrders, startedAt);
-      const cs = await check(where, `evt_s${runTag}_`, phases.shipped.map((p) => p.orderId));
-      const lost = c.events - c.processed + (backlogOrders.length - c.paidOrders) + (cs.events - cs.processed) + (phases.shipped.length - cs.paidOrders);
+      const lost = c.events - c.processed + (backlogOrders.length - c.paidOrders);
       const steady = c.inWindow / ((c.lastMs - c.firstMs) / 1000);
       const wall = c.inWindow / ((drainedAt - startedAt) / 1000);
       rows.push({
         database: kind,
-        run: `backlog of ${BACKLOG}, Stripe budget lifted`,
+        run: `backlog of ${BACKLOG}, as shipped`,
         applier,
         events: `${c.processed} applied (${c.inWindow} in this run), ${c.paidOrders} orders paid`,
         'events/s': `${steady.toFixed(0)} (first→last applied); ${wall.toFixed(0)} from start`,
@@ -413,10 +368,10 @@ async function runKind(kind: 'pglite' | 'postgres', emulator: RunningEmulator, s
       console.log(`${kind}: backlog ${c.processed}/${c.events} applied, ${c.paidOrders} paid, ${steady.toFixed(0)}/s`);
     }
 
-    // Delivery → Paid at 100 events/s, workers running, budget lifted.
+    // Delivery → Paid at 100 events/s, workers running, as shipped.
     {
       const sentAt = new Map<string, number>();
-      const env = { BRISK_BENCH_STRIPE_RATE: LIFTED_RATE };
+      const env = {};
       let ws: Child[] = [];
       if (kind === 'pglite') web = await app('latency', { WORKER_MODE: 'inline', ...env });
       else {
@@ -443,7 +398,7 @@ async function runKind(kind: 'pglite' | 'postgres', emulator: RunningEmulator, s
       const lost = Math.max(0, sentAt.size - r.errors - paidOfSent);
       rows.push({
         database: kind,
-        run: `delivery → Paid, open loop ${LAT_RATE}/s for ${LAT_SECONDS} s, Stripe budget lifted`,
+        run: `delivery → Paid, open loop ${LAT_RATE}/s for ${LAT_SECONDS} s, as shipped`,
         applier: kind === 'pglite' ? applier : `web WORKER_MODE=off + ${applier}`,
         events: `${paidOfSent} of ${sentAt.size} sent paid; ${r.skipped} not sent (256 in flight); acks p50 ${r.p50.toFixed(0)} / p99 ${r.p99.toFixed(0)} ms`,
         'events/s': `${LAT_RATE} offered, ${(r.sent / LAT_SECONDS).toFixed(0)} sent`,
@@ -486,7 +441,7 @@ recordResults({
   rows,
   notes: [
     `Production build (scripts/start.ts / scripts/serve.ts; npm run worker for PostgreSQL). Orders seeded as startPayment leaves them (pending, one open attempt); their PaymentIntents created and paid at a Stripe emulator in the bench process (no rate limit); each payment_intent.succeeded built from the paid PaymentIntent, signed, POSTed to /api/stripe/webhook while WORKER_MODE=off (stored and enqueued), then applied.`,
-    `Since the merge of the ConfirmationToken work (main 274091e), a payment event is applied from its own signed payload (lib/orders/stripe-events.ts): no Stripe request, so the rate budget (80% of test mode's 25/s = 20/s) no longer paces it; before, each event retrieved its PaymentIntent and the appliers ran at exactly 20/s. "Stripe budget lifted" = BRISK_BENCH_STRIPE_RATE=${LIFTED_RATE} (honoured only with BRISK_BENCH_ROUTES=1), which now matters only for refund events.`,
+    `Since the merge of the ConfirmationToken work (main 274091e), a payment event is applied from its own signed payload (lib/orders/stripe-events.ts): no Stripe request, so the rate budget (80% of test mode's 25/s = 20/s) no longer paces it; before, each event retrieved its PaymentIntent and the appliers ran at exactly 20/s. Every phase runs with the default settings (the budget included).`,
     'applier CPU ms/event = CPU time (user + system, /proc) of the applying processes — the PGlite app (its database runs inside it), or the two workers (the PostgreSQL server\'s own CPU not included) — per event applied in the run; 1000 / it is the events/s one fully available core would sustain.',
     'events/s (first→last applied) = applied / (last processedAt − first processedAt); "from start" counts from the appliers being started (start-up and first poll included). lost = events not processed + orders not paid (+ failed sends). Delivery → Paid = order.paidAt − the moment the event was sent (same host clock).',
     `Goals (issue #17 part 3): ≥ ${GOALS.pglite}/s inline on PGlite, ≥ ${GOALS.postgres}/s with two workers on PostgreSQL; delivery → Paid p50/p99 at ${LAT_RATE}/s reported (no figure set). Load average when the run began: ${load.toFixed(1)} on a 2-core machine shared with other work. ${describeProbes(probeBefore, probeAfter)}`,
