@@ -27,12 +27,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
+import pg from 'pg';
 import Stripe from 'stripe';
 import { startEmulator, type RunningEmulator } from '@/emulator/src/server';
 import type { Database } from '@/lib/db/client';
 import { openForChecks, prepareDatabase } from '@/chaos/lib/harness';
 import { cleanupAll, createDatabase, dropDatabase, freePort, runDir, sleep, startApp, startWorker, type App, type Child } from './lib/app-process';
 import { closedLoop, openLoop, type RequestSpec } from './lib/load';
+import { cpuBetween, cpuOf } from './lib/proc-cpu';
 import { describeProbes, probeMachine } from './lib/probe';
 import { exitForGoals, isQuick, missedGoals, percentile, recordResults, type Row } from './lib/results';
 
@@ -186,6 +188,18 @@ async function stripeEventJobsOpen(port: number): Promise<number | null> {
 }
 
 /** Waits until no stored event of this phase is left unprocessed (PostgreSQL: asked directly). */
+/** CPU ms so far of the PostgreSQL server's backends serving this database (the database's share of the work). */
+async function backendCpu(url: string): Promise<Map<number, number>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    return cpuOf(rows.map((r) => r.pid));
+  } finally {
+    await client.end();
+  }
+}
+
 async function drainedPg(url: string, prefix: string, timeoutMs: number): Promise<void> {
   const db = await openForChecks({ url });
   try {
@@ -321,7 +335,7 @@ async function runKind(kind: 'pglite' | 'postgres', emulator: RunningEmulator, s
 
     const rows: Row[] = [];
     const applier = kind === 'pglite' ? 'npm start, inline workers' : 'two npm run worker';
-    const drain = async (label: string, prefix: string, env: Record<string, string>, timeoutMs: number): Promise<{ startedAt: number; drainedAt: number; cpuSeconds: number }> => {
+    const drain = async (label: string, prefix: string, env: Record<string, string>, timeoutMs: number): Promise<{ startedAt: number; drainedAt: number; cpuSeconds: number; dbCpuSeconds?: number }> => {
       if (kind === 'pglite') {
         const a = await app(label, { WORKER_MODE: 'inline', ...env, ...profEnv(`${kind}-${label}`) });
         const startedAt = Date.now();
@@ -337,17 +351,19 @@ async function runKind(kind: 'pglite' | 'postgres', emulator: RunningEmulator, s
       const startedAt = Date.now();
       const pids = ws.map((w) => w.process.pid!);
       const cpu0 = treeCpuSeconds(pids);
+      const db0 = await backendCpu(database!.url);
       await drainedPg(database!.url, prefix, timeoutMs);
       const drainedAt = Date.now();
       const cpuSeconds = treeCpuSeconds(pids) - cpu0;
+      const dbCpuSeconds = cpuBetween(db0, await backendCpu(database!.url)) / 1000;
       for (const w of ws) await stop(w);
-      return { startedAt, drainedAt, cpuSeconds };
+      return { startedAt, drainedAt, cpuSeconds, dbCpuSeconds };
     };
 
     // The backlog, as shipped: default settings, the test-mode Stripe budget included (payment
     // events make no Stripe request, so it does not pace them).
     {
-      const { startedAt, drainedAt, cpuSeconds } = await drain('backlog', 'evt_', {}, 1_200_000);
+      const { startedAt, drainedAt, cpuSeconds, dbCpuSeconds } = await drain('backlog', 'evt_', {}, 1_200_000);
       const backlogOrders = phases.backlog.map((p) => p.orderId);
       const c = await check(where, `evt_b${runTag}_`, backlogOrders, startedAt);
       const lost = c.events - c.processed + (backlogOrders.length - c.paidOrders);
@@ -359,7 +375,9 @@ async function runKind(kind: 'pglite' | 'postgres', emulator: RunningEmulator, s
         applier,
         events: `${c.processed} applied (${c.inWindow} in this run), ${c.paidOrders} orders paid`,
         'events/s': `${steady.toFixed(0)} (first→last applied); ${wall.toFixed(0)} from start`,
-        'applier CPU ms/event': ((cpuSeconds * 1000) / Math.max(1, c.inWindow)).toFixed(1),
+        'applier CPU ms/event':
+          ((cpuSeconds * 1000) / Math.max(1, c.inWindow)).toFixed(1) +
+          (dbCpuSeconds !== undefined ? ` (+ ${((dbCpuSeconds * 1000) / Math.max(1, c.inWindow)).toFixed(1)} in the PostgreSQL server's backends)` : ''),
         'p50 ms': '',
         'p99 ms': '',
         lost,
@@ -373,7 +391,7 @@ async function runKind(kind: 'pglite' | 'postgres', emulator: RunningEmulator, s
       const sentAt = new Map<string, number>();
       const env = {};
       let ws: Child[] = [];
-      if (kind === 'pglite') web = await app('latency', { WORKER_MODE: 'inline', ...env });
+      if (kind === 'pglite') web = await app('latency', { WORKER_MODE: 'inline', ...env, ...profEnv(`${kind}-latency`) });
       else {
         web = await app('latency', { WORKER_MODE: 'off', ...env });
         ws = await workers('latency', env);
@@ -409,8 +427,25 @@ async function runKind(kind: 'pglite' | 'postgres', emulator: RunningEmulator, s
         goal: lost === 0 ? 'none set (reported); nothing lost: met' : 'nothing lost: NOT met',
       });
       console.log(`${kind}: delivery → Paid p50 ${percentile(lat, 50).toFixed(0)} ms, p99 ${percentile(lat, 99).toFixed(0)} ms`);
+      // Where in the run the slow ones were: p50 / p99 per 5 s of sending.
+      const first = Math.min(...sentAt.values());
+      const windows = new Map<number, number[]>();
+      for (const [id, t] of sentAt) {
+        const paid = c.paidAt.get(id);
+        if (paid === undefined) continue;
+        const w = Math.floor((t - first) / 5000);
+        windows.set(w, [...(windows.get(w) ?? []), paid - t]);
+      }
+      extraNotes.push(
+        `${kind}: delivery → Paid by 5 s of sending, p50/p99 ms: ${[...windows]
+          .sort((a, b) => a[0] - b[0])
+          .map(([w, l]) => { l.sort((a, b) => a - b); return `${w * 5}–${w * 5 + 5} s ${percentile(l, 50).toFixed(0)}/${percentile(l, 99).toFixed(0)}`; })
+          .join(', ')}`,
+      );
     }
-    rmSync(dir, { recursive: true, force: true });
+    // BENCH_KEEP=1 keeps the run's directory (logs, PGlite data) for a look afterwards.
+    if (process.env.BENCH_KEEP !== '1') rmSync(dir, { recursive: true, force: true });
+    else console.log(`${kind}: kept ${dir}`);
     return rows;
   } finally {
     for (const c of children) await c.kill().catch(() => {});
@@ -421,6 +456,7 @@ async function runKind(kind: 'pglite' | 'postgres', emulator: RunningEmulator, s
 const load = loadavg()[0];
 const probeBefore = probeMachine();
 const rows: Row[] = [];
+const extraNotes: string[] = [];
 const emulatorPort = process.env.BENCH_PORTS ? await freePort() : 0;
 const emulator = await startEmulator({ port: emulatorPort, host: '127.0.0.1', secretKey: KEYS.secret, publishableKey: KEYS.publishable, webhookSecret: KEYS.webhook });
 const stripe = new Stripe(KEYS.secret, { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 2 });
@@ -442,8 +478,9 @@ recordResults({
   notes: [
     `Production build (scripts/start.ts / scripts/serve.ts; npm run worker for PostgreSQL). Orders seeded as startPayment leaves them (pending, one open attempt); their PaymentIntents created and paid at a Stripe emulator in the bench process (no rate limit); each payment_intent.succeeded built from the paid PaymentIntent, signed, POSTed to /api/stripe/webhook while WORKER_MODE=off (stored and enqueued), then applied.`,
     `Since the merge of the ConfirmationToken work (main 274091e), a payment event is applied from its own signed payload (lib/orders/stripe-events.ts): no Stripe request, so the rate budget (80% of test mode's 25/s = 20/s) no longer paces it; before, each event retrieved its PaymentIntent and the appliers ran at exactly 20/s. Every phase runs with the default settings (the budget included).`,
-    'applier CPU ms/event = CPU time (user + system, /proc) of the applying processes — the PGlite app (its database runs inside it), or the two workers (the PostgreSQL server\'s own CPU not included) — per event applied in the run; 1000 / it is the events/s one fully available core would sustain.',
+    'applier CPU ms/event = CPU time (user + system, /proc) of the applying processes — the PGlite app (its database runs inside it), or the two workers, with the PostgreSQL server\'s backends for this database in brackets — per event applied in the run; 1000 / their sum is the events/s one fully available core would sustain.',
     'events/s (first→last applied) = applied / (last processedAt − first processedAt); "from start" counts from the appliers being started (start-up and first poll included). lost = events not processed + orders not paid (+ failed sends). Delivery → Paid = order.paidAt − the moment the event was sent (same host clock).',
+    ...extraNotes,
     `Goals (issue #17 part 3): ≥ ${GOALS.pglite}/s inline on PGlite, ≥ ${GOALS.postgres}/s with two workers on PostgreSQL; delivery → Paid p50/p99 at ${LAT_RATE}/s reported (no figure set). Load average when the run began: ${load.toFixed(1)} on a 2-core machine shared with other work. ${describeProbes(probeBefore, probeAfter)}`,
   ],
 });

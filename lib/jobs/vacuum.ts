@@ -34,7 +34,10 @@ export async function registerVacuumJob(boss: PgBoss, deps: VacuumJobDeps): Prom
   if (!(await boss.getQueue(VACUUM_QUEUE))) await boss.createQueue(VACUUM_QUEUE, { retryLimit: 0, expireInSeconds: 600, policy: 'singleton', deleteAfterSeconds: deps.deleteAfterSeconds });
   const id = await boss.work(VACUUM_QUEUE, { pollingIntervalSeconds: deps.pollingIntervalSeconds ?? 10 }, async () => {
     const ms = await vacuumEmbedded(deps.pglite);
-    jobsLog.debug({ ms: Math.round(ms) }, 'vacuumed the embedded database');
+    // Nothing else runs on the embedded database meanwhile: a long pass is something an
+    // operator should see (every request waited for it).
+    if (ms >= 1000) jobsLog.warn({ ms: Math.round(ms) }, 'vacuuming the embedded database held it for over a second');
+    else jobsLog.debug({ ms: Math.round(ms) }, 'vacuumed the embedded database');
     return { ms: Math.round(ms) };
   });
   if (deps.cron === 'off') await boss.unschedule(VACUUM_QUEUE).catch(() => {});
