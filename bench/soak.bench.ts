@@ -363,7 +363,22 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
   let convergence: string[] = [];
   let succeeded = 0;
   let storedEvents = 0;
+  let vacuums = '';
   try {
+    if (kind === 'pglite') {
+      // The embedded database's scheduled VACUUM (ANALYZE) passes: each held the database (and so
+      // every request) for its duration. pg-boss keeps each pass's output ({ ms }).
+      const passes = (
+        await check.prisma.$queryRawUnsafe<{ ms: number | null; at: Date }[]>(
+          `SELECT (output->>'ms')::int AS ms, completed_on AS at FROM pgboss.job WHERE name = 'vacuum' AND state = 'completed' AND created_on >= to_timestamp($1) ORDER BY completed_on`,
+          startedAt / 1000,
+        )
+      ).filter((p) => p.ms !== null).map((p) => p.ms!);
+      const sorted = [...passes].sort((a, b) => a - b);
+      vacuums = passes.length
+        ? `${passes.length} passes, held the database p50 ${percentile(sorted, 50).toFixed(0)} ms, p99 ${percentile(sorted, 99).toFixed(0)} ms, longest ${sorted.at(-1)} ms; in order: ${passes.join(', ')}`
+        : 'no completed pass found';
+    }
     const ids = [...acked];
     for (let i = 0; i < ids.length; i += 1000) {
       const chunk = ids.slice(i, i + 1000);
@@ -446,6 +461,7 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
     `final sizes: ${finalSize.text}; final RSS server ${finalRss.largest.toFixed(0)} MB, tree ${finalRss.total.toFixed(0)} MB`,
     `server time per checkout p50 by interval (ms): ${samples.map((x) => f0(x.p50)).join(', ')}`,
     `server memory, first → last interval (MB): heap used ${f0(samples[0].mem.heapUsedMb)} → ${f0(samples.at(-1)!.mem.heapUsedMb)}, external ${f0(samples[0].mem.externalMb)} → ${f0(samples.at(-1)!.mem.externalMb)}, rest of RSS (PGlite's WebAssembly memory, code, native) ${f0(samples[0].mem.rssMb - samples[0].mem.heapTotalMb - samples[0].mem.externalMb)} → ${f0(samples.at(-1)!.mem.rssMb - samples.at(-1)!.mem.heapTotalMb - samples.at(-1)!.mem.externalMb)}`,
+    ...(vacuums ? [`embedded VACUUM (ANALYZE) every minute (PGLITE_VACUUM_CRON): ${vacuums}`] : []),
     ...(unpaid.length ? [`PaymentIntents not on a paid order: ${unpaid.join(', ')}`] : []),
     ...convergence.slice(0, 10).map((v) => `convergence: ${v}`),
     describeProbes(probeBefore, probeAfter),
