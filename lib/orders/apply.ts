@@ -101,7 +101,8 @@ function attemptNumberFromMetadata(pi: Stripe.PaymentIntent): number | null {
   return Number.isInteger(n) && n > 0 ? n : null;
 }
 
-async function lockOrder(tx: Tx, orderId: string) {
+/** Locks the order's row for the rest of the transaction and reads it with its lines. */
+export async function lockOrder(tx: Tx, orderId: string) {
   await tx.$queryRaw`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`;
   return tx.order.findUniqueOrThrow({ where: { id: orderId }, include: { items: true } });
 }
@@ -166,11 +167,18 @@ async function recordEvent(tx: Sql, orderId: string, ctx: ApplyContext, e: Timel
   await tx.execute`${eventInsert(orderId, ctx, e, new Date())}`;
 }
 
-/** The status change and its timeline entry, in one statement. */
-async function moveOrder(tx: Sql, order: { id: string; status: OrderStatus }, to: OrderStatus, ctx: ApplyContext, detail?: Json): Promise<void> {
+/**
+ * The status change and its timeline entry, in one statement: the one way an order's status
+ * changes, whoever changes it (a payment, a refund, an admin). Entering canceled stamps
+ * canceledAt.
+ */
+export async function moveOrder(tx: Sql, order: { id: string; status: OrderStatus }, to: OrderStatus, ctx: ApplyContext, detail?: Json): Promise<void> {
   const now = new Date();
   await tx.execute`
-    WITH upd AS (UPDATE "Order" SET status = ${to}::"OrderStatus", "updatedAt" = ${now} WHERE id = ${order.id})
+    WITH upd AS (
+      UPDATE "Order" SET status = ${to}::"OrderStatus", "updatedAt" = ${now},
+        "canceledAt" = CASE WHEN ${to}::"OrderStatus" = 'canceled' THEN COALESCE("canceledAt", ${now}) ELSE "canceledAt" END
+      WHERE id = ${order.id})
     ${eventInsert(order.id, ctx, { kind: 'status_changed', fromStatus: order.status, toStatus: to, detail }, now)}`;
   order.status = to;
 }
@@ -543,7 +551,6 @@ async function applyLocked(tx: Sql, order: LockedOrder, attempt: AttemptRow | nu
       await recordStrayPayment(tx, order, pi, ctx, attemptNumber, 'out_of_stock', pending);
       await releaseHolds(tx, order.id, new Date());
       await moveOrder(tx, order, 'canceled', ctx, { reason: 'out_of_stock', paymentIntentId: pi.id });
-      await tx.execute`UPDATE "Order" SET "canceledAt" = ${new Date()} WHERE id = ${order.id}`;
       return true;
     }
     await updateAttempt(tx, order, change, pi, ctx);
