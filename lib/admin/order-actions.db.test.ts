@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '@/emulator/src/server';
 import { applyPaymentIntent } from '@/lib/orders/apply';
-import { assessOrderRisk } from '@/lib/risk/score';
+import { assessOrderRisk } from '@/lib/orders/risk-review';
 import { createStripeClient, type Stripe } from '@/lib/stripe/client';
 import { StripeGateway } from '@/lib/stripe/gateway';
 import { createTestDatabase } from '@/tests/helpers/db';

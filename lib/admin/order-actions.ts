@@ -7,7 +7,7 @@ import { formatMoney } from '@/lib/money';
 import { applyPaymentIntent } from '@/lib/orders/apply';
 import { requestRefund, refundPlan, type RefundOutcome } from '@/lib/orders/refunds';
 import { cancelUnpaid, decideReview, queueReceiptCopy } from '@/lib/orders/commands';
-import { canTransition, hasBeenPaid } from '@/lib/orders/state-machine';
+import { canTransition, hasBeenPaid, isOpenPayment } from '@/lib/orders/state-machine';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 import { audit } from './audit';
 
@@ -18,14 +18,12 @@ export interface Actor {
 
 export type ActionOutcome = { kind: 'ok'; message: string } | { kind: 'refused' | 'unavailable' | 'failed'; message: string };
 
-const OPEN_ATTEMPT = new Set(['requires_payment_method', 'requires_confirmation', 'requires_action', 'requires_capture', 'processing']);
-
 export async function cancelUnpaidOrder(prisma: PrismaClient, gateway: StripeGateway, orderId: string, who: Actor): Promise<ActionOutcome> {
   const order = await prisma.order.findUnique({ where: { id: orderId }, include: { attempts: true } });
   if (!order) return { kind: 'refused', message: 'Order not found.' };
   if (!canTransition(order.status, 'canceled')) return { kind: 'refused', message: `A ${order.status.replace('_', ' ')} order cannot be canceled.` };
 
-  for (const attempt of order.attempts.filter((a) => OPEN_ATTEMPT.has(a.status))) {
+  for (const attempt of order.attempts.filter((a) => isOpenPayment(a.status))) {
     try {
       const pi = await gateway.cancelPaymentIntent(attempt.paymentIntentId, { idempotencyKey: `brisk:cancel:${attempt.paymentIntentId}` });
       await applyPaymentIntent(prisma, pi, { source: 'admin', actor: who.actor });

@@ -8,6 +8,7 @@
 // statement runs on the server's own thread and requests still being parsed would miss it.
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { sqlDatabase, sqlFragment } from '@/lib/db/sql';
+import { PAID_STATUSES } from './state-machine';
 import type { Stripe } from '@/lib/stripe/client';
 
 export interface InboxOptions {
@@ -41,7 +42,7 @@ const SETTLED = sqlFragment`(
                 'payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled') AND EXISTS (
     SELECT 1 FROM "PaymentAttempt" a JOIN "Order" o ON o.id = a."orderId"
     WHERE a."paymentIntentId" = x."objectId" AND a.status = 'succeeded'
-      AND o."paymentIntentId" = x."objectId" AND o.status IN ('paid', 'partially_refunded', 'refunded')))
+      AND o."paymentIntentId" = x."objectId" AND o.status = ANY(${PAID_STATUSES}::"OrderStatus"[])))
   OR (x."type" IN ('charge.succeeded', 'charge.failed') AND EXISTS (
     SELECT 1 FROM "PaymentAttempt" a
     WHERE a."paymentIntentId" = x."payload"->'data'->'object'->>'payment_intent' AND a."cardLast4" IS NOT NULL)))`;

@@ -6,9 +6,9 @@
 import { Prisma, type PrismaClient } from '@/lib/generated/prisma/client';
 import type { Stripe } from '@/lib/stripe/client';
 import type { StripeGateway } from '@/lib/stripe/gateway';
-import { assessOrderRisk } from '@/lib/risk/score';
+import { assessOrderRisk } from '@/lib/orders/risk-review';
 import { applyChargeRefunds, applyPaymentIntent, type ApplyContext } from './apply';
-import { hasBeenPaid } from './state-machine';
+import { hasBeenPaid, PAID_STATUSES } from './state-machine';
 
 export type ReconcileTrigger = 'schedule' | 'manual' | 'test';
 
@@ -155,7 +155,8 @@ export async function runReconciliation(prisma: PrismaClient, gateway: StripeGat
 
     // Paid orders the risk hook has not scored yet (it runs after the paid transition; this is the net under it).
     const unscored = await prisma.order.findMany({
-      where: { status: { in: ['paid', 'partially_refunded'] }, riskReasons: { equals: Prisma.DbNull }, createdAt: { gte: opts.windowStart, lte: opts.windowEnd } },
+      // Fully refunded orders are past reviewing.
+      where: { status: { in: PAID_STATUSES.filter((x) => x !== 'refunded') }, riskReasons: { equals: Prisma.DbNull }, createdAt: { gte: opts.windowStart, lte: opts.windowEnd } },
       select: { id: true },
       take: 500,
     });
