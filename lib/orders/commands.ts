@@ -28,12 +28,12 @@ export async function cancelUnpaid(tx: Tx, orderId: string, by: ByPerson & { rea
 }
 
 /** Records an admin's decision on a risk review: approved lets fulfilment go on; rejected cancels it. False when the order was not waiting for one. */
-export async function decideReview(tx: Tx, orderId: string, decision: 'approved' | 'rejected', by: ByPerson, detail: Prisma.InputJsonValue = {}): Promise<boolean> {
+export async function decideReview(tx: Tx, orderId: string, decision: 'approved' | 'rejected', by: ByPerson, detail?: Prisma.InputJsonValue): Promise<boolean> {
   const r = await tx.order.updateMany({ where: { id: orderId, reviewStatus: 'pending_review' }, data: { reviewStatus: decision } });
   if (r.count === 0) return false;
   if (decision === 'approved') await tx.fulfillment.updateMany({ where: { orderId, status: 'on_hold' }, data: { status: 'pending', note: `approved by ${by.actor}` } });
   else await tx.fulfillment.updateMany({ where: { orderId, status: { in: ['on_hold', 'pending'] } }, data: { status: 'canceled', note: `rejected by ${by.actor}` } });
-  await tx.orderEvent.create({ data: { orderId, kind: decision === 'approved' ? 'review_approved' : 'review_rejected', source: 'admin', actor: by.actor, detail } });
+  await tx.orderEvent.create({ data: { orderId, kind: decision === 'approved' ? 'review_approved' : 'review_rejected', source: 'admin', actor: by.actor, ...(detail !== undefined ? { detail } : {}) } });
   return true;
 }
 
