@@ -52,7 +52,7 @@ export function paramText(v: unknown): string | null {
 }
 
 /** Runs calls one after another in the order made, however many are started at once. */
-function oneAtATime<A extends unknown[], R>(run: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+export function oneAtATime<A extends unknown[], R>(run: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   let last: Promise<unknown> = Promise.resolve();
   return (...args) => {
     const next = last.then(() => run(...args));
