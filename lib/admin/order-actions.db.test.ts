@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '@/emulator/src/server';
 import { applyPaymentIntent } from '@/lib/orders/apply';
-import { assessOrderRisk } from '@/lib/risk/score';
+import { assessOrderRisk } from '@/lib/orders/risk-review';
 import { createStripeClient, type Stripe } from '@/lib/stripe/client';
 import { StripeGateway } from '@/lib/stripe/gateway';
 import { createTestDatabase } from '@/tests/helpers/db';
@@ -46,11 +46,17 @@ describe('admin order actions', () => {
   it('cancels an unpaid order and its PaymentIntent at Stripe, once, with an audit entry', async () => {
     const prisma = database.prisma;
     const o = await orderWithIntent(null);
+    // The stock its attempt holds goes back on sale.
+    await prisma.stockHold.create({ data: { orderId: o.orderId, attemptNumber: 1, productId: o.productIds[0], quantity: 1, expiresAt: new Date(Date.now() + 600_000) } });
     expect(await cancelUnpaidOrder(prisma, gateway, o.orderId, who)).toMatchObject({ kind: 'ok' });
     expect((await stripe.paymentIntents.retrieve(o.pi.id)).status).toBe('canceled');
     const order = await prisma.order.findUniqueOrThrow({ where: { id: o.orderId } });
     expect(order.status).toBe('canceled');
     expect(order.canceledAt).not.toBeNull();
+    expect(await prisma.stockHold.findFirstOrThrow({ where: { orderId: o.orderId } })).toMatchObject({ releasedAt: expect.any(Date), takenAt: null });
+    // On the order's timeline as any status change is: who, from what, why.
+    const moves = await prisma.orderEvent.findMany({ where: { orderId: o.orderId, kind: 'status_changed' } });
+    expect(moves.map((e) => [e.fromStatus, e.toStatus, e.source, e.actor, e.detail])).toEqual([['pending', 'canceled', 'admin', who.actor, { reason: 'canceled_by_admin' }]]);
     expect(await cancelUnpaidOrder(prisma, gateway, o.orderId, who)).toMatchObject({ kind: 'refused' });
     const log = await prisma.auditLog.findMany({ where: { target: o.orderId } });
     expect(log.map((l) => [l.action, l.actor, l.ip])).toEqual([['order.canceled', who.actor, who.ip]]);

@@ -6,7 +6,8 @@ import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { formatMoney } from '@/lib/money';
 import { applyPaymentIntent } from '@/lib/orders/apply';
 import { requestRefund, refundPlan, type RefundOutcome } from '@/lib/orders/refunds';
-import { canTransition, hasBeenPaid } from '@/lib/orders/state-machine';
+import { cancelUnpaid, decideReview, queueReceiptCopy } from '@/lib/orders/commands';
+import { canTransition, hasBeenPaid, isOpenPayment } from '@/lib/orders/state-machine';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 import { audit } from './audit';
 
@@ -17,14 +18,12 @@ export interface Actor {
 
 export type ActionOutcome = { kind: 'ok'; message: string } | { kind: 'refused' | 'unavailable' | 'failed'; message: string };
 
-const OPEN_ATTEMPT = new Set(['requires_payment_method', 'requires_confirmation', 'requires_action', 'requires_capture', 'processing']);
-
 export async function cancelUnpaidOrder(prisma: PrismaClient, gateway: StripeGateway, orderId: string, who: Actor): Promise<ActionOutcome> {
   const order = await prisma.order.findUnique({ where: { id: orderId }, include: { attempts: true } });
   if (!order) return { kind: 'refused', message: 'Order not found.' };
   if (!canTransition(order.status, 'canceled')) return { kind: 'refused', message: `A ${order.status.replace('_', ' ')} order cannot be canceled.` };
 
-  for (const attempt of order.attempts.filter((a) => OPEN_ATTEMPT.has(a.status))) {
+  for (const attempt of order.attempts.filter((a) => isOpenPayment(a.status))) {
     try {
       const pi = await gateway.cancelPaymentIntent(attempt.paymentIntentId, { idempotencyKey: `brisk:cancel:${attempt.paymentIntentId}` });
       await applyPaymentIntent(prisma, pi, { source: 'admin', actor: who.actor });
@@ -41,15 +40,9 @@ export async function cancelUnpaidOrder(prisma: PrismaClient, gateway: StripeGat
   }
 
   const done = await prisma.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`;
-    const current = await tx.order.findUniqueOrThrow({ where: { id: orderId }, select: { status: true } });
-    if (!canTransition(current.status, 'canceled')) return false;
-    await tx.order.update({ where: { id: orderId }, data: { status: 'canceled', canceledAt: new Date() } });
-    // Its held stock goes back on sale.
-    await tx.stockHold.updateMany({ where: { orderId, releasedAt: null, takenAt: null }, data: { releasedAt: new Date() } });
-    await tx.orderEvent.create({ data: { orderId, kind: 'status_changed', fromStatus: current.status, toStatus: 'canceled', source: 'admin', actor: who.actor, detail: { reason: 'canceled_by_admin' } } });
-    await audit(tx, { ...who, action: 'order.canceled', target: orderId, detail: { from: current.status } });
-    return true;
+    const canceled = await cancelUnpaid(tx, orderId, { actor: who.actor, reason: 'canceled_by_admin' });
+    if (canceled) await audit(tx, { ...who, action: 'order.canceled', target: orderId, detail: { from: canceled.from } });
+    return canceled !== null;
   });
   return done ? { kind: 'ok', message: 'Order canceled.' } : { kind: 'refused', message: 'The order changed in the meantime and was not canceled.' };
 }
@@ -70,29 +63,17 @@ export async function resendReceipt(prisma: PrismaClient, orderId: string, who: 
       '',
       '— Brisk',
     ].join('\n');
-  const email = await prisma.email.create({
-    data: {
-      dedupeKey: `receipt-resend:${orderId}:${randomUUID()}`,
-      orderId,
-      to: order.email,
-      subject: `Your Brisk receipt for order ${order.id.slice(0, 8)}`,
-      text,
-      kind: 'receipt_resend',
-      status: 'queued',
-    },
+  await prisma.$transaction(async (tx) => {
+    const { emailId } = await queueReceiptCopy(tx, order, text, who, `receipt-resend:${orderId}:${randomUUID()}`);
+    await audit(tx, { ...who, action: 'order.receipt_resent', target: orderId, detail: { emailId, to: order.email } });
   });
-  await prisma.orderEvent.create({ data: { orderId, kind: 'receipt_resent', source: 'admin', actor: who.actor, detail: { emailId: email.id } } });
-  await audit(prisma, { ...who, action: 'order.receipt_resent', target: orderId, detail: { emailId: email.id, to: order.email } });
   return { kind: 'ok', message: `Receipt queued to ${order.email}.` };
 }
 
 /** Approve a held order: its fulfillment proceeds. */
 export async function approveReview(prisma: PrismaClient, orderId: string, who: Actor): Promise<ActionOutcome> {
   const ok = await prisma.$transaction(async (tx) => {
-    const r = await tx.order.updateMany({ where: { id: orderId, reviewStatus: 'pending_review' }, data: { reviewStatus: 'approved' } });
-    if (r.count === 0) return false;
-    await tx.fulfillment.updateMany({ where: { orderId, status: 'on_hold' }, data: { status: 'pending', note: `approved by ${who.actor}` } });
-    await tx.orderEvent.create({ data: { orderId, kind: 'review_approved', source: 'admin', actor: who.actor } });
+    if (!(await decideReview(tx, orderId, 'approved', who))) return false;
     await audit(tx, { ...who, action: 'order.review_approved', target: orderId });
     return true;
   });
@@ -110,9 +91,7 @@ export async function rejectReview(prisma: PrismaClient, gateway: StripeGateway,
     if (outcome.kind !== 'ok') return { kind: outcome.kind === 'unavailable' ? 'unavailable' : 'failed', message: outcome.message };
   }
   await prisma.$transaction(async (tx) => {
-    await tx.order.updateMany({ where: { id: orderId, reviewStatus: 'pending_review' }, data: { reviewStatus: 'rejected' } });
-    await tx.fulfillment.updateMany({ where: { orderId, status: { in: ['on_hold', 'pending'] } }, data: { status: 'canceled', note: `rejected by ${who.actor}` } });
-    await tx.orderEvent.create({ data: { orderId, kind: 'review_rejected', source: 'admin', actor: who.actor, detail: outcome?.kind === 'ok' ? { refundId: outcome.stripeRefundId } : {} } });
+    if (!(await decideReview(tx, orderId, 'rejected', who, outcome?.kind === 'ok' ? { refundId: outcome.stripeRefundId } : {}))) return;
     await audit(tx, { ...who, action: 'order.review_rejected', target: orderId, detail: outcome?.kind === 'ok' ? { refunded: outcome.amount } : {} });
   });
   return { kind: 'ok', message: outcome?.kind === 'ok' ? `Rejected and refunded ${formatMoney(outcome.amount, plan!.currency)}.` : 'Rejected.' };

@@ -4,11 +4,11 @@
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import { applyPaymentIntent, clearCartOnce } from '@/lib/orders/apply';
 import { sqlDatabase, sqlFragment } from '@/lib/db/sql';
+import { isSettled } from '@/lib/orders/state-machine';
 import type { Stripe } from '@/lib/stripe/client';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 import { RecentResults } from '@/lib/recent-results';
 
-const SETTLED = new Set(['paid', 'partially_refunded', 'refunded', 'canceled']);
 
 export function isValidOrderToken(token: string): boolean {
   return /^[A-Za-z0-9_-]{32}$/.test(token);
@@ -76,7 +76,7 @@ export const ORDER_DETAILS_DAYS = 30;
  * (or cancellation) is the last date it knows, so the window starts there.
  */
 export function orderDetailsExpired(order: { status: string; paidAt: Date | null; canceledAt: Date | null; updatedAt: Date }, now = new Date()): boolean {
-  if (!SETTLED.has(order.status)) return false;
+  if (!isSettled(order.status)) return false;
   const settledAt = order.paidAt ?? order.canceledAt ?? order.updatedAt;
   return now.getTime() - settledAt.getTime() > ORDER_DETAILS_DAYS * 86_400_000;
 }
@@ -93,7 +93,7 @@ export async function loadOrderForShopper(prisma: PrismaClient, gateway: StripeG
   // page asks Stripe, once per moment.
   const last = view.lastAttempt;
   const declined = last !== null && last.status === 'requires_payment_method' && last.failureMessage !== null;
-  if (!SETTLED.has(view.order.status) && view.order.paymentIntentId && !declined) {
+  if (!isSettled(view.order.status) && view.order.paymentIntentId && !declined) {
     try {
       const pi = await coalescedRetrieve(gateway, view.order.paymentIntentId);
       const applied = await applyPaymentIntent(prisma, pi, { source: 'return_page', shopperView: true });
@@ -112,5 +112,5 @@ export async function loadOrderForShopper(prisma: PrismaClient, gateway: StripeG
   const detailsHidden = orderDetailsExpired(order);
   // Past its time, the link tells only where the order stands: no name, address or lines.
   const shown = detailsHidden ? { ...order, name: '', addressLine1: '', addressLine2: null, city: '', postalCode: '', email: '', items: [] } : order;
-  return { order: shown, settled: SETTLED.has(order.status), stripeUnavailable, lastAttempt, cartJustCleared, detailsHidden };
+  return { order: shown, settled: isSettled(order.status), stripeUnavailable, lastAttempt, cartJustCleared, detailsHidden };
 }

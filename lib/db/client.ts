@@ -9,6 +9,7 @@ import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapt
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '@/lib/generated/prisma/client';
 import { logger } from '@/lib/observability/logger';
+import { pgKysely, pgliteKysely, type Db } from './query';
 import { PGLITE_PARSERS, pgDatabase, pgliteDatabase, registerSqlDatabase } from './sql';
 
 export type { PrismaClient };
@@ -16,6 +17,8 @@ export type { PrismaClient };
 export interface Database {
   kind: 'pglite' | 'postgres';
   prisma: PrismaClient;
+  /** Typed hand-written SQL (lib/db/query.ts), on Prisma's connections. */
+  db: Db;
   /** The PGlite instance, for pg-boss's PGlite backend (embedded mode only). */
   pglite?: PGlite;
   /** The connection string (PostgreSQL mode only). */
@@ -46,9 +49,11 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     const adapterFactory = new PrismaPg(pool);
     const prisma = new PrismaClient({ adapter: adapterFactory });
     registerSqlDatabase(prisma, pgDatabase(pool, pg.types));
+    const db = pgKysely(pool, pg.types);
     return {
       kind: 'postgres',
       prisma,
+      db,
       url: opts.url,
       adapterFactory,
       close: async () => {
@@ -67,6 +72,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   return {
     kind: 'pglite',
     prisma,
+    db: pgliteKysely(pglite),
     pglite,
     adapterFactory,
     close: async () => {

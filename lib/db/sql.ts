@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
+import { oneAtATime, paramText, parseUtcTimestamp } from './query';
 
 const SQL = Symbol.for('brisk.sql');
 
@@ -87,8 +88,6 @@ function toParam(v: unknown): unknown {
   return v;
 }
 
-// "2026-11-21 10:00:00.123" (timestamp without time zone, UTC by our convention) → Date.
-const parseUtcTimestamp = (s: string) => new Date(`${s.replace(' ', 'T')}Z`);
 const parseInt8 = (s: string) => Number(s);
 const TIMESTAMP = 1114;
 const INT8 = 20;
@@ -273,16 +272,6 @@ function bindAndRun(name: string, params: unknown[], parse: Buffer | null): Buff
   return out;
 }
 
-/** A parameter in PostgreSQL's text format (its type is inferred by the server). */
-function paramText(v: unknown): string | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'boolean') return v ? 't' : 'f';
-  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
-  if (v instanceof Date) return v.toISOString();
-  if (Array.isArray(v)) return `{${v.map((e) => (e === null || e === undefined ? 'NULL' : `"${String(paramText(e)).replace(/[\\"]/g, '\\$&')}"`)).join(',')}}`;
-  return JSON.stringify(v);
-}
 
 // ErrorResponse field codes → the names pg's (and PGlite's) DatabaseError use.
 const ERROR_FIELDS: Record<string, string> = {
@@ -399,15 +388,6 @@ class PglitePrepared {
   }
 }
 
-/** Runs calls one after another in the order made, however many are started at once. */
-function oneAtATime<A extends unknown[], R>(run: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
-  let last: Promise<unknown> = Promise.resolve();
-  return (...args) => {
-    const next = last.then(() => run(...args));
-    last = next.catch(() => undefined);
-    return next;
-  };
-}
 
 function pgliteSql(run: (text: string, params: unknown[]) => Promise<{ rows: unknown[]; affected: number }>): Sql {
   return {

@@ -13,7 +13,7 @@ import { formatMoney } from '@/lib/money';
 import { recordDecline } from '@/lib/security/throttle';
 import { afterCommitHooks } from './after-commit';
 import { decideSucceededPayment, STRAY_REASON_TEXT, type StrayReason } from './payment-decision';
-import { canTransition, hasBeenPaid, orderStatusForPaymentIntent, orderStatusForRefunds } from './state-machine';
+import { canTransition, hasBeenPaid, isFinalPayment, orderStatusForPaymentIntent, orderStatusForRefunds } from './state-machine';
 
 export type ApplySource = 'webhook' | 'return_page' | 'reconcile' | 'admin';
 
@@ -101,9 +101,21 @@ function attemptNumberFromMetadata(pi: Stripe.PaymentIntent): number | null {
   return Number.isInteger(n) && n > 0 ? n : null;
 }
 
-async function lockOrder(tx: Tx, orderId: string) {
-  await tx.$queryRaw`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`;
+/**
+ * Locks the order's row for the rest of the transaction and reads it with its lines (null when
+ * there is no such order): the one way a Prisma transaction takes an order (payments, refunds,
+ * admin changes, the risk review).
+ */
+export async function findAndLockOrder(tx: Tx, orderId: string) {
+  const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`;
+  if (locked.length === 0) return null;
   return tx.order.findUniqueOrThrow({ where: { id: orderId }, include: { items: true } });
+}
+
+export async function lockOrder(tx: Tx, orderId: string): Promise<NonNullable<Awaited<ReturnType<typeof findAndLockOrder>>>> {
+  const order = await findAndLockOrder(tx, orderId);
+  if (!order) throw new Error(`order ${orderId} not found`);
+  return order;
 }
 type LockedOrder = Awaited<ReturnType<typeof lockOrder>>;
 type AttemptRow = Pick<
@@ -166,11 +178,18 @@ async function recordEvent(tx: Sql, orderId: string, ctx: ApplyContext, e: Timel
   await tx.execute`${eventInsert(orderId, ctx, e, new Date())}`;
 }
 
-/** The status change and its timeline entry, in one statement. */
-async function moveOrder(tx: Sql, order: { id: string; status: OrderStatus }, to: OrderStatus, ctx: ApplyContext, detail?: Json): Promise<void> {
+/**
+ * The status change and its timeline entry, in one statement: the one way an order's status
+ * changes, whoever changes it (a payment, a refund, an admin). Entering canceled stamps
+ * canceledAt.
+ */
+export async function moveOrder(tx: Sql, order: { id: string; status: OrderStatus }, to: OrderStatus, ctx: ApplyContext, detail?: Json): Promise<void> {
   const now = new Date();
   await tx.execute`
-    WITH upd AS (UPDATE "Order" SET status = ${to}::"OrderStatus", "updatedAt" = ${now} WHERE id = ${order.id})
+    WITH upd AS (
+      UPDATE "Order" SET status = ${to}::"OrderStatus", "updatedAt" = ${now},
+        "canceledAt" = CASE WHEN ${to}::"OrderStatus" = 'canceled' THEN COALESCE("canceledAt", ${now}) ELSE "canceledAt" END
+      WHERE id = ${order.id})
     ${eventInsert(order.id, ctx, { kind: 'status_changed', fromStatus: order.status, toStatus: to, detail }, now)}`;
   order.status = to;
 }
@@ -188,7 +207,6 @@ async function postLedger(tx: Sql, txKey: string, orderId: string, currency: str
     FROM jsonb_to_recordset(${JSON.stringify(ledgerLines(txKey, currency, memo, lines))}::jsonb) AS x(id text, "txKey" text, account text, amount int, currency text, memo text)`;
 }
 
-const TERMINAL_ATTEMPT = new Set(['succeeded', 'canceled']);
 
 type AttemptFields = Pick<AttemptRow, 'status' | 'cardBrand' | 'cardLast4' | 'riskLevel' | 'riskScore' | 'declineCode' | 'failureCode' | 'failureMessage'>;
 /** What the attempt row must become to match the PaymentIntent (`next` null: nothing). */
@@ -200,7 +218,7 @@ function attemptChange(attempt: AttemptRow | null, pi: Stripe.PaymentIntent): At
   const card = charge?.payment_method_details?.card;
   const err = pi.last_payment_error;
   // A stale snapshot must not undo a terminal status the attempt already reached.
-  const status = TERMINAL_ATTEMPT.has(attempt.status) ? attempt.status : pi.status;
+  const status = isFinalPayment(attempt.status) ? attempt.status : pi.status;
   const next: AttemptFields = {
     status,
     cardBrand: card?.brand ?? attempt.cardBrand,
@@ -543,7 +561,6 @@ async function applyLocked(tx: Sql, order: LockedOrder, attempt: AttemptRow | nu
       await recordStrayPayment(tx, order, pi, ctx, attemptNumber, 'out_of_stock', pending);
       await releaseHolds(tx, order.id, new Date());
       await moveOrder(tx, order, 'canceled', ctx, { reason: 'out_of_stock', paymentIntentId: pi.id });
-      await tx.execute`UPDATE "Order" SET "canceledAt" = ${new Date()} WHERE id = ${order.id}`;
       return true;
     }
     await updateAttempt(tx, order, change, pi, ctx);

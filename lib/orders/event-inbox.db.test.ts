@@ -175,4 +175,16 @@ describe(`StripeEventInbox (${testDbKind})`, () => {
     const processed = await prisma.stripeEvent.findMany({ where: { id: { startsWith: 'evt_settled_' }, status: 'processed' }, select: { id: true } });
     expect(processed.map((r) => r.id).sort()).toEqual([...types.map((_, i) => `evt_settled_type_${i}`), 'evt_settled_charge_failed'].sort());
   });
+
+  it('stores each payload as sent, whatever its text holds, with its created time as UTC', async () => {
+    const inbox = new StripeEventInbox({ prisma: () => database.prisma, enqueue: async () => undefined });
+    const odd = 'Zoë 🛒 “quoted” \\ back\'slash {"not":"json"} NULL , } 東京';
+    const raws = [0, 1, 2].map((i) =>
+      JSON.stringify({ id: `evt_inbox_odd${i}`, object: 'event', created: 1_790_000_123 + i, type: 'charge.succeeded', data: { object: { id: `ch_odd${i}`, description: odd, metadata: { note: `${odd}${i}`, empty: '' } } } }),
+    );
+    await Promise.all(raws.map((raw) => inbox.add(JSON.parse(raw) as Stripe.Event, raw)));
+    const rows = await database.prisma.stripeEvent.findMany({ where: { id: { startsWith: 'evt_inbox_odd' } }, orderBy: { id: 'asc' } });
+    expect(rows.map((r) => r.payload)).toEqual(raws.map((raw) => JSON.parse(raw)));
+    expect(rows.map((r) => [r.objectId, r.apiCreated.toISOString()])).toEqual([0, 1, 2].map((i) => [`ch_odd${i}`, new Date((1_790_000_123 + i) * 1000).toISOString()]));
+  });
 });

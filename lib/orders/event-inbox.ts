@@ -7,7 +7,8 @@
 // than busyWindowMs ago) the next write waits gatherMs to collect them, because on PGlite the
 // statement runs on the server's own thread and requests still being parsed would miss it.
 import type { PrismaClient } from '@/lib/generated/prisma/client';
-import { sqlDatabase, sqlFragment } from '@/lib/db/sql';
+import { sqlDatabase, sqlFragment, type Sql } from '@/lib/db/sql';
+import { PAID_STATUSES } from './state-machine';
 import type { Stripe } from '@/lib/stripe/client';
 
 export interface InboxOptions {
@@ -38,13 +39,13 @@ export interface InboxOptions {
  */
 // Each event's attempt is looked up by its unique PaymentIntent id, in a scalar subquery per
 // event: an EXISTS here let PostgreSQL run it as one hashed pass over every succeeded attempt and
-// paid order (a generic plan of this prepared statement, for jsonb_to_recordset's assumed 100
-// rows), so each webhook cost grew with the shop: 5 ms at 3,900 orders in the soak, acks of
-// 10 webhooks/s from 9 ms to over a second p50 in 30 minutes (bench/RESULTS.md, 2026-12-07).
+// paid order (a generic plan of this prepared statement, for the batch's assumed 100 rows), so
+// each webhook cost grew with the shop: 5 ms at 3,900 orders in the soak, acks of 10 webhooks/s
+// from 9 ms to over a second p50 in 30 minutes (bench/RESULTS.md, 2026-12-07).
 const SETTLED = sqlFragment`COALESCE(CASE
   WHEN x."type" IN ('payment_intent.created', 'payment_intent.processing', 'payment_intent.requires_action', 'payment_intent.amount_capturable_updated',
                     'payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled') THEN (
-    SELECT a.status = 'succeeded' AND o."paymentIntentId" = x."objectId" AND o.status IN ('paid', 'partially_refunded', 'refunded')
+    SELECT a.status = 'succeeded' AND o."paymentIntentId" = x."objectId" AND o.status = ANY(${PAID_STATUSES}::"OrderStatus"[])
     FROM "PaymentAttempt" a JOIN "Order" o ON o.id = a."orderId"
     WHERE a."paymentIntentId" = x."objectId")
   WHEN x."type" IN ('charge.succeeded', 'charge.failed') THEN (
@@ -55,9 +56,50 @@ const SETTLED = sqlFragment`COALESCE(CASE
 /** Jobs per queue insert: about 10 ms of PGlite's thread at 0.04 ms a job. */
 const ENQUEUE_CHUNK = 250;
 
+/** A verified event as stored: `payload` is the exact JSON it was verified from. */
+export interface EventRow {
+  id: string;
+  type: string;
+  objectId: string | null;
+  apiCreated: Date;
+  payload: string;
+}
+
+export function eventRow(event: Stripe.Event, rawBody: string): EventRow {
+  const object = event.data.object as { id?: unknown };
+  return { id: event.id, type: event.type, objectId: typeof object.id === 'string' ? object.id : null, apiCreated: new Date(event.created * 1000), payload: rawBody };
+}
+
+/**
+ * The one statement that stores Stripe events (the inbox's batches, and single events): each
+ * new id inserted once, a redelivery not; an event that can tell us nothing new stored processed
+ * (see SETTLED). Returns the ids inserted, and which of them need processing.
+ */
+export async function storeStripeEvents(
+  sql: Sql,
+  rows: EventRow[],
+  opts: { now?: Date; /** false: store every new event as received, for the worker to judge (tests of the worker). */ settle?: boolean } = {},
+): Promise<{ inserted: Set<string>; toProcess: string[] }> {
+  const now = opts.now ?? new Date();
+  const settle = opts.settle ?? true;
+  // Column arrays, one parameter each, unnested into rows; apiCreated is a UTC wall time, as
+  // Prisma stores DateTime in "timestamp(3) without time zone".
+  const stored = await sql.query<{ id: string; settled: boolean }>`
+    INSERT INTO "StripeEvent" ("id", "type", "objectId", "apiCreated", "payload", "status", "processedAt")
+    SELECT x."id", x."type", x."objectId", x."apiCreated", x."payload",
+      CASE WHEN ${settle}::boolean AND ${SETTLED} THEN 'processed'::"StripeEventStatus" ELSE 'received'::"StripeEventStatus" END,
+      CASE WHEN ${settle}::boolean AND ${SETTLED} THEN ${now}::timestamp END
+    FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.objectId)}::text[],
+                ${rows.map((r) => r.apiCreated.toISOString().slice(0, 23))}::timestamp(3)[], ${rows.map((r) => r.payload)}::jsonb[])
+      AS x("id", "type", "objectId", "apiCreated", "payload")
+    ON CONFLICT ("id") DO NOTHING
+    RETURNING "id", "status" = 'processed' AS settled`;
+  return { inserted: new Set(stored.map((r) => r.id)), toProcess: stored.filter((r) => !r.settled).map((r) => r.id) };
+}
+
 interface Item {
   id: string;
-  json: string;
+  row: EventRow;
   resolve: (r: { inserted: boolean }) => void;
   reject: (err: unknown) => void;
 }
@@ -87,13 +129,9 @@ export class StripeEventInbox {
 
   /** Stores a verified event (rawBody: the exact JSON it was verified from). */
   add(event: Stripe.Event, rawBody: string): Promise<{ inserted: boolean }> {
-    const object = event.data.object as { id?: unknown };
-    const row =
-      `{"id":${JSON.stringify(event.id)},"type":${JSON.stringify(event.type)},` +
-      `"objectId":${typeof object.id === 'string' ? JSON.stringify(object.id) : 'null'},` +
-      `"apiCreated":${JSON.stringify(new Date(event.created * 1000).toISOString().slice(0, 23))},"payload":${rawBody}}`;
+    const row = eventRow(event, rawBody);
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: event.id, json: row, resolve, reject });
+      this.queue.push({ id: event.id, row, resolve, reject });
       if (this.flushing || this.timer) return;
       if (performance.now() - this.lastWriteEnded > this.busyWindowMs) void this.flush();
       else
@@ -122,30 +160,15 @@ export class StripeEventInbox {
     const first = new Map<string, Item>();
     for (const item of batch) if (!first.has(item.id)) first.set(item.id, item);
     let inserted: Set<string>;
-    const settled = new Set<string>();
+    let toProcess: string[];
     try {
-      const json = `[${[...first.values()].map((i) => i.json).join(',')}]`;
-      // One parameter holds the whole batch; jsonb_to_recordset turns it into rows. apiCreated is
-      // a UTC wall time, as Prisma stores DateTime in "timestamp(3) without time zone". Straight
-      // to the driver, as a prepared statement (lib/db/sql.ts).
-      // An event that can tell us nothing new is stored processed, with no job: see SETTLED.
-      const now = new Date();
-      const rows = await sqlDatabase(await this.opts.prisma()).query<{ id: string; settled: boolean }>`
-        INSERT INTO "StripeEvent" ("id", "type", "objectId", "apiCreated", "payload", "status", "processedAt")
-        SELECT x."id", x."type", x."objectId", x."apiCreated", x."payload",
-          CASE WHEN ${SETTLED} THEN 'processed'::"StripeEventStatus" ELSE 'received'::"StripeEventStatus" END,
-          CASE WHEN ${SETTLED} THEN ${now}::timestamp END
-        FROM jsonb_to_recordset(${json}::jsonb) AS x("id" text, "type" text, "objectId" text, "apiCreated" timestamp(3), "payload" jsonb)
-        ON CONFLICT ("id") DO NOTHING
-        RETURNING "id", "status" = 'processed' AS settled`;
-      inserted = new Set(rows.map((r) => r.id));
-      for (const r of rows) if (r.settled) settled.add(r.id);
+      // Straight to the driver, as a prepared statement (lib/db/sql.ts).
+      ({ inserted, toProcess } = await storeStripeEvents(sqlDatabase(await this.opts.prisma()), [...first.values()].map((i) => i.row)));
     } catch (err) {
       for (const item of batch) item.reject(err);
       return;
     }
     for (const item of batch) item.resolve({ inserted: first.get(item.id) === item && inserted.has(item.id) });
-    const toProcess = [...inserted].filter((id) => !settled.has(id));
     if (toProcess.length > 0) {
       this.toEnqueue.push(...toProcess);
       this.enqueuing ??= this.drainEnqueues();

@@ -7,7 +7,7 @@
 import type { PrismaClient, Prisma } from '@/lib/generated/prisma/client';
 import { audit } from '@/lib/admin/audit';
 import { formatMoney } from '@/lib/money';
-import { applyChargeRefunds } from '@/lib/orders/apply';
+import { applyChargeRefunds, findAndLockOrder } from '@/lib/orders/apply';
 import { hasBeenPaid } from '@/lib/orders/state-machine';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 
@@ -77,9 +77,8 @@ export async function requestRefund(prisma: PrismaClient, gateway: StripeGateway
   const key = refundIdempotencyKey(req.orderId, req.refundNumber);
 
   const reserved = await prisma.$transaction(async (tx) => {
-    const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM "Order" WHERE id = ${req.orderId} FOR UPDATE`;
-    if (locked.length === 0) return { kind: 'not_refundable' as const, message: 'Order not found.' };
-    const order = await tx.order.findUniqueOrThrow({ where: { id: req.orderId }, select: { status: true, currency: true, paymentIntentId: true } });
+    const order = await findAndLockOrder(tx, req.orderId);
+    if (!order) return { kind: 'not_refundable' as const, message: 'Order not found.' };
     const existing = await tx.refund.findUnique({ where: { orderId_refundNumber: { orderId: req.orderId, refundNumber: req.refundNumber } } });
     if (existing) {
       // The same confirmation again: same row, same key. Anything else is a stale form.

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { ORDER_STATUSES, ORDER_TRANSITIONS, canTransition, hasBeenPaid, isTerminal, orderStatusForPaymentIntent, orderStatusForRefunds } from './state-machine';
+import {
+  ORDER_STATUSES,
+  ORDER_TRANSITIONS,
+  canTransition,
+  hasBeenPaid,
+  isFinalPayment,
+  isOpenPayment,
+  isSettled,
+  isTerminal,
+  orderStatusForPaymentIntent,
+  orderStatusForRefunds,
+} from './state-machine';
 import { OrderStatus } from '@/lib/generated/prisma/enums';
 
 // The whole truth table, written out so a change to the machine has to change this too.
@@ -91,5 +102,19 @@ describe('order state machine', () => {
     expect(orderStatusForRefunds(1000, -5)).toBe('paid');
     expect(orderStatusForRefunds(1000, 1500)).toBe('refunded');
     expect(orderStatusForRefunds(0, 0)).toBe('paid');
+  });
+});
+
+describe('status sets', () => {
+  it('settles exactly the paid orders and the canceled ones, and nothing still waiting for a payment', () => {
+    expect(ORDER_STATUSES.filter(isSettled)).toEqual(['paid', 'partially_refunded', 'refunded', 'canceled']);
+    expect(ORDER_STATUSES.filter((s) => hasBeenPaid(s))).toEqual(['paid', 'partially_refunded', 'refunded']);
+  });
+
+  it("puts each of Stripe's PaymentIntent statuses in exactly one of open and final", () => {
+    const stripe = ['requires_payment_method', 'requires_confirmation', 'requires_action', 'processing', 'requires_capture', 'canceled', 'succeeded'];
+    for (const s of stripe) expect([isOpenPayment(s), isFinalPayment(s)].filter(Boolean)).toHaveLength(1);
+    expect(stripe.filter(isFinalPayment)).toEqual(['canceled', 'succeeded']);
+    expect(isOpenPayment('unknown_future_status')).toBe(false);
   });
 });

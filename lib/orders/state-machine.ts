@@ -25,10 +25,25 @@ export function isTerminal(status: OrderStatus): boolean {
   return ORDER_TRANSITIONS[status].length === 0;
 }
 
-/** Orders that have taken money: refunds apply to these. */
+// The status sets other modules ask about, named once here (SQL takes them as array parameters).
+
+/** Orders that have taken money, whatever was refunded since: refunds apply to these. */
+export const PAID_STATUSES = ['paid', 'partially_refunded', 'refunded'] as const satisfies readonly OrderStatus[];
+/** Orders whose outcome is known: the shopper's order page has nothing more to wait for. */
+export const SETTLED_STATUSES = [...PAID_STATUSES, 'canceled'] as const satisfies readonly OrderStatus[];
+/** A PaymentIntent (an attempt) that can still take money: an admin cancel cancels these at Stripe first. */
+export const OPEN_PAYMENT_STATUSES = ['requires_payment_method', 'requires_confirmation', 'requires_action', 'requires_capture', 'processing'] as const;
+/** A PaymentIntent that is over: no later snapshot moves its attempt back. */
+export const FINAL_PAYMENT_STATUSES = ['succeeded', 'canceled'] as const;
+
+const is = (set: readonly string[]) => (status: string) => set.includes(status);
+
 export function hasBeenPaid(status: OrderStatus): boolean {
-  return status === 'paid' || status === 'partially_refunded' || status === 'refunded';
+  return is(PAID_STATUSES)(status);
 }
+export const isSettled: (status: string) => boolean = is(SETTLED_STATUSES);
+export const isOpenPayment: (status: string) => boolean = is(OPEN_PAYMENT_STATUSES);
+export const isFinalPayment: (status: string) => boolean = is(FINAL_PAYMENT_STATUSES);
 
 /**
  * The order status a PaymentIntent's status implies, or null when it implies nothing.

@@ -56,8 +56,8 @@ describe(`processStripeEvent (${testDbKind})`, () => {
     const prisma = database.prisma;
     expect(HANDLED_EVENT_TYPES.has('customer.created')).toBe(false);
     const e = event('customer.created', { id: 'cus_1', object: 'customer' });
-    expect(await recordStripeEvent(prisma, e)).toEqual({ inserted: true });
-    expect(await recordStripeEvent(prisma, e)).toEqual({ inserted: false });
+    expect(await recordStripeEvent(prisma, e)).toEqual({ inserted: true, toProcess: true });
+    expect(await recordStripeEvent(prisma, e)).toEqual({ inserted: false, toProcess: false });
     expect(await processStripeEvent(prisma, new World(), e.id)).toBe('ignored');
     expect(await prisma.stripeEvent.findUniqueOrThrow({ where: { id: e.id } })).toMatchObject({ status: 'processed', attempts: 1 });
     expect(await processStripeEvent(prisma, new World(), e.id)).toBe('already_processed');

@@ -5,10 +5,12 @@
 // succeeded PaymentIntent pays). Refund events still read the PaymentIntent's refunds from
 // Stripe, since no one event carries them all.
 import { z } from 'zod';
-import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
+import type { PrismaClient } from '@/lib/generated/prisma/client';
 import type { Stripe } from '@/lib/stripe/client';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 import { applyChargeRefunds, applyPaymentIntent, type ApplyResult } from './apply';
+import { sqlOf } from '@/lib/db/sql';
+import { eventRow, storeStripeEvents } from './event-inbox';
 import { hasBeenPaid } from './state-machine';
 
 const HANDLED = [
@@ -57,22 +59,19 @@ const StoredEvent = z.object({
   }),
 });
 
-/** Stores a verified event by its id. A second delivery of the same id is not inserted. */
-export async function recordStripeEvent(prisma: PrismaClient, event: Stripe.Event): Promise<{ inserted: boolean }> {
-  const object = event.data.object as { id?: string };
-  const r = await prisma.stripeEvent.createMany({
-    data: [
-      {
-        id: event.id,
-        type: event.type,
-        objectId: typeof object.id === 'string' ? object.id : null,
-        apiCreated: new Date(event.created * 1000),
-        payload: event as unknown as Prisma.InputJsonValue,
-      },
-    ],
-    skipDuplicates: true,
-  });
-  return { inserted: r.count === 1 };
+/**
+ * Stores one verified event by its id, through the inbox's statement (one way to store an
+ * event). A second delivery of the same id is not inserted. With `settle`, an event that can
+ * change nothing is stored processed (`toProcess` false), as the inbox stores it; without, it is
+ * stored received for the worker to judge.
+ */
+export async function recordStripeEvent(
+  prisma: PrismaClient,
+  event: Stripe.Event,
+  opts: { rawBody?: string; settle?: boolean } = {},
+): Promise<{ inserted: boolean; toProcess: boolean }> {
+  const { inserted, toProcess } = await storeStripeEvents(sqlOf(prisma), [eventRow(event, opts.rawBody ?? JSON.stringify(event))], { settle: opts.settle ?? false });
+  return { inserted: inserted.has(event.id), toProcess: toProcess.includes(event.id) };
 }
 
 export type ProcessOutcome = 'processed' | 'ignored' | 'already_processed' | 'missing';

@@ -101,14 +101,17 @@ export async function receiveStripeWebhook(req: WebhookRequest, deps: WebhookDep
   }
 
   let inserted: boolean;
+  let toProcess: boolean;
   try {
     const prisma = await deps.prisma();
-    ({ inserted } = await recordStripeEvent(prisma, event));
+    ({ inserted, toProcess } = await recordStripeEvent(prisma, event, { rawBody: req.rawBody, settle: true }));
   } catch (err) {
     deps.onError?.('database', err);
     return { status: 503, body: { error: 'temporarily unavailable' } };
   }
   if (!inserted) return { status: 200, body: { received: true, duplicate: true } };
+  // Stored processed: it can change nothing, so there is nothing to queue.
+  if (!toProcess) return { status: 200, body: { received: true } };
 
   try {
     await deps.enqueue(event.id);

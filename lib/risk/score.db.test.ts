@@ -4,7 +4,8 @@ import { approveReview } from '@/lib/admin/order-actions';
 import { applyPaymentIntent } from '@/lib/orders/apply';
 import { createTestDatabase } from '@/tests/helpers/db';
 import { createOrderFixture, fakePaymentIntent } from '@/tests/helpers/payments';
-import { assessOrderRisk, ATTEMPTS_PER_ORDER, gatherRiskInput, REVIEW_THRESHOLD, scoreRisk, SUBJECT_ORDERS, type RiskInput } from './score';
+import { assessOrderRisk } from '@/lib/orders/risk-review';
+import { ATTEMPTS_PER_ORDER, gatherRiskInput, REVIEW_THRESHOLD, scoreRisk, SUBJECT_ORDERS, type RiskInput } from './score';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {

@@ -4,7 +4,7 @@
 // shop usually sells. Orders at or above REVIEW_THRESHOLD wait for an admin: reviewStatus
 // pending_review and their Fulfillment on_hold.
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
-import { hasBeenPaid } from '@/lib/orders/state-machine';
+import { PAID_STATUSES } from '@/lib/orders/state-machine';
 import { isLoopback } from '@/lib/security/throttle';
 import { sqlFragment, sqlOf, type Sql, type SqlFragment } from '@/lib/db/sql';
 
@@ -71,7 +71,7 @@ async function usualAmount(db: Db, currency: string, now: Date): Promise<number 
   const [row] = await sqlOf(db).query<{ n: bigint; median: number | null }>`
     SELECT count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY total) AS median
     FROM "Order"
-    WHERE status IN ('paid', 'partially_refunded', 'refunded') AND currency = ${currency}
+    WHERE status = ANY(${PAID_STATUSES}::"OrderStatus"[]) AND currency = ${currency}
       AND "createdAt" >= ${new Date(now.getTime() - USUAL_WINDOW_MS)}`;
   return Number(row?.n ?? 0) >= USUAL_MIN_SAMPLE && row.median !== null ? Number(row.median) : null;
 }
@@ -198,35 +198,4 @@ export async function assessRiskInTransaction(
   const counts = known ? readSignals(known) : await signals(tx, { ...i.order, clientIp: i.clientIp }, since);
   const usual = await cachedUsualAmount(tx, i.order.currency, i.now);
   return scoreRisk({ stripeRiskLevel: i.stripeRiskLevel, stripeRiskScore: i.stripeRiskScore, amount: i.order.total, usualAmount: usual, ...counts });
-}
-
-/**
- * Scores a paid order once and, above the threshold, holds it for review. Call it after the
- * order becomes paid; calling it again does nothing (a decided review is never reopened).
- */
-export async function assessOrderRisk(prisma: PrismaClient, orderId: string, opts: { now?: Date; force?: boolean } = {}): Promise<RiskAssessment | null> {
-  const order = await prisma.order.findUnique({ where: { id: orderId }, select: { status: true, riskReasons: true, reviewStatus: true } });
-  if (!order || !hasBeenPaid(order.status)) return null;
-  if (order.riskReasons !== null && !opts.force) return null;
-  const input = await gatherRiskInput(prisma, orderId, opts.now);
-  if (!input) return null;
-  const result = scoreRisk(input);
-  await prisma.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`;
-    const current = await tx.order.findUniqueOrThrow({ where: { id: orderId }, select: { riskReasons: true, reviewStatus: true } });
-    if (current.riskReasons !== null && !opts.force) return;
-    const hold = result.review && current.reviewStatus === 'none';
-    await tx.order.update({
-      where: { id: orderId },
-      data: { riskScore: result.score, riskLevel: result.level, riskReasons: result.reasons as unknown as Prisma.InputJsonValue, ...(hold ? { reviewStatus: 'pending_review' } : {}) },
-    });
-    if (hold) {
-      // Only a fulfillment that has not started yet can wait; the paid transition created it.
-      const existing = await tx.fulfillment.findUnique({ where: { orderId }, select: { status: true } });
-      if (!existing) await tx.fulfillment.create({ data: { orderId, status: 'on_hold', note: 'risk review' } });
-      else if (existing.status === 'pending') await tx.fulfillment.update({ where: { orderId }, data: { status: 'on_hold', note: 'risk review' } });
-    }
-    await tx.orderEvent.create({ data: { orderId, kind: 'risk_assessed', source: 'risk', detail: { score: result.score, level: result.level, held: hold, reasons: result.reasons.map((r) => r.code) } } });
-  });
-  return result;
 }

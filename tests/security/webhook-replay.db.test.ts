@@ -72,10 +72,11 @@ describe(`webhook replay and rotation (${testDbKind})`, () => {
       expect(r).toEqual({ status: 200, body: { received: true, duplicate: true } });
     }
     expect(await processStripeEvent(database.prisma, worldFor(spec), id)).toBe('already_processed');
-    // Another event about the same payment (Stripe sends several) is applied idempotently.
+    // Another event about the same payment (Stripe sends several) is stored, and stored as
+    // processed at once: the order it would pay is paid by that PaymentIntent already.
     const sibling = JSON.stringify({ id: `evt_sibling_${f.orderId.slice(0, 8)}`, object: 'event', type: 'payment_intent.succeeded', created: now(), data: { object: fakePaymentIntent(spec) } });
     expect((await receiveStripeWebhook({ rawBody: sibling, signature: sign(sibling, NEW) }, deps())).status).toBe(200);
-    expect(await processStripeEvent(database.prisma, worldFor(spec), (JSON.parse(sibling) as { id: string }).id)).toBe('processed');
+    expect(await processStripeEvent(database.prisma, worldFor(spec), (JSON.parse(sibling) as { id: string }).id)).toBe('already_processed');
     const after = await state(f.orderId);
     expect({ ...after, stored: applied.stored + 1 }).toEqual(after);
     expect({ ...after, stored: applied.stored }).toEqual(applied);

@@ -1,0 +1,304 @@
+// The typed path for hand-written SQL: Kysely, with table and column types generated from
+// prisma/schema.prisma (prisma-kysely → lib/generated/kysely/types.ts), on the same connections
+// Prisma uses — pg's pool on PostgreSQL, the one PGlite instance in the embedded default.
+//
+// Both drivers keep what made the old direct path fast: statements are named prepared
+// statements, parsed once per connection (PostgreSQL) or per instance (PGlite), then only bound
+// and executed. On PGlite the messages are written and read by pg-protocol (node-postgres's own
+// codec) and sent through PGlite's public execProtocolRawStream inside PGlite's public
+// transaction(), which holds its lock for as long as Kysely holds the connection.
+//
+// Rows come back alike on either database: timestamps as UTC Dates (every timestamp column is
+// `timestamp(3)` without time zone, holding UTC as Prisma writes it), int8 (counts) as numbers,
+// json parsed.
+import type { PGlite, Transaction as PgliteTransaction } from '@electric-sql/pglite';
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type QueryResult,
+} from 'kysely';
+import type pg from 'pg';
+import { serialize, type DatabaseError } from 'pg-protocol';
+import { Parser } from 'pg-protocol/dist/parser';
+import type { BackendMessage, CommandCompleteMessage, DataRowMessage, RowDescriptionMessage } from 'pg-protocol/dist/messages';
+import type { DB } from '@/lib/generated/kysely/types';
+
+export type { DB };
+export type Db = Kysely<DB>;
+
+/** Statement texts kept prepared; past this, statements are parsed each time (unnamed). */
+const MAX_PREPARED = 500;
+
+// "2026-11-21 10:00:00.123" (timestamp without time zone, UTC by our convention) → Date.
+export const parseUtcTimestamp = (s: string) => new Date(`${s.replace(' ', 'T')}Z`);
+const TIMESTAMP = 1114;
+const INT8 = 20;
+
+/** A parameter in PostgreSQL's text format (its type is inferred by the server). */
+export function paramText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'boolean') return v ? 't' : 'f';
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  if (v instanceof Date) return v.toISOString();
+  if (Array.isArray(v)) return `{${v.map((e) => (e === null || e === undefined ? 'NULL' : `"${String(paramText(e)).replace(/[\\"]/g, '\\$&')}"`)).join(',')}}`;
+  return JSON.stringify(v);
+}
+
+/** Runs calls one after another in the order made, however many are started at once. */
+export function oneAtATime<A extends unknown[], R>(run: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  let last: Promise<unknown> = Promise.resolve();
+  return (...args) => {
+    const next = last.then(() => run(...args));
+    last = next.catch(() => undefined);
+    return next;
+  };
+}
+
+function dialect(createDriver: () => Driver): Dialect {
+  return {
+    createAdapter: () => new PostgresAdapter(),
+    createDriver,
+    createIntrospector: (db) => new PostgresIntrospector(db),
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+  };
+}
+
+// ---- PGlite ----
+
+/** Named statements of one PGlite instance (one backend: names are per instance). */
+class PgliteStatements {
+  private readonly names = new Map<string, string>();
+  private seq = 0;
+  constructor(private readonly pglite: PGlite) {}
+
+  /** One statement; the caller holds PGlite's transaction lock. */
+  async run<R>(text: string, params: readonly unknown[]): Promise<QueryResult<R>> {
+    let name = this.names.get(text);
+    let preparing: string | null = null;
+    if (name === undefined) {
+      name = this.names.size < MAX_PREPARED ? `q_${++this.seq}` : '';
+      preparing = name;
+    }
+    const batch = [
+      ...(preparing !== null ? [serialize.parse({ name, text })] : []),
+      serialize.bind({ statement: name, values: params.map(paramText) }),
+      serialize.describe({ type: 'P' }),
+      serialize.execute({}),
+      serialize.sync(),
+    ];
+    const answer = await this.send(Buffer.concat(batch));
+    if (answer.error) {
+      // Sync ended the batch. A statement prepared before its bind failed is closed, or every
+      // such failure would leave one behind.
+      if (preparing) await this.send(Buffer.concat([serialize.close({ type: 'S', name: preparing }), serialize.sync()])).catch(() => undefined);
+      throw answer.error;
+    }
+    if (preparing) this.names.set(text, preparing);
+    return answer.result as QueryResult<R>;
+  }
+
+  private async send(batch: Buffer): Promise<{ result: QueryResult<unknown>; error: DatabaseError | null }> {
+    const parser = new Parser();
+    const parsers = this.pglite.parsers;
+    let fields: RowDescriptionMessage['fields'] = [];
+    const rows: Record<string, unknown>[] = [];
+    let affected: bigint | undefined;
+    let error: DatabaseError | null = null;
+    const onMessage = (m: BackendMessage) => {
+      if (m.name === 'rowDescription') fields = (m as RowDescriptionMessage).fields;
+      else if (m.name === 'dataRow') {
+        const values = (m as DataRowMessage).fields;
+        const row: Record<string, unknown> = {};
+        for (let i = 0; i < values.length; i++) {
+          const f = fields[i];
+          const v = values[i];
+          const parse = parsers[f.dataTypeID];
+          row[f.name] = v === null ? null : parse ? parse(v, f.dataTypeID) : v;
+        }
+        rows.push(row);
+      } else if (m.name === 'commandComplete') {
+        const tag = (m as CommandCompleteMessage).text;
+        const n = tag.slice(tag.lastIndexOf(' ') + 1);
+        if (/^\d+$/.test(n) && !tag.startsWith('SELECT')) affected = BigInt(n);
+      } else if (m.name === 'error' && !error) error = m as DatabaseError;
+    };
+    // The chunk is a view of PGlite's memory, reused for the next: parsed before returning.
+    await this.pglite.execProtocolRawStream(batch, { syncToFs: false, onRawData: (d) => parser.parse(Buffer.from(d), onMessage) });
+    return { result: { rows, ...(affected !== undefined ? { numAffectedRows: affected } : {}) }, error };
+  }
+}
+
+class PgliteConnection implements DatabaseConnection {
+  /** Statements started together (Promise.all) take turns. */
+  readonly run: (text: string, params: readonly unknown[]) => Promise<QueryResult<unknown>>;
+  rollback = false;
+  /** In a Kysely transaction (else each statement stands alone, in a PGlite transaction of its own). */
+  transaction = false;
+  constructor(
+    statements: PgliteStatements,
+    /** Ends the PGlite transaction this connection lives in (commit, or rollback when asked). */
+    readonly end: () => Promise<void>,
+  ) {
+    this.run = oneAtATime((text, params) => statements.run(text, params));
+  }
+  async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
+    try {
+      return (await this.run(q.sql, q.parameters)) as QueryResult<R>;
+    } catch (err) {
+      // A lone statement's failure ends its own transaction: rolled back, not committed (whose
+      // "rolled back instead of committed" would replace the statement's own error).
+      if (!this.transaction) this.rollback = true;
+      throw err;
+    }
+  }
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming is not supported on PGlite');
+  }
+}
+
+/**
+ * Each connection Kysely acquires is one PGlite transaction (PGlite's public transaction(),
+ * which waits for any other to end): a lone statement runs as BEGIN; it; COMMIT, a Kysely
+ * transaction's statements inside the same one. Nothing else reaches the database meanwhile.
+ */
+class PgliteDriver implements Driver {
+  private readonly statements: PgliteStatements;
+  private readonly ends = new WeakMap<PgliteConnection, Promise<void>>();
+  constructor(private readonly pglite: PGlite) {
+    this.statements = new PgliteStatements(pglite);
+  }
+  async init() {}
+  acquireConnection(): Promise<DatabaseConnection> {
+    return new Promise((resolveConnection, rejectConnection) => {
+      let finish!: () => void;
+      const released = new Promise<void>((r) => (finish = r));
+      let connection: PgliteConnection | undefined;
+      const ended = this.pglite.transaction(async (tx: PgliteTransaction) => {
+        connection = new PgliteConnection(this.statements, async () => {
+          finish();
+          await ended;
+        });
+        resolveConnection(connection);
+        await released;
+        if (connection.rollback) await tx.rollback();
+      });
+      ended.catch((err) => {
+        if (!connection) rejectConnection(err);
+      });
+    });
+  }
+  async beginTransaction(c: DatabaseConnection) {
+    (c as PgliteConnection).transaction = true;
+  }
+  async commitTransaction(c: DatabaseConnection) {
+    await (c as PgliteConnection).end();
+  }
+  async rollbackTransaction(c: DatabaseConnection) {
+    (c as PgliteConnection).rollback = true;
+    await (c as PgliteConnection).end();
+  }
+  async releaseConnection(c: DatabaseConnection) {
+    await (c as PgliteConnection).end();
+  }
+  async destroy() {}
+}
+
+/** `pglite` must have been created with PGLITE_PARSERS (lib/db/sql.ts). */
+export function pgliteKysely(pglite: PGlite): Db {
+  return new Kysely<DB>({ dialect: dialect(() => new PgliteDriver(pglite)) });
+}
+
+// ---- PostgreSQL (pg) ----
+
+function pgTypes(base: typeof pg.types) {
+  return {
+    getTypeParser(oid: number, format?: 'text' | 'binary') {
+      if (oid === TIMESTAMP) return parseUtcTimestamp;
+      if (oid === INT8) return (s: string) => Number(s);
+      return base.getTypeParser(oid, format as 'text');
+    },
+  };
+}
+
+function staleStatement(err: unknown): Error | undefined {
+  const e = err as { code?: string; message?: string };
+  return e?.code === '0A000' && /cached plan must not change result type/.test(e.message ?? '') ? (err as Error) : undefined;
+}
+
+class PgConnection implements DatabaseConnection {
+  failed: Error | undefined;
+  begun: Promise<unknown> | undefined;
+  constructor(
+    readonly client: pg.PoolClient,
+    private readonly nameOf: (text: string) => string | undefined,
+    private readonly types: ReturnType<typeof pgTypes>,
+  ) {}
+  async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
+    try {
+      const r = await this.client.query({ name: this.nameOf(q.sql), text: q.sql, values: q.parameters.map(paramText), types: this.types } as pg.QueryConfig);
+      const write = r.command === 'INSERT' || r.command === 'UPDATE' || r.command === 'DELETE' || r.command === 'MERGE';
+      return { rows: r.rows as R[], ...(write && r.rowCount !== null ? { numAffectedRows: BigInt(r.rowCount) } : {}) };
+    } catch (err) {
+      this.failed ??= staleStatement(err);
+      throw err;
+    }
+  }
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming is not used');
+  }
+}
+
+class PgDriver implements Driver {
+  private readonly names = new Map<string, string>();
+  private readonly types: ReturnType<typeof pgTypes>;
+  constructor(
+    private readonly pool: pg.Pool,
+    pgTypesBase: typeof pg.types,
+  ) {
+    this.types = pgTypes(pgTypesBase);
+  }
+  private readonly nameOf = (text: string) => {
+    let name = this.names.get(text);
+    if (name === undefined && this.names.size < MAX_PREPARED) {
+      name = `q_${this.names.size + 1}`;
+      this.names.set(text, name);
+    }
+    return name;
+  };
+  async init() {}
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return new PgConnection(await this.pool.connect(), this.nameOf, this.types);
+  }
+  async beginTransaction(c: DatabaseConnection) {
+    // The pool pipelines (lib/db/client.ts): BEGIN goes out with the first statement.
+    const begun = (c as PgConnection).client.query('BEGIN');
+    begun.catch(() => undefined);
+    (c as PgConnection).begun = begun;
+  }
+  async commitTransaction(c: DatabaseConnection) {
+    await (c as PgConnection).begun;
+    await (c as PgConnection).client.query('COMMIT');
+  }
+  async rollbackTransaction(c: DatabaseConnection) {
+    try {
+      await (c as PgConnection).client.query('ROLLBACK');
+    } catch (err) {
+      (c as PgConnection).failed = err as Error;
+    }
+  }
+  async releaseConnection(c: DatabaseConnection) {
+    (c as PgConnection).client.release((c as PgConnection).failed);
+  }
+  async destroy() {}
+}
+
+export function pgKysely(pool: pg.Pool, pgTypesBase: typeof pg.types): Db {
+  return new Kysely<DB>({ dialect: dialect(() => new PgDriver(pool, pgTypesBase)) });
+}

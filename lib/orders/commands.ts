@@ -1,0 +1,47 @@
+// Changes to an order that people make (an admin), not Stripe: through the same lock, status
+// change and timeline writer as a payment's (apply.ts), inside the caller's transaction so the
+// caller records who did it (the audit log) in the same commit.
+import type { Prisma } from '@/lib/generated/prisma/client';
+import { sqlOf } from '@/lib/db/sql';
+import { lockOrder, moveOrder, releaseHolds } from './apply';
+import type { OrderStatus } from '@/lib/generated/prisma/enums';
+import { canTransition } from './state-machine';
+
+type Tx = Prisma.TransactionClient;
+
+export interface ByPerson {
+  actor: string;
+}
+
+/**
+ * Cancels an order nobody paid: its held stock goes back on sale. Null when it can no longer be
+ * canceled (paid, or canceled already, since the caller looked).
+ */
+export async function cancelUnpaid(tx: Tx, orderId: string, by: ByPerson & { reason: string }): Promise<{ from: OrderStatus } | null> {
+  const order = await lockOrder(tx, orderId);
+  const from = order.status;
+  if (!canTransition(from, 'canceled')) return null;
+  const sql = sqlOf(tx);
+  await releaseHolds(sql, orderId, new Date());
+  await moveOrder(sql, order, 'canceled', { source: 'admin', actor: by.actor }, { reason: by.reason });
+  return { from };
+}
+
+/** Records an admin's decision on a risk review: approved lets fulfilment go on; rejected cancels it. False when the order was not waiting for one. */
+export async function decideReview(tx: Tx, orderId: string, decision: 'approved' | 'rejected', by: ByPerson, detail?: Prisma.InputJsonValue): Promise<boolean> {
+  const r = await tx.order.updateMany({ where: { id: orderId, reviewStatus: 'pending_review' }, data: { reviewStatus: decision } });
+  if (r.count === 0) return false;
+  if (decision === 'approved') await tx.fulfillment.updateMany({ where: { orderId, status: 'on_hold' }, data: { status: 'pending', note: `approved by ${by.actor}` } });
+  else await tx.fulfillment.updateMany({ where: { orderId, status: { in: ['on_hold', 'pending'] } }, data: { status: 'canceled', note: `rejected by ${by.actor}` } });
+  await tx.orderEvent.create({ data: { orderId, kind: decision === 'approved' ? 'review_approved' : 'review_rejected', source: 'admin', actor: by.actor, ...(detail !== undefined ? { detail } : {}) } });
+  return true;
+}
+
+/** Queues a copy of a paid order's receipt (a new email, the original text) and notes it on the timeline. */
+export async function queueReceiptCopy(tx: Tx, order: { id: string; email: string }, text: string, by: ByPerson, dedupeKey: string): Promise<{ emailId: string }> {
+  const email = await tx.email.create({
+    data: { dedupeKey, orderId: order.id, to: order.email, subject: `Your Brisk receipt for order ${order.id.slice(0, 8)}`, text, kind: 'receipt_resend', status: 'queued' },
+  });
+  await tx.orderEvent.create({ data: { orderId: order.id, kind: 'receipt_resent', source: 'admin', actor: by.actor, detail: { emailId: email.id } } });
+  return { emailId: email.id };
+}
