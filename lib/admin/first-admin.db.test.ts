@@ -1,15 +1,11 @@
 // The embedded default's first admin (issue 15 §1): created once with a generated password that
 // only its argon2 hash keeps, never again once an admin exists; and the password change that
 // checks the current password, bounds guesses and signs out the admin's other sessions.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '@/tests/helpers/db';
+import { describe, expect, it } from 'vitest';
+import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { changePassword, createSession, ensureGeneratedAdmin, signIn, validateSession, LOGIN_THROTTLE } from './auth';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database.drop());
+const database = databaseForThisFile();
 
 describe('first admin with a generated password', () => {
   let password = '';

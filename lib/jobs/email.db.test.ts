@@ -1,12 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { describe, expect, it } from 'vitest';
+import { testDbKind } from '@/tests/helpers/db';
+import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { markEmailFailed, messageIdFor, requeueStalledEmail, sendEmail, type Mailer, type OutgoingMail } from './email';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database?.drop());
+const database = databaseForThisFile();
 
 async function queuedEmail(key: string) {
   return database.prisma.email.create({ data: { dedupeKey: key, to: 'a@example.com', subject: 'Hi', text: 'Receipt', kind: 'order_confirmation' } });

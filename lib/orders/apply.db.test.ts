@@ -1,15 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { testDbKind } from '@/tests/helpers/db';
+import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture, fakePaymentIntent, fakeRefund, orderOutcome } from '@/tests/helpers/payments';
 import { applyChargeRefunds, applyPaymentIntent } from './apply';
 import { setAfterCommitHooks } from './after-commit';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database?.drop());
+const database = databaseForThisFile();
 
 const ctx = { source: 'webhook' as const };
 

@@ -1,16 +1,13 @@
 // The dead-letter list an admin reads: events whose last retry failed. What goes on it (never
 // an event already processed), what it shows (the error, capped; never the payload) and in
 // which order (newest delivery first).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { describe, expect, it } from 'vitest';
+import { testDbKind } from '@/tests/helpers/db';
+import { databaseForThisFile } from '@/tests/helpers/test-database';
 import type { Stripe } from '@/lib/stripe/client';
 import { StripeEventJobData, listDeadStripeEvents, markStripeEventDead, recordStripeEvent } from './stripe-events';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database?.drop());
+const database = databaseForThisFile();
 
 let seq = 0;
 async function stored(status: 'received' | 'failed' | 'processed', over: { lastError?: string; receivedAt?: Date } = {}) {

@@ -1,16 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import type { Stripe } from '@/lib/stripe/client';
-import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { testDbKind } from '@/tests/helpers/db';
+import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture, fakePaymentIntent } from '@/tests/helpers/payments';
 import { applyPaymentIntent } from './apply';
 import { StripeEventInbox } from './event-inbox';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database?.drop());
+const database = databaseForThisFile();
 
 function eventOf(id: string, created = 1_790_000_000): { event: Stripe.Event; raw: string } {
   const raw = JSON.stringify({ id, object: 'event', created, type: 'payment_intent.succeeded', livemode: false, data: { object: { id: `pi_${id}`, object: 'payment_intent', amount: 4200, metadata: { order_id: 'x' } } } });

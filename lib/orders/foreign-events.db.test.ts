@@ -1,18 +1,15 @@
 // Events about payments Brisk did not make (another app on the same Stripe account, a payment
 // link, a Dashboard charge) are dropped at once, with the reason kept: no Stripe call, no
 // failure, no retry — one such event used to retry for minutes and push the webhook lag to 190 s.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { testDbKind } from '@/tests/helpers/db';
+import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture, fakePaymentIntent } from '@/tests/helpers/payments';
 import type { Stripe } from '@/lib/stripe/client';
 import { processStripeEvent, recordStripeEvent, type EventGateway } from './stripe-events';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database?.drop());
+const database = databaseForThisFile();
 
 let seq = 0;
 function event(type: string, object: Record<string, unknown>): Stripe.Event {

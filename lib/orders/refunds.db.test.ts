@@ -1,20 +1,16 @@
 // Admin refunds against a scripted gateway (no emulator): what counts against the amount paid,
 // the exact boundaries, what reaches Stripe and under which idempotency key, and what happens
 // when Stripe is down or says no. Written from the mutants Stryker left alive (bench/RESULTS.md).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Stripe } from '@/lib/stripe/client';
 import { StripeUnavailableError } from '@/lib/stripe/errors';
 import type { StripeGateway } from '@/lib/stripe/gateway';
-import { createTestDatabase } from '@/tests/helpers/db';
+import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture, fakePaymentIntent, fakeRefund } from '@/tests/helpers/payments';
 import { applyChargeRefunds, applyPaymentIntent } from './apply';
 import { refundIdempotencyKey, refundPlan, requestRefund } from './refunds';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database?.drop());
+const database = databaseForThisFile();
 
 type Call = { params: Stripe.RefundCreateParams; key: string };
 /** A gateway whose createRefund answers from `answer`; retrieving the PaymentIntent is "down", so the webhook would apply the refund. */

@@ -2,18 +2,15 @@
 // what a stray payment's refund asks Stripe for, and when a superseded attempt's PaymentIntent is
 // canceled. Stripe here is a recorder that answers as Stripe would: the assertions are about
 // what we ask it and what our rows say afterwards.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { describe, expect, it } from 'vitest';
+import { testDbKind } from '@/tests/helpers/db';
+import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture, fakePaymentIntent, fakeRefund, type PiSpec } from '@/tests/helpers/payments';
 import type { Stripe } from '@/lib/stripe/client';
 import { applyPaymentIntent, strayRefundKey } from './apply';
 import { RemedyJobData, cancelSupersededAttempt, executeSystemRefund, pendingRemedies, type RemedyGateway } from './remedies';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database?.drop());
+const database = databaseForThisFile();
 const prisma = () => database.prisma;
 
 class RecordingStripe implements RemedyGateway {

@@ -1,17 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { testDbKind } from '@/tests/helpers/db';
+import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture, fakePaymentIntent, fakeRefund, orderOutcome, type PiSpec } from '@/tests/helpers/payments';
 import type { Stripe } from '@/lib/stripe/client';
 import { StripeUnavailableError } from '@/lib/stripe/gateway';
 import { applyPaymentIntent } from './apply';
 import { HANDLED_EVENT_TYPES, isSheddingLoad, processStripeEvent, recordStripeEvent, type EventGateway } from './stripe-events';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database?.drop());
+const database = databaseForThisFile();
 
 let seq = 0;
 function event(type: string, object: Record<string, unknown>, id = `evt_${Date.now()}_${++seq}`): Stripe.Event {

@@ -1,17 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { approveReview } from '@/lib/admin/order-actions';
 import { applyPaymentIntent } from '@/lib/orders/apply';
-import { createTestDatabase } from '@/tests/helpers/db';
+import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture, fakePaymentIntent } from '@/tests/helpers/payments';
 import { assessOrderRisk } from '@/lib/orders/risk-review';
 import { ATTEMPTS_PER_ORDER, gatherRiskInput, REVIEW_THRESHOLD, scoreRisk, SUBJECT_ORDERS, type RiskInput } from './score';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database.drop());
+const database = databaseForThisFile();
 
 const calm: RiskInput = { stripeRiskLevel: 'normal', stripeRiskScore: 20, emailAttempts: 1, emailDeclines: 0, addressDeclines: 0, amount: 3000, usualAmount: 3000 };
 
