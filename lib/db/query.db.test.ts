@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { testDbKind } from '@/tests/helpers/db';
+import { databaseForThisFile } from '@/tests/helpers/test-database';
 import type { Db } from './query';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
+const database = databaseForThisFile();
 let db: Db;
-beforeAll(async () => {
-  database = await createTestDatabase();
+beforeAll(() => {
   db = database.db;
 });
-afterAll(() => database?.drop());
 
 // Millisecond precision (timestamp(3)), an hour before a New York DST change: a local-time
 // reading or writing anywhere would move it.

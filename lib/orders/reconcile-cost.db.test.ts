@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startEmulator } from '@/emulator/src/server';
 import { createStripeClient, type Stripe } from '@/lib/stripe/client';
 import { StripeGateway } from '@/lib/stripe/gateway';
-import { createTestDatabase } from '@/tests/helpers/db';
+import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture } from '@/tests/helpers/payments';
 import { applyPaymentIntent } from './apply';
 import { runReconciliation } from './reconcile';
@@ -15,19 +15,16 @@ vi.mock('./apply', async (importOriginal) => {
   return { ...actual, applyPaymentIntent: vi.fn(actual.applyPaymentIntent) };
 });
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
+const database = databaseForThisFile();
 let emulator: Awaited<ReturnType<typeof startEmulator>>;
 let stripe: Stripe;
 let gateway: StripeGateway;
 beforeAll(async () => {
-  [database, emulator] = await Promise.all([createTestDatabase(), startEmulator({ port: 0 })]);
+  emulator = await startEmulator({ port: 0 });
   stripe = createStripeClient({ secretKey: emulator.secretKey, apiBase: emulator.url });
   gateway = new StripeGateway(stripe, { baseDelayMs: 10, maxDelayMs: 50 });
 });
-afterAll(async () => {
-  await emulator?.close();
-  await database?.drop();
-});
+afterAll(() => emulator?.close());
 
 /** An order whose attempt 1 is a PaymentIntent paid at Stripe; applied as the webhook would unless `apply` is false. */
 async function paidAtStripe(apply: boolean) {
