@@ -3,6 +3,7 @@
 // the createdAt / total / status+createdAt / email / paymentIntentId indexes, so the 1st and
 // the 2,000th page cost the same with 100,000 orders.
 import { z } from 'zod';
+import { parseUntrusted } from '@/lib/validation';
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import type { OrderStatus } from '@/lib/generated/prisma/enums';
 import { ORDER_STATUSES } from '@/lib/orders/state-machine';
@@ -54,7 +55,7 @@ export function parseOrderFilters(params: URLSearchParams | Record<string, strin
   const raw: Record<string, string> = {};
   const entries = params instanceof URLSearchParams ? [...params.entries()] : Object.entries(params).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v] as const);
   for (const [k, v] of entries) if (typeof v === 'string' && !(k in raw)) raw[k] = v;
-  const parsed = OrderFilters.safeParse(raw);
+  const parsed = parseUntrusted(OrderFilters, raw);
   if (parsed.success) return { ok: true, filters: parsed.data };
   const errors: Record<string, string> = {};
   const clean = { ...raw };
@@ -63,7 +64,7 @@ export function parseOrderFilters(params: URLSearchParams | Record<string, strin
     errors[key] ??= issue.message;
     delete clean[key];
   }
-  const retry = OrderFilters.safeParse(clean);
+  const retry = parseUntrusted(OrderFilters, clean);
   return { ok: false, errors, filters: retry.success ? retry.data : OrderFilters.parse({}) };
 }
 

@@ -1,6 +1,7 @@
 // The cart lives in the database; prices are always read from the catalog, never from input.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { parseUntrusted } from '@/lib/validation';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { sqlDatabase, sqlFragment, sqlOf, type Sql } from '@/lib/db/sql';
 
@@ -108,7 +109,7 @@ function firstIssue(error: z.ZodError): string {
 }
 
 export async function addToCart(prisma: PrismaClient, cartId: string | null, raw: unknown): Promise<CartResult> {
-  const parsed = AddToCartInput.safeParse(raw);
+  const parsed = parseUntrusted(AddToCartInput, raw);
   if (!parsed.success) return { ok: false, error: firstIssue(parsed.error) };
   const { productId, quantity } = parsed.data;
   // One statement: what we know (the product, whether the cart exists, what it holds of it)
@@ -148,7 +149,7 @@ export async function addToCart(prisma: PrismaClient, cartId: string | null, raw
 }
 
 export async function setCartQuantity(prisma: PrismaClient, cartId: string | null, raw: unknown): Promise<CartResult> {
-  const parsed = SetQuantityInput.safeParse(raw);
+  const parsed = parseUntrusted(SetQuantityInput, raw);
   if (!parsed.success) return { ok: false, error: firstIssue(parsed.error) };
   const { productId, quantity } = parsed.data;
   if (!cartId) return { ok: false, error: 'Your cart is empty.' };
@@ -165,7 +166,7 @@ export async function setCartQuantity(prisma: PrismaClient, cartId: string | nul
 }
 
 export async function removeFromCart(prisma: PrismaClient, cartId: string | null, raw: unknown): Promise<CartResult> {
-  const parsed = RemoveInput.safeParse(raw);
+  const parsed = parseUntrusted(RemoveInput, raw);
   if (!parsed.success) return { ok: false, error: firstIssue(parsed.error) };
   if (!cartId) return { ok: false, error: 'Your cart is empty.' };
   await prisma.cartItem.deleteMany({ where: { cartId, productId: parsed.data.productId } });

@@ -8,6 +8,7 @@
 // applied at once through the same path as a webhook (applyPaymentIntent): no retrieve.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { parseUntrusted } from '@/lib/validation';
 import type Stripe from 'stripe';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { CART_COLUMNS, CART_LINE_ORDER, CART_WITH_LINES, cartFromRows, type CartRow, type PricedCart } from '@/lib/cart/cart';
@@ -101,7 +102,7 @@ function attemptFailed(a: { status: string; failureCode: string | null; declineC
 }
 
 export async function startPayment(deps: StartPaymentDeps, cartId: string | null, raw: unknown): Promise<StartPaymentResult> {
-  const parsed = StartPaymentInput.safeParse(raw);
+  const parsed = parseUntrusted(StartPaymentInput, raw);
   if (!parsed.success) {
     const fieldErrors: Record<string, string> = {};
     for (const issue of parsed.error.issues) fieldErrors[String(issue.path[0] ?? 'form')] ??= issue.message;

@@ -261,7 +261,8 @@ describe(`hostile input: shop (${testDbKind})`, () => {
         if (r.kind === 'invalid') for (const m of Object.values(r.fieldErrors)) clearError(m);
         assertNoPollution();
       }),
-      { numRuns: FUZZ_RUNS * 2 },
+      // The counterexample CI found once (zod threw on a length without a prototype): always tried.
+      { numRuns: FUZZ_RUNS * 2, examples: [[{ postalCode: { length: Object.create(null) as unknown } }, cart.id], [{ name: { length: Object.create(null) as unknown } }, null]] },
     );
     // With the amount right, a control character or an over-long value in any text field is refused before any write.
     for (const [field, value] of [

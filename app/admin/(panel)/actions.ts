@@ -5,6 +5,7 @@
 import { revalidatePath } from 'next/cache';
 import { redirect } from 'next/navigation';
 import { z } from 'zod';
+import { parseUntrusted } from '@/lib/validation';
 import { prisma } from '@/lib/db/client';
 import { audit } from '@/lib/admin/audit';
 import { revokeSession, signOut } from '@/lib/admin/auth';
@@ -34,7 +35,7 @@ const RefundForm = z.object({ orderId: uuid, amount: z.string().max(20), refundN
 
 export async function refundAction(formData: FormData): Promise<void> {
   const admin = await requireAdmin();
-  const parsed = RefundForm.safeParse(Object.fromEntries(formData));
+  const parsed = parseUntrusted(RefundForm, Object.fromEntries(formData));
   if (!parsed.success) redirect('/admin/orders');
   const { orderId, refundNumber } = parsed.data;
   const amount = parseMajorAmount(parsed.data.amount);
@@ -49,7 +50,7 @@ const OrderForm = z.object({ orderId: uuid });
 
 export async function cancelOrderAction(formData: FormData): Promise<void> {
   const admin = await requireAdmin();
-  const parsed = OrderForm.safeParse(Object.fromEntries(formData));
+  const parsed = parseUntrusted(OrderForm, Object.fromEntries(formData));
   if (!parsed.success) redirect('/admin/orders');
   const r = await cancelUnpaidOrder(await prisma(), stripeGateway(), parsed.data.orderId, { actor: admin.email, ip: admin.ip });
   back(`/admin/orders/${parsed.data.orderId}`, r.message, r.kind === 'ok' ? 'ok' : 'error');
@@ -57,7 +58,7 @@ export async function cancelOrderAction(formData: FormData): Promise<void> {
 
 export async function resendReceiptAction(formData: FormData): Promise<void> {
   const admin = await requireAdmin();
-  const parsed = OrderForm.safeParse(Object.fromEntries(formData));
+  const parsed = parseUntrusted(OrderForm, Object.fromEntries(formData));
   if (!parsed.success) redirect('/admin/orders');
   const r = await resendReceipt(await prisma(), parsed.data.orderId, { actor: admin.email, ip: admin.ip });
   back(`/admin/orders/${parsed.data.orderId}`, r.message, r.kind === 'ok' ? 'ok' : 'error');
@@ -67,7 +68,7 @@ const ReviewForm = z.object({ orderId: uuid, decision: z.enum(['approve', 'rejec
 
 export async function reviewAction(formData: FormData): Promise<void> {
   const admin = await requireAdmin();
-  const parsed = ReviewForm.safeParse(Object.fromEntries(formData));
+  const parsed = parseUntrusted(ReviewForm, Object.fromEntries(formData));
   if (!parsed.success) redirect('/admin/review');
   const who = { actor: admin.email, ip: admin.ip };
   const { orderId, decision, refundNumber } = parsed.data;
@@ -91,7 +92,7 @@ const EventForm = z.object({ eventId: z.string().regex(/^evt_[A-Za-z0-9_]+$/) })
 
 export async function replayEventAction(formData: FormData): Promise<void> {
   const admin = await requireAdmin();
-  const parsed = EventForm.safeParse(Object.fromEntries(formData));
+  const parsed = parseUntrusted(EventForm, Object.fromEntries(formData));
   if (!parsed.success) redirect('/admin/ops');
   let ok = false;
   try {
@@ -107,7 +108,7 @@ const SessionForm = z.object({ sessionId: z.string().regex(/^[0-9a-f]{64}$/) });
 
 export async function revokeSessionAction(formData: FormData): Promise<void> {
   const admin = await requireAdmin();
-  const parsed = SessionForm.safeParse(Object.fromEntries(formData));
+  const parsed = parseUntrusted(SessionForm, Object.fromEntries(formData));
   if (!parsed.success) redirect('/admin/ops');
   const db = await prisma();
   const revoked = await revokeSession(db, parsed.data.sessionId);

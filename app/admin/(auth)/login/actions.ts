@@ -1,6 +1,7 @@
 'use server';
 import { redirect } from 'next/navigation';
 import { z } from 'zod';
+import { parseUntrusted } from '@/lib/validation';
 import { prisma } from '@/lib/db/client';
 import { signIn } from '@/lib/admin/auth';
 import { ensureAdminFromEnv, readAdminToken, requestMeta, writeAdminCookie } from '@/lib/admin/session';
@@ -9,7 +10,7 @@ import { ensureAdminFromEnv, readAdminToken, requestMeta, writeAdminCookie } fro
 const SignInForm = z.object({ email: z.string().trim().min(3).max(254).regex(/^[^\u0000-\u001f\u007f]+$/), password: z.string().min(1).max(1024) });
 
 export async function signInAction(formData: FormData): Promise<void> {
-  const parsed = SignInForm.safeParse({ email: formData.get('email'), password: formData.get('password') });
+  const parsed = parseUntrusted(SignInForm, { email: formData.get('email'), password: formData.get('password') });
   if (!parsed.success) redirect('/admin/login?error=invalid');
   await ensureAdminFromEnv();
   const meta = await requestMeta();

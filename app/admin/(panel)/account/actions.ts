@@ -3,6 +3,7 @@
 // parsed with zod, the current password verified before the new one is stored (argon2id).
 import { redirect } from 'next/navigation';
 import { z } from 'zod';
+import { parseUntrusted } from '@/lib/validation';
 import { changePassword, MIN_PASSWORD_LENGTH } from '@/lib/admin/auth';
 import { requireAdmin } from '@/lib/admin/session';
 import { prisma } from '@/lib/db/client';
@@ -21,7 +22,7 @@ function done(notice: 'changed' | 'wrong' | 'locked' | 'mismatch' | 'short' | 'u
 
 export async function changePasswordAction(formData: FormData): Promise<void> {
   const admin = await requireAdmin();
-  const parsed = PasswordForm.safeParse({
+  const parsed = parseUntrusted(PasswordForm, {
     currentPassword: formData.get('currentPassword'),
     newPassword: formData.get('newPassword'),
     confirmPassword: formData.get('confirmPassword'),
