@@ -5,8 +5,10 @@
 //
 // Paths compared on the same database, interleaved round by round (so drift on a shared machine
 // falls on all alike):
-//  - direct: lib/db/sql.ts (named prepared statements; on PGlite, wire messages of our own through
-//    PGlite's execProtocolRawStream under its private transaction lock) — the path being replaced;
+//  - direct: lib/db/sql.ts's tagged templates. Until 2026-12-07 these ran on wire messages of
+//    our own through PGlite's private transaction lock (figures in bench/RESULTS.md); that code
+//    is gone and they now run on the Kysely drivers below, so this compares only the template
+//    layer's cost against Kysely's own sql tag;
 //  - kysely: lib/db/query.ts (Kysely; named prepared statements; on PGlite, pg-protocol's codec
 //    through PGlite's public execProtocolRawStream inside its public transaction());
 //  - unprepared (reference): PGlite's own query() / pg's unnamed statements, which is what the
@@ -175,7 +177,7 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<Row[]> {
         rows.push({
           database: kind,
           workload: w.name,
-          path: name === 'direct' ? 'direct (lib/db/sql.ts, being replaced)' : name === 'kysely' ? 'Kysely (lib/db/query.ts)' : 'unprepared (PGlite query() / pg unnamed; reference)',
+          path: name === 'direct' ? 'tagged templates (lib/db/sql.ts)' : name === 'kysely' ? 'Kysely (lib/db/query.ts)' : 'unprepared (PGlite query() / pg unnamed; reference)',
           'ms per operation (median of rounds)': m.toFixed(3),
           'vs direct': name === 'direct' ? '1.00×' : `${(m / base).toFixed(2)}×`,
         });

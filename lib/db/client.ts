@@ -9,8 +9,8 @@ import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapt
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '@/lib/generated/prisma/client';
 import { logger } from '@/lib/observability/logger';
-import { pgKysely, pgliteKysely, type Db } from './query';
-import { PGLITE_PARSERS, pgDatabase, pgliteDatabase, registerSqlDatabase } from './sql';
+import { PGLITE_PARSERS, pgKysely, pgliteKysely, type Db } from './query';
+import { kyselyDatabase, registerSqlDatabase } from './sql';
 
 export type { PrismaClient };
 
@@ -39,7 +39,7 @@ export interface OpenOptions {
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   if (opts.url) {
-    // One pool, shared by Prisma and the hot statements that go to pg directly (lib/db/sql.ts).
+    // One pool, shared by Prisma and the typed path (lib/db/query.ts).
     // Pipelining: a query issued while another is in flight is sent at once rather than after
     // it answers (the server still runs them in order); what awaits each query sees no change.
     const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolMax ?? 10, pipeline: true } as pg.PoolConfig);
@@ -48,8 +48,8 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     pool.on('error', (err) => logger().warn({ err: err.message }, 'idle database connection closed'));
     const adapterFactory = new PrismaPg(pool);
     const prisma = new PrismaClient({ adapter: adapterFactory });
-    registerSqlDatabase(prisma, pgDatabase(pool, pg.types));
     const db = pgKysely(pool, pg.types);
+    registerSqlDatabase(prisma, kyselyDatabase(db, 'postgres'));
     return {
       kind: 'postgres',
       prisma,
@@ -68,11 +68,12 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const pglite = await PGlite.create(dataDir, { parsers: PGLITE_PARSERS, ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}) });
   const adapterFactory = new PrismaPGlite(pglite) as unknown as SqlMigrationAwareDriverAdapterFactory;
   const prisma = new PrismaClient({ adapter: adapterFactory as never });
-  registerSqlDatabase(prisma, pgliteDatabase(pglite));
+  const db = pgliteKysely(pglite);
+  registerSqlDatabase(prisma, kyselyDatabase(db, 'pglite'));
   return {
     kind: 'pglite',
     prisma,
-    db: pgliteKysely(pglite),
+    db,
     pglite,
     adapterFactory,
     close: async () => {

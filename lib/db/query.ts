@@ -11,6 +11,7 @@
 // Rows come back alike on either database: timestamps as UTC Dates (every timestamp column is
 // `timestamp(3)` without time zone, holding UTC as Prisma writes it), int8 (counts) as numbers,
 // json parsed.
+import { createHash } from 'node:crypto';
 import type { PGlite, Transaction as PgliteTransaction } from '@electric-sql/pglite';
 import {
   CompiledQuery,
@@ -49,6 +50,24 @@ export function paramText(v: unknown): string | null {
   if (v instanceof Date) return v.toISOString();
   if (Array.isArray(v)) return `{${v.map((e) => (e === null || e === undefined ? 'NULL' : `"${String(paramText(e)).replace(/[\\"]/g, '\\$&')}"`)).join(',')}}`;
   return JSON.stringify(v);
+}
+
+/**
+ * Parsers every PGlite instance is created with (lib/db/client.ts): timestamps as UTC (PGlite's
+ * own use the process's time zone); PGlite already parses int8 as a number. Given per query
+ * instead, PGlite copies its whole parser table on every statement.
+ */
+export const PGLITE_PARSERS = { [TIMESTAMP]: parseUtcTimestamp };
+
+/**
+ * A WeakMap shared by every copy of this module in the process. Next.js instantiates server
+ * modules more than once (instrumentation, which opens the database, and each route bundle);
+ * what must be one per database (its prepared statement names) is kept here, not per copy.
+ */
+export function processWide<K extends object, V>(name: string): WeakMap<K, V> {
+  const g = globalThis as Record<symbol, unknown>;
+  const key = Symbol.for(name);
+  return (g[key] as WeakMap<K, V> | undefined) ?? ((g[key] = new WeakMap<K, V>()) as WeakMap<K, V>);
 }
 
 /** Runs calls one after another in the order made, however many are started at once. */
@@ -168,11 +187,15 @@ class PgliteConnection implements DatabaseConnection {
  * which waits for any other to end): a lone statement runs as BEGIN; it; COMMIT, a Kysely
  * transaction's statements inside the same one. Nothing else reaches the database meanwhile.
  */
+// One per instance: statement names are the backend's, shared by every user of it.
+const statementsByInstance = processWide<PGlite, PgliteStatements>('brisk.pgliteStatements');
+
 class PgliteDriver implements Driver {
   private readonly statements: PgliteStatements;
-  private readonly ends = new WeakMap<PgliteConnection, Promise<void>>();
   constructor(private readonly pglite: PGlite) {
-    this.statements = new PgliteStatements(pglite);
+    let statements = statementsByInstance.get(pglite);
+    if (!statements) statementsByInstance.set(pglite, (statements = new PgliteStatements(pglite)));
+    this.statements = statements;
   }
   async init() {}
   acquireConnection(): Promise<DatabaseConnection> {
@@ -210,7 +233,7 @@ class PgliteDriver implements Driver {
   async destroy() {}
 }
 
-/** `pglite` must have been created with PGLITE_PARSERS (lib/db/sql.ts). */
+/** `pglite` must have been created with PGLITE_PARSERS. */
 export function pgliteKysely(pglite: PGlite): Db {
   return new Kysely<DB>({ dialect: dialect(() => new PgliteDriver(pglite)) });
 }
@@ -267,7 +290,8 @@ class PgDriver implements Driver {
   private readonly nameOf = (text: string) => {
     let name = this.names.get(text);
     if (name === undefined && this.names.size < MAX_PREPARED) {
-      name = `q_${this.names.size + 1}`;
+      // Named by the text: two drivers on one pool can never give one name to two statements.
+      name = `k_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
       this.names.set(text, name);
     }
     return name;

@@ -113,7 +113,7 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
   const background = { supervise: worker, schedule: opts.scheduleSweep ?? worker, maintenanceIntervalSeconds: 3600 };
   const boss =
     database.kind === 'pglite'
-      ? new PgBoss({ db: preparedPgliteAdapter(database.pglite!), backend: 'pglite', schema: SCHEMA, ...background })
+      ? new PgBoss({ db: preparedPgliteAdapter(database.pglite!, database.db), backend: 'pglite', schema: SCHEMA, ...background })
       : new PgBoss({ connectionString: database.url!, schema: SCHEMA, max: 5, application_name: worker ? 'brisk-worker' : 'brisk-web', ...background });
   boss.on('error', (err) => jobsLog.error({ err }, 'pg-boss error'));
   await boss.start();

@@ -9,7 +9,7 @@ let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let boss: PgBoss;
 beforeAll(async () => {
   database = await createTestDatabase('pglite');
-  boss = new PgBoss({ db: preparedPgliteAdapter(database.pglite!), backend: 'pglite', schema: 'adaptertest', supervise: false, schedule: false });
+  boss = new PgBoss({ db: preparedPgliteAdapter(database.pglite!, database.db), backend: 'pglite', schema: 'adaptertest', supervise: false, schedule: false });
   await boss.start();
   await boss.createQueue('adapter-q', { retryLimit: 2, retryDelay: 1 });
 });
@@ -53,7 +53,7 @@ describe('preparedPgliteAdapter (pglite)', () => {
   });
 
   it('reports a failed statement and keeps the session usable', async () => {
-    const db = preparedPgliteAdapter(database.pglite!);
+    const db = preparedPgliteAdapter(database.pglite!, database.db);
     await expect(db.executeSql('SELECT 1 / $1::int AS x', [0])).rejects.toThrow(/division by zero/);
     await expect(db.executeSql('SELECT $1::int + 1 AS x', [41])).resolves.toMatchObject({ rows: [{ x: 42 }] });
     expect(await database.pglite!.query('SELECT 1 AS ok')).toMatchObject({ rows: [{ ok: 1 }] });
@@ -63,7 +63,7 @@ describe('preparedPgliteAdapter (pglite)', () => {
   });
 
   it('leaves array values and parameterless multi-statement text to pg-boss’s adapter', async () => {
-    const db = preparedPgliteAdapter(database.pglite!);
+    const db = preparedPgliteAdapter(database.pglite!, database.db);
     const before = await preparedCount();
     const { rows } = await db.executeSql('SELECT $1::text[] AS a', [['x', 'y,z']]);
     expect(rows).toEqual([{ a: ['x', 'y,z'] }]);
