@@ -6,17 +6,27 @@
 // live attempt (a new card after 3-D Secure was abandoned) confirms that same PaymentIntent
 // again, under a key derived from it and the new token. The PaymentIntent Stripe answers with is
 // applied at once through the same path as a webhook (applyPaymentIntent): no retrieve.
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parseUntrusted } from '@/lib/validation';
 import type Stripe from 'stripe';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
-import { CART_COLUMNS, CART_LINE_ORDER, CART_WITH_LINES, cartFromRows, type CartRow, type PricedCart } from '@/lib/cart/cart';
+import type { PricedCart } from '@/lib/cart/cart';
 import { formatMoney } from '@/lib/money';
 import { logger } from '@/lib/observability/logger';
 import { afterCommitHooks } from '@/lib/orders/after-commit';
 import { applyPaymentIntent, idempotencyKeyFor } from '@/lib/orders/apply';
-import { sqlDatabase, type Sql } from '@/lib/db/sql';
+import { sqlDatabase } from '@/lib/db/sql';
+import {
+  cartAndCheckoutState,
+  createOrder,
+  holdStock,
+  lockCheckout,
+  recordAttempt,
+  updateOrderForAttempt,
+  type CheckoutLine,
+  type StockShortage,
+} from '@/lib/orders/checkout';
 import type { SubmitRateLimiter } from '@/lib/security/submit-rate';
 import { checkCooldown, consumeAttempt, type ThrottleDecision } from '@/lib/security/throttle';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
@@ -94,7 +104,6 @@ export function confirmKeyFor(paymentIntentId: string, confirmationToken: string
   return `brisk:confirm:${paymentIntentId}:${confirmationToken}`;
 }
 
-const ALREADY_PAID_WINDOW_MS = 10 * 60_000;
 const FAILED_PI_STATUSES = new Set(['canceled']);
 
 function attemptFailed(a: { status: string; failureCode: string | null; declineCode: string | null }): boolean {
@@ -176,7 +185,7 @@ async function pay(deps: StartPaymentDeps, cartId: string, expectedAmount: numbe
 
     const idempotencyKey = idempotencyKeyFor(plan.orderId, plan.attempt);
     const record = (pi: Stripe.PaymentIntent) =>
-      recordAttempt(prisma, { orderId: plan.orderId, attemptNumber: plan.attempt, pi, idempotencyKey, clientIp: deps.clientIp, pricingHash: plan.hash, lines: plan.lines });
+      recordAttempt(prisma, { orderId: plan.orderId, attemptNumber: plan.attempt, pi: { id: pi.id, amount: pi.amount, currency: pi.currency, status: pi.status, clientSecret: pi.client_secret ?? null }, idempotencyKey, clientIp: deps.clientIp, pricingHash: plan.hash, lines: plan.lines });
     let pi: Stripe.PaymentIntent;
     try {
       pi = await createOnce(gateway, idempotencyKey, {
@@ -290,7 +299,7 @@ type Plan =
   | { kind: 'in_progress'; orderToken: string }
   | { kind: 'throttled'; gate: Exclude<ThrottleDecision, { ok: true }> }
   | { kind: 'reuse'; token: string; attempt: number; paymentIntentId: string; clientSecret: string; status: string; amount: number; currency: string }
-  | { kind: 'attempt'; orderId: string; token: string; attempt: number; amount: number; currency: string; hash: string; lines: Line[]; superseded: number | null };
+  | { kind: 'attempt'; orderId: string; token: string; attempt: number; amount: number; currency: string; hash: string; lines: CheckoutLine[]; superseded: number | null };
 
 /**
  * Prices the cart and decides, under the cart's lock, whether this submit reuses the current
@@ -300,23 +309,10 @@ async function planAttempt(deps: StartPaymentDeps, cartId: string, expectedAmoun
   const db = sqlDatabase(deps.prisma);
   const holdUntil = new Date(Date.now() + (deps.holdMinutes ?? DEFAULT_HOLD_MINUTES) * 60_000);
   return db.transaction(async (tx): Promise<Plan> => {
-    // One checkout per cart at a time: concurrent clicks queue on the cart's row lock and see
-    // the same attempt (where transactions run one at a time, they queue anyway). The cart
-    // and its checkout state are read after the lock, in a statement of its own, so it sees
-    // what the holder committed; started together, lock first, BEGIN and both take one round
-    // trip on PostgreSQL.
-    // The cart's open order is locked too, before the read: a payment being applied to it (the
-    // webhook worker holds the order's lock) commits first, and this submit then sees it paid;
-    // otherwise this submit could read it open and re-price it after it was paid. Then the
-    // cart's products, in id order as a payment takes stock: the order lines written below
-    // lock them for key share, and taken in any order those locks deadlocked with a payment
-    // locking the same products for update.
-    const lock = db.serialTransactions ? null : tx.query`SELECT id FROM "Cart" WHERE id = ${cartId} FOR UPDATE`;
-    const orderLock = db.serialTransactions ? null : tx.query`SELECT id FROM "Order" WHERE "cartId" = ${cartId} AND status IN ('pending', 'processing') FOR UPDATE`;
-    const productLock = db.serialTransactions
-      ? null
-      : tx.query`SELECT p.id FROM "Product" p WHERE p.id IN (SELECT i."productId" FROM "CartItem" i WHERE i."cartId" = ${cartId}) ORDER BY p.id FOR UPDATE`;
-    const [, , , { cart, state }] = await Promise.all([lock, orderLock, productLock, cartAndCheckoutState(tx, cartId)]);
+    // Locks first, then where the checkout stands, started together (lib/orders/checkout.ts).
+    // The order they are started in is the order they run in: the locks, then the read.
+    const locks = lockCheckout(tx, cartId, db.serialTransactions);
+    const [{ cart, state }] = await Promise.all([cartAndCheckoutState(tx, cartId), ...locks]);
     const refusal = refuseCart(cart, expectedAmount);
     if (refusal) return { kind: 'refused', result: refusal };
     // Stripe is known to be down (breaker open): answer at once, before any order work.
@@ -336,7 +332,7 @@ async function planAttempt(deps: StartPaymentDeps, cartId: string, expectedAmoun
       const gate = await consumeAttempt(tx, subject);
       if (!gate.ok) return { kind: 'throttled' as const, gate };
       const created = await createOrder(tx, { cartId, details, currency: cart.currency, subtotal: cart.subtotal, hash, lines });
-      await holdStock(tx, created.id, 1, lines, holdUntil);
+      refuseShortage(await holdStock(tx, created.id, 1, lines, holdUntil));
       return { kind: 'attempt' as const, orderId: created.id, token: created.publicToken, attempt: 1, amount: cart.subtotal, currency: cart.currency, hash, lines, superseded: null };
     }
     const last = order.lastAttempt;
@@ -347,7 +343,7 @@ async function planAttempt(deps: StartPaymentDeps, cartId: string, expectedAmoun
       const gate = await checkCooldown(tx, subject);
       if (!gate.ok) return { kind: 'throttled' as const, gate };
       await updateOrderForAttempt(tx, { orderId: order.id, details, subtotal: cart.subtotal, hash, attempt: order.attemptCount, lines: null });
-      await holdStock(tx, order.id, order.attemptCount, lines, holdUntil);
+      refuseShortage(await holdStock(tx, order.id, order.attemptCount, lines, holdUntil));
       return { kind: 'reuse' as const, token: order.publicToken, attempt: order.attemptCount, paymentIntentId: last.paymentIntentId, clientSecret: last.clientSecret, status: last.status, amount: cart.subtotal, currency: cart.currency };
     }
     // A new attempt when the cart changed or the last one failed; otherwise the current number
@@ -358,105 +354,18 @@ async function planAttempt(deps: StartPaymentDeps, cartId: string, expectedAmoun
     if (!gate.ok) return { kind: 'throttled' as const, gate };
     const superseded = attempt !== order.attemptCount && last?.attemptNumber === order.attemptCount ? order.attemptCount : null;
     await updateOrderForAttempt(tx, { orderId: order.id, details, subtotal: cart.subtotal, hash, attempt, lines: repriced ? lines : null, superseded });
-    await holdStock(tx, order.id, attempt, lines, holdUntil);
+    refuseShortage(await holdStock(tx, order.id, attempt, lines, holdUntil));
     return { kind: 'attempt' as const, orderId: order.id, token: order.publicToken, attempt, amount: cart.subtotal, currency: cart.currency, hash, lines, superseded };
   });
 }
 
-/**
- * Holds the lines' stock for this attempt until `until`: what other orders hold (active holds)
- * is not available. The order's other holds are released (the new attempt replaces them). When
- * any line is short the whole transaction is refused, so nothing is written.
- */
-async function holdStock(tx: Sql, orderId: string, attemptNumber: number, lines: Line[], until: Date): Promise<void> {
-  const wanted = new Map<string, { qty: number; name: string }>();
-  for (const l of lines) wanted.set(l.productId, { qty: (wanted.get(l.productId)?.qty ?? 0) + l.quantity, name: l.name });
-  const want = JSON.stringify([...wanted].map(([id, w]) => ({ id, qty: w.qty })));
-  const now = new Date();
-  const [row] = await tx.query<{ ok: boolean; avail: { id: string; available: number; wanted: number }[] }>`
-    WITH want AS (SELECT * FROM jsonb_to_recordset(${want}::jsonb) AS w(id text, qty int)),
-    locked AS MATERIALIZED (SELECT p.id, p.stock FROM "Product" p JOIN want USING (id) ORDER BY p.id FOR UPDATE OF p),
-    avail AS MATERIALIZED (
-      SELECT l.id, w.qty AS wanted, l.stock - COALESCE((
-        SELECT SUM(h.quantity) FROM "StockHold" h
-        WHERE h."productId" = l.id AND h."orderId" <> ${orderId} AND h."releasedAt" IS NULL AND h."takenAt" IS NULL AND h."expiresAt" > ${now}
-      ), 0)::int AS available
-      FROM locked l JOIN want w USING (id)
-    ),
-    enough AS (SELECT (SELECT count(*) FROM avail WHERE available >= wanted) = (SELECT count(*) FROM want) AS ok),
-    released AS (
-      UPDATE "StockHold" SET "releasedAt" = ${now}
-      WHERE "orderId" = ${orderId} AND "attemptNumber" <> ${attemptNumber} AND "releasedAt" IS NULL AND "takenAt" IS NULL AND (SELECT ok FROM enough)
-    ),
-    held AS (
-      INSERT INTO "StockHold" (id, "orderId", "attemptNumber", "productId", quantity, "expiresAt", "createdAt")
-      SELECT gen_random_uuid()::text, ${orderId}, ${attemptNumber}, a.id, a.wanted, ${until}, ${now} FROM avail a WHERE (SELECT ok FROM enough)
-      ON CONFLICT ("orderId", "attemptNumber", "productId") DO UPDATE SET quantity = EXCLUDED.quantity, "expiresAt" = EXCLUDED."expiresAt", "releasedAt" = NULL
-    )
-    SELECT (SELECT ok FROM enough) AS ok, (SELECT COALESCE(json_agg(json_build_object('id', id, 'available', available, 'wanted', wanted)), '[]'::json) FROM avail) AS avail`;
-  if (row.ok) return;
-  const short = row.avail.find((a) => a.available < a.wanted);
-  const name = (short && wanted.get(short.id)?.name) ?? [...wanted.values()][0]?.name ?? 'An item';
-  const left = Math.max(0, short?.available ?? 0);
+/** A line that cannot be held refuses the whole checkout: the transaction rolls back, nothing is written. */
+function refuseShortage(short: StockShortage | null): void {
+  if (!short) return;
   throw new Refusal({
     kind: 'out_of_stock',
-    message: left === 0 ? `${name} just sold out. Please remove it from your cart.` : `Only ${left} ${name} left. Please update your cart.`,
+    message: short.left === 0 ? `${short.name} just sold out. Please remove it from your cart.` : `Only ${short.left} ${short.name} left. Please update your cart.`,
   });
-}
-
-type Line = { productId: string; name: string; unitPrice: number; quantity: number };
-
-/**
- * The next attempt on an open order, in one statement: the shopper's details as submitted now,
- * and, when the cart changed (`lines`), the new lines snapshotted and the new amount.
- */
-async function updateOrderForAttempt(
-  tx: Sql,
-  o: { orderId: string; details: CheckoutDetails; subtotal: number; hash: string; attempt: number; lines: Line[] | null; superseded?: number | null },
-): Promise<void> {
-  const d = o.details;
-  const lines = o.lines ? JSON.stringify(o.lines.map((l) => ({ id: randomUUID(), ...l }))) : null;
-  const now = new Date();
-  await tx.execute`
-    WITH superseded AS (
-      UPDATE "PaymentAttempt" SET "supersededAt" = ${now}, "updatedAt" = ${now}
-      WHERE "orderId" = ${o.orderId} AND "attemptNumber" = ${o.superseded ?? null}::int AND "supersededAt" IS NULL
-    ), gone AS (
-      DELETE FROM "OrderItem" WHERE "orderId" = ${o.orderId} AND ${lines}::jsonb IS NOT NULL
-    ), items AS (
-      INSERT INTO "OrderItem" (id, "orderId", "productId", name, "unitPrice", quantity)
-      SELECT x.id, ${o.orderId}, x."productId", x.name, x."unitPrice", x.quantity
-      FROM jsonb_to_recordset(COALESCE(${lines}::jsonb, '[]'::jsonb)) AS x(id text, "productId" text, name text, "unitPrice" int, quantity int)
-    )
-    UPDATE "Order" SET email = ${d.email}, name = ${d.name}, "addressLine1" = ${d.addressLine1}, "addressLine2" = ${d.addressLine2 ?? null}::text,
-      city = ${d.city}, "postalCode" = ${d.postalCode}, country = ${d.country}, subtotal = ${o.subtotal}, total = ${o.subtotal},
-      "pricingHash" = ${o.hash}, "attemptCount" = ${o.attempt}, "updatedAt" = ${now}
-    WHERE id = ${o.orderId}`;
-}
-
-/** The order, its lines and its first timeline entry, in one statement. */
-async function createOrder(
-  tx: Sql,
-  o: { cartId: string; details: CheckoutDetails; currency: string; subtotal: number; hash: string; lines: Line[] },
-): Promise<{ id: string; publicToken: string }> {
-  const id = randomUUID();
-  const publicToken = randomBytes(24).toString('base64url');
-  const now = new Date();
-  const d = o.details;
-  const lines = JSON.stringify(o.lines.map((l) => ({ id: randomUUID(), ...l })));
-  await tx.execute`
-    WITH ord AS (
-      INSERT INTO "Order" (id, "publicToken", "cartId", email, name, "addressLine1", "addressLine2", city, "postalCode", country,
-                           currency, subtotal, total, "pricingHash", "attemptCount", "createdAt", "updatedAt")
-      VALUES (${id}, ${publicToken}, ${o.cartId}, ${d.email}, ${d.name}, ${d.addressLine1}, ${d.addressLine2 ?? null}::text, ${d.city}, ${d.postalCode}, ${d.country},
-              ${o.currency}, ${o.subtotal}, ${o.subtotal}, ${o.hash}, 1, ${now}, ${now})
-    ), items AS (
-      INSERT INTO "OrderItem" (id, "orderId", "productId", name, "unitPrice", quantity)
-      SELECT x.id, ${id}, x."productId", x.name, x."unitPrice", x.quantity
-      FROM jsonb_to_recordset(${lines}::jsonb) AS x(id text, "productId" text, name text, "unitPrice" int, quantity int)
-    )
-    INSERT INTO "OrderEvent" (id, "orderId", kind, "toStatus", source, "createdAt") VALUES (${randomUUID()}, ${id}, 'created', 'pending', 'checkout', ${now})`;
-  return { id, publicToken };
 }
 
 function throttled(gate: Exclude<ThrottleDecision, { ok: true }>): StartPaymentResult {
@@ -474,63 +383,3 @@ function busy(err: StripeUnavailableError): StartPaymentResult {
   return { kind: 'busy', retryAfterSeconds: Math.max(1, Math.ceil(err.retryAfterMs / 1000)), message: 'Payments are busy right now. Your cart is saved — please try again in a moment.' };
 }
 
-/**
- * Stores the attempt, with the lines and amount it priced and its client secret (so the same
- * cart submitted again is answered without Stripe), and points the order at its
- * PaymentIntent, in one statement.
- */
-async function recordAttempt(
-  prisma: PrismaClient,
-  a: { orderId: string; attemptNumber: number; pi: Stripe.PaymentIntent; idempotencyKey: string; clientIp?: string; pricingHash: string; lines: Line[] },
-): Promise<void> {
-  const now = new Date();
-  const { pi } = a;
-  await sqlDatabase(prisma).execute`
-    WITH attempt AS (
-      INSERT INTO "PaymentAttempt" (id, "orderId", "attemptNumber", "paymentIntentId", "idempotencyKey", amount, currency, status, "clientIp",
-                                    "pricingHash", lines, "clientSecret", "createdAt", "updatedAt")
-      VALUES (${randomUUID()}, ${a.orderId}, ${a.attemptNumber}, ${pi.id}, ${a.idempotencyKey}, ${pi.amount}, ${pi.currency}, ${pi.status}, ${a.clientIp ?? null}::text,
-              ${a.pricingHash}, ${JSON.stringify(a.lines)}::jsonb, ${pi.client_secret ?? null}::text, ${now}, ${now})
-      -- Already there: this answer came after its payment was applied (which records the attempt).
-      ON CONFLICT DO NOTHING
-    )
-    UPDATE "Order" SET "paymentIntentId" = ${pi.id}, "updatedAt" = ${now} WHERE id = ${a.orderId} AND "attemptCount" = ${a.attemptNumber}`;
-}
-
-interface CheckoutState {
-  /** Orders of this cart paid in the last ten minutes, newest first. */
-  paid: { publicToken: string; pricingHash: string }[];
-  /** The cart's open order and its latest attempt. */
-  open: {
-    id: string;
-    status: 'pending' | 'processing';
-    publicToken: string;
-    pricingHash: string;
-    attemptCount: number;
-    lastAttempt: { attemptNumber: number; paymentIntentId: string; status: string; failureCode: string | null; declineCode: string | null; clientSecret: string | null } | null;
-  } | null;
-}
-
-/** The priced cart and where its checkout stands, in one statement. */
-async function cartAndCheckoutState(db: Sql, cartId: string): Promise<{ cart: PricedCart; state: CheckoutState }> {
-  const recent = new Date(Date.now() - ALREADY_PAID_WINDOW_MS);
-  // The state once (MATERIALIZED), beside each of the cart's lines.
-  const rows = await db.query<CartRow & { paid: CheckoutState['paid'] | null; open: CheckoutState['open'] }>`
-    WITH st AS MATERIALIZED (
-      SELECT
-        (SELECT json_agg(json_build_object('publicToken', p."publicToken", 'pricingHash', p."pricingHash") ORDER BY p."createdAt" DESC)
-          FROM "Order" p WHERE p."cartId" = ${cartId} AND p.status = 'paid' AND p."paidAt" > ${recent}) AS paid,
-        (SELECT json_build_object('id', o.id, 'status', o.status, 'publicToken', o."publicToken", 'pricingHash', o."pricingHash",
-                'attemptCount', o."attemptCount",
-                'lastAttempt', (SELECT json_build_object('attemptNumber', a."attemptNumber", 'paymentIntentId', a."paymentIntentId",
-                                       'status', a.status, 'failureCode', a."failureCode", 'declineCode', a."declineCode", 'clientSecret', a."clientSecret")
-                                FROM "PaymentAttempt" a WHERE a."orderId" = o.id ORDER BY a."attemptNumber" DESC LIMIT 1))
-          FROM "Order" o WHERE o."cartId" = ${cartId} AND o.status IN ('pending', 'processing')
-          ORDER BY o."createdAt" DESC LIMIT 1) AS open
-    )
-    SELECT ${CART_COLUMNS}, st.paid, st.open
-    FROM ${CART_WITH_LINES} CROSS JOIN st
-    WHERE c.id = ${cartId}
-    ORDER BY ${CART_LINE_ORDER}`;
-  return { cart: cartFromRows(rows), state: { paid: rows[0]?.paid ?? [], open: rows[0]?.open ?? null } };
-}

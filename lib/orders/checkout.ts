@@ -1,0 +1,212 @@
+// The checkout's reads and writes of the order aggregate: where a cart's checkout stands, the
+// order it creates or re-prices for a new attempt, the stock held for that attempt, and the
+// attempt with its PaymentIntent. lib/checkout/start-payment.ts decides (price, throttle, reuse
+// or a new attempt, call Stripe); these statements are the only checkout code that writes
+// Order, OrderItem, OrderEvent, StockHold and PaymentAttempt. Each is one statement, run in the
+// caller's transaction.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { PrismaClient } from '@/lib/generated/prisma/client';
+import { CART_COLUMNS, CART_LINE_ORDER, CART_WITH_LINES, cartFromRows, type CartRow, type PricedCart } from '@/lib/cart/cart';
+import { sqlDatabase, type Sql } from '@/lib/db/sql';
+
+/** How long a paid order of the same cart answers a resubmit with "already paid". */
+export const ALREADY_PAID_WINDOW_MS = 10 * 60_000;
+
+export type CheckoutLine = { productId: string; name: string; unitPrice: number; quantity: number };
+
+/** Who pays and where it goes, as validated by the checkout form. */
+export interface OrderDetails {
+  email: string;
+  name: string;
+  addressLine1: string;
+  addressLine2?: string | null;
+  city: string;
+  postalCode: string;
+  country: string;
+}
+
+/** What the attempt records of the PaymentIntent Stripe answered with. */
+export interface AttemptPaymentIntent {
+  id: string;
+  amount: number;
+  currency: string;
+  status: string;
+  clientSecret: string | null;
+}
+
+/** The first line that cannot be held: its name and how many are left for this order. */
+export interface StockShortage {
+  name: string;
+  left: number;
+}
+
+/**
+ * Locks what a checkout of this cart changes, before it reads where the checkout stands (a
+ * no-op where transactions run one at a time). One checkout per cart at a time: concurrent
+ * clicks queue on the cart's row lock. The cart's open order is locked too: a payment being
+ * applied to it (the webhook worker holds the order's lock) commits first, and this checkout
+ * then sees it paid. Then the cart's products, in id order as a payment takes stock: the order
+ * lines written later lock them for key share, and taken in any order those locks deadlocked
+ * with a payment locking the same products for update. Started together with the read after
+ * them, BEGIN, the locks and the read take one round trip on PostgreSQL.
+ */
+export function lockCheckout(tx: Sql, cartId: string, serial: boolean): Promise<unknown>[] {
+  if (serial) return [];
+  return [
+    tx.query`SELECT id FROM "Cart" WHERE id = ${cartId} FOR UPDATE`,
+    tx.query`SELECT id FROM "Order" WHERE "cartId" = ${cartId} AND status IN ('pending', 'processing') FOR UPDATE`,
+    tx.query`SELECT p.id FROM "Product" p WHERE p.id IN (SELECT i."productId" FROM "CartItem" i WHERE i."cartId" = ${cartId}) ORDER BY p.id FOR UPDATE`,
+  ];
+}
+
+export interface CheckoutState {
+  /** Orders of this cart paid in the last ten minutes, newest first. */
+  paid: { publicToken: string; pricingHash: string }[];
+  /** The cart's open order and its latest attempt. */
+  open: {
+    id: string;
+    status: 'pending' | 'processing';
+    publicToken: string;
+    pricingHash: string;
+    attemptCount: number;
+    lastAttempt: { attemptNumber: number; paymentIntentId: string; status: string; failureCode: string | null; declineCode: string | null; clientSecret: string | null } | null;
+  } | null;
+}
+
+/** The priced cart and where its checkout stands, in one statement. */
+export async function cartAndCheckoutState(db: Sql, cartId: string): Promise<{ cart: PricedCart; state: CheckoutState }> {
+  const recent = new Date(Date.now() - ALREADY_PAID_WINDOW_MS);
+  // The state once (MATERIALIZED), beside each of the cart's lines.
+  const rows = await db.query<CartRow & { paid: CheckoutState['paid'] | null; open: CheckoutState['open'] }>`
+    WITH st AS MATERIALIZED (
+      SELECT
+        (SELECT json_agg(json_build_object('publicToken', p."publicToken", 'pricingHash', p."pricingHash") ORDER BY p."createdAt" DESC)
+          FROM "Order" p WHERE p."cartId" = ${cartId} AND p.status = 'paid' AND p."paidAt" > ${recent}) AS paid,
+        (SELECT json_build_object('id', o.id, 'status', o.status, 'publicToken', o."publicToken", 'pricingHash', o."pricingHash",
+                'attemptCount', o."attemptCount",
+                'lastAttempt', (SELECT json_build_object('attemptNumber', a."attemptNumber", 'paymentIntentId', a."paymentIntentId",
+                                       'status', a.status, 'failureCode', a."failureCode", 'declineCode', a."declineCode", 'clientSecret', a."clientSecret")
+                                FROM "PaymentAttempt" a WHERE a."orderId" = o.id ORDER BY a."attemptNumber" DESC LIMIT 1))
+          FROM "Order" o WHERE o."cartId" = ${cartId} AND o.status IN ('pending', 'processing')
+          ORDER BY o."createdAt" DESC LIMIT 1) AS open
+    )
+    SELECT ${CART_COLUMNS}, st.paid, st.open
+    FROM ${CART_WITH_LINES} CROSS JOIN st
+    WHERE c.id = ${cartId}
+    ORDER BY ${CART_LINE_ORDER}`;
+  return { cart: cartFromRows(rows), state: { paid: rows[0]?.paid ?? [], open: rows[0]?.open ?? null } };
+}
+
+/** The order, its lines and its first timeline entry, in one statement. */
+export async function createOrder(
+  tx: Sql,
+  o: { cartId: string; details: OrderDetails; currency: string; subtotal: number; hash: string; lines: CheckoutLine[] },
+): Promise<{ id: string; publicToken: string }> {
+  const id = randomUUID();
+  const publicToken = randomBytes(24).toString('base64url');
+  const now = new Date();
+  const d = o.details;
+  const lines = JSON.stringify(o.lines.map((l) => ({ id: randomUUID(), ...l })));
+  await tx.execute`
+    WITH ord AS (
+      INSERT INTO "Order" (id, "publicToken", "cartId", email, name, "addressLine1", "addressLine2", city, "postalCode", country,
+                           currency, subtotal, total, "pricingHash", "attemptCount", "createdAt", "updatedAt")
+      VALUES (${id}, ${publicToken}, ${o.cartId}, ${d.email}, ${d.name}, ${d.addressLine1}, ${d.addressLine2 ?? null}::text, ${d.city}, ${d.postalCode}, ${d.country},
+              ${o.currency}, ${o.subtotal}, ${o.subtotal}, ${o.hash}, 1, ${now}, ${now})
+    ), items AS (
+      INSERT INTO "OrderItem" (id, "orderId", "productId", name, "unitPrice", quantity)
+      SELECT x.id, ${id}, x."productId", x.name, x."unitPrice", x.quantity
+      FROM jsonb_to_recordset(${lines}::jsonb) AS x(id text, "productId" text, name text, "unitPrice" int, quantity int)
+    )
+    INSERT INTO "OrderEvent" (id, "orderId", kind, "toStatus", source, "createdAt") VALUES (${randomUUID()}, ${id}, 'created', 'pending', 'checkout', ${now})`;
+  return { id, publicToken };
+}
+
+/**
+ * The next attempt on an open order, in one statement: the shopper's details as submitted now,
+ * and, when the cart changed (`lines`), the new lines snapshotted and the new amount.
+ */
+export async function updateOrderForAttempt(
+  tx: Sql,
+  o: { orderId: string; details: OrderDetails; subtotal: number; hash: string; attempt: number; lines: CheckoutLine[] | null; superseded?: number | null },
+): Promise<void> {
+  const d = o.details;
+  const lines = o.lines ? JSON.stringify(o.lines.map((l) => ({ id: randomUUID(), ...l }))) : null;
+  const now = new Date();
+  await tx.execute`
+    WITH superseded AS (
+      UPDATE "PaymentAttempt" SET "supersededAt" = ${now}, "updatedAt" = ${now}
+      WHERE "orderId" = ${o.orderId} AND "attemptNumber" = ${o.superseded ?? null}::int AND "supersededAt" IS NULL
+    ), gone AS (
+      DELETE FROM "OrderItem" WHERE "orderId" = ${o.orderId} AND ${lines}::jsonb IS NOT NULL
+    ), items AS (
+      INSERT INTO "OrderItem" (id, "orderId", "productId", name, "unitPrice", quantity)
+      SELECT x.id, ${o.orderId}, x."productId", x.name, x."unitPrice", x.quantity
+      FROM jsonb_to_recordset(COALESCE(${lines}::jsonb, '[]'::jsonb)) AS x(id text, "productId" text, name text, "unitPrice" int, quantity int)
+    )
+    UPDATE "Order" SET email = ${d.email}, name = ${d.name}, "addressLine1" = ${d.addressLine1}, "addressLine2" = ${d.addressLine2 ?? null}::text,
+      city = ${d.city}, "postalCode" = ${d.postalCode}, country = ${d.country}, subtotal = ${o.subtotal}, total = ${o.subtotal},
+      "pricingHash" = ${o.hash}, "attemptCount" = ${o.attempt}, "updatedAt" = ${now}
+    WHERE id = ${o.orderId}`;
+}
+
+/**
+ * Holds the lines' stock for this attempt until `until`: what other orders hold (active holds)
+ * is not available. The order's other holds are released (the new attempt replaces them). When
+ * any line is short nothing is written and the shortage is returned (the caller refuses).
+ */
+export async function holdStock(tx: Sql, orderId: string, attemptNumber: number, lines: CheckoutLine[], until: Date): Promise<StockShortage | null> {
+  const wanted = new Map<string, { qty: number; name: string }>();
+  for (const l of lines) wanted.set(l.productId, { qty: (wanted.get(l.productId)?.qty ?? 0) + l.quantity, name: l.name });
+  const want = JSON.stringify([...wanted].map(([id, w]) => ({ id, qty: w.qty })));
+  const now = new Date();
+  const [row] = await tx.query<{ ok: boolean; avail: { id: string; available: number; wanted: number }[] }>`
+    WITH want AS (SELECT * FROM jsonb_to_recordset(${want}::jsonb) AS w(id text, qty int)),
+    locked AS MATERIALIZED (SELECT p.id, p.stock FROM "Product" p JOIN want USING (id) ORDER BY p.id FOR UPDATE OF p),
+    avail AS MATERIALIZED (
+      SELECT l.id, w.qty AS wanted, l.stock - COALESCE((
+        SELECT SUM(h.quantity) FROM "StockHold" h
+        WHERE h."productId" = l.id AND h."orderId" <> ${orderId} AND h."releasedAt" IS NULL AND h."takenAt" IS NULL AND h."expiresAt" > ${now}
+      ), 0)::int AS available
+      FROM locked l JOIN want w USING (id)
+    ),
+    enough AS (SELECT (SELECT count(*) FROM avail WHERE available >= wanted) = (SELECT count(*) FROM want) AS ok),
+    released AS (
+      UPDATE "StockHold" SET "releasedAt" = ${now}
+      WHERE "orderId" = ${orderId} AND "attemptNumber" <> ${attemptNumber} AND "releasedAt" IS NULL AND "takenAt" IS NULL AND (SELECT ok FROM enough)
+    ),
+    held AS (
+      INSERT INTO "StockHold" (id, "orderId", "attemptNumber", "productId", quantity, "expiresAt", "createdAt")
+      SELECT gen_random_uuid()::text, ${orderId}, ${attemptNumber}, a.id, a.wanted, ${until}, ${now} FROM avail a WHERE (SELECT ok FROM enough)
+      ON CONFLICT ("orderId", "attemptNumber", "productId") DO UPDATE SET quantity = EXCLUDED.quantity, "expiresAt" = EXCLUDED."expiresAt", "releasedAt" = NULL
+    )
+    SELECT (SELECT ok FROM enough) AS ok, (SELECT COALESCE(json_agg(json_build_object('id', id, 'available', available, 'wanted', wanted)), '[]'::json) FROM avail) AS avail`;
+  if (row.ok) return null;
+  const short = row.avail.find((a) => a.available < a.wanted);
+  const name = (short && wanted.get(short.id)?.name) ?? [...wanted.values()][0]?.name ?? 'An item';
+  return { name, left: Math.max(0, short?.available ?? 0) };
+}
+
+/**
+ * Stores the attempt, with the lines and amount it priced and its client secret (so the same
+ * cart submitted again is answered without Stripe), and points the order at its
+ * PaymentIntent, in one statement.
+ */
+export async function recordAttempt(
+  prisma: PrismaClient,
+  a: { orderId: string; attemptNumber: number; pi: AttemptPaymentIntent; idempotencyKey: string; clientIp?: string; pricingHash: string; lines: CheckoutLine[] },
+): Promise<void> {
+  const now = new Date();
+  const { pi } = a;
+  await sqlDatabase(prisma).execute`
+    WITH attempt AS (
+      INSERT INTO "PaymentAttempt" (id, "orderId", "attemptNumber", "paymentIntentId", "idempotencyKey", amount, currency, status, "clientIp",
+                                    "pricingHash", lines, "clientSecret", "createdAt", "updatedAt")
+      VALUES (${randomUUID()}, ${a.orderId}, ${a.attemptNumber}, ${pi.id}, ${a.idempotencyKey}, ${pi.amount}, ${pi.currency}, ${pi.status}, ${a.clientIp ?? null}::text,
+              ${a.pricingHash}, ${JSON.stringify(a.lines)}::jsonb, ${pi.clientSecret}::text, ${now}, ${now})
+      -- Already there: this answer came after its payment was applied (which records the attempt).
+      ON CONFLICT DO NOTHING
+    )
+    UPDATE "Order" SET "paymentIntentId" = ${pi.id}, "updatedAt" = ${now} WHERE id = ${a.orderId} AND "attemptCount" = ${a.attemptNumber}`;
+}
+

@@ -1,0 +1,73 @@
+// One owner per aggregate: only lib/orders writes the order tables (Order and what hangs off it:
+// lines, timeline, attempts, stock holds, ledger, refunds, fulfilment, side-effect claims). The
+// checkout, the webhook worker, refunds, the admin and reconciliation change an order through
+// lib/orders. This scans the source for writes in any of the three forms the code uses.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = join(__dirname, '..', '..');
+const OWNER = 'lib/orders/';
+const SCANNED = ['lib', 'app', 'pages', 'scripts', 'emulator'];
+const SKIPPED = [/^lib\/generated\//, /\.test\.tsx?$/, /(^|\/)node_modules\//];
+
+const TABLES = ['Order', 'OrderItem', 'OrderEvent', 'PaymentAttempt', 'StockHold', 'LedgerEntry', 'Refund', 'Fulfillment', 'SideEffect'];
+const delegate = (t: string) => t[0].toLowerCase() + t.slice(1);
+const names = TABLES.join('|');
+const WRITES: [string, RegExp][] = [
+  ['SQL', new RegExp(`\\b(?:INSERT\\s+INTO|UPDATE|DELETE\\s+FROM)\\s+"(?:${names})"`, 'i')],
+  ['Prisma', new RegExp(`\\.(?:${TABLES.map(delegate).join('|')})\\s*\\.\\s*(?:create|createMany|createManyAndReturn|update|updateMany|updateManyAndReturn|upsert|delete|deleteMany)\\s*\\(`)],
+  ['Kysely', new RegExp(`\\b(?:insertInto|updateTable|deleteFrom|mergeInto)\\(\\s*['"\`](?:${names})['"\`]`)],
+];
+
+/** Each write to an order table in `source`: the form and the line. */
+export function orderWrites(source: string): { form: string; line: number; text: string }[] {
+  const found: { form: string; line: number; text: string }[] = [];
+  source.split('\n').forEach((text, i) => {
+    for (const [form, re] of WRITES) if (re.test(text)) found.push({ form, line: i + 1, text: text.trim() });
+  });
+  return found;
+}
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  let entries;
+  try {
+    entries = readdirSync(join(ROOT, dir), { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const path = `${dir}/${e.name}`;
+    if (SKIPPED.some((re) => re.test(path))) continue;
+    if (e.isDirectory()) out.push(...sources(path));
+    else if (/\.(?:ts|tsx|mts|mjs|js)$/.test(e.name)) out.push(path);
+  }
+  return out;
+}
+
+describe('one owner per aggregate', () => {
+  it('recognises a write in each form the code uses (so the scan below can fail)', () => {
+    expect(orderWrites('  await tx.execute`UPDATE "Order" SET status = ${s}`;').map((w) => w.form)).toEqual(['SQL']);
+    expect(orderWrites('INSERT INTO "StockHold" (id) VALUES (1)').map((w) => w.form)).toEqual(['SQL']);
+    expect(orderWrites('await prisma.paymentAttempt.updateMany({ where })').map((w) => w.form)).toEqual(['Prisma']);
+    expect(orderWrites("await db.insertInto('LedgerEntry').values(rows).execute()").map((w) => w.form)).toEqual(['Kysely']);
+    // Reads and other tables are not writes of the aggregate.
+    expect(orderWrites('SELECT id FROM "Order" WHERE id = $1 FOR UPDATE')).toEqual([]);
+    expect(orderWrites('await prisma.order.findUnique({ where })')).toEqual([]);
+    expect(orderWrites('UPDATE "Product" SET stock = stock - 1')).toEqual([]);
+    expect(orderWrites('await prisma.email.updateMany({ where })')).toEqual([]);
+  });
+
+  it('nothing outside lib/orders writes an order table', () => {
+    const files = SCANNED.flatMap(sources);
+    expect(files.length).toBeGreaterThan(50);
+    const outside = files
+      .filter((f) => !f.startsWith(OWNER))
+      .flatMap((f) => orderWrites(readFileSync(join(ROOT, f), 'utf8')).map((w) => `${relative(ROOT, join(ROOT, f))}:${w.line} (${w.form}) ${w.text}`));
+    expect(outside).toEqual([]);
+    // And the owner does write them (the scan sees its statements).
+    const inside = files.filter((f) => f.startsWith(OWNER)).flatMap((f) => orderWrites(readFileSync(join(ROOT, f), 'utf8')));
+    expect(inside.length).toBeGreaterThan(10);
+  });
+});
