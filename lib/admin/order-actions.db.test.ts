@@ -1,7 +1,7 @@
 // Cancel, resend, review rejection and the dashboard figures, against the emulator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '@/emulator/src/server';
-import { applyPaymentIntent } from '@/lib/orders/apply';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { assessOrderRisk } from '@/lib/orders/risk-review';
 import { createStripeClient, type Stripe } from '@/lib/stripe/client';
 import { StripeGateway } from '@/lib/stripe/gateway';

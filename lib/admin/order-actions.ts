@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { formatMoney } from '@/lib/money';
-import { applyPaymentIntent } from '@/lib/orders/apply';
+import { applyPayment } from '@/lib/orders/apply';
+import { toPayment } from '@/lib/stripe/payment';
 import { requestRefund, refundPlan, type RefundOutcome } from '@/lib/orders/refunds';
 import { cancelUnpaid, decideReview, queueReceiptCopy } from '@/lib/orders/commands';
 import { canTransition, hasBeenPaid, isOpenPayment } from '@/lib/orders/state-machine';
@@ -26,12 +27,12 @@ export async function cancelUnpaidOrder(prisma: PrismaClient, gateway: StripeGat
   for (const attempt of order.attempts.filter((a) => isOpenPayment(a.status))) {
     try {
       const pi = await gateway.cancelPaymentIntent(attempt.paymentIntentId, { idempotencyKey: `brisk:cancel:${attempt.paymentIntentId}` });
-      await applyPaymentIntent(prisma, pi, { source: 'admin', actor: who.actor });
+      await applyPayment(prisma, toPayment(pi), { source: 'admin', actor: who.actor });
     } catch (err) {
       if (err instanceof StripeUnavailableError) return { kind: 'unavailable', message: 'Stripe is not answering right now; the order was not canceled. Try again.' };
       // Usually: it succeeded or is processing in the meantime. Take Stripe's current view.
       const pi = await gateway.retrievePaymentIntent(attempt.paymentIntentId).catch(() => null);
-      if (pi) await applyPaymentIntent(prisma, pi, { source: 'admin', actor: who.actor });
+      if (pi) await applyPayment(prisma, toPayment(pi), { source: 'admin', actor: who.actor });
       const message = (err as { message?: string }).message ?? 'Stripe refused to cancel the payment.';
       await audit(prisma, { ...who, action: 'order.cancel_failed', target: orderId, detail: { paymentIntentId: attempt.paymentIntentId, message } });
       if (pi?.status === 'succeeded') return { kind: 'refused', message: 'The shopper paid in the meantime; the order is paid and was not canceled.' };

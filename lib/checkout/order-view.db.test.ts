@@ -6,7 +6,7 @@ import type Stripe from 'stripe';
 import { testDbKind } from '@/tests/helpers/db';
 import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart } from '@/lib/cart/cart';
-import { applyPaymentIntent } from '@/lib/orders/apply';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 import { cardToken } from '@/tests/helpers/payments';
 import { startPayment } from './start-payment';

@@ -2,10 +2,10 @@
 // state through the same function the webhook worker uses, so "Paid" never waits on a webhook.
 // The page is on every shopper's path: one round trip to read it, one more only after it moved.
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
-import { applyPaymentIntent, clearCartOnce } from '@/lib/orders/apply';
+import { applyPayment, clearCartOnce } from '@/lib/orders/apply';
+import { toPayment, type Payment } from '@/lib/stripe/payment';
 import { sqlDatabase, sqlFragment } from '@/lib/db/sql';
 import { isSettled } from '@/lib/orders/state-machine';
-import type { Stripe } from '@/lib/stripe/client';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 import { RecentResults } from '@/lib/recent-results';
 
@@ -60,11 +60,11 @@ async function readOrder(
 // 2 s halves that and leaves room for a second instance. A shopper who just paid sees Paid from
 // the webhook or the next read, at most 2 s later, and only if they loaded the page before paying.
 export const REUSE_MS = 2_000;
-const inflight = new RecentResults<string, Stripe.PaymentIntent>(REUSE_MS);
+const inflight = new RecentResults<string, Payment>(REUSE_MS);
 
-export function coalescedRetrieve(gateway: Pick<StripeGateway, 'retrievePaymentIntent'>, id: string, now = Date.now()): Promise<Stripe.PaymentIntent> {
+export function coalescedRetrieve(gateway: Pick<StripeGateway, 'retrievePaymentIntent'>, id: string, now = Date.now()): Promise<Payment> {
   // A failed read is not reused: the next page load asks again.
-  return inflight.share(id, () => gateway.retrievePaymentIntent(id), now);
+  return inflight.share(id, async () => toPayment(await gateway.retrievePaymentIntent(id)), now);
 }
 
 /** How long an order link shows the shopper's name, address and lines after the order settled. */
@@ -96,9 +96,9 @@ export async function loadOrderForShopper(prisma: PrismaClient, gateway: StripeG
   if (!isSettled(view.order.status) && view.order.paymentIntentId && !declined) {
     try {
       const pi = await coalescedRetrieve(gateway, view.order.paymentIntentId);
-      const applied = await applyPaymentIntent(prisma, pi, { source: 'return_page', shopperView: true });
+      const applied = await applyPayment(prisma, pi, { source: 'return_page', shopperView: true });
       // Read again when the order moved, or the attempt did (a decline the page should show).
-      if (applied.changed || (last && (last.status !== pi.status || (pi.last_payment_error && last.failureMessage !== (pi.last_payment_error.message ?? null))))) {
+      if (applied.changed || (last && (last.status !== pi.status || (pi.lastError && last.failureMessage !== pi.lastError.message)))) {
         // Made paid just now: the same statement returned the order as shown here.
         view = applied.view ?? (await readOrder(prisma, { id: view.order.id }, true)) ?? view;
         cartJustCleared ||= view.cartJustCleared;

@@ -10,7 +10,7 @@ import { testDbKind } from '@/tests/helpers/db';
 import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart, removeFromCart } from '@/lib/cart/cart';
 import { StripeGateway } from '@/lib/stripe/gateway';
-import { applyPaymentIntent } from '@/lib/orders/apply';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { setAfterCommitHooks } from '@/lib/orders/after-commit';
 import { cancelSupersededAttempt } from '@/lib/orders/remedies';
 import { recordDecline } from '@/lib/security/throttle';

@@ -5,7 +5,7 @@ import { testDbKind } from '@/tests/helpers/db';
 import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart } from '@/lib/cart/cart';
 import type { StripeGateway } from '@/lib/stripe/gateway';
-import { applyPaymentIntent } from '@/lib/orders/apply';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { SubmitRateLimiter } from '@/lib/security/submit-rate';
 import { cardToken, finishThreeDSecure } from '@/tests/helpers/payments';
 import { idempotencyKeyFor, startPayment, type StartPaymentResult } from './start-payment';

@@ -5,17 +5,17 @@
 // lands on the same PaymentIntent, and one attempt never has two. A later submit on the same
 // live attempt (a new card after 3-D Secure was abandoned) confirms that same PaymentIntent
 // again, under a key derived from it and the new token. The PaymentIntent Stripe answers with is
-// applied at once through the same path as a webhook (applyPaymentIntent): no retrieve.
+// applied at once through the same path as a webhook (applyPayment): no retrieve.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parseUntrusted } from '@/lib/validation';
-import type Stripe from 'stripe';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import type { PricedCart } from '@/lib/cart/cart';
 import { formatMoney } from '@/lib/money';
 import { logger } from '@/lib/observability/logger';
 import { afterCommitHooks } from '@/lib/orders/after-commit';
-import { applyPaymentIntent, idempotencyKeyFor } from '@/lib/orders/apply';
+import { applyPayment, idempotencyKeyFor } from '@/lib/orders/apply';
+import { declinedPayment, toPayment, type Payment } from '@/lib/stripe/payment';
 import { sqlDatabase } from '@/lib/db/sql';
 import {
   cartAndCheckoutState,
@@ -152,15 +152,17 @@ async function pay(deps: StartPaymentDeps, cartId: string, expectedAmount: numbe
     if (plan.kind === 'reuse') {
       // The same cart on its live attempt: that PaymentIntent, confirmed with this token.
       const attempt = { orderToken: plan.token, amount: plan.amount, currency: plan.currency, attempt: plan.attempt };
-      let pi: Stripe.PaymentIntent;
+      let pi: Payment;
       try {
-        pi = await gateway.confirmPaymentIntent(
-          plan.paymentIntentId,
-          { confirmation_token: confirmationToken, expand: ['latest_charge'] },
-          { idempotencyKey: confirmKeyFor(plan.paymentIntentId, confirmationToken) },
+        pi = toPayment(
+          await gateway.confirmPaymentIntent(
+            plan.paymentIntentId,
+            { confirmation_token: confirmationToken, expand: ['latest_charge'] },
+            { idempotencyKey: confirmKeyFor(plan.paymentIntentId, confirmationToken) },
+          ),
         );
       } catch (err) {
-        const declined = declinedPaymentIntent(err);
+        const declined = declinedPayment(err);
         if (declined) return await declinedAnswer(prisma, declined, err, plan.token);
         // This token was used already (a copy of this submit in another instance) or the
         // PaymentIntent moved on (paid from another tab): our records and the order page say where it stands.
@@ -184,9 +186,9 @@ async function pay(deps: StartPaymentDeps, cartId: string, expectedAmount: numbe
     }
 
     const idempotencyKey = idempotencyKeyFor(plan.orderId, plan.attempt);
-    const record = (pi: Stripe.PaymentIntent) =>
-      recordAttempt(prisma, { orderId: plan.orderId, attemptNumber: plan.attempt, pi: { id: pi.id, amount: pi.amount, currency: pi.currency, status: pi.status, clientSecret: pi.client_secret ?? null }, idempotencyKey, clientIp: deps.clientIp, pricingHash: plan.hash, lines: plan.lines });
-    let pi: Stripe.PaymentIntent;
+    const record = (pi: Payment) =>
+      recordAttempt(prisma, { orderId: plan.orderId, attemptNumber: plan.attempt, pi, idempotencyKey, clientIp: deps.clientIp, pricingHash: plan.hash, lines: plan.lines });
+    let pi: Payment;
     try {
       pi = await createOnce(gateway, idempotencyKey, {
         amount: plan.amount,
@@ -200,7 +202,7 @@ async function pay(deps: StartPaymentDeps, cartId: string, expectedAmount: numbe
         expand: ['latest_charge'],
       });
     } catch (err) {
-      const declined = declinedPaymentIntent(err);
+      const declined = declinedPayment(err);
       if (declined) {
         await record(declined);
         return await declinedAnswer(prisma, declined, err, plan.token);
@@ -227,28 +229,21 @@ type AttemptFacts = { orderToken: string; amount: number; currency: string; atte
  * What Stripe answered, applied to the order through the webhook's own path, then told to the
  * browser: paid orders show Paid at once, and the webhook that follows has nothing to add.
  */
-async function answer(prisma: PrismaClient, pi: Stripe.PaymentIntent, a: AttemptFacts): Promise<StartPaymentResult> {
-  await applyPaymentIntent(prisma, pi, { source: 'return_page' });
-  if (pi.status === 'requires_action') return { kind: 'requires_action', clientSecret: pi.client_secret!, paymentIntentId: pi.id, ...a };
+async function answer(prisma: PrismaClient, pi: Payment, a: AttemptFacts): Promise<StartPaymentResult> {
+  await applyPayment(prisma, pi, { source: 'return_page' });
+  if (pi.status === 'requires_action') return { kind: 'requires_action', clientSecret: pi.clientSecret!, paymentIntentId: pi.id, ...a };
   if (pi.status === 'requires_payment_method') {
-    const err = pi.last_payment_error;
-    return { kind: 'declined', orderToken: a.orderToken, code: err?.code ?? null, declineCode: err?.decline_code ?? null, message: shopperMessage(err ?? {}) };
+    const err = pi.lastError;
+    return { kind: 'declined', orderToken: a.orderToken, code: err?.code ?? null, declineCode: err?.declineCode ?? null, message: shopperMessage(err ?? {}) };
   }
   return { kind: 'submitted', paymentIntentId: pi.id, status: pi.status, ...a };
 }
 
 /** A declined confirmation: the PaymentIntent in Stripe's card error, applied like any other. */
-async function declinedAnswer(prisma: PrismaClient, pi: Stripe.PaymentIntent, err: unknown, orderToken: string): Promise<StartPaymentResult> {
-  await applyPaymentIntent(prisma, pi, { source: 'return_page' });
+async function declinedAnswer(prisma: PrismaClient, pi: Payment, err: unknown, orderToken: string): Promise<StartPaymentResult> {
+  await applyPayment(prisma, pi, { source: 'return_page' });
   const e = err as { code?: string; decline_code?: string; message?: string };
   return { kind: 'declined', orderToken, code: e.code ?? null, declineCode: e.decline_code ?? null, message: shopperMessage(e) };
-}
-
-function declinedPaymentIntent(err: unknown): Stripe.PaymentIntent | null {
-  const e = err as { type?: string; payment_intent?: unknown } | null;
-  if (e?.type !== 'StripeCardError') return null;
-  const pi = e.payment_intent as Stripe.PaymentIntent | undefined;
-  return pi && typeof pi === 'object' && typeof pi.id === 'string' ? pi : null;
 }
 
 function isIdempotencyMismatch(err: unknown): boolean {
@@ -273,11 +268,13 @@ function shopperMessage(error: { code?: string | null; message?: string | null }
 // answers a repeated key with the first answer for 24 h, so our copy of it is that same answer;
 // a minute covers the gap until the attempt is recorded, even on a slow database.
 const CREATION_REUSE_MS = 60_000;
-const creating = new RecentResults<string, Stripe.PaymentIntent>(CREATION_REUSE_MS);
+const creating = new RecentResults<string, Payment>(CREATION_REUSE_MS);
 
-function createOnce(gateway: Pick<StripeGateway, 'createPaymentIntent'>, idempotencyKey: string, params: Stripe.PaymentIntentCreateParams, now = Date.now()): Promise<Stripe.PaymentIntent> {
+type CreateParams = Parameters<StripeGateway['createPaymentIntent']>[0];
+
+function createOnce(gateway: Pick<StripeGateway, 'createPaymentIntent'>, idempotencyKey: string, params: CreateParams, now = Date.now()): Promise<Payment> {
   // A failed creation is not reused: the next submit asks again.
-  return creating.share(idempotencyKey, () => gateway.createPaymentIntent(params, { idempotencyKey }), now);
+  return creating.share(idempotencyKey, async () => toPayment(await gateway.createPaymentIntent(params, { idempotencyKey })), now);
 }
 
 /** Why this cart cannot be paid as it stands (priced from the database, never from input). */

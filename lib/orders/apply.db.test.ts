@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { testDbKind } from '@/tests/helpers/db';
 import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture, fakePaymentIntent, fakeRefund, orderOutcome } from '@/tests/helpers/payments';
-import { applyChargeRefunds, applyPaymentIntent } from './apply';
+import { applyChargeRefunds, applyPaymentIntent } from '@/tests/helpers/stripe-apply';
+import { toPayment } from '@/lib/stripe/payment';
 import { setAfterCommitHooks } from './after-commit';
 
 const database = databaseForThisFile();
@@ -112,7 +113,7 @@ describe(`applyPaymentIntent (${testDbKind})`, () => {
     const pageCopy = await import('./apply');
     try {
       const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
-      await pageCopy.applyPaymentIntent(prisma, fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' }), { source: 'return_page' });
+      await pageCopy.applyPayment(prisma, toPayment(fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' })), { source: 'return_page' });
       const email = await prisma.email.findFirstOrThrow({ where: { orderId: f.orderId } });
       expect(queued).toEqual([email.id]);
     } finally {

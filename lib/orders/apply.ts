@@ -1,12 +1,12 @@
-// applyPaymentIntent / applyChargeRefunds: the one idempotent way Stripe's view of a payment
-// becomes our order. The webhook worker, the return page, reconciliation and the admin all
+// applyPayment / applyRefunds: the one idempotent way Stripe's view of a payment (translated
+// into our own Payment and PaymentRefund by lib/stripe/payment.ts) becomes our order. The webhook worker, the return page, reconciliation and the admin all
 // call it with whatever state they hold, in any order, any number of times, concurrently;
 // the order row lock serialises them and SideEffect keys make each follow-up happen once.
 import { assessRiskInTransaction, SIGNAL_WINDOW_MS, signalsQuery, type SignalCounts } from '@/lib/risk/score';
 import { randomUUID } from 'node:crypto';
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import type { OrderStatus } from '@/lib/generated/prisma/enums';
-import type { Stripe } from '@/lib/stripe/client';
+import type { Payment, PaymentRefund } from '@/lib/stripe/payment';
 import { sqlDatabase, sqlFragment, sqlOf, type Sql, type SqlFragment } from '@/lib/db/sql';
 import { invalidateCatalog } from '@/lib/catalog/catalog';
 import { formatMoney } from '@/lib/money';
@@ -87,18 +87,9 @@ function fireAndForget(fn: () => Promise<unknown> | unknown): void {
   }
 }
 
-function latestCharge(pi: Stripe.PaymentIntent): Stripe.Charge | null {
-  return pi.latest_charge && typeof pi.latest_charge === 'object' ? pi.latest_charge : null;
-}
-
 /** The key an attempt's PaymentIntent is created under: one PaymentIntent per attempt. */
 export function idempotencyKeyFor(orderId: string, attempt: number): string {
   return `brisk:pi:${orderId}:${attempt}`;
-}
-
-function attemptNumberFromMetadata(pi: Stripe.PaymentIntent): number | null {
-  const n = Number(pi.metadata?.attempt);
-  return Number.isInteger(n) && n > 0 ? n : null;
 }
 
 /**
@@ -131,8 +122,8 @@ type AttemptRow = Pick<
  * (one round trip). Where transactions run one at a time (PGlite) nobody else can hold the
  * lock: no lock statement.
  */
-async function lockOrderForPaymentIntent(tx: Sql, pi: Stripe.PaymentIntent, serial: boolean): Promise<{ order: LockedOrder; attempt: AttemptRow | null } | null> {
-  const metaId = pi.metadata?.order_id && UUID.test(pi.metadata.order_id) ? pi.metadata.order_id : null;
+async function lockOrderForPaymentIntent(tx: Sql, pi: Payment, serial: boolean): Promise<{ order: LockedOrder; attempt: AttemptRow | null } | null> {
+  const metaId = pi.orderId && UUID.test(pi.orderId) ? pi.orderId : null;
   const target = sqlFragment`COALESCE((SELECT "orderId" FROM "PaymentAttempt" WHERE "paymentIntentId" = ${pi.id}), ${metaId}::text)`;
   // Started together, lock first: on PostgreSQL one round trip, the read running after the
   // lock is granted.
@@ -212,20 +203,20 @@ type AttemptFields = Pick<AttemptRow, 'status' | 'cardBrand' | 'cardLast4' | 'ri
 /** What the attempt row must become to match the PaymentIntent (`next` null: nothing). */
 type AttemptChange = { attemptNumber: number | null; attempt: AttemptRow | null; next: AttemptFields | null };
 
-function attemptChange(attempt: AttemptRow | null, pi: Stripe.PaymentIntent): AttemptChange {
-  if (!attempt) return { attemptNumber: attemptNumberFromMetadata(pi), attempt, next: null };
-  const charge = latestCharge(pi);
-  const card = charge?.payment_method_details?.card;
-  const err = pi.last_payment_error;
+function attemptChange(attempt: AttemptRow | null, pi: Payment): AttemptChange {
+  if (!attempt) return { attemptNumber: pi.attempt, attempt, next: null };
+  const charge = pi.charge;
+  const card = charge?.card;
+  const err = pi.lastError;
   // A stale snapshot must not undo a terminal status the attempt already reached.
   const status = isFinalPayment(attempt.status) ? attempt.status : pi.status;
   const next: AttemptFields = {
     status,
     cardBrand: card?.brand ?? attempt.cardBrand,
     cardLast4: card?.last4 ?? attempt.cardLast4,
-    riskLevel: charge?.outcome?.risk_level ?? attempt.riskLevel,
-    riskScore: charge?.outcome?.risk_score ?? attempt.riskScore,
-    declineCode: status === 'succeeded' ? attempt.declineCode : (err?.decline_code ?? (err ? null : attempt.declineCode)),
+    riskLevel: charge?.risk?.level ?? attempt.riskLevel,
+    riskScore: charge?.risk?.score ?? attempt.riskScore,
+    declineCode: status === 'succeeded' ? attempt.declineCode : (err?.declineCode ?? (err ? null : attempt.declineCode)),
     failureCode: status === 'succeeded' ? attempt.failureCode : (err?.code ?? (err ? null : attempt.failureCode)),
     failureMessage: status === 'succeeded' ? attempt.failureMessage : (err?.message ?? (err ? null : attempt.failureMessage)),
   };
@@ -243,18 +234,18 @@ function attemptUpdate(id: string | null, next: AttemptFields | null, now: Date)
 }
 
 /** Brings the attempt row up to the PaymentIntent; records a decline on the timeline once. */
-async function updateAttempt(tx: Sql, order: { id: string; email: string; cartId: string | null }, change: AttemptChange, pi: Stripe.PaymentIntent, ctx: ApplyContext): Promise<void> {
+async function updateAttempt(tx: Sql, order: { id: string; email: string; cartId: string | null }, change: AttemptChange, pi: Payment, ctx: ApplyContext): Promise<void> {
   const { attempt, next } = change;
   if (!attempt || !next) return;
   await tx.execute`${attemptUpdate(attempt.id, next, new Date())}`;
-  const err = pi.last_payment_error;
+  const err = pi.lastError;
   const newlyFailed = next.status === 'requires_payment_method' && err && (attempt.status !== next.status || attempt.failureCode !== next.failureCode || attempt.declineCode !== next.declineCode);
   if (newlyFailed) {
     // Card-testing defence: each decline counts once, against the cart, email and address.
     await recordDecline(tx, { cartId: order.cartId, email: order.email, ip: attempt.clientIp });
     await recordEvent(tx, order.id, ctx, {
       kind: 'payment_failed',
-      detail: { paymentIntentId: pi.id, attempt: attempt.attemptNumber, code: err.code ?? null, declineCode: err.decline_code ?? null, message: err.message ?? null },
+      detail: { paymentIntentId: pi.id, attempt: attempt.attemptNumber, code: err.code, declineCode: err.declineCode, message: err.message },
     });
   }
 }
@@ -360,10 +351,10 @@ async function claimAndTakeStock(
  * risk signals in one, everything else in the other. Returns the shortfall, without changing
  * anything, when the stock is not there to take.
  */
-async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, ctx: ApplyContext, change: AttemptChange, pending: Pending): Promise<Shortfall[] | null> {
+async function enterPaid(tx: Sql, order: LockedOrder, pi: Payment, ctx: ApplyContext, change: AttemptChange, pending: Pending): Promise<Shortfall[] | null> {
   const { attemptNumber, attempt, next } = change;
   const now = new Date();
-  const charge = latestCharge(pi);
+  const charge = pi.charge;
   const effects = [
     { key: `stock:${order.id}`, kind: 'stock' },
     { key: `ledger:payment:${pi.id}`, kind: 'ledger' },
@@ -386,8 +377,8 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
         tx,
         {
           order,
-          stripeRiskLevel: charge?.outcome?.risk_level ?? attempt?.riskLevel ?? null,
-          stripeRiskScore: charge?.outcome?.risk_score ?? attempt?.riskScore ?? null,
+          stripeRiskLevel: charge?.risk?.level ?? attempt?.riskLevel ?? null,
+          stripeRiskScore: charge?.risk?.score ?? attempt?.riskScore ?? null,
           clientIp,
           now,
         },
@@ -403,12 +394,12 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
     const detail = { score: risk.score, level: risk.level, held: hold, reasons: risk.reasons.map((r) => r.code) };
     events.push({ id: randomUUID(), kind: 'risk_assessed', detail, source: 'risk', stripeEventId: null, actor: null });
   }
-  const ledger = claimed.has(effects[1].key) ? ledgerLines(`payment:${pi.id}`, pi.currency, `payment for order ${order.id}`, [[ACCOUNTS.stripeBalance, pi.amount_received], [ACCOUNTS.sales, -pi.amount_received]]) : [];
+  const ledger = claimed.has(effects[1].key) ? ledgerLines(`payment:${pi.id}`, pi.currency, `payment for order ${order.id}`, [[ACCOUNTS.stripeBalance, pi.amountReceived], [ACCOUNTS.sales, -pi.amountReceived]]) : [];
   const emails = claimed.has(effects[2].key)
-    ? [{ id: randomUUID(), dedupeKey: `order-confirmation:${order.id}`, to: order.email, subject: `Your Brisk order ${order.id.slice(0, 8)} is confirmed`, text: receiptText(order, pi.amount_received), kind: 'order_confirmation' }]
+    ? [{ id: randomUUID(), dedupeKey: `order-confirmation:${order.id}`, to: order.email, subject: `Your Brisk order ${order.id.slice(0, 8)} is confirmed`, text: receiptText(order, pi.amountReceived), kind: 'order_confirmation' }]
     : [];
   const fulfillments = claimed.has(effects[3].key) ? [hold ? { status: 'on_hold', note: 'risk review' } : { status: 'pending', note: null }] : [];
-  const outcome = charge?.outcome;
+  const outcome = charge?.risk;
   // The rest of entering `paid` in one statement: the attempt row, the order row, its timeline,
   // the ledger lines, the confirmation email and the fulfillment record (each list empty when
   // its key was claimed before). For the shopper's page it also returns the order as shown.
@@ -418,9 +409,9 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent, 
       RETURNING id, status, "failureMessage", "cardBrand", "cardLast4"` : NOTHING}
     ), upd AS (
       UPDATE "Order" SET
-        status = 'paid', "amountPaid" = ${pi.amount_received}, "paidAt" = ${now}, "paymentIntentId" = ${pi.id},
-        "riskScore" = COALESCE(${risk?.score ?? outcome?.risk_score ?? null}::int, "riskScore"),
-        "riskLevel" = COALESCE(${risk?.level ?? outcome?.risk_level ?? null}::text, "riskLevel"),
+        status = 'paid', "amountPaid" = ${pi.amountReceived}, "paidAt" = ${now}, "paymentIntentId" = ${pi.id},
+        "riskScore" = COALESCE(${risk?.score ?? outcome?.score ?? null}::int, "riskScore"),
+        "riskLevel" = COALESCE(${risk?.level ?? outcome?.level ?? null}::text, "riskLevel"),
         "riskReasons" = COALESCE(${risk ? JSON.stringify(risk.reasons) : null}::jsonb, "riskReasons"),
         "reviewStatus" = CASE WHEN ${hold} THEN 'pending_review'::"ReviewStatus" ELSE "reviewStatus" END,
         "updatedAt" = ${now}
@@ -502,7 +493,7 @@ function shopperViewOfPaid(order: LockedOrder, now: Date): SqlFragment {
 async function recordStrayPayment(
   tx: Sql,
   order: LockedOrder,
-  pi: Stripe.PaymentIntent,
+  pi: Payment,
   ctx: ApplyContext,
   attemptNumber: number | null,
   reason: StrayReason,
@@ -511,7 +502,7 @@ async function recordStrayPayment(
   if (!(await claim(tx, `ledger:payment:${pi.id}`, 'ledger', order.id))) return;
   const now = new Date();
   const refundId = randomUUID();
-  const amount = pi.amount_received;
+  const amount = pi.amountReceived;
   await tx.execute`
     WITH led AS (
       INSERT INTO "LedgerEntry" (id, "txKey", "orderId", account, amount, currency, memo, "createdAt")
@@ -540,7 +531,7 @@ export function strayRefundKey(paymentIntentId: string): string {
   return `brisk:refund:stray:${paymentIntentId}`;
 }
 
-async function applyLocked(tx: Sql, order: LockedOrder, attempt: AttemptRow | null, pi: Stripe.PaymentIntent, ctx: ApplyContext, pending: Pending): Promise<boolean> {
+async function applyLocked(tx: Sql, order: LockedOrder, attempt: AttemptRow | null, pi: Payment, ctx: ApplyContext, pending: Pending): Promise<boolean> {
   const before = order.status;
   const change = attemptChange(attempt, pi);
   const { attemptNumber } = change;
@@ -548,7 +539,7 @@ async function applyLocked(tx: Sql, order: LockedOrder, attempt: AttemptRow | nu
     const decision = decideSucceededPayment(
       order,
       attempt ? { attemptNumber: attempt.attemptNumber, amount: attempt.amount, currency: attempt.currency, superseded: attempt.superseded } : null,
-      { paymentIntentId: pi.id, amountReceived: pi.amount_received, currency: pi.currency, metadataAttempt: attemptNumberFromMetadata(pi) },
+      { paymentIntentId: pi.id, amountReceived: pi.amountReceived, currency: pi.currency, metadataAttempt: pi.attempt },
     );
     if (decision.kind === 'pay') {
       // Entering paid writes the attempt in its own last statement (a success records no decline).
@@ -573,7 +564,7 @@ async function applyLocked(tx: Sql, order: LockedOrder, attempt: AttemptRow | nu
   const isCurrent =
     attemptNumber !== null ? attemptNumber === order.attemptCount && !attempt?.superseded : order.paymentIntentId === null || order.paymentIntentId === pi.id;
   // A failed or canceled current attempt no longer needs its stock.
-  if (isCurrent && attemptNumber !== null && (pi.status === 'canceled' || (pi.status === 'requires_payment_method' && pi.last_payment_error))) {
+  if (isCurrent && attemptNumber !== null && (pi.status === 'canceled' || (pi.status === 'requires_payment_method' && pi.lastError))) {
     await releaseHolds(tx, order.id, new Date(), attemptNumber);
   }
   const target = orderStatusForPaymentIntent(pi.status, isCurrent);
@@ -590,9 +581,9 @@ async function applyLocked(tx: Sql, order: LockedOrder, attempt: AttemptRow | nu
  * PaymentIntent, so the payment is known by its attempt, with its card, wherever it is shown.
  * Checkout's own record of it, if its answer comes after all, then changes nothing.
  */
-async function adoptCurrentAttempt(tx: Sql, order: LockedOrder, pi: Stripe.PaymentIntent): Promise<AttemptRow | null> {
-  const n = attemptNumberFromMetadata(pi);
-  if (n === null || n !== order.attemptCount || pi.metadata?.order_id !== order.id) return null;
+async function adoptCurrentAttempt(tx: Sql, order: LockedOrder, pi: Payment): Promise<AttemptRow | null> {
+  const n = pi.attempt;
+  if (n === null || n !== order.attemptCount || pi.orderId !== order.id) return null;
   const lines = order.items.map((i) => ({ productId: i.productId, name: i.name, unitPrice: i.unitPrice, quantity: i.quantity }));
   const now = new Date();
   // Written as created: applying the PaymentIntent next brings it to its status (a decline counted once).
@@ -600,7 +591,7 @@ async function adoptCurrentAttempt(tx: Sql, order: LockedOrder, pi: Stripe.Payme
     INSERT INTO "PaymentAttempt" (id, "orderId", "attemptNumber", "paymentIntentId", "idempotencyKey", amount, currency, status,
                                   "pricingHash", lines, "clientSecret", "createdAt", "updatedAt")
     VALUES (${randomUUID()}, ${order.id}, ${n}, ${pi.id}, ${idempotencyKeyFor(order.id, n)}, ${pi.amount}, ${pi.currency}, 'requires_confirmation',
-            ${order.pricingHash}, ${JSON.stringify(lines)}::jsonb, ${pi.client_secret ?? null}::text, ${now}, ${now})
+            ${order.pricingHash}, ${JSON.stringify(lines)}::jsonb, ${pi.clientSecret}::text, ${now}, ${now})
     ON CONFLICT DO NOTHING
     RETURNING id, "attemptNumber", status, "cardBrand", "cardLast4", "riskLevel", "riskScore", "declineCode", "failureCode", "failureMessage",
               "clientIp", amount, currency, false AS superseded`;
@@ -618,7 +609,7 @@ export async function releaseHolds(tx: Sql, orderId: string, now: Date, attemptN
  * Applies a PaymentIntent's state to its order. Safe to call with stale, duplicated or
  * reordered snapshots: the order only moves forward, and follow-ups happen once.
  */
-export async function applyPaymentIntent(prisma: PrismaClient, pi: Stripe.PaymentIntent, ctx: ApplyContext): Promise<ApplyResult> {
+export async function applyPayment(prisma: PrismaClient, pi: Payment, ctx: ApplyContext): Promise<ApplyResult> {
   const pending: Pending = { emailIds: [], refundIds: [], stockChanged: false };
   const db = sqlDatabase(prisma);
   const result = await db.transaction(async (tx): Promise<ApplyResult> => {
@@ -633,12 +624,10 @@ export async function applyPaymentIntent(prisma: PrismaClient, pi: Stripe.Paymen
 }
 
 export interface RefundsInput {
-  /** The PaymentIntent the refunds are against, ideally with `latest_charge` expanded. */
-  paymentIntent: Stripe.PaymentIntent;
+  /** The payment the refunds are against, ideally with its latest charge (Stripe's refunded total). */
+  payment: Payment;
   /** Every refund Stripe has for it (a list, or what an event carried). */
-  refunds: Stripe.Refund[];
-  /** The charge, when the caller has a fresher one than `paymentIntent.latest_charge`. */
-  charge?: Stripe.Charge | null;
+  refunds: PaymentRefund[];
 }
 
 const REFUND_TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
@@ -649,13 +638,12 @@ const REFUND_TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
  * paid → partially_refunded → refunded. The PaymentIntent is applied first, so a refund
  * event that overtakes the payment event still lands on a paid order.
  */
-export async function applyChargeRefunds(prisma: PrismaClient, input: RefundsInput, ctx: ApplyContext): Promise<ApplyResult> {
-  const pi = input.paymentIntent;
-  const first = await applyPaymentIntent(prisma, pi, ctx);
+export async function applyRefunds(prisma: PrismaClient, input: RefundsInput, ctx: ApplyContext): Promise<ApplyResult> {
+  const pi = input.payment;
+  const first = await applyPayment(prisma, pi, ctx);
   if (!first.orderId) return first;
   const orderId = first.orderId;
-  const charge = input.charge ?? latestCharge(pi);
-  const refunds = input.refunds.filter((r) => (typeof r.payment_intent === 'string' ? r.payment_intent : r.payment_intent?.id) === pi.id);
+  const refunds = input.refunds.filter((r) => r.paymentIntentId === pi.id);
 
   const result = await prisma.$transaction(async (tx) => {
     const order = await lockOrder(tx, orderId);
@@ -674,9 +662,9 @@ export async function applyChargeRefunds(prisma: PrismaClient, input: RefundsInp
     for (const re of refunds) {
       const status = re.status ?? 'pending';
       let row = await tx.refund.findUnique({ where: { stripeRefundId: re.id } });
-      if (!row && re.metadata?.refund_id && UUID.test(re.metadata.refund_id)) {
+      if (!row && re.ourRefundId && UUID.test(re.ourRefundId)) {
         // A refund we asked for ourselves, whose Stripe id has not been written back yet.
-        const ours = await tx.refund.findFirst({ where: { id: re.metadata.refund_id, orderId, stripeRefundId: null } });
+        const ours = await tx.refund.findFirst({ where: { id: re.ourRefundId, orderId, stripeRefundId: null } });
         if (ours) row = await tx.refund.update({ where: { id: ours.id }, data: { stripeRefundId: re.id } });
       }
       if (!row) {
@@ -712,7 +700,7 @@ export async function applyChargeRefunds(prisma: PrismaClient, input: RefundsInp
 
     const listed = recorded.filter((r) => r.status !== 'failed' && r.status !== 'canceled').reduce((sum, r) => sum + r.amount, 0);
     // Stripe's own total wins; snapshots can be stale, so the number only ever grows.
-    const amountRefunded = Math.min(order.amountPaid, Math.max(order.amountRefunded, charge?.amount_refunded ?? 0, listed));
+    const amountRefunded = Math.min(order.amountPaid, Math.max(order.amountRefunded, pi.charge?.amountRefunded ?? 0, listed));
     if (amountRefunded !== order.amountRefunded) {
       await tx.order.update({ where: { id: orderId }, data: { amountRefunded } });
       order.amountRefunded = amountRefunded;

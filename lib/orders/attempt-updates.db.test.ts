@@ -7,7 +7,8 @@ import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
 import { createOrderFixture, fakePaymentIntent, type OrderFixture, type PiSpec } from '@/tests/helpers/payments';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import type { Stripe } from '@/lib/stripe/client';
-import { applyPaymentIntent, idempotencyKeyFor } from './apply';
+import { idempotencyKeyFor } from './apply';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let prisma: PrismaClient;

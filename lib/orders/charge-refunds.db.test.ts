@@ -6,7 +6,8 @@ import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
 import { createOrderFixture, fakePaymentIntent, fakeRefund, type OrderFixture } from '@/tests/helpers/payments';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import type { Stripe } from '@/lib/stripe/client';
-import { applyChargeRefunds, applyPaymentIntent, strayRefundKey } from './apply';
+import { strayRefundKey } from './apply';
+import { applyChargeRefunds, applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let prisma: PrismaClient;

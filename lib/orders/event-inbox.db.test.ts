@@ -4,7 +4,7 @@ import type { Stripe } from '@/lib/stripe/client';
 import { testDbKind } from '@/tests/helpers/db';
 import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture, fakePaymentIntent } from '@/tests/helpers/payments';
-import { applyPaymentIntent } from './apply';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { StripeEventInbox } from './event-inbox';
 
 const database = databaseForThisFile();

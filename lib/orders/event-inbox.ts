@@ -9,7 +9,7 @@
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { sqlDatabase, sqlFragment, type Sql } from '@/lib/db/sql';
 import { PAID_STATUSES } from './state-machine';
-import type { Stripe } from '@/lib/stripe/client';
+import type { StripeEventEnvelope } from '@/lib/stripe/payment';
 
 export interface InboxOptions {
   prisma: () => PrismaClient | Promise<PrismaClient>;
@@ -65,7 +65,7 @@ export interface EventRow {
   payload: string;
 }
 
-export function eventRow(event: Stripe.Event, rawBody: string): EventRow {
+export function eventRow(event: StripeEventEnvelope, rawBody: string): EventRow {
   const object = event.data.object as { id?: unknown };
   return { id: event.id, type: event.type, objectId: typeof object.id === 'string' ? object.id : null, apiCreated: new Date(event.created * 1000), payload: rawBody };
 }
@@ -128,7 +128,7 @@ export class StripeEventInbox {
   }
 
   /** Stores a verified event (rawBody: the exact JSON it was verified from). */
-  add(event: Stripe.Event, rawBody: string): Promise<{ inserted: boolean }> {
+  add(event: StripeEventEnvelope, rawBody: string): Promise<{ inserted: boolean }> {
     const row = eventRow(event, rawBody);
     return new Promise((resolve, reject) => {
       this.queue.push({ id: event.id, row, resolve, reject });

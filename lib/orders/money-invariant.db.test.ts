@@ -11,7 +11,7 @@ import { startPayment, type StartPaymentResult } from '@/lib/checkout/start-paym
 import { StripeGateway } from '@/lib/stripe/gateway';
 import { cardToken } from '@/tests/helpers/payments';
 import { setAfterCommitHooks } from './after-commit';
-import { applyPaymentIntent } from './apply';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { cancelSupersededAttempt, executeSystemRefund, pendingRemedies } from './remedies';
 
 const shop: TestShop = setUpTestShop();

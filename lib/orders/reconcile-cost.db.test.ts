@@ -1,18 +1,19 @@
 // What a reconciliation run costs the shop: a PaymentIntent our records already show as Stripe
 // has it is checked, not applied again (each apply is a transaction on the order; on PGlite every
-// one holds the only connection). Counted through the module's own applyPaymentIntent.
+// one holds the only connection). Counted through the module's own applyPayment.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startEmulator } from '@/emulator/src/server';
 import { createStripeClient, type Stripe } from '@/lib/stripe/client';
 import { StripeGateway } from '@/lib/stripe/gateway';
 import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture } from '@/tests/helpers/payments';
-import { applyPaymentIntent } from './apply';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
+import { applyPayment } from './apply';
 import { runReconciliation } from './reconcile';
 
 vi.mock('./apply', async (importOriginal) => {
   const actual = await importOriginal<typeof import('./apply')>();
-  return { ...actual, applyPaymentIntent: vi.fn(actual.applyPaymentIntent) };
+  return { ...actual, applyPayment: vi.fn(actual.applyPayment) };
 });
 
 const database = databaseForThisFile();
@@ -41,7 +42,7 @@ describe('reconciliation cost', () => {
   it('applies only the PaymentIntents our records are behind on, and still checks the others', async () => {
     const inStep = await Promise.all([paidAtStripe(true), paidAtStripe(true), paidAtStripe(true)]);
     const behind = await paidAtStripe(false);
-    const applied = vi.mocked(applyPaymentIntent);
+    const applied = vi.mocked(applyPayment);
     applied.mockClear();
 
     const now = Date.now();

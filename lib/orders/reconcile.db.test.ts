@@ -10,7 +10,7 @@ import { StripeGateway } from '@/lib/stripe/gateway';
 import { startCountingProxy } from '@/tests/helpers/counting-proxy';
 import { createTestDatabase } from '@/tests/helpers/db';
 import { createOrderFixture, type OrderFixture } from '@/tests/helpers/payments';
-import { applyPaymentIntent } from './apply';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { listAll, runReconciliation, type ReconcileOptions } from './reconcile';
 import { requestRefund } from './refunds';
 import { executeSystemRefund } from './remedies';

@@ -5,10 +5,10 @@
 // recorded as a finding for a person to look at.
 import { Prisma, type PrismaClient } from '@/lib/generated/prisma/client';
 import type { OrderStatus } from '@/lib/generated/prisma/enums';
-import type { Stripe } from '@/lib/stripe/client';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 import { assessOrderRisk } from '@/lib/orders/risk-review';
-import { applyChargeRefunds, applyPaymentIntent, type ApplyContext } from './apply';
+import { toPayment, toRefund, type Payment, type PaymentRefund } from '@/lib/stripe/payment';
+import { applyPayment, applyRefunds, type ApplyContext } from './apply';
 import { hasBeenPaid, PAID_STATUSES } from './state-machine';
 
 export type ReconcileTrigger = 'schedule' | 'manual' | 'test';
@@ -56,7 +56,7 @@ const unix = (d: Date) => Math.floor(d.getTime() / 1000);
 type AfterApply = { status: OrderStatus; total: number; amountPaid: number; paymentIntentId: string | null; currency: string };
 
 /** Every item of a Stripe list, following `starting_after` until `has_more` is false. */
-export async function listAll<T extends { id: string }>(fetchPage: (startingAfter: string | undefined) => Promise<Stripe.ApiList<T>>, maxPages = 10_000): Promise<T[]> {
+export async function listAll<T extends { id: string }>(fetchPage: (startingAfter: string | undefined) => Promise<{ data: T[]; has_more: boolean }>, maxPages = 10_000): Promise<T[]> {
   const all: T[] = [];
   let after: string | undefined;
   for (let page = 0; page < maxPages; page++) {
@@ -68,8 +68,6 @@ export async function listAll<T extends { id: string }>(fetchPage: (startingAfte
   throw new Error(`list did not end after ${maxPages} pages`);
 }
 
-const piIdOf = (x: string | { id: string } | null | undefined) => (typeof x === 'string' ? x : (x?.id ?? null));
-const chargeOf = (pi: Stripe.PaymentIntent) => (pi.latest_charge && typeof pi.latest_charge === 'object' ? pi.latest_charge : null);
 
 export async function runReconciliation(prisma: PrismaClient, gateway: StripeGateway, opts: ReconcileOptions): Promise<ReconcileSummary> {
   const run = await prisma.reconciliationRun.create({ data: { trigger: opts.trigger, status: 'running', windowStart: opts.windowStart, windowEnd: opts.windowEnd } });
@@ -80,8 +78,8 @@ export async function runReconciliation(prisma: PrismaClient, gateway: StripeGat
   const created = { gte: unix(opts.windowStart), lte: unix(opts.windowEnd) };
 
   try {
-    const intents = await listAll((after) => gateway.listPaymentIntents({ created, limit, expand: ['data.latest_charge'], ...(after ? { starting_after: after } : {}) }));
-    const refunds = await listAll((after) => gateway.listRefunds({ created, limit, ...(after ? { starting_after: after } : {}) }));
+    const intents = (await listAll((after) => gateway.listPaymentIntents({ created, limit, expand: ['data.latest_charge'], ...(after ? { starting_after: after } : {}) }))).map((pi) => toPayment(pi));
+    const refunds = (await listAll((after) => gateway.listRefunds({ created, limit, ...(after ? { starting_after: after } : {}) }))).map(toRefund);
     const intentsById = new Map(intents.map((pi) => [pi.id, pi]));
     const newlyPaid = new Set<string>();
 
@@ -112,12 +110,12 @@ export async function runReconciliation(prisma: PrismaClient, gateway: StripeGat
         const found = await orderFor(prisma, pi);
         if (!found) {
           if (pi.status === 'succeeded') {
-            findings.push({ kind: 'payment_without_order', healed: false, paymentIntentId: pi.id, detail: { amount: pi.amount_received, currency: pi.currency, metadata: pi.metadata ?? {} } });
+            findings.push({ kind: 'payment_without_order', healed: false, paymentIntentId: pi.id, detail: { amount: pi.amountReceived, currency: pi.currency, metadata: pi.metadata } });
           }
           continue;
         }
         before = found;
-        const result = await applyPaymentIntent(prisma, pi, ctx);
+        const result = await applyPayment(prisma, pi, ctx);
         after = await prisma.order.findUniqueOrThrow({ where: { id: before.id }, select: { status: true, total: true, amountPaid: true, paymentIntentId: true, currency: true } });
         if (result.changed) {
           if (after.status === 'paid' && !hasBeenPaid(before.status)) newlyPaid.add(before.id);
@@ -125,13 +123,13 @@ export async function runReconciliation(prisma: PrismaClient, gateway: StripeGat
         }
       }
       if (pi.status === 'succeeded' && after.paymentIntentId === pi.id) {
-        if (pi.amount_received !== after.total || pi.currency !== after.currency) {
-          findings.push({ kind: 'amount_mismatch', healed: false, orderId: before.id, paymentIntentId: pi.id, detail: { stripe: pi.amount_received, ours: after.total, stripeCurrency: pi.currency, ourCurrency: after.currency } });
+        if (pi.amountReceived !== after.total || pi.currency !== after.currency) {
+          findings.push({ kind: 'amount_mismatch', healed: false, orderId: before.id, paymentIntentId: pi.id, detail: { stripe: pi.amountReceived, ours: after.total, stripeCurrency: pi.currency, ourCurrency: after.currency } });
         }
       } else if (pi.status === 'succeeded' && hasBeenPaid(after.status)) {
-        const charge = chargeOf(pi);
-        if (!charge || charge.amount_refunded < pi.amount_received) {
-          findings.push({ kind: 'unexpected_payment', healed: false, orderId: before.id, paymentIntentId: pi.id, detail: { amount: pi.amount_received, paidBy: after.paymentIntentId, action: 'refund_required' } });
+        const charge = pi.charge;
+        if (!charge || charge.amountRefunded < pi.amountReceived) {
+          findings.push({ kind: 'unexpected_payment', healed: false, orderId: before.id, paymentIntentId: pi.id, detail: { amount: pi.amountReceived, paidBy: after.paymentIntentId, action: 'refund_required' } });
         }
       } else if (pi.status !== 'succeeded' && hasBeenPaid(after.status) && after.paymentIntentId === pi.id) {
         findings.push({ kind: 'paid_here_not_at_stripe', healed: false, orderId: before.id, paymentIntentId: pi.id, detail: { stripeStatus: pi.status, ours: after.status } });
@@ -139,10 +137,10 @@ export async function runReconciliation(prisma: PrismaClient, gateway: StripeGat
     }
 
     // Refunds, grouped by the PaymentIntent they return money from.
-    const byIntent = new Map<string, Stripe.Refund[]>();
+    const byIntent = new Map<string, PaymentRefund[]>();
     for (const re of refunds) {
       checked++;
-      const piId = piIdOf(re.payment_intent);
+      const piId = re.paymentIntentId;
       if (!piId) continue;
       byIntent.set(piId, [...(byIntent.get(piId) ?? []), re]);
     }
@@ -150,26 +148,26 @@ export async function runReconciliation(prisma: PrismaClient, gateway: StripeGat
       const known = await prisma.refund.findMany({ where: { stripeRefundId: { in: list.map((r) => r.id) } }, select: { stripeRefundId: true, status: true } });
       const knownStatus = new Map(known.map((k) => [k.stripeRefundId, k.status]));
       const behind = list.filter((re) => knownStatus.get(re.id) !== (re.status ?? 'pending'));
-      const pi = intentsById.get(piId) ?? (await gateway.retrievePaymentIntent(piId));
+      const pi = intentsById.get(piId) ?? toPayment(await gateway.retrievePaymentIntent(piId));
       const order = await orderFor(prisma, pi);
       if (!order) {
         for (const re of list) findings.push({ kind: 'refund_without_order', healed: false, paymentIntentId: piId, refundId: re.id, detail: { amount: re.amount, currency: re.currency } });
         continue;
       }
-      const charge = chargeOf(pi);
-      const stripeRefunded = charge?.amount_refunded ?? 0;
+      const charge = pi.charge;
+      const stripeRefunded = charge?.amountRefunded ?? 0;
       // Nothing to heal and nothing to report: every refund in step, and the order's refunded total
       // Stripe's (an order claiming more than Stripe refunded is reported below, on every run).
       if (behind.length === 0 && (order.paymentIntentId !== piId || order.amountRefunded === stripeRefunded)) continue;
-      const result = await applyChargeRefunds(prisma, { paymentIntent: pi, refunds: list }, ctx);
+      const result = await applyRefunds(prisma, { payment: pi, refunds: list }, ctx);
       const after = await prisma.order.findUniqueOrThrow({ where: { id: order.id }, select: { status: true, amountRefunded: true, paymentIntentId: true } });
       if (result.changed || behind.length > 0) {
         findings.push({ kind: 'missed_refund', healed: true, orderId: order.id, paymentIntentId: piId, refundId: behind[0]?.id ?? null, detail: { refunds: behind.map((r) => r.id), amountRefunded: after.amountRefunded, status: after.status } });
       }
       // The order's refunded total counts refunds of its sale: the automatic refund of a payment it
       // never kept (canceled for want of stock, an amount that did not match) is no mismatch.
-      if (hasBeenPaid(after.status) && after.paymentIntentId === piId && charge && after.amountRefunded !== charge.amount_refunded) {
-        findings.push({ kind: 'refund_amount_mismatch', healed: false, orderId: order.id, paymentIntentId: piId, detail: { stripe: charge.amount_refunded, ours: after.amountRefunded } });
+      if (hasBeenPaid(after.status) && after.paymentIntentId === piId && charge && after.amountRefunded !== charge.amountRefunded) {
+        findings.push({ kind: 'refund_amount_mismatch', healed: false, orderId: order.id, paymentIntentId: piId, detail: { stripe: charge.amountRefunded, ours: after.amountRefunded } });
       }
     }
 
@@ -214,11 +212,11 @@ async function saveFindings(prisma: PrismaClient, runId: string, findings: Findi
 }
 
 /** Our order for a PaymentIntent: through its attempt row, else the order_id we put in its metadata. */
-async function orderFor(prisma: PrismaClient, pi: Stripe.PaymentIntent) {
+async function orderFor(prisma: PrismaClient, pi: Payment) {
   const select = { id: true, status: true, amountRefunded: true, paymentIntentId: true } as const;
   const attempt = await prisma.paymentAttempt.findUnique({ where: { paymentIntentId: pi.id }, select: { order: { select } } });
   if (attempt) return attempt.order;
-  const id = pi.metadata?.order_id;
+  const id = pi.orderId;
   if (!id || !/^[0-9a-f-]{36}$/i.test(id)) return null;
   return prisma.order.findUnique({ where: { id }, select });
 }

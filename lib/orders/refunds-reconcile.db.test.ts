@@ -5,7 +5,7 @@ import { createStripeClient, type Stripe } from '@/lib/stripe/client';
 import { StripeGateway } from '@/lib/stripe/gateway';
 import { createTestDatabase } from '@/tests/helpers/db';
 import { createOrderFixture } from '@/tests/helpers/payments';
-import { applyPaymentIntent } from './apply';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { runReconciliation } from './reconcile';
 import { refundIdempotencyKey, refundPlan, requestRefund } from './refunds';
 

@@ -7,7 +7,7 @@ import { StripeUnavailableError } from '@/lib/stripe/errors';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture, fakePaymentIntent, fakeRefund } from '@/tests/helpers/payments';
-import { applyChargeRefunds, applyPaymentIntent } from './apply';
+import { applyChargeRefunds, applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { refundIdempotencyKey, refundPlan, requestRefund } from './refunds';
 
 const database = databaseForThisFile();

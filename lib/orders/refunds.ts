@@ -7,7 +7,8 @@
 import type { PrismaClient, Prisma } from '@/lib/generated/prisma/client';
 import { audit } from '@/lib/admin/audit';
 import { formatMoney } from '@/lib/money';
-import { applyChargeRefunds, findAndLockOrder } from '@/lib/orders/apply';
+import { applyRefunds, findAndLockOrder } from '@/lib/orders/apply';
+import { toPayment, toRefund } from '@/lib/stripe/payment';
 import { hasBeenPaid } from '@/lib/orders/state-machine';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 
@@ -133,7 +134,7 @@ export async function requestRefund(prisma: PrismaClient, gateway: StripeGateway
   try {
     // Bring the order's totals, status and ledger up to date now, not when the webhook comes.
     const pi = await gateway.retrievePaymentIntent(reserved.paymentIntentId!);
-    await applyChargeRefunds(prisma, { paymentIntent: pi, refunds: [refund] }, { source: 'admin', actor: req.actor });
+    await applyRefunds(prisma, { payment: toPayment(pi), refunds: [toRefund(refund)] }, { source: 'admin', actor: req.actor });
   } catch (err) {
     if (!(err instanceof StripeUnavailableError)) throw err;
     // The refund exists at Stripe; the webhook or reconciliation applies it.

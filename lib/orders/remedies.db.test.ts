@@ -7,7 +7,8 @@ import { testDbKind } from '@/tests/helpers/db';
 import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture, fakePaymentIntent, fakeRefund, type PiSpec } from '@/tests/helpers/payments';
 import type { Stripe } from '@/lib/stripe/client';
-import { applyPaymentIntent, strayRefundKey } from './apply';
+import { strayRefundKey } from './apply';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { RemedyJobData, cancelSupersededAttempt, executeSystemRefund, pendingRemedies, type RemedyGateway } from './remedies';
 
 const database = databaseForThisFile();

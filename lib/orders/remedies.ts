@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import type { StripeGateway } from '@/lib/stripe/gateway';
-import { applyChargeRefunds, applyPaymentIntent } from './apply';
+import { toPayment, toRefund } from '@/lib/stripe/payment';
+import { applyPayment, applyRefunds } from './apply';
 
 export type RemedyGateway = Pick<StripeGateway, 'cancelPaymentIntent' | 'createRefund' | 'retrievePaymentIntent'>;
 
@@ -40,7 +41,7 @@ export async function executeSystemRefund(prisma: PrismaClient, gateway: RemedyG
   // The ledger and the row's final status follow from Stripe's answer now, not only when the
   // refund's webhook arrives.
   const pi = await gateway.retrievePaymentIntent(row.paymentIntentId);
-  await applyChargeRefunds(prisma, { paymentIntent: pi, refunds: [refund] }, { source: 'reconcile', actor: 'system' });
+  await applyRefunds(prisma, { payment: toPayment(pi), refunds: [toRefund(refund)] }, { source: 'reconcile', actor: 'system' });
   return 'refunded';
 }
 
@@ -54,11 +55,11 @@ export async function cancelSupersededAttempt(prisma: PrismaClient, gateway: Rem
   if (!attempt || !attempt.supersededAt || ['succeeded', 'canceled', 'processing'].includes(attempt.status)) return 'nothing';
   try {
     const pi = await gateway.cancelPaymentIntent(attempt.paymentIntentId, { idempotencyKey: cancelIdempotencyKey(attempt.paymentIntentId) });
-    await applyPaymentIntent(prisma, pi, { source: 'reconcile', actor: 'system' });
+    await applyPayment(prisma, toPayment(pi), { source: 'reconcile', actor: 'system' });
     return 'canceled';
   } catch (err) {
     if (stripeCode(err) !== 'payment_intent_unexpected_state') throw err;
-    await applyPaymentIntent(prisma, await gateway.retrievePaymentIntent(attempt.paymentIntentId), { source: 'reconcile', actor: 'system' });
+    await applyPayment(prisma, toPayment(await gateway.retrievePaymentIntent(attempt.paymentIntentId)), { source: 'reconcile', actor: 'system' });
     return 'applied';
   }
 }

@@ -1,7 +1,7 @@
 // The order state machine: one table of allowed moves, and the one place a PaymentIntent's
 // status is translated into the order status it implies. Everything else asks these two.
 import type { OrderStatus } from '@/lib/generated/prisma/enums';
-import type { Stripe } from '@/lib/stripe/client';
+import type { PaymentStatus } from '@/lib/stripe/payment';
 
 export const ORDER_STATUSES = ['pending', 'processing', 'paid', 'partially_refunded', 'refunded', 'canceled'] as const satisfies readonly OrderStatus[];
 
@@ -51,7 +51,7 @@ export const isFinalPayment: (status: string) => boolean = is(FINAL_PAYMENT_STAT
  * status only speaks for the order's current attempt, since an old attempt's decline or
  * cancellation says nothing about the card the shopper is using now.
  */
-export function orderStatusForPaymentIntent(status: Stripe.PaymentIntent.Status, isCurrentAttempt: boolean): OrderStatus | null {
+export function orderStatusForPaymentIntent(status: PaymentStatus, isCurrentAttempt: boolean): OrderStatus | null {
   switch (status) {
     case 'succeeded':
       return 'paid';

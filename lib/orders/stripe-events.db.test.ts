@@ -5,7 +5,7 @@ import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture, fakePaymentIntent, fakeRefund, orderOutcome, type PiSpec } from '@/tests/helpers/payments';
 import type { Stripe } from '@/lib/stripe/client';
 import { StripeUnavailableError } from '@/lib/stripe/gateway';
-import { applyPaymentIntent } from './apply';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { HANDLED_EVENT_TYPES, isSheddingLoad, processStripeEvent, recordStripeEvent, type EventGateway } from './stripe-events';
 
 const database = databaseForThisFile();

@@ -1,14 +1,15 @@
 // Stripe events → orders. The webhook route only records an event (recordStripeEvent); a job
 // later processes it (processStripeEvent). A PaymentIntent event is applied from its own signed
 // payload, without asking Stripe again: a late, duplicated or overtaken snapshot cannot move an
-// order backwards (applyPaymentIntent and the state machine only move it forward, and only a
+// order backwards (applyPayment and the state machine only move it forward, and only a
 // succeeded PaymentIntent pays). Refund events still read the PaymentIntent's refunds from
 // Stripe, since no one event carries them all.
 import { z } from 'zod';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
-import type { Stripe } from '@/lib/stripe/client';
+import type { StripeEventType } from '@/lib/stripe/client';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
-import { applyChargeRefunds, applyPaymentIntent, type ApplyResult } from './apply';
+import { cardOfCharge, paymentFromEvent, toPayment, toRefund, unexpandedChargeId, type EventObject, type StripeEventEnvelope } from '@/lib/stripe/payment';
+import { applyPayment, applyRefunds, type ApplyResult } from './apply';
 import { sqlOf } from '@/lib/db/sql';
 import { eventRow, storeStripeEvents } from './event-inbox';
 import { hasBeenPaid } from './state-machine';
@@ -28,7 +29,7 @@ const HANDLED = [
   'refund.created',
   'refund.updated',
   'refund.failed',
-] as const satisfies readonly Stripe.Event['type'][];
+] as const satisfies readonly StripeEventType[];
 
 export type HandledEventType = (typeof HANDLED)[number];
 export const HANDLED_EVENT_TYPES: ReadonlySet<string> = new Set<string>(HANDLED);
@@ -67,7 +68,7 @@ const StoredEvent = z.object({
  */
 export async function recordStripeEvent(
   prisma: PrismaClient,
-  event: Stripe.Event,
+  event: StripeEventEnvelope,
   opts: { rawBody?: string; settle?: boolean } = {},
 ): Promise<{ inserted: boolean; toProcess: boolean }> {
   const { inserted, toProcess } = await storeStripeEvents(sqlOf(prisma), [eventRow(event, opts.rawBody ?? JSON.stringify(event))], { settle: opts.settle ?? false });
@@ -83,7 +84,7 @@ function idOf(ref: string | { id: string } | null | undefined): string | null {
 
 async function applyRefundsOf(prisma: PrismaClient, gateway: EventGateway, paymentIntentId: string, stripeEventId: string): Promise<ApplyResult> {
   const [pi, refunds] = await Promise.all([gateway.retrievePaymentIntent(paymentIntentId), gateway.listRefunds({ payment_intent: paymentIntentId, limit: 100 })]);
-  return applyChargeRefunds(prisma, { paymentIntent: pi, refunds: refunds.data }, { source: 'webhook', stripeEventId });
+  return applyRefunds(prisma, { payment: toPayment(pi), refunds: refunds.data.map(toRefund) }, { source: 'webhook', stripeEventId });
 }
 
 /**
@@ -102,19 +103,19 @@ async function alreadyPaidBy(prisma: PrismaClient, paymentIntentId: string): Pro
  * the charge's own event (charge.succeeded / charge.failed, sent just before) carries the card
  * and risk facts, so it is taken from our inbox when we have it: still no Stripe call.
  */
-async function applyPaymentEvent(prisma: PrismaClient, payload: Stripe.PaymentIntent, ctx: { source: 'webhook'; stripeEventId: string }, force = false): Promise<void> {
-  if (!force && (await alreadyPaidBy(prisma, payload.id))) return;
-  let pi = payload;
-  if (typeof pi.latest_charge === 'string') {
-    const charge = await prisma.stripeEvent.findFirst({
-      where: { objectId: pi.latest_charge, type: { in: ['charge.succeeded', 'charge.failed', 'charge.captured'] } },
+async function applyPaymentEvent(prisma: PrismaClient, pi: EventObject, ctx: { source: 'webhook'; stripeEventId: string }, force = false): Promise<void> {
+  if (!force && (await alreadyPaidBy(prisma, pi.id))) return;
+  const chargeId = unexpandedChargeId(pi);
+  let charge: EventObject | undefined;
+  if (chargeId) {
+    const event = await prisma.stripeEvent.findFirst({
+      where: { objectId: chargeId, type: { in: ['charge.succeeded', 'charge.failed', 'charge.captured'] } },
       orderBy: { apiCreated: 'desc' },
       select: { payload: true },
     });
-    const object = (charge?.payload as { data?: { object?: Stripe.Charge } } | null)?.data?.object;
-    if (object && object.id === pi.latest_charge) pi = { ...pi, latest_charge: object };
+    charge = (event?.payload as { data?: { object?: EventObject } } | null)?.data?.object;
   }
-  await applyPaymentIntent(prisma, pi, ctx);
+  await applyPayment(prisma, paymentFromEvent(pi, charge), ctx);
 }
 
 async function applyEvent(prisma: PrismaClient, gateway: EventGateway, event: z.infer<typeof StoredEvent>, type: HandledEventType): Promise<void> {
@@ -129,7 +130,7 @@ async function applyEvent(prisma: PrismaClient, gateway: EventGateway, event: z.
     case 'payment_intent.payment_failed':
     case 'payment_intent.canceled': {
       if (!obj.id || obj.object !== 'payment_intent') throw new Error(`${type} event ${event.id} carries no PaymentIntent`);
-      await applyPaymentEvent(prisma, obj as unknown as Stripe.PaymentIntent, ctx);
+      await applyPaymentEvent(prisma, obj as EventObject, ctx);
       return;
     }
     case 'charge.succeeded':
@@ -146,11 +147,11 @@ async function applyEvent(prisma: PrismaClient, gateway: EventGateway, event: z.
         orderBy: { apiCreated: 'desc' },
         select: { payload: true },
       });
-      const pi = (latest?.payload as { data?: { object?: Stripe.PaymentIntent } } | null)?.data?.object;
+      const pi = (latest?.payload as { data?: { object?: EventObject } } | null)?.data?.object;
       if (pi?.object === 'payment_intent' && pi.latest_charge === obj.id) await applyPaymentEvent(prisma, pi, ctx, true);
       // The card is a fact of this charge whatever order the events came in: an attempt the
       // order has moved past (declined, then paid by the next one) still shows the card it tried.
-      const card = (obj as unknown as Stripe.Charge).payment_method_details?.card;
+      const card = cardOfCharge(obj as EventObject);
       if (card?.last4) await prisma.paymentAttempt.updateMany({ where: { paymentIntentId: piId, cardLast4: null }, data: { cardLast4: card.last4, cardBrand: card.brand ?? null } });
       return;
     }

@@ -1,7 +1,7 @@
 // The Stripe webhook, framework-free: verify the signature over the exact bytes, store the
 // event by its id, enqueue its processing, answer. Everything slow happens in the worker.
 import type { PrismaClient } from '@/lib/generated/prisma/client';
-import type { Stripe } from '@/lib/stripe/client';
+import type { StripeEventEnvelope } from '@/lib/stripe/payment';
 import type { StripeGateway } from '@/lib/stripe/gateway';
 import type { StripeEventInbox } from './event-inbox';
 import { recordStripeEvent } from './stripe-events';
@@ -49,7 +49,7 @@ function signedInFuture(signature: string, nowSeconds = Math.floor(Date.now() / 
 }
 
 /** The fields storing an event relies on: an evt_ id, a type, a creation time and an object. */
-export function isWellFormedEvent(event: unknown): event is Stripe.Event {
+export function isWellFormedEvent(event: unknown): event is StripeEventEnvelope {
   if (!event || typeof event !== 'object' || Array.isArray(event)) return false;
   const e = event as { id?: unknown; type?: unknown; created?: unknown; data?: { object?: unknown } | null };
   return (
@@ -80,7 +80,7 @@ export async function receiveStripeWebhook(req: WebhookRequest, deps: WebhookDep
   // for longer than the tolerance, so refuse that too.
   if (signedInFuture(req.signature)) return { status: 400, body: { error: 'invalid signature' } };
 
-  let event: Stripe.Event;
+  let event: unknown;
   try {
     event = deps.gateway.constructEvent(req.rawBody, req.signature, secrets, WEBHOOK_TOLERANCE_SECONDS);
   } catch {

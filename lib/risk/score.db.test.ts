@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { approveReview } from '@/lib/admin/order-actions';
-import { applyPaymentIntent } from '@/lib/orders/apply';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture, fakePaymentIntent } from '@/tests/helpers/payments';
 import { assessOrderRisk } from '@/lib/orders/risk-review';

@@ -106,7 +106,7 @@ export type SignalCounts = { emailAttempts: bigint | number; emailDeclines: bigi
 
 /**
  * Our card-testing signals for one order: a query of one row, to run alone (`signals`) or
- * inside another statement (applyPaymentIntent scores the order in the statement that takes
+ * inside another statement (applyPayment scores the order in the statement that takes
  * its stock).
  */
 export function signalsQuery(
@@ -185,7 +185,7 @@ export async function gatherRiskInput(prisma: PrismaClient, orderId: string, now
 }
 
 /**
- * Scores an order inside the transaction that marks it paid (applyPaymentIntent), so its
+ * Scores an order inside the transaction that marks it paid (applyPayment), so its
  * fulfillment can start on hold: two statements, one when the usual amount is cached.
  */
 export async function assessRiskInTransaction(

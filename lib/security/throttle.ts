@@ -139,7 +139,7 @@ export async function consumeAttempt(db: Db, subject: ThrottleSubject, now = new
 
 /**
  * Counts a declined attempt against the subject's keys and starts or lengthens their cool-down.
- * Called where an attempt learns its decline (applyPaymentIntent), once per decline.
+ * Called where an attempt learns its decline (applyPayment), once per decline.
  */
 export async function recordDecline(db: Db, subject: ThrottleSubject, now = new Date()): Promise<void> {
   const windowEnd = new Date(now.getTime() + CHECKOUT_THROTTLE.windowMs);

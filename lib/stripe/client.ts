@@ -3,6 +3,8 @@
 import Stripe from 'stripe';
 
 export type { Stripe };
+/** The name of a Stripe event type (`payment_intent.succeeded`, …). */
+export type StripeEventType = Stripe.Event['type'];
 
 export interface StripeSettings {
   secretKey: string;

@@ -14,7 +14,7 @@ import { createSession, hashPassword, revokeSession, sessionIdFor, signIn, valid
 import { parseMajorAmount, parseOrderFilters } from '@/lib/admin/orders-query';
 import { isSameOriginRequest } from '@/lib/admin/session';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
-import { applyPaymentIntent } from '@/lib/orders/apply';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { createStripeClient, type Stripe } from '@/lib/stripe/client';
 import { StripeGateway } from '@/lib/stripe/gateway';
 import { FUZZ_RUNS, assertNoPollution, nastyKey, nastyString, nastyValue } from './arbitraries';
