@@ -9,9 +9,10 @@ import type { OrderStatus } from '@/lib/generated/prisma/enums';
 import type { Payment, PaymentRefund } from '@/lib/stripe/payment';
 import { sqlDatabase, sqlFragment, sqlOf, type Sql, type SqlFragment } from '@/lib/db/sql';
 import { invalidateCatalog } from '@/lib/catalog/catalog';
-import { formatMoney } from '@/lib/money';
 import { recordDecline } from '@/lib/security/throttle';
 import { afterCommitHooks } from './after-commit';
+import { ACCOUNTS, ledgerLines } from './ledger';
+import { planPaid } from './paid-plan';
 import { decideSucceededPayment, STRAY_REASON_TEXT, type StrayReason } from './payment-decision';
 import { canTransition, hasBeenPaid, isFinalPayment, orderStatusForPaymentIntent, orderStatusForRefunds } from './state-machine';
 
@@ -48,15 +49,6 @@ export interface ApplyResult {
 type Tx = Prisma.TransactionClient;
 type Json = Prisma.InputJsonValue;
 
-/** Ledger accounts. Debits positive, credits negative; each txKey sums to zero. */
-export const ACCOUNTS = {
-  stripeBalance: 'stripe_balance',
-  sales: 'sales',
-  refunds: 'refunds',
-  // Money taken that the order must not keep (a superseded attempt succeeding, a second
-  // payment, a payment after cancellation): a liability until its automatic refund succeeds.
-  unexpectedPayments: 'unexpected_payments',
-} as const;
 
 interface Pending {
   emailIds: string[];
@@ -185,11 +177,6 @@ export async function moveOrder(tx: Sql, order: { id: string; status: OrderStatu
   order.status = to;
 }
 
-/** The lines of one ledger transaction; refuses one that does not balance. */
-function ledgerLines(txKey: string, currency: string, memo: string, lines: [account: string, amount: number][]) {
-  if (lines.reduce((s, [, a]) => s + a, 0) !== 0) throw new Error(`ledger transaction ${txKey} does not balance`);
-  return lines.map(([account, amount]) => ({ id: randomUUID(), txKey, account, amount, currency, memo }));
-}
 
 async function postLedger(tx: Sql, txKey: string, orderId: string, currency: string, memo: string, lines: [account: string, amount: number][]): Promise<void> {
   await tx.execute`
@@ -250,29 +237,6 @@ async function updateAttempt(tx: Sql, order: { id: string; email: string; cartId
   }
 }
 
-function receiptText(order: LockedOrder, amount: number): string {
-  const cur = order.currency;
-  const lines = order.items.map((i) => `  ${i.quantity} × ${i.name} @ ${formatMoney(i.unitPrice, cur)} = ${formatMoney(i.unitPrice * i.quantity, cur)}`);
-  return [
-    `Hi ${order.name},`,
-    '',
-    `Thank you for your order. We received your payment of ${formatMoney(amount, cur)}.`,
-    '',
-    `Order ${order.id}`,
-    ...lines,
-    '',
-    `Total: ${formatMoney(order.total, cur)}`,
-    '',
-    'Shipping to:',
-    `  ${order.name}`,
-    `  ${order.addressLine1}`,
-    ...(order.addressLine2 ? [`  ${order.addressLine2}`] : []),
-    `  ${order.postalCode} ${order.city}`,
-    `  ${order.country}`,
-    '',
-    '— Brisk',
-  ].join('\n');
-}
 
 type Shortfall = { productId: string; wanted: number; available: number };
 
@@ -385,21 +349,16 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Payment, ctx: ApplyCon
         taken.signals ?? undefined,
       )
     : null;
-  const hold = Boolean(risk?.review) && order.reviewStatus === 'none';
-  const actor = { source: ctx.source, stripeEventId: ctx.stripeEventId ?? null, actor: ctx.actor ?? null };
-  const events: { id: string; kind: string; fromStatus?: OrderStatus; toStatus?: OrderStatus; detail: unknown; source: string; stripeEventId: string | null; actor: string | null }[] = [
-    { id: randomUUID(), kind: 'status_changed', fromStatus: order.status, toStatus: 'paid', detail: { paymentIntentId: pi.id, attempt: attemptNumber }, ...actor },
-  ];
-  if (risk) {
-    const detail = { score: risk.score, level: risk.level, held: hold, reasons: risk.reasons.map((r) => r.code) };
-    events.push({ id: randomUUID(), kind: 'risk_assessed', detail, source: 'risk', stripeEventId: null, actor: null });
-  }
-  const ledger = claimed.has(effects[1].key) ? ledgerLines(`payment:${pi.id}`, pi.currency, `payment for order ${order.id}`, [[ACCOUNTS.stripeBalance, pi.amountReceived], [ACCOUNTS.sales, -pi.amountReceived]]) : [];
-  const emails = claimed.has(effects[2].key)
-    ? [{ id: randomUUID(), dedupeKey: `order-confirmation:${order.id}`, to: order.email, subject: `Your Brisk order ${order.id.slice(0, 8)} is confirmed`, text: receiptText(order, pi.amountReceived), kind: 'order_confirmation' }]
-    : [];
-  const fulfillments = claimed.has(effects[3].key) ? [hold ? { status: 'on_hold', note: 'risk review' } : { status: 'pending', note: null }] : [];
-  const outcome = charge?.risk;
+  // Decided by a pure function (paid-plan.ts), applied here in one statement.
+  const plan = planPaid({
+    order,
+    payment: { id: pi.id, amountReceived: pi.amountReceived, currency: pi.currency, risk: charge?.risk ?? null },
+    attemptNumber,
+    claimed: { ledger: claimed.has(effects[1].key), email: claimed.has(effects[2].key), fulfillment: claimed.has(effects[3].key) },
+    risk,
+    actor: { source: ctx.source, stripeEventId: ctx.stripeEventId ?? null, actor: ctx.actor ?? null },
+  });
+  const { events, ledger, emails, fulfillments } = plan;
   // The rest of entering `paid` in one statement: the attempt row, the order row, its timeline,
   // the ledger lines, the confirmation email and the fulfillment record (each list empty when
   // its key was claimed before). For the shopper's page it also returns the order as shown.
@@ -409,11 +368,11 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Payment, ctx: ApplyCon
       RETURNING id, status, "failureMessage", "cardBrand", "cardLast4"` : NOTHING}
     ), upd AS (
       UPDATE "Order" SET
-        status = 'paid', "amountPaid" = ${pi.amountReceived}, "paidAt" = ${now}, "paymentIntentId" = ${pi.id},
-        "riskScore" = COALESCE(${risk?.score ?? outcome?.score ?? null}::int, "riskScore"),
-        "riskLevel" = COALESCE(${risk?.level ?? outcome?.level ?? null}::text, "riskLevel"),
-        "riskReasons" = COALESCE(${risk ? JSON.stringify(risk.reasons) : null}::jsonb, "riskReasons"),
-        "reviewStatus" = CASE WHEN ${hold} THEN 'pending_review'::"ReviewStatus" ELSE "reviewStatus" END,
+        status = 'paid', "amountPaid" = ${plan.order.amountPaid}, "paidAt" = ${now}, "paymentIntentId" = ${plan.order.paymentIntentId},
+        "riskScore" = COALESCE(${plan.order.riskScore}::int, "riskScore"),
+        "riskLevel" = COALESCE(${plan.order.riskLevel}::text, "riskLevel"),
+        "riskReasons" = COALESCE(${plan.order.riskReasons ? JSON.stringify(plan.order.riskReasons) : null}::jsonb, "riskReasons"),
+        "reviewStatus" = CASE WHEN ${plan.order.hold} THEN 'pending_review'::"ReviewStatus" ELSE "reviewStatus" END,
         "updatedAt" = ${now}
       WHERE id = ${order.id}${view ? sqlFragment`
       RETURNING *` : NOTHING}
