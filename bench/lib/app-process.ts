@@ -10,11 +10,16 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 
 export const root = resolve(import.meta.dirname, '../..');
+/**
+ * The checkout whose app is started: this one, or BENCH_APP_ROOT (another checkout of the repo,
+ * installed and generated) — bench/compare.ts drives an older commit's app with this code.
+ */
+export const appRoot = process.env.BENCH_APP_ROOT ? resolve(process.env.BENCH_APP_ROOT) : root;
 /** Build folder of benchmark and chaos runs, apart from `npm start`'s and the e2e specs'. */
 export const BENCH_DIST_DIR = process.env.BRISK_DIST_DIR || '.next-bench';
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
+const tsx = join(appRoot, 'node_modules', '.bin', 'tsx');
 // The server `npm start` runs (Next behind our own node:http server), so runs measure what ships.
-const serveScript = join(root, 'scripts', 'serve.ts');
+const serveScript = join(appRoot, 'scripts', 'serve.ts');
 
 const children = new Set<ChildProcess>();
 const databases = new Set<string>();
@@ -185,7 +190,7 @@ function spawnChild(cmd: string, args: string[], o: ChildOptions): Child {
   mkdirSync(resolve(o.logFile, '..'), { recursive: true });
   const log = createWriteStream(o.logFile, { flags: 'a' });
   log.write(`\n---- ${new Date().toISOString()} ${o.label}: ${[cmd, ...args].join(' ')}\n`);
-  const child = spawn(cmd, args, { cwd: root, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { cwd: appRoot, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
   children.add(child);

@@ -32,6 +32,8 @@ export function recordResults(opts: {
     table +
     (opts.notes?.length ? '\n' + opts.notes.map((n) => `- ${n}`).join('\n') + '\n' : '');
   process.stdout.write(section);
+  // BENCH_JSON_OUT: the rows also go to this file (bench/compare.ts reads them).
+  if (process.env.BENCH_JSON_OUT) writeFileSync(process.env.BENCH_JSON_OUT, JSON.stringify({ name: opts.name, command: opts.command, at: stamp, rows: opts.rows }, null, 2));
   // BENCH_RECORD=0: print only (trying a runner out on a busy machine).
   if (process.env.BENCH_RECORD === '0') return;
   const resultsMd = join(benchDir, 'RESULTS.md');

@@ -11,7 +11,7 @@ import { seedCatalog } from '../../lib/db/seed';
 import { migrationFactory } from '../../lib/db/client';
 import { createStripeClient } from '../../lib/stripe/client';
 import { StripeGateway } from '../../lib/stripe/gateway';
-import { BENCH_DIST_DIR, freePort, root } from '../../bench/lib/app-process';
+import { appRoot, BENCH_DIST_DIR, freePort } from '../../bench/lib/app-process';
 
 export interface ScenarioContext {
   quick: boolean;
@@ -143,7 +143,7 @@ export function openForChecks(o: { dataDir?: string; url?: string }): Promise<Da
 
 /** Server action ids of this build, by exported name. */
 export function actionIds(): Record<string, string> {
-  const manifest = JSON.parse(readFileSync(join(root, BENCH_DIST_DIR, 'server', 'server-reference-manifest.json'), 'utf8')) as { node: Record<string, { exportedName?: string }> };
+  const manifest = JSON.parse(readFileSync(join(appRoot, BENCH_DIST_DIR, 'server', 'server-reference-manifest.json'), 'utf8')) as { node: Record<string, { exportedName?: string }> };
   const out: Record<string, string> = {};
   for (const [id, v] of Object.entries(manifest.node)) if (v.exportedName) out[v.exportedName] = id;
   return out;

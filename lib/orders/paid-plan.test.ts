@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatMoney } from '@/lib/money';
+import type { RiskReason } from '@/lib/risk/score';
 import { ACCOUNTS } from './ledger';
 import { planPaid, type PaidPlanInput } from './paid-plan';
 import { decideSucceededPayment } from './payment-decision';
@@ -28,7 +29,7 @@ const order = fc.tuple(items, currency, fc.constantFrom(...ORDER_STATUSES), fc.c
   paymentIntentId: null as string | null,
 }));
 const risk = fc.option(
-  fc.record({ score: fc.integer({ min: 0, max: 100 }), level: fc.constantFrom('normal' as const, 'elevated' as const, 'highest' as const), review: fc.boolean(), reasons: fc.constant([]) }),
+  fc.record({ score: fc.integer({ min: 0, max: 100 }), level: fc.constantFrom('normal' as const, 'elevated' as const, 'highest' as const), review: fc.boolean(), reasons: fc.constant<RiskReason[]>([]) }),
   { nil: null },
 );
 const claimed = fc.record({ ledger: fc.boolean(), email: fc.boolean(), fulfillment: fc.boolean() });
