@@ -326,3 +326,58 @@ class PgDriver implements Driver {
 export function pgKysely(pool: pg.Pool, pgTypesBase: typeof pg.types): Db {
   return new Kysely<DB>({ dialect: dialect(() => new PgDriver(pool, pgTypesBase)) });
 }
+
+// ---- Inside a Prisma interactive transaction ----
+
+/** What a Prisma transaction client offers for raw SQL. */
+export interface RawCapable {
+  $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): Promise<T>;
+  $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number>;
+}
+
+/**
+ * Kysely on a Prisma interactive transaction, for statements that belong to it (one path per
+ * transaction: on PGlite a second path would wait for the transaction holding the only backend).
+ * A write without RETURNING is run for its row count, anything else for its rows. No nested
+ * transactions: the Prisma transaction is the transaction.
+ */
+class PrismaTxConnection implements DatabaseConnection {
+  private readonly run: (q: CompiledQuery) => Promise<QueryResult<unknown>>;
+  constructor(tx: RawCapable) {
+    // One connection: statements started together take turns.
+    this.run = oneAtATime(async (q: CompiledQuery) => {
+      if (/^\s*(?:insert|update|delete|merge)\b/i.test(q.sql) && !/\breturning\b/i.test(q.sql)) {
+        return { rows: [], numAffectedRows: BigInt(await tx.$executeRawUnsafe(q.sql, ...q.parameters)) };
+      }
+      return { rows: await tx.$queryRawUnsafe<unknown[]>(q.sql, ...q.parameters) };
+    });
+  }
+  executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
+    return this.run(q) as Promise<QueryResult<R>>;
+  }
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming is not supported in a Prisma transaction');
+  }
+}
+
+class PrismaTxDriver implements Driver {
+  private readonly connection: PrismaTxConnection;
+  constructor(tx: RawCapable) {
+    this.connection = new PrismaTxConnection(tx);
+  }
+  async init() {}
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return this.connection;
+  }
+  async beginTransaction() {
+    throw new Error('already inside a Prisma transaction');
+  }
+  async commitTransaction() {}
+  async rollbackTransaction() {}
+  async releaseConnection() {}
+  async destroy() {}
+}
+
+export function prismaTxKysely(tx: RawCapable): Db {
+  return new Kysely<DB>({ dialect: dialect(() => new PrismaTxDriver(tx)) });
+}

@@ -15,12 +15,14 @@
 // transaction holding the only backend.
 import { CompiledQuery } from 'kysely';
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
-import { oneAtATime, processWide, type Db } from './query';
+import { oneAtATime, prismaTxKysely, processWide, type Db } from './query';
 
 const SQL = Symbol.for('brisk.sql');
 
 export interface Sql {
   readonly [SQL]: true;
+  /** The same connection (or transaction) as a typed Kysely, for statements written with its builder. */
+  readonly kysely: Db;
   /** Rows of one statement. */
   query<T = Record<string, unknown>>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]>;
   /** Rows affected by one statement. */
@@ -91,6 +93,7 @@ function kyselySql(db: Db): Sql {
   };
   return {
     [SQL]: true,
+    kysely: db,
     query: async <T>(strings: TemplateStringsArray, ...values: unknown[]) => (await run(strings, values)).rows as T[],
     execute: async (strings: TemplateStringsArray, ...values: unknown[]) => Number((await run(strings, values)).numAffectedRows ?? 0),
   };
@@ -113,8 +116,12 @@ export function kyselyDatabase(db: Db, kind: 'postgres' | 'pglite'): SqlDatabase
 type RawCapable = Pick<PrismaClient, '$queryRawUnsafe' | '$executeRawUnsafe'>;
 
 function prismaSql(p: RawCapable): Sql {
+  let kysely: Db | undefined;
   return {
     [SQL]: true,
+    get kysely() {
+      return (kysely ??= prismaTxKysely(p));
+    },
     query: <T>(strings: TemplateStringsArray, ...values: unknown[]) => {
       const { text, params } = compile(strings, values);
       return p.$queryRawUnsafe<T[]>(text, ...params);
@@ -139,6 +146,9 @@ function prismaDatabase(prisma: PrismaClient): SqlDatabase {
           const sql = prismaSql(tx);
           return fn({
             [SQL]: true,
+            get kysely() {
+              return sql.kysely;
+            },
             query: (strings, ...values) => turn(() => sql.query(strings, ...values)),
             execute: (strings, ...values) => turn(() => sql.execute(strings, ...values)),
           });

@@ -35,6 +35,19 @@ describe(`card-testing throttle (${testDbKind})`, () => {
     expect(throttleKeys({ cartId: null, email: null, ip: null })).toEqual([]);
   });
 
+  it('a decline never shortens a cool-down already running: the longer one stands', async () => {
+    const s = { email: fresh().email };
+    const [{ key }] = throttleKeys(s);
+    const longUntil = at(2 * 60 * 60_000);
+    // Blocked for two hours (say, by another instance's decline), with fewer declines on record
+    // than such a block needs: the next decline computes a shorter cool-down.
+    await database.prisma.throttleCounter.create({ data: { key, count: 0, declines: CHECKOUT_THROTTLE.limits.email.freeDeclines, windowEnd: at(3 * 60 * 60_000), blockedUntil: longUntil, updatedAt: T0 } });
+    await recordDecline(database.prisma, s, T0);
+    const row = await database.prisma.throttleCounter.findUniqueOrThrow({ where: { key } });
+    expect(cooldownMs(row.declines, CHECKOUT_THROTTLE.limits.email.freeDeclines)).toBeLessThan(longUntil.getTime() - T0.getTime());
+    expect(row.blockedUntil).toEqual(longUntil);
+  });
+
   it('counts attempts from 127.0.0.1 like any address: fresh carts and emails stop at the per-address limit', async () => {
     const now = new Date('2031-06-01T00:00:00Z');
     const limit = CHECKOUT_THROTTLE.limits.ip.attempts;

@@ -84,8 +84,12 @@ const seconds = (until: Date, now: Date) => Math.max(1, Math.ceil((until.getTime
 export async function checkCooldown(db: Db, subject: ThrottleSubject, now = new Date()): Promise<ThrottleDecision> {
   const keys = throttleKeys(subject);
   if (keys.length === 0) return { ok: true };
-  const rows = await sqlOf(db).query<{ key: string; blockedUntil: Date }>`
-    SELECT key, "blockedUntil" FROM "ThrottleCounter" WHERE key = ANY(${keys.map((k) => k.key)}::text[]) AND "blockedUntil" > ${now}`;
+  const rows = await sqlOf(db)
+    .kysely.selectFrom('ThrottleCounter')
+    .select(['key', 'blockedUntil'])
+    .where('key', '=', (eb) => eb.fn.any(eb.val(keys.map((k) => k.key))))
+    .where('blockedUntil', '>', now)
+    .execute();
   let worst: ThrottleDecision = { ok: true };
   for (const row of rows) {
     const scope = keys.find((k) => k.key === row.key)!.scope;
@@ -159,10 +163,11 @@ export async function recordDecline(db: Db, subject: ThrottleSubject, now = new 
     const blockedUntil = new Date(now.getTime() + cool);
     // The window outlasts the cool-down, so the decline count is not forgotten while blocked.
     const keepUntil = new Date(Math.max(new Date(row.windowEnd).getTime(), blockedUntil.getTime() + CHECKOUT_THROTTLE.windowMs));
-    await sql.execute`
-      UPDATE "ThrottleCounter"
-      SET "blockedUntil" = GREATEST(COALESCE("blockedUntil", ${blockedUntil}), ${blockedUntil}), "windowEnd" = ${keepUntil}
-      WHERE key = ${key}`;
+    await sql.kysely
+      .updateTable('ThrottleCounter')
+      .set((eb) => ({ blockedUntil: eb.fn('GREATEST', [eb.fn.coalesce('blockedUntil', eb.val(blockedUntil)), eb.val(blockedUntil)]), windowEnd: keepUntil }))
+      .where('key', '=', key)
+      .execute();
   }
 }
 
