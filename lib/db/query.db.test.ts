@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { testDbKind } from '@/tests/helpers/db';
 import { databaseForThisFile } from '@/tests/helpers/test-database';
-import type { Db } from './query';
+import { prismaTxKysely, type Db } from './query';
 
 const database = databaseForThisFile();
 let db: Db;
@@ -141,5 +141,29 @@ describe(`typed SQL (Kysely, ${testDbKind})`, () => {
     expect((await sql`SELECT ${'41'}::int + 1 AS n`.execute(db)).rows).toEqual([{ n: 42 }]);
     // PGlite has one session, so its count is exact (the good statement: 1 more).
     if (testDbKind === 'pglite') expect(await prepared()).toBe(before + 1);
+  });
+
+  it('inside a Prisma transaction, runs through that transaction: its writes commit or roll back with it', async () => {
+    const kept = randomUUID();
+    const dropped = randomUUID();
+    await database.prisma.$transaction(async (tx) => {
+      const k = prismaTxKysely(tx);
+      await insertCart(k, kept);
+      // Seen inside, by Prisma and by Kysely alike.
+      expect(await tx.cart.count({ where: { id: kept } })).toBe(1);
+      const updated = await k.updateTable('Cart').set({ updatedAt: when }).where('id', '=', kept).executeTakeFirst();
+      expect(updated.numUpdatedRows).toBe(1n);
+    });
+    expect(await cartExists(kept)).toBe(true);
+    await expect(
+      database.prisma.$transaction(async (tx) => {
+        await insertCart(prismaTxKysely(tx), dropped);
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    expect(await cartExists(dropped)).toBe(false);
+    // Its rows come back as Prisma reads them: timestamps as Dates.
+    const [row] = await database.prisma.$transaction((tx) => prismaTxKysely(tx).selectFrom('Cart').select(['id', 'createdAt']).where('id', '=', kept).execute());
+    expect(row).toEqual({ id: kept, createdAt: when });
   });
 });
