@@ -28,6 +28,22 @@ export async function loadOrderDetail(prisma: PrismaClient, orderId: string) {
 }
 export type OrderDetail = NonNullable<Awaited<ReturnType<typeof loadOrderDetail>>>;
 
+export type TimelineItem = { at: Date; what: string; source: string; detail?: string };
+
+/** The order's own events, its Stripe events and the admins' actions on it, in time order. */
+export function orderTimeline({ order, stripeEvents, audit }: OrderDetail): TimelineItem[] {
+  return [
+    ...order.events.map((e) => ({
+      at: e.createdAt,
+      what: e.kind === 'status_changed' ? `Status ${e.fromStatus ?? '—'} → ${e.toStatus}` : e.kind.replace(/_/g, ' '),
+      source: `${e.source}${e.actor ? ` · ${e.actor}` : ''}`,
+      detail: e.detail ? JSON.stringify(e.detail) : undefined,
+    })),
+    ...stripeEvents.map((e) => ({ at: e.receivedAt, what: `Stripe ${e.type}`, source: `webhook · ${e.status}`, detail: `${e.id}${e.lastError ? ` · ${e.lastError}` : ''}` })),
+    ...audit.map((a) => ({ at: a.createdAt, what: `Admin: ${a.action}`, source: a.actor, detail: a.detail ? JSON.stringify(a.detail) : undefined })),
+  ].sort((a, b) => a.at.getTime() - b.at.getTime());
+}
+
 export function loadReviewQueue(prisma: PrismaClient) {
   return prisma.order.findMany({
     where: { reviewStatus: 'pending_review' },
