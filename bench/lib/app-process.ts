@@ -13,8 +13,6 @@ export const root = resolve(import.meta.dirname, '../..');
 /** Build folder of benchmark and chaos runs, apart from `npm start`'s and the e2e specs'. */
 export const BENCH_DIST_DIR = process.env.BRISK_DIST_DIR || '.next-bench';
 const tsx = join(root, 'node_modules', '.bin', 'tsx');
-// The server `npm start` runs (Next behind our own node:http server), so runs measure what ships.
-const serveScript = join(root, 'scripts', 'serve.ts');
 
 const children = new Set<ChildProcess>();
 const databases = new Set<string>();
@@ -166,6 +164,8 @@ export async function dropDatabase(name: string): Promise<void> {
 
 export interface ChildOptions {
   label: string;
+  /** Working directory (default: this repository). */
+  cwd?: string;
   /** Where stdout and stderr go (appended). */
   logFile: string;
   env: NodeJS.ProcessEnv;
@@ -185,7 +185,7 @@ function spawnChild(cmd: string, args: string[], o: ChildOptions): Child {
   mkdirSync(resolve(o.logFile, '..'), { recursive: true });
   const log = createWriteStream(o.logFile, { flags: 'a' });
   log.write(`\n---- ${new Date().toISOString()} ${o.label}: ${[cmd, ...args].join(' ')}\n`);
-  const child = spawn(cmd, args, { cwd: root, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { cwd: o.cwd ?? root, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
   children.add(child);
@@ -231,6 +231,8 @@ export interface AppOptions {
   readyTimeoutMs?: number;
   /** Pin the server (and the processes it starts) to this CPU with taskset, when available. */
   pinCpu?: number;
+  /** Another copy of the app to run (a checkout of another commit), with its own node_modules. Default: this repository. */
+  appRoot?: string;
 }
 
 export interface App extends Child {
@@ -260,10 +262,12 @@ function appEnv(o: AppOptions): NodeJS.ProcessEnv {
 export async function startApp(o: AppOptions): Promise<App> {
   const started = performance.now();
   const env = appEnv(o);
+  const cwd = o.appRoot ?? root;
+  // 'next': the server `npm start` runs (Next behind our own node:http server), so runs measure what ships.
   const child =
     o.via === 'start'
-      ? spawnChild(process.execPath, [tsx, 'scripts/start.ts'], { label: o.label, logFile: o.logFile, env })
-      : spawnChild(process.execPath, ['--import', 'tsx', serveScript], { label: o.label, logFile: o.logFile, env: { ...env, BRISK_HOST: '127.0.0.1' } });
+      ? spawnChild(process.execPath, [join(cwd, 'node_modules', '.bin', 'tsx'), 'scripts/start.ts'], { label: o.label, logFile: o.logFile, env, cwd })
+      : spawnChild(process.execPath, ['--import', 'tsx', join(cwd, 'scripts', 'serve.ts')], { label: o.label, logFile: o.logFile, env: { ...env, BRISK_HOST: '127.0.0.1' }, cwd });
   if (o.pinCpu !== undefined && child.process.pid) pinToCpu(child.process.pid, o.pinCpu);
   const url = `http://127.0.0.1:${o.port}`;
   const deadline = Date.now() + (o.readyTimeoutMs ?? (o.via === 'start' ? 600_000 : 90_000));
