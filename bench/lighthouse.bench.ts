@@ -12,7 +12,7 @@
 // median of its runs, taken per figure; score and LCP also show their range.
 //
 // Two layouts in one run: with --ref, a second copy of the app is made from that commit
-// (`git archive <ref>` into a temporary folder under .data/runs/, node_modules hard-linked from
+// (`git archive <ref>` into a temporary folder, node_modules hard-linked from
 // this checkout, its own Prisma client, build folder, database, emulator and port), so the
 // working tree and the commit are measured side by side by the same Chromium, the runs of the two
 // interleaved (run 1 of every page in both layouts, then run 2, …) so a change in the machine's
@@ -28,10 +28,11 @@
 // (default 12700-12749). BENCH_RECORD=0 prints without appending to bench/RESULTS.md;
 // BENCH_KEEP=1 keeps the run folder (Lighthouse's JSON reports, logs).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { cleanupAll, portFrom, root, runDir, startApp, type App } from './lib/app-process';
+import { cleanupAll, onCleanup, portFrom, root, runDir, startApp, type App } from './lib/app-process';
 import { formatTable, recordResults, type Row } from './lib/results';
 
 const LIGHTHOUSE = 'lighthouse@12.2.3';
@@ -63,10 +64,14 @@ function describeLayout(dir: string): string {
   return existsSync(join(dir, 'pages', 'index.tsx')) ? 'split: pages/ for catalog + product' : 'App Router only';
 }
 
-/** The app at `ref`, ready to start: sources from git, node_modules hard-linked, Prisma client generated. */
-function copyOfRef(ref: string, into: string): string {
-  const dir = join(into, 'tree');
-  mkdirSync(dir, { recursive: true });
+/**
+ * The app at `ref`, ready to start: sources from git, node_modules hard-linked, Prisma client
+ * generated. In the temporary folder (same disk here, for the hard links), not under this
+ * checkout, whose package-lock.json Next would take for the copy's workspace root.
+ */
+function copyOfRef(ref: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'brisk-lighthouse-'));
+  onCleanup(async () => rmSync(dir, { recursive: true, force: true }));
   const tar = spawnSync('sh', ['-c', `git archive --format=tar "$0" | tar -x -C "$1"`, ref, dir], { cwd: root, stdio: 'inherit' });
   if (tar.status !== 0) throw new Error(`git archive ${ref} failed`);
   // Hard links: a second 1.2 GB copy in seconds, on the same disk.
@@ -80,13 +85,14 @@ function copyOfRef(ref: string, into: string): string {
 /** A shopper's cart: "Add to cart" clicked on a product page in Chromium; returns the cart cookie. */
 async function fillCart(app: App): Promise<{ cookie: string; slug: string }> {
   const home = await (await fetch(`${app.url}/`)).text();
-  const slug = home.match(/href="\/products\/([^"]+)"/)?.[1];
+  const slug = home.match(/<a[^>]*href="\/products\/([^"./]+)"/)?.[1];
   if (!slug) throw new Error('no product link on the catalog page');
   const browser = await chromium.launch({ executablePath: chromePath, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   try {
     const page = await browser.newPage();
-    await page.goto(`${app.url}/products/${slug}`);
-    await page.getByRole('button', { name: 'Add to cart' }).click();
+    const res = await page.goto(`${app.url}/products/${slug}`);
+    if (res?.status() !== 200) throw new Error(`the product page answered ${res?.status()}: ${(await res?.text())?.slice(0, 300)}`);
+    await page.getByRole('button', { name: 'Add to cart' }).click({ timeout: 10_000 });
     await page.waitForFunction(() => document.querySelector('[data-testid="cart-count"]')?.textContent === '1', null, { timeout: 30_000 });
     const cart = (await page.context().cookies()).find((c) => c.name === 'brisk_cart');
     if (!cart) throw new Error('no cart cookie after "Add to cart"');
@@ -167,6 +173,20 @@ async function lighthouse(url: string, cookie: string, out: string): Promise<Fig
   };
 }
 
+/** Lighthouse now and then fails to record a trace (NO_NAVSTART): such a run is made again, at most twice. */
+let retried = 0;
+async function lighthouseRetrying(url: string, cookie: string, out: string): Promise<Figures> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await lighthouse(url, cookie, out);
+    } catch (err) {
+      if (attempt === 3) throw err;
+      retried++;
+      console.error(`  (run failed, once more: ${err instanceof Error ? err.message : String(err)})`);
+    }
+  }
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((x, y) => x - y);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -191,8 +211,8 @@ const key = (l: Layout, p: string) => `${l.name}|${l.source}|${p}`;
 try {
   if (REF) {
     const sha = git('rev-parse', '--short', `${REF}^{commit}`);
-    console.log(`copying ${REF} (${sha}) into ${dir}/tree …`);
-    const copy = copyOfRef(REF, dir);
+    console.log(`copying ${REF} (${sha}) into a temporary folder …`);
+    const copy = copyOfRef(REF);
     layouts.push({ name: describeLayout(copy), source: `${REF} (${sha})`, dir: copy });
   }
   console.log(`fetching ${LIGHTHOUSE} …`);
@@ -219,7 +239,7 @@ try {
     for (const p of pageNames) {
       for (const [i, l] of layouts.entries()) {
         const path = { catalog: '/', product: `/products/${l.slug}`, cart: '/cart', checkout: '/checkout' }[p];
-        const f = await lighthouse(`${l.app!.url}${path}`, l.cookie!, join(reports, `${p}-layout${i}-run${run}.json`));
+        const f = await lighthouseRetrying(`${l.app!.url}${path}`, l.cookie!, join(reports, `${p}-layout${i}-run${run}.json`));
         console.log(`run ${run} ${p.padEnd(8)} ${l.name.padEnd(36)} score ${f.score}  LCP ${ms(f.lcp)} ms  TBT ${ms(f.tbt)} ms  JS ${kb(f.jsOwn)} kB`);
         results.set(key(l, p), [...(results.get(key(l, p)) ?? []), f]);
       }
@@ -262,7 +282,7 @@ recordResults({
   command: `npx tsx bench/lighthouse.bench.ts${REF ? ` --ref ${REF}` : ''}${RUNS !== 3 ? ` --runs ${RUNS}` : ''}`,
   rows,
   notes: [
-    `Machine load (/proc/loadavg) before: ${loadBefore}; after: ${loadAfter}.`,
+    `Machine load (/proc/loadavg) before: ${loadBefore}; after: ${loadAfter}. Lighthouse runs that failed and were made again: ${retried}.`,
     `${LIGHTHOUSE} through npx, in ${chromePath} (--headless=new --no-sandbox), Lighthouse's defaults: mobile emulation, simulated throttling (150 ms RTT, 1.6 Mbit/s, 4× CPU), performance category only. ${RUNS} runs per page and layout, interleaved; each figure is the median of its runs (taken per figure), score and LCP with their range.`,
     'Each app started by scripts/start.ts (production build, PGlite, bundled Stripe emulator) on its own port and database; one item in the cart (put there by clicking "Add to cart" in Chromium), its cookie sent on every page. Transfer = total-byte-weight (every response, compressed as served); JS = script responses from our origin, and from another origin (Stripe.js from the emulator, on the checkout page).',
     'The cart and checkout pages are the same App Router code in both layouts: how far their figures differ is the noise of this run.',
