@@ -202,7 +202,8 @@ const dir = runDir('lighthouse');
 const reports = join(dir, 'reports');
 mkdirSync(reports, { recursive: true });
 const head = git('rev-parse', '--short', 'HEAD');
-const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
+// The bench's own output (RESULTS.md, results/) does not make the measured sources differ from HEAD.
+const dirty = git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)bench/RESULTS.md', ':(exclude)bench/results') !== '';
 const layouts: Layout[] = [{ name: describeLayout(root), source: `working tree (${head}${dirty ? ' + uncommitted changes' : ''})`, dir: root }];
 const pageNames = ['catalog', 'product', 'cart', 'checkout'] as const;
 const results = new Map<string, Figures[]>();
