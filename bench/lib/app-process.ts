@@ -17,9 +17,7 @@ export const root = resolve(import.meta.dirname, '../..');
 export const appRoot = process.env.BENCH_APP_ROOT ? resolve(process.env.BENCH_APP_ROOT) : root;
 /** Build folder of benchmark and chaos runs, apart from `npm start`'s and the e2e specs'. */
 export const BENCH_DIST_DIR = process.env.BRISK_DIST_DIR || '.next-bench';
-const tsx = join(appRoot, 'node_modules', '.bin', 'tsx');
-// The server `npm start` runs (Next behind our own node:http server), so runs measure what ships.
-const serveScript = join(appRoot, 'scripts', 'serve.ts');
+const tsx = join(root, 'node_modules', '.bin', 'tsx');
 
 const children = new Set<ChildProcess>();
 const databases = new Set<string>();
@@ -171,6 +169,8 @@ export async function dropDatabase(name: string): Promise<void> {
 
 export interface ChildOptions {
   label: string;
+  /** Working directory (default: this repository). */
+  cwd?: string;
   /** Where stdout and stderr go (appended). */
   logFile: string;
   env: NodeJS.ProcessEnv;
@@ -190,7 +190,7 @@ function spawnChild(cmd: string, args: string[], o: ChildOptions): Child {
   mkdirSync(resolve(o.logFile, '..'), { recursive: true });
   const log = createWriteStream(o.logFile, { flags: 'a' });
   log.write(`\n---- ${new Date().toISOString()} ${o.label}: ${[cmd, ...args].join(' ')}\n`);
-  const child = spawn(cmd, args, { cwd: appRoot, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { cwd: o.cwd ?? root, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
   children.add(child);
@@ -236,6 +236,8 @@ export interface AppOptions {
   readyTimeoutMs?: number;
   /** Pin the server (and the processes it starts) to this CPU with taskset, when available. */
   pinCpu?: number;
+  /** Another copy of the app to run (a checkout of another commit), with its own node_modules. Default: this repository. */
+  appRoot?: string;
 }
 
 export interface App extends Child {
@@ -265,10 +267,12 @@ function appEnv(o: AppOptions): NodeJS.ProcessEnv {
 export async function startApp(o: AppOptions): Promise<App> {
   const started = performance.now();
   const env = appEnv(o);
+  const cwd = o.appRoot ?? appRoot;
+  // 'next': the server `npm start` runs (Next behind our own node:http server), so runs measure what ships.
   const child =
     o.via === 'start'
-      ? spawnChild(process.execPath, [tsx, 'scripts/start.ts'], { label: o.label, logFile: o.logFile, env })
-      : spawnChild(process.execPath, ['--import', 'tsx', serveScript], { label: o.label, logFile: o.logFile, env: { ...env, BRISK_HOST: '127.0.0.1' } });
+      ? spawnChild(process.execPath, [join(cwd, 'node_modules', '.bin', 'tsx'), 'scripts/start.ts'], { label: o.label, logFile: o.logFile, env, cwd })
+      : spawnChild(process.execPath, ['--import', 'tsx', join(cwd, 'scripts', 'serve.ts')], { label: o.label, logFile: o.logFile, env: { ...env, BRISK_HOST: '127.0.0.1' }, cwd });
   if (o.pinCpu !== undefined && child.process.pid) pinToCpu(child.process.pid, o.pinCpu);
   const url = `http://127.0.0.1:${o.port}`;
   const deadline = Date.now() + (o.readyTimeoutMs ?? (o.via === 'start' ? 600_000 : 90_000));
@@ -304,7 +308,8 @@ export function pinToCpu(pid: number, cpu: number): boolean {
 
 /** `npm run worker` as a child process (PostgreSQL only). */
 export function startWorker(o: { label: string; logFile: string; env: Record<string, string> }): Child {
-  return spawnChild(process.execPath, [tsx, 'scripts/worker.ts'], {
+  return spawnChild(process.execPath, [join(appRoot, 'node_modules', '.bin', 'tsx'), 'scripts/worker.ts'], {
+    cwd: appRoot,
     label: o.label,
     logFile: o.logFile,
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...o.env },
