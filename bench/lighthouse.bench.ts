@@ -1,7 +1,7 @@
 // Lighthouse on the shop's four shopper pages — catalog, product, cart, checkout — as a phone
 // sees them (issue #18: "one router, unless the split measurably pays for itself for shoppers").
 //
-//   npx tsx bench/lighthouse.bench.ts [--ref <git-ref>] [--runs 3]
+//   npx tsx bench/lighthouse.bench.ts [--ref <git-ref> | --ref bench/lighthouse-app-router.patch] [--runs 3]
 //
 // The shop is started as `npm start` starts it (scripts/start.ts: production build, PGlite, the
 // bundled Stripe emulator), a cart is filled in Chromium by clicking "Add to cart" on the product
@@ -30,7 +30,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { cleanupAll, onCleanup, portFrom, root, runDir, startApp, type App } from './lib/app-process';
 import { formatTable, recordResults, type Row } from './lib/results';
@@ -72,8 +72,15 @@ function describeLayout(dir: string): string {
 function copyOfRef(ref: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'brisk-lighthouse-'));
   onCleanup(async () => rmSync(dir, { recursive: true, force: true }));
-  const tar = spawnSync('sh', ['-c', `git archive --format=tar "$0" | tar -x -C "$1"`, ref, dir], { cwd: root, stdio: 'inherit' });
-  if (tar.status !== 0) throw new Error(`git archive ${ref} failed`);
+  // A .patch file (bench/lighthouse-app-router.patch: the catalog and product pages in the App
+  // Router) is applied to this checkout's HEAD, so the layout can be measured from a fresh clone.
+  const patch = ref.endsWith('.patch') ? resolve(root, ref) : null;
+  const tar = spawnSync('sh', ['-c', `git archive --format=tar "$0" | tar -x -C "$1"`, patch ? 'HEAD' : ref, dir], { cwd: root, stdio: 'inherit' });
+  if (tar.status !== 0) throw new Error(`git archive ${patch ? 'HEAD' : ref} failed`);
+  if (patch) {
+    const applied = spawnSync('git', ['apply', patch], { cwd: dir, stdio: 'inherit' });
+    if (applied.status !== 0) throw new Error(`${ref} does not apply to HEAD`);
+  }
   // Hard links: a second 1.2 GB copy in seconds, on the same disk.
   const cp = spawnSync('cp', ['-al', join(root, 'node_modules'), join(dir, 'node_modules')], { stdio: 'inherit' });
   if (cp.status !== 0) throw new Error('could not link node_modules into the copy');
