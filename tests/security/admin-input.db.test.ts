@@ -250,7 +250,9 @@ describe(`hostile input: admin (${testDbKind})`, () => {
           if (to.pathname.startsWith('/admin/orders/')) reachedRealRows++;
           assertNoPollution();
         }),
-        { numRuns: Math.ceil(FUZZ_RUNS / 2) },
+        // Always one form of the right shape naming a real order (the refund's amount then refused),
+        // so the count below never depends on the draw: random forms reach a real row only by chance.
+        { numRuns: Math.ceil(FUZZ_RUNS / 2), examples: name === 'refund' ? [[form({ orderId: paidOrderId, amount: 'twelve', refundNumber: '1' })]] : [] },
       );
     }
     // Deliberately: each real row, with the form right but the row wrong for the action.
