@@ -11,7 +11,9 @@ import { setUpTestShop, type TestShop } from '@/tests/helpers/shop';
 import { addToCart, getCart, removeFromCart } from '@/lib/cart/cart';
 import { StripeGateway } from '@/lib/stripe/gateway';
 import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
-import { setAfterCommitHooks } from '@/lib/orders/after-commit';
+import { outboxOfOrder } from '@/tests/helpers/outbox';
+import { sqlDatabase } from '@/lib/db/sql';
+import { relayOutbox, type OutboxMessage } from '@/lib/orders/outbox';
 import { cancelSupersededAttempt } from '@/lib/orders/remedies';
 import { recordDecline } from '@/lib/security/throttle';
 import { SubmitRateLimiter } from '@/lib/security/submit-rate';
@@ -35,7 +37,6 @@ beforeEach(async () => {
   await faults('DELETE');
 });
 afterEach(async () => {
-  setAfterCommitHooks({});
   await gateway.close();
 });
 
@@ -89,11 +90,16 @@ async function intentsOf(orderId: string): Promise<Stripe.PaymentIntent[]> {
 async function webhook(paymentIntentId: string): Promise<void> {
   await applyPaymentIntent(database.prisma, await stripe.paymentIntents.retrieve(paymentIntentId, { expand: ['latest_charge'] }), { source: 'webhook' });
 }
-/** Records the superseded-attempt hook's calls (what the job system would enqueue). */
-function recordSuperseded(): [string, number][] {
-  const calls: [string, number][] = [];
-  setAfterCommitHooks({ attemptSuperseded: (orderId, n) => void calls.push([orderId, n]) });
-  return calls;
+/** The superseded attempts whose cancel the cart's order left in the outbox (what the job system would enqueue). */
+async function supersededOf(cartId: string): Promise<[string, number][]> {
+  const order = await database.prisma.order.findFirst({ where: { cartId }, orderBy: { createdAt: 'desc' } });
+  return order ? (await outboxOfOrder(database.prisma, order.id)).superseded : [];
+}
+/** Relays the whole outbox as the job system would, returning what it handed over. */
+async function relayAll(): Promise<OutboxMessage[]> {
+  const delivered: OutboxMessage[] = [];
+  while ((await relayOutbox(sqlDatabase(database.prisma), async (_tx, messages) => void delivered.push(...messages))) > 0);
+  return delivered;
 }
 const cartCounter = async (cartId: string) => (await database.prisma.throttleCounter.findUnique({ where: { key: `checkout:cart:${cartId}` } }))?.count ?? 0;
 
@@ -101,9 +107,8 @@ describe(`startPayment's attempts (${testDbKind})`, () => {
   it('a changed cart whose new attempt was never answered: the retry pays that new attempt at the new amount, never the old PaymentIntent', async () => {
     const [kettle, filter] = [await product(2500), await product(700)];
     const cartId = await cartOf({ productId: kettle.id });
-    const superseded = recordSuperseded();
     const first = expectKind(await pay(cartId, 'pm_card_authenticationRequired'), 'requires_action');
-    expect(superseded).toEqual([]);
+    expect(await supersededOf(cartId)).toEqual([]);
     await addToCart(database.prisma, cartId, { productId: filter.id, quantity: 1 });
     // Stripe fails the new attempt's creation before acting on it: the shopper is told to retry.
     await faults('POST', { path: '/v1/payment_intents$', method: 'POST', status: 503 });
@@ -111,14 +116,14 @@ describe(`startPayment's attempts (${testDbKind})`, () => {
     const order = await orderOf(cartId);
     expect(order).toMatchObject({ attemptCount: 2, total: 3200, status: 'pending' });
     expect(order.attempts.map((a) => [a.attemptNumber, a.supersededAt !== null])).toEqual([[1, true]]);
-    expect(superseded).toEqual([[order.id, 1]]);
+    expect(await supersededOf(cartId)).toEqual([[order.id, 1]]);
     await stripeBack();
     // The retry is attempt 2 (its own PaymentIntent, for 32.00), not the old attempt's PaymentIntent for 25.00.
     const paid = expectKind(await pay(cartId), 'submitted');
     expect(paid).toMatchObject({ orderToken: first.orderToken, attempt: 2, amount: 3200, status: 'succeeded' });
     expect(paid.paymentIntentId).not.toBe(first.paymentIntentId);
     // Attempt 1 was superseded once, by the submit that started attempt 2; the retry supersedes nothing.
-    expect(superseded).toEqual([[order.id, 1]]);
+    expect(await supersededOf(cartId)).toEqual([[order.id, 1]]);
     const pis = await intentsOf(order.id);
     expect(pis.map((pi) => [pi.id, pi.amount, pi.status]).sort()).toEqual([[first.paymentIntentId, 2500, 'requires_action'], [paid.paymentIntentId, 3200, 'succeeded']].sort());
     expect(await database.prisma.order.findUniqueOrThrow({ where: { id: order.id } })).toMatchObject({ status: 'paid', amountPaid: 3200, paymentIntentId: paid.paymentIntentId });
@@ -126,14 +131,13 @@ describe(`startPayment's attempts (${testDbKind})`, () => {
 
   it('a declined card, then a new attempt never answered: the retry lands on that second attempt (not a third), counted once against the cart', async () => {
     const cartId = await cartOf({ productId: (await product()).id });
-    const superseded = recordSuperseded();
     expectKind(await pay(cartId, 'pm_card_chargeDeclined'), 'declined');
     expect(await cartCounter(cartId)).toBe(1);
     await faults('POST', { path: '/v1/payment_intents$', method: 'POST', status: 503 });
     expectKind(await pay(cartId), 'busy');
     const order = await orderOf(cartId);
     expect(order.attemptCount).toBe(2);
-    expect(superseded).toEqual([[order.id, 1]]);
+    expect(await supersededOf(cartId)).toEqual([[order.id, 1]]);
     expect(await cartCounter(cartId)).toBe(2);
     await stripeBack();
     const paid = expectKind(await pay(cartId), 'submitted');
@@ -146,22 +150,23 @@ describe(`startPayment's attempts (${testDbKind})`, () => {
     ]);
     // The retry of attempt 2 was no new attempt: the card-testing counter did not move, and nothing was superseded again.
     expect(await cartCounter(cartId)).toBe(2);
-    expect(superseded).toEqual([[order.id, 1]]);
+    expect(await supersededOf(cartId)).toEqual([[order.id, 1]]);
     expect((await intentsOf(order.id)).map((pi) => pi.status).sort()).toEqual(['requires_payment_method', 'succeeded']);
   });
 
-  it('the attempt a changed cart replaces is canceled at Stripe by the superseded-attempt hook, so its stale tab can no longer pay', async () => {
+  it('the attempt a changed cart replaces is canceled at Stripe by the superseded-attempt job (through the outbox), so its stale tab can no longer pay', async () => {
     const [kettle, filter] = [await product(2500), await product(700)];
     const cartId = await cartOf({ productId: kettle.id });
-    const cancels: Promise<unknown>[] = [];
-    setAfterCommitHooks({ attemptSuperseded: (orderId, n) => void cancels.push(cancelSupersededAttempt(database.prisma, gateway, orderId, n)) });
     const first = expectKind(await pay(cartId, 'pm_card_authenticationRequired'), 'requires_action');
-    expect(cancels).toHaveLength(0);
+    expect(await supersededOf(cartId)).toEqual([]);
     await addToCart(database.prisma, cartId, { productId: filter.id, quantity: 2 });
     const second = expectKind(await pay(cartId, 'pm_card_authenticationRequired'), 'requires_action');
     expect(second).toMatchObject({ attempt: 2, amount: 3900 });
-    expect(cancels).toHaveLength(1);
-    expect(await cancels[0]).toBe('canceled');
+    // The job system's relay hands the cancel over once; the job cancels at Stripe.
+    const orderId = (await orderOf(cartId)).id;
+    const cancels = (await relayAll()).filter((m) => m.topic === 'attempt.superseded' && m.orderId === orderId);
+    expect(cancels).toEqual([{ topic: 'attempt.superseded', orderId, attemptNumber: 1 }]);
+    expect(await cancelSupersededAttempt(database.prisma, gateway, orderId, 1)).toBe('canceled');
     expect((await stripe.paymentIntents.retrieve(first.paymentIntentId)).status).toBe('canceled');
     expect((await stripe.paymentIntents.retrieve(second.paymentIntentId)).status).toBe('requires_action');
     const order = await orderOf(cartId);
@@ -173,16 +178,6 @@ describe(`startPayment's attempts (${testDbKind})`, () => {
       [2, kettle.id, 1, false],
       [2, filter.id, 2, false],
     ]);
-  });
-
-  it('a superseded-attempt hook that throws or rejects does not stop the payment (the sweep cancels later)', async () => {
-    for (const hook of [() => { throw new Error('queue down'); }, () => Promise.reject(new Error('queue down'))]) {
-      const cartId = await cartOf({ productId: (await product()).id });
-      expectKind(await pay(cartId, 'pm_card_chargeDeclined'), 'declined');
-      setAfterCommitHooks({ attemptSuperseded: hook });
-      expect(await pay(cartId)).toMatchObject({ kind: 'submitted', attempt: 2, status: 'succeeded' });
-      expect((await orderOf(cartId)).status).toBe('paid');
-    }
   });
 
   it('a canceled current attempt (canceled at Stripe while the challenge was open) is over: the next Pay starts a new attempt that pays', async () => {

@@ -13,7 +13,6 @@ import type { PrismaClient } from '@/lib/generated/prisma/client';
 import type { PricedCart } from '@/lib/cart/cart';
 import { formatMoney } from '@/lib/money';
 import { logger } from '@/lib/observability/logger';
-import { afterCommitHooks } from '@/lib/orders/after-commit';
 import { applyPayment, idempotencyKeyFor } from '@/lib/orders/apply';
 import { declinedPayment, toPayment, type Payment } from '@/lib/stripe/payment';
 import { sqlDatabase } from '@/lib/db/sql';
@@ -174,17 +173,6 @@ async function pay(deps: StartPaymentDeps, cartId: string, expectedAmount: numbe
       }
       return await answer(prisma, pi, attempt);
     }
-    // The attempt this one replaced can no longer be paid: its PaymentIntent is canceled at
-    // Stripe by a job (or the sweep), and a success that beats the cancel is refunded.
-    if (plan.superseded !== null) {
-      const superseded = plan.superseded;
-      try {
-        void Promise.resolve(afterCommitHooks().attemptSuperseded?.(plan.orderId, superseded)).catch(() => undefined);
-      } catch {
-        // the sweep finds it
-      }
-    }
-
     const idempotencyKey = idempotencyKeyFor(plan.orderId, plan.attempt);
     const record = (pi: Payment) =>
       recordAttempt(prisma, { orderId: plan.orderId, attemptNumber: plan.attempt, pi, idempotencyKey, clientIp: deps.clientIp, pricingHash: plan.hash, lines: plan.lines });

@@ -11,10 +11,12 @@
 //   reconcile          every 15 minutes (reconcile-job.ts)
 //   prune              hourly: delete old processed events, sessions, holds, counters (prune.ts);
 //                      finished jobs are deleted by pg-boss after JOB_RETENTION_DAYS
-import { PgBoss, type Job, type JobResult } from 'pg-boss';
+import { PgBoss, fromKysely, type Job, type JobResult } from 'pg-boss';
 import type { Database } from '@/lib/db/client';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
-import { setAfterCommitHooks } from '@/lib/orders/after-commit';
+import { sqlDatabase } from '@/lib/db/sql';
+import type { Db } from '@/lib/db/query';
+import { relayOutbox, type OutboxMessage } from '@/lib/orders/outbox';
 import { cancelSupersededAttempt, executeSystemRefund, pendingRemedies, RemedyJobData, type RemedyGateway } from '@/lib/orders/remedies';
 import { StripeEventJobData, isSheddingLoad, markStripeEventDead, processStripeEvent, type EventGateway } from '@/lib/orders/stripe-events';
 import { EmailJobData, markEmailFailed, requeueStalledEmail, sendEmail, smtpMailer, type Mailer } from './email';
@@ -80,7 +82,14 @@ interface JobSystem {
   workerIds: Map<string, string>;
   sweepAfterSeconds: number;
   startedAt: Date;
+  /** Stops the outbox relay (worker processes only), waiting for a batch in flight. */
+  stopRelay?: () => Promise<void>;
 }
+
+/** How often a worker's relay looks for outbox messages (an empty outbox costs one indexed read). */
+const OUTBOX_POLL_MS = 250;
+/** Messages moved per relay transaction. */
+const OUTBOX_BATCH = 100;
 
 /** How often the dead-letter and sweep queues poll by default (their jobs are never urgent). */
 const BACKGROUND_POLLING_SECONDS = 10;
@@ -242,15 +251,73 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
     }
   }
 
-  // Emails, refunds and cancellations decided in an order transaction go out right after its commit.
-  setAfterCommitHooks({
-    emailQueued: (id) => enqueueEmail(id),
-    refundReserved: (refundId) => enqueueRemedy({ kind: 'refund', refundId }),
-    attemptSuperseded: (orderId, attemptNumber) => enqueueRemedy({ kind: 'cancel', orderId, attemptNumber }),
-  });
+  // Emails, refunds and cancellations decided in an order transaction reach the queue through
+  // the order outbox (lib/orders/outbox.ts): worker processes relay it, each row once.
+  if (worker) system.stopRelay = startOutboxRelay(system);
   g.__briskJobs = system;
   jobsLog.info({ kind: database.kind, worker }, 'jobs started');
   return system;
+}
+
+/** The job each outbox message becomes. */
+function jobOf(m: OutboxMessage): { queue: string; data: object } {
+  switch (m.topic) {
+    case 'email.queued':
+      return { queue: QUEUES.emailSend, data: EmailJobData.parse({ emailId: m.emailId }) };
+    case 'refund.reserved':
+      return { queue: QUEUES.paymentRemedy, data: RemedyJobData.parse({ kind: 'refund', refundId: m.refundId }) };
+    case 'attempt.superseded':
+      return { queue: QUEUES.paymentRemedy, data: RemedyJobData.parse({ kind: 'cancel', orderId: m.orderId, attemptNumber: m.attemptNumber }) };
+  }
+}
+
+/**
+ * Moves outbox messages into the job queue: the jobs are inserted in the transaction that
+ * deletes the rows (pg-boss writes through it), so a message becomes a job exactly once. Polls
+ * every OUTBOX_POLL_MS, at once again while batches come back full; this process's workers are
+ * woken after each commit. Returns the stop function.
+ */
+function startOutboxRelay(system: JobSystem): () => Promise<void> {
+  const db = sqlDatabase(system.prisma);
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let woken: string[] = [];
+  const deliver = async (tx: Db, messages: OutboxMessage[]) => {
+    const byQueue = new Map<string, object[]>();
+    for (const m of messages) {
+      const { queue, data } = jobOf(m);
+      byQueue.set(queue, [...(byQueue.get(queue) ?? []), data]);
+    }
+    for (const [queue, jobs] of byQueue) await system.boss.insert(queue, jobs.map((data) => ({ data })), { db: fromKysely(tx) });
+    woken = [...byQueue.keys()];
+  };
+  const pass = async () => {
+    try {
+      for (;;) {
+        woken = [];
+        const taken = await relayOutbox(db, deliver, OUTBOX_BATCH);
+        for (const queue of woken) {
+          const workerId = system.workerIds.get(queue);
+          if (workerId) system.boss.notifyWorker(workerId);
+        }
+        if (stopped || taken < OUTBOX_BATCH) break;
+      }
+    } catch (err) {
+      // The rows stay; the next pass (or the sweep's own checks) picks them up.
+      if (!stopped) jobsLog.warn({ err }, 'outbox relay failed; retrying');
+    }
+    if (!stopped) {
+      timer = setTimeout(() => (running = pass()), OUTBOX_POLL_MS);
+      timer.unref?.();
+    }
+  };
+  running = pass();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await running;
+  };
 }
 
 /**
@@ -299,7 +366,7 @@ export async function stopJobs(opts: { timeoutMs?: number } = {}): Promise<void>
   const system = g.__briskJobs;
   if (!system) return;
   g.__briskJobs = undefined;
-  setAfterCommitHooks({});
+  await system.stopRelay?.();
   await system.boss.stop({ graceful: true, timeout: opts.timeoutMs ?? 10_000, close: true });
   jobsLog.info('jobs stopped');
 }

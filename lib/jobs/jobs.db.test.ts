@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
 import { createOrderFixture, fakePaymentIntent } from '@/tests/helpers/payments';
+import { outboxOfOrder } from '@/tests/helpers/outbox';
+import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { recordStripeEvent, listDeadStripeEvents, type EventGateway } from '@/lib/orders/stripe-events';
 import type { Stripe } from '@/lib/stripe/client';
 import { StripeUnavailableError } from '@/lib/stripe/gateway';
@@ -171,5 +173,16 @@ describe(`jobs on pg-boss (${testDbKind})`, () => {
     expect(await runSweep()).toEqual({ stripeEvents: 0, emails: 1, remedies: 0 });
     expect((await waitFor(() => prisma.email.findUniqueOrThrow({ where: { id: stalled.id } }), (e) => e.status === 'stored')).status).toBe('stored');
     expect((await prisma.email.findUniqueOrThrow({ where: { id: fresh.id } })).status).toBe('sending');
+  });
+
+  it('sends the receipt of an order paid outside the worker (the order page) through the outbox, with no sweep', async () => {
+    const prisma = database.prisma;
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 2, quantity: 1 }] });
+    const pi = fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' });
+    // The sweep is not scheduled here and would only look at rows 30 s old: only the relay can send it.
+    await applyPaymentIntent(prisma, pi, { source: 'return_page' });
+    const email = await waitFor(() => prisma.email.findFirstOrThrow({ where: { orderId: f.orderId } }), (e) => e.status !== 'queued', 5_000);
+    expect(email.status).toBe('stored');
+    expect(await outboxOfOrder(prisma, f.orderId)).toEqual({ emails: [], refunds: [], superseded: [] });
   });
 });

@@ -1,11 +1,12 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { testDbKind } from '@/tests/helpers/db';
 import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { createOrderFixture, fakePaymentIntent, fakeRefund, orderOutcome } from '@/tests/helpers/payments';
 import { applyChargeRefunds, applyPaymentIntent } from '@/tests/helpers/stripe-apply';
-import { toPayment } from '@/lib/stripe/payment';
-import { setAfterCommitHooks } from './after-commit';
+import { outboxOfOrder } from '@/tests/helpers/outbox';
+import { sqlDatabase } from '@/lib/db/sql';
+import { relayOutbox } from './outbox';
 
 const database = databaseForThisFile();
 
@@ -14,8 +15,6 @@ const ctx = { source: 'webhook' as const };
 describe(`applyPaymentIntent (${testDbKind})`, () => {
   it('moves an order pending → paid once, with every follow-up once', async () => {
     const prisma = database.prisma;
-    const queued: string[] = [];
-    setAfterCommitHooks({ emailQueued: (id) => void queued.push(id) });
     const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 2 }, { stock: 3, quantity: 1 }] });
     const pi = fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' });
 
@@ -23,7 +22,6 @@ describe(`applyPaymentIntent (${testDbKind})`, () => {
     expect(first).toEqual({ orderId: f.orderId, status: 'paid', changed: true });
     const replay = await applyPaymentIntent(prisma, pi, { source: 'return_page' });
     expect(replay).toEqual({ orderId: f.orderId, status: 'paid', changed: false });
-    setAfterCommitHooks({});
 
     const out = await orderOutcome(prisma, f.orderId);
     expect(out).toMatchObject({ status: 'paid', amountPaid: f.total, oversold: false, emails: 1, fulfillments: 1, paidEvents: 1, ledgerUnbalanced: [] });
@@ -32,7 +30,8 @@ describe(`applyPaymentIntent (${testDbKind})`, () => {
       { txKey: `payment:${pi.id}`, account: 'sales', amount: -f.total },
       { txKey: `payment:${pi.id}`, account: 'stripe_balance', amount: f.total },
     ]);
-    expect(queued).toHaveLength(1);
+    // The receipt is in the outbox once, for the job system to send after commit.
+    expect((await outboxOfOrder(prisma, f.orderId)).emails).toHaveLength(1);
     const attempt = await prisma.paymentAttempt.findUniqueOrThrow({ where: { paymentIntentId: pi.id } });
     expect(attempt).toMatchObject({ status: 'succeeded', cardBrand: 'visa', cardLast4: '4242', riskLevel: 'normal', riskScore: 12 });
     const email = await prisma.email.findFirstOrThrow({ where: { orderId: f.orderId } });
@@ -102,23 +101,20 @@ describe(`applyPaymentIntent (${testDbKind})`, () => {
     expect(out.ledger).toHaveLength(2);
   });
 
-  it('enqueues the receipt at once even when the hooks were set by another copy of the modules (Next bundles lib/ per route)', async () => {
+  it('writes the receipt to the outbox in the paying transaction, and the relay hands it over once', async () => {
     const prisma = database.prisma;
-    const queued: string[] = [];
-    // The job system's copy sets the hooks; the order page's own copy of apply.ts pays the order.
-    vi.resetModules();
-    const jobsCopy = await import('./after-commit');
-    jobsCopy.setAfterCommitHooks({ emailQueued: (id) => void queued.push(id) });
-    vi.resetModules();
-    const pageCopy = await import('./apply');
-    try {
-      const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
-      await pageCopy.applyPayment(prisma, toPayment(fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' })), { source: 'return_page' });
-      const email = await prisma.email.findFirstOrThrow({ where: { orderId: f.orderId } });
-      expect(queued).toEqual([email.id]);
-    } finally {
-      jobsCopy.setAfterCommitHooks({});
-    }
+    const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
+    await applyPaymentIntent(prisma, fakePaymentIntent({ id: f.paymentIntentIds[0], orderId: f.orderId, attempt: 1, amount: f.total, status: 'succeeded' }), { source: 'return_page' });
+    const email = await prisma.email.findFirstOrThrow({ where: { orderId: f.orderId } });
+    expect(await outboxOfOrder(prisma, f.orderId)).toEqual({ emails: [email.id], refunds: [], superseded: [] });
+    // A relay whose delivery fails leaves the message; the next one delivers it, once.
+    const db = sqlDatabase(prisma);
+    await expect(relayOutbox(db, async () => { throw new Error('queue down'); })).rejects.toThrow('queue down');
+    expect((await outboxOfOrder(prisma, f.orderId)).emails).toEqual([email.id]);
+    const delivered: unknown[] = [];
+    while ((await relayOutbox(db, async (_tx, messages) => void delivered.push(...messages))) > 0);
+    expect(delivered.filter((m) => (m as { emailId?: string }).emailId === email.id)).toEqual([{ topic: 'email.queued', emailId: email.id }]);
+    expect(await outboxOfOrder(prisma, f.orderId)).toEqual({ emails: [], refunds: [], superseded: [] });
   });
 
   it('records a decline once under 10 concurrent applies of it (each reads the attempt after taking the lock)', async () => {

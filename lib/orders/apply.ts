@@ -10,7 +10,7 @@ import type { Payment, PaymentRefund } from '@/lib/stripe/payment';
 import { sqlDatabase, sqlFragment, sqlOf, type Sql, type SqlFragment } from '@/lib/db/sql';
 import { invalidateCatalog } from '@/lib/catalog/catalog';
 import { recordDecline } from '@/lib/security/throttle';
-import { afterCommitHooks } from './after-commit';
+import { writeOutbox, type OutboxMessage } from './outbox';
 import { ACCOUNTS, ledgerLines } from './ledger';
 import { planPaid } from './paid-plan';
 import { decideSucceededPayment, STRAY_REASON_TEXT, type StrayReason } from './payment-decision';
@@ -50,9 +50,11 @@ type Tx = Prisma.TransactionClient;
 type Json = Prisma.InputJsonValue;
 
 
+/** What one application decided besides its rows: the outbox's messages, the catalog to refresh. */
 interface Pending {
+  /** Emails queued by this call: sent after commit (the outbox). */
   emailIds: string[];
-  /** System refunds of stray payments reserved by this call: executed after commit. */
+  /** System refunds of stray payments reserved by this call: executed after commit (the outbox). */
   refundIds: string[];
   stockChanged: boolean;
   view?: ShopperOrderView;
@@ -63,20 +65,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function runAfterCommit(p: Pending): void {
   if (p.stockChanged) invalidateCatalog();
-  // Not awaited: the shopper's page must not wait on the queue. The rows are committed
-  // (`queued` email, `reserved` refund), so if the enqueue fails (or the process dies first)
-  // the sweep finds them.
-  const hooks = afterCommitHooks();
-  for (const id of p.emailIds) fireAndForget(() => hooks.emailQueued?.(id));
-  for (const id of p.refundIds) fireAndForget(() => hooks.refundReserved?.(id));
 }
 
-function fireAndForget(fn: () => Promise<unknown> | unknown): void {
-  try {
-    void Promise.resolve(fn()).catch(() => undefined);
-  } catch {
-    // as above
-  }
+/** What the transaction decided to do after it commits, for the outbox (outbox.ts). */
+function outboxOf(p: Pending): OutboxMessage[] {
+  return [
+    ...p.emailIds.map((emailId) => ({ topic: 'email.queued' as const, emailId })),
+    ...p.refundIds.map((refundId) => ({ topic: 'refund.reserved' as const, refundId })),
+  ];
 }
 
 /** The key an attempt's PaymentIntent is created under: one PaymentIntent per attempt. */
@@ -576,6 +572,7 @@ export async function applyPayment(prisma: PrismaClient, pi: Payment, ctx: Apply
     if (!locked) return { orderId: null, status: null, changed: false };
     const attempt = locked.attempt ?? (await adoptCurrentAttempt(tx, locked.order, pi));
     const changed = await applyLocked(tx, locked.order, attempt, pi, ctx, pending);
+    await writeOutbox(tx, outboxOf(pending));
     return { orderId: locked.order.id, status: locked.order.status, changed };
   });
   runAfterCommit(pending);

@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { CART_COLUMNS, CART_LINE_ORDER, CART_WITH_LINES, cartFromRows, type CartRow, type PricedCart } from '@/lib/cart/cart';
 import { sqlDatabase, type Sql } from '@/lib/db/sql';
+import { writeOutbox } from './outbox';
 
 /** How long a paid order of the same cart answers a resubmit with "already paid". */
 export const ALREADY_PAID_WINDOW_MS = 10 * 60_000;
@@ -148,6 +149,9 @@ export async function updateOrderForAttempt(
       city = ${d.city}, "postalCode" = ${d.postalCode}, country = ${d.country}, subtotal = ${o.subtotal}, total = ${o.subtotal},
       "pricingHash" = ${o.hash}, "attemptCount" = ${o.attempt}, "updatedAt" = ${now}
     WHERE id = ${o.orderId}`;
+  // The replaced attempt can no longer be paid: its PaymentIntent is canceled at Stripe after
+  // commit (a success that beats the cancel is refunded as a stray payment).
+  if (o.superseded != null) await writeOutbox(tx, [{ topic: 'attempt.superseded', orderId: o.orderId, attemptNumber: o.superseded }]);
 }
 
 /**

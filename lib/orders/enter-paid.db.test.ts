@@ -2,14 +2,14 @@
 // checks the counts and the end states; this file pins the rows themselves — every ledger line,
 // the receipt's words, the stock taken per product, the timeline, the attempt's card — so a
 // changed account, amount, key or sentence is a failing test, not a silent change.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
 import { createOrderFixture, fakePaymentIntent, type OrderFixture } from '@/tests/helpers/payments';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import type { Stripe } from '@/lib/stripe/client';
 import { strayRefundKey } from './apply';
 import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
-import { setAfterCommitHooks } from './after-commit';
+import { outboxOfOrder } from '@/tests/helpers/outbox';
 import { STRAY_REASON_TEXT } from './payment-decision';
 import { getProductBySlug } from '@/lib/catalog/catalog';
 
@@ -20,7 +20,6 @@ beforeAll(async () => {
   prisma = database.prisma;
 });
 afterAll(() => database?.drop());
-afterEach(() => setAfterCommitHooks({}));
 
 const HOUR = 3_600_000;
 
@@ -77,9 +76,6 @@ describe(`entering paid writes exactly its rows (${testDbKind})`, () => {
     await holdByAnotherOrder(p1, 4, { expiresAt, releasedAt: new Date() });
     await holdByAnotherOrder(p1, 4, { expiresAt, takenAt: new Date() });
 
-    const queued: string[] = [];
-    const refunds: string[] = [];
-    setAfterCommitHooks({ emailQueued: (id) => void queued.push(id), refundReserved: (id) => void refunds.push(id) });
     const pi = succeeded(f, { amount: total });
     const t0 = new Date();
     const result = await applyPaymentIntent(prisma, pi, { source: 'webhook', stripeEventId: 'evt_paid_1' });
@@ -132,8 +128,8 @@ describe(`entering paid writes exactly its rows (${testDbKind})`, () => {
       ].join('\n'),
     );
     expect(lines).toContain(`  3 × ${order.items.find((i) => i.quantity === 3)!.name} @ $12.50 = $37.50`);
-    expect(queued).toEqual([email.id]);
-    expect(refunds).toEqual([]);
+    // After commit the receipt goes out, and nothing else: the outbox says so.
+    expect(await outboxOfOrder(prisma, f.orderId)).toEqual({ emails: [email.id], refunds: [], superseded: [] });
 
     expect(all.fulfillments.map(({ status, note }) => ({ status, note }))).toEqual([{ status: 'pending', note: null }]);
     expect(all.sideEffects).toEqual(
@@ -172,7 +168,7 @@ describe(`entering paid writes exactly its rows (${testDbKind})`, () => {
       expect(await applyPaymentIntent(prisma, pi, { source, actor: 'someone' })).toEqual({ orderId: f.orderId, status: 'paid', changed: false });
     }
     expect(await everything(f.orderId)).toEqual(all);
-    expect(queued).toEqual([email.id]);
+    expect(await outboxOfOrder(prisma, f.orderId)).toEqual({ emails: [email.id], refunds: [], superseded: [] });
   });
 
   it('a receipt without a second address line has no blank line for it; the actor is on the timeline', async () => {
@@ -271,9 +267,6 @@ describe(`a payment for goods that are gone (${testDbKind})`, () => {
     await prisma.stockHold.create({ data: { orderId: f.orderId, attemptNumber: 1, productId: p0, quantity: 2, expiresAt: new Date(Date.now() - 1000) } });
     await prisma.stockHold.create({ data: { orderId: f.orderId, attemptNumber: 1, productId: p1, quantity: 1, expiresAt: new Date(Date.now() - 1000) } });
     await holdByAnotherOrder(p0, 2, { expiresAt });
-    const reserved: string[] = [];
-    const queued: string[] = [];
-    setAfterCommitHooks({ refundReserved: (id) => void reserved.push(id), emailQueued: (id) => void queued.push(id) });
 
     const pi = succeeded(f);
     const result = await applyPaymentIntent(prisma, pi, { source: 'webhook', stripeEventId: 'evt_gone' });
@@ -298,8 +291,8 @@ describe(`a payment for goods that are gone (${testDbKind})`, () => {
       { refundNumber: 1, idempotencyKey: strayRefundKey(pi.id), amount: f.total, currency: 'usd', status: 'reserved', reason: 'duplicate', requestedBy: 'system', paymentIntentId: pi.id, stripeRefundId: null },
     ]);
     expect(strayRefundKey(pi.id)).toBe(`brisk:refund:stray:${pi.id}`);
-    expect(reserved).toEqual([all.refunds[0].id]);
-    expect(queued).toEqual([]);
+    // After commit the refund is executed, and no receipt is sent.
+    expect(await outboxOfOrder(prisma, f.orderId)).toEqual({ emails: [], refunds: [all.refunds[0].id], superseded: [] });
 
     // The timeline says what happened and why.
     const byKind = Object.fromEntries(all.events.map((e) => [e.kind, e]));
@@ -321,7 +314,7 @@ describe(`a payment for goods that are gone (${testDbKind})`, () => {
 
     expect(await applyPaymentIntent(prisma, pi, { source: 'reconcile' })).toEqual({ orderId: f.orderId, status: 'canceled', changed: false });
     expect(await everything(f.orderId)).toEqual(all);
-    expect(reserved).toHaveLength(1);
+    expect((await outboxOfOrder(prisma, f.orderId)).refunds).toHaveLength(1);
   });
 
   it('a product sold down below what the order wants reports what is left (never below zero) for each short line', async () => {
@@ -356,18 +349,6 @@ describe(`around entering paid (${testDbKind})`, () => {
     expect((await getProductBySlug(prisma, product.slug))?.stock).toBe(5);
     await applyPaymentIntent(prisma, succeeded(f), { source: 'webhook' });
     expect((await getProductBySlug(prisma, product.slug))?.stock).toBe(3);
-  });
-
-  it('a failing enqueuer after commit does not undo or fail the payment (the sweep finds the rows)', async () => {
-    for (const hooks of [
-      { emailQueued: () => { throw new Error('queue down'); } },
-      { emailQueued: () => Promise.reject(new Error('queue down')) },
-    ]) {
-      setAfterCommitHooks(hooks);
-      const f = await createOrderFixture(prisma, { lines: [{ stock: 5, quantity: 1 }] });
-      expect(await applyPaymentIntent(prisma, succeeded(f), { source: 'webhook' })).toEqual({ orderId: f.orderId, status: 'paid', changed: true });
-      expect(await prisma.email.findMany({ where: { orderId: f.orderId }, select: { status: true } })).toEqual([{ status: 'queued' }]);
-    }
   });
 
   it('the attempt row, not the metadata, says whose PaymentIntent it is', async () => {

@@ -10,7 +10,7 @@ import { addToCart, getCart } from '@/lib/cart/cart';
 import { startPayment, type StartPaymentResult } from '@/lib/checkout/start-payment';
 import { StripeGateway } from '@/lib/stripe/gateway';
 import { cardToken } from '@/tests/helpers/payments';
-import { setAfterCommitHooks } from './after-commit';
+import { outboxOfOrder } from '@/tests/helpers/outbox';
 import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { cancelSupersededAttempt, executeSystemRefund, pendingRemedies } from './remedies';
 
@@ -116,24 +116,19 @@ describe(`the money invariant (${testDbKind})`, () => {
   });
 
   it('cancels the superseded attempt at Stripe, so the stale tab cannot pay it', async () => {
-    const superseded: [string, number][] = [];
-    setAfterCommitHooks({ attemptSuperseded: (orderId, n) => void superseded.push([orderId, n]) });
-    try {
-      const cartId = await cartWith([[0, 1]]);
-      const first = await start(cartId);
-      await cartWith([[1, 1]], cartId);
-      const second = await start(cartId);
-      const order = await prisma().order.findUniqueOrThrow({ where: { publicToken: second.orderToken } });
-      expect(superseded).toEqual([[order.id, 1]]);
-      expect(await pendingRemedies(prisma(), new Date(Date.now() + 1000))).toContainEqual({ kind: 'cancel', orderId: order.id, attemptNumber: 1 });
-      expect(await cancelSupersededAttempt(prisma(), shop.gateway, order.id, 1)).toBe('canceled');
-      expect(await cancelSupersededAttempt(prisma(), shop.gateway, order.id, 1)).toBe('nothing');
-      expect((await stripe.paymentIntents.retrieve(first.paymentIntentId)).status).toBe('canceled');
-      await expect(stripe.paymentIntents.confirm(first.paymentIntentId, { payment_method: 'pm_card_visa' })).rejects.toMatchObject({ code: 'payment_intent_unexpected_state' });
-      expect(await pendingRemedies(prisma(), new Date(Date.now() + 1000))).not.toContainEqual({ kind: 'cancel', orderId: order.id, attemptNumber: 1 });
-    } finally {
-      setAfterCommitHooks({});
-    }
+    const cartId = await cartWith([[0, 1]]);
+    const first = await start(cartId);
+    await cartWith([[1, 1]], cartId);
+    const second = await start(cartId);
+    const order = await prisma().order.findUniqueOrThrow({ where: { publicToken: second.orderToken } });
+    // The supersede wrote its cancel to the outbox in the same transaction.
+    expect((await outboxOfOrder(prisma(), order.id)).superseded).toEqual([[order.id, 1]]);
+    expect(await pendingRemedies(prisma(), new Date(Date.now() + 1000))).toContainEqual({ kind: 'cancel', orderId: order.id, attemptNumber: 1 });
+    expect(await cancelSupersededAttempt(prisma(), shop.gateway, order.id, 1)).toBe('canceled');
+    expect(await cancelSupersededAttempt(prisma(), shop.gateway, order.id, 1)).toBe('nothing');
+    expect((await stripe.paymentIntents.retrieve(first.paymentIntentId)).status).toBe('canceled');
+    await expect(stripe.paymentIntents.confirm(first.paymentIntentId, { payment_method: 'pm_card_visa' })).rejects.toMatchObject({ code: 'payment_intent_unexpected_state' });
+    expect(await pendingRemedies(prisma(), new Date(Date.now() + 1000))).not.toContainEqual({ kind: 'cancel', orderId: order.id, attemptNumber: 1 });
   });
 
   it('a superseded attempt that succeeded before its cancel is applied as a stray payment', async () => {
