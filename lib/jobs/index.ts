@@ -18,7 +18,7 @@ import { sqlDatabase } from '@/lib/db/sql';
 import type { Db } from '@/lib/db/query';
 import { relayOutbox, type OutboxMessage } from '@/lib/orders/outbox';
 import { cancelSupersededAttempt, executeSystemRefund, pendingRemedies, RemedyJobData, type RemedyGateway } from '@/lib/orders/remedies';
-import { StripeEventJobData, isSheddingLoad, markStripeEventDead, processStripeEvent, type EventGateway } from '@/lib/orders/stripe-events';
+import { StripeEventJobData, isSheddingLoad, markStripeEventDead, processStripeEvent, reopenStripeEvent, stripeEventsWaitingSince, type EventGateway } from '@/lib/orders/stripe-events';
 import { EmailJobData, markEmailFailed, requeueStalledEmail, sendEmail, smtpMailer, type Mailer } from './email';
 import { jobsLog } from './log';
 import { preparedPgliteAdapter } from './pglite-adapter';
@@ -415,8 +415,7 @@ export function enqueueRemedy(data: RemedyJobData): Promise<string | null> {
 /** Puts a dead (or failed) event back in the queue. False when there is no such event or it is already processed. */
 export async function replayStripeEvent(eventId: string): Promise<boolean> {
   const s = system();
-  const r = await s.prisma.stripeEvent.updateMany({ where: { id: eventId, status: { in: ['dead', 'failed'] } }, data: { status: 'received', lastError: null } });
-  if (r.count !== 1) return false;
+  if (!(await reopenStripeEvent(s.prisma, eventId))) return false;
   await enqueueStripeEvent(eventId);
   return true;
 }
@@ -447,7 +446,7 @@ export async function runSweep(): Promise<{ stripeEvents: number; emails: number
   const before = new Date(Date.now() - s.sweepAfterSeconds * 1000);
   let stripeEvents = 0;
   let emails = 0;
-  const events = await s.prisma.stripeEvent.findMany({ where: { status: 'received', receivedAt: { lt: before } }, orderBy: { receivedAt: 'asc' }, take: 500, select: { id: true } });
+  const events = await stripeEventsWaitingSince(s.prisma, before);
   if (events.length > 0) {
     const open = new Set((await openJobData(s.boss, QUEUES.stripeEvent)).map((d) => d.eventId));
     for (const { id } of events) {
@@ -502,8 +501,4 @@ export async function queueDepths(): Promise<Record<string, QueueDepth>> {
   return out;
 }
 
-/** Age in seconds of the oldest event not yet processed (0 when none waits). */
-export async function webhookLagSeconds(prisma: PrismaClient): Promise<number> {
-  const oldest = await prisma.stripeEvent.findFirst({ where: { status: { in: ['received', 'failed'] } }, orderBy: { receivedAt: 'asc' }, select: { receivedAt: true } });
-  return oldest ? Math.max(0, (Date.now() - oldest.receivedAt.getTime()) / 1000) : 0;
-}
+

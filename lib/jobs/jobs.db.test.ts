@@ -6,7 +6,8 @@ import { applyPaymentIntent } from '@/tests/helpers/stripe-apply';
 import { recordStripeEvent, listDeadStripeEvents, type EventGateway } from '@/lib/orders/stripe-events';
 import type { Stripe } from '@/lib/stripe/client';
 import { StripeUnavailableError } from '@/lib/stripe/gateway';
-import { enqueueStripeEvent, jobsRunning, queueDepths, replayStripeEvent, runSweep, startJobs, stopJobs, webhookLagSeconds } from './index';
+import { enqueueStripeEvent, jobsRunning, queueDepths, replayStripeEvent, runSweep, startJobs, stopJobs } from './index';
+import { webhookLagSeconds } from '@/lib/orders/stripe-events';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 const pis = new Map<string, Stripe.PaymentIntent>();

@@ -3,7 +3,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
-import { jobsRunning, queueDepths, webhookLagSeconds, type QueueDepth } from '@/lib/jobs';
+import { jobsRunning, queueDepths, type QueueDepth } from '@/lib/jobs';
+import { webhookLagSeconds } from '@/lib/orders/stripe-events';
 import { gatewayState, type GatewayState } from '@/lib/stripe/gateway';
 
 export interface HealthReport {

@@ -1,7 +1,8 @@
 // Gauges read at scrape time: job queue depths, webhook lag and the gateway's state. Each part
 // is best-effort, so a slow or missing database never breaks /api/metrics.
 import { db } from '@/lib/db/client';
-import { jobsRunning, queueDepths, webhookLagSeconds } from '@/lib/jobs';
+import { jobsRunning, queueDepths } from '@/lib/jobs';
+import { webhookLagSeconds } from '@/lib/orders/stripe-events';
 import { gatewayState } from '@/lib/stripe/gateway';
 import { metrics, setDeadLetters, setQueueDepth, setWebhookLagSeconds } from './metrics';
 

@@ -269,3 +269,20 @@ export function listDeadStripeEvents(prisma: PrismaClient, take = 100) {
     select: { id: true, type: true, objectId: true, attempts: true, lastError: true, receivedAt: true, apiCreated: true },
   });
 }
+
+/** Puts a dead (or failed) event back to `received` for a new job. False when there is no such event or it is not dead or failed. */
+export async function reopenStripeEvent(prisma: PrismaClient, eventId: string): Promise<boolean> {
+  const r = await prisma.stripeEvent.updateMany({ where: { id: eventId, status: { in: ['dead', 'failed'] } }, data: { status: 'received', lastError: null } });
+  return r.count === 1;
+}
+
+/** Events still `received` since before `before`, oldest first (at most 500): the sweep's candidates. */
+export function stripeEventsWaitingSince(prisma: PrismaClient, before: Date): Promise<{ id: string }[]> {
+  return prisma.stripeEvent.findMany({ where: { status: 'received', receivedAt: { lt: before } }, orderBy: { receivedAt: 'asc' }, take: 500, select: { id: true } });
+}
+
+/** Age in seconds of the oldest event not yet processed (0 when none waits): the webhook lag. */
+export async function webhookLagSeconds(prisma: PrismaClient): Promise<number> {
+  const oldest = await prisma.stripeEvent.findFirst({ where: { status: { in: ['received', 'failed'] } }, orderBy: { receivedAt: 'asc' }, select: { receivedAt: true } });
+  return oldest ? Math.max(0, (Date.now() - oldest.receivedAt.getTime()) / 1000) : 0;
+}

@@ -6,7 +6,8 @@ import { Notice, Section, TableWrap, buttonSecondary, formatDateTime, td, th } f
 import { requireAdmin } from '@/lib/admin/session';
 import { loadOpsData } from '@/lib/admin/views';
 import { prisma } from '@/lib/db/client';
-import { jobsRunning, queueDepths, webhookLagSeconds, type QueueDepth } from '@/lib/jobs';
+import { jobsRunning, queueDepths, type QueueDepth } from '@/lib/jobs';
+import { webhookLagSeconds } from '@/lib/orders/stripe-events';
 import { gatewayState } from '@/lib/stripe/gateway';
 import { replayEventAction, revokeSessionAction } from '../actions';
 
