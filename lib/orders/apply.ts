@@ -11,10 +11,11 @@ import { sqlDatabase, sqlFragment, sqlOf, type Sql, type SqlFragment } from '@/l
 import { invalidateCatalog } from '@/lib/catalog/catalog';
 import { recordDecline } from '@/lib/security/throttle';
 import { writeOutbox, type OutboxMessage } from './outbox';
+import { planPaymentUpdate } from './transition-plans';
 import { ACCOUNTS, ledgerLines } from './ledger';
 import { planPaid } from './paid-plan';
 import { decideSucceededPayment, STRAY_REASON_TEXT, type StrayReason } from './payment-decision';
-import { canTransition, hasBeenPaid, isFinalPayment, orderStatusForPaymentIntent, orderStatusForRefunds } from './state-machine';
+import { canTransition, hasBeenPaid, isFinalPayment, orderStatusForRefunds } from './state-machine';
 
 export type ApplySource = 'webhook' | 'return_page' | 'reconcile' | 'admin';
 
@@ -514,18 +515,15 @@ async function applyLocked(tx: Sql, order: LockedOrder, attempt: AttemptRow | nu
     return false;
   }
   await updateAttempt(tx, order, change, pi, ctx);
-  // The attempt number is the truth about "current": order.paymentIntentId is written after
-  // the PaymentIntent is created, so a fast webhook can arrive before it moves.
-  const isCurrent =
-    attemptNumber !== null ? attemptNumber === order.attemptCount && !attempt?.superseded : order.paymentIntentId === null || order.paymentIntentId === pi.id;
-  // A failed or canceled current attempt no longer needs its stock.
-  if (isCurrent && attemptNumber !== null && (pi.status === 'canceled' || (pi.status === 'requires_payment_method' && pi.lastError))) {
-    await releaseHolds(tx, order.id, new Date(), attemptNumber);
-  }
-  const target = orderStatusForPaymentIntent(pi.status, isCurrent);
-  if (target && canTransition(order.status, target)) {
-    await moveOrder(tx, order, target, ctx, { paymentIntentId: pi.id, attempt: attemptNumber, paymentIntentStatus: pi.status });
-  }
+  // Decided by a pure function (transition-plans.ts): current or not, stock back, the move.
+  const plan = planPaymentUpdate({
+    order,
+    attempt: attempt ? { superseded: attempt.superseded } : null,
+    attemptNumber,
+    payment: { id: pi.id, status: pi.status, failed: Boolean(pi.lastError) },
+  });
+  if (plan.releaseHoldsOf !== null) await releaseHolds(tx, order.id, new Date(), plan.releaseHoldsOf);
+  if (plan.move) await moveOrder(tx, order, plan.move.to, ctx, plan.move.detail);
   return order.status !== before;
 }
 
