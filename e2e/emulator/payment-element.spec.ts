@@ -123,6 +123,11 @@ test('an incomplete card is a validation error and nothing is sent', async ({ pa
   const intentsCreated = () => merchant.requests.filter((r) => r.url === '/create-payment-intent').length;
   const before = intentsCreated();
   await cardFrame(page).locator('[name="number"]').pressSequentially('4242 4242');
+  // Leaving the field shows its error inside the element (as Stripe's does), which makes the
+  // element taller: wait for that before clicking Pay, or the click can land where the button
+  // was a moment before (the element's layout shift), and nothing is submitted.
+  await cardFrame(page).locator('[name="number"]').blur();
+  await expect(cardFrame(page).getByText('Your card number is incomplete.')).toBeVisible();
   await pay(page);
   await expect(outcome(page)).toHaveAttribute('data-error-type', 'validation_error');
   await expect(outcome(page)).toHaveAttribute('data-error-code', 'incomplete_number');
