@@ -6,7 +6,9 @@
 // limits on PGlite and PostgreSQL alike.
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import { config } from '@/lib/config';
+import { sql, type Selectable } from 'kysely';
 import { sqlOf, type Sql } from '@/lib/db/sql';
+import type { DB } from '@/lib/generated/kysely/types';
 
 type Db = PrismaClient | Prisma.TransactionClient | Sql;
 
@@ -111,7 +113,9 @@ export async function consumeAttempt(db: Db, subject: ThrottleSubject, now = new
   // the attempt against every key. Keys are taken in one fixed order, so concurrent checkouts
   // sharing an email or an address cannot deadlock on the counter rows.
   const list = JSON.stringify(keys.map((k) => ({ key: k.key })).sort((a, b) => (a.key < b.key ? -1 : 1)));
-  const rows = await sqlOf(db).query<{ key: string; kind: 'blocked' | 'counted'; count: number; until: Date }>`
+  // A data-modifying CTE over a jsonb recordset: clearer as SQL than as builder calls.
+  type Counter = Selectable<DB['ThrottleCounter']>;
+  const { rows } = await sql<{ key: Counter['key']; kind: 'blocked' | 'counted'; count: Counter['count']; until: Date }>`
     WITH keys AS (SELECT * FROM jsonb_to_recordset(${list}::jsonb) AS k(key text)),
     blocked AS (
       SELECT t.key, t."blockedUntil" FROM "ThrottleCounter" t JOIN keys USING (key) WHERE t."blockedUntil" > ${now}
@@ -128,7 +132,7 @@ export async function consumeAttempt(db: Db, subject: ThrottleSubject, now = new
     )
     SELECT key, 'blocked' AS kind, 0 AS count, "blockedUntil" AS until FROM blocked
     UNION ALL
-    SELECT key, 'counted' AS kind, count, "windowEnd" AS until FROM counted`;
+    SELECT key, 'counted' AS kind, count, "windowEnd" AS until FROM counted`.execute(sqlOf(db).kysely);
   let worst: ThrottleDecision = { ok: true };
   const blocked = rows.some((r) => r.kind === 'blocked');
   for (const row of rows) {
@@ -147,23 +151,30 @@ export async function consumeAttempt(db: Db, subject: ThrottleSubject, now = new
  */
 export async function recordDecline(db: Db, subject: ThrottleSubject, now = new Date()): Promise<void> {
   const windowEnd = new Date(now.getTime() + CHECKOUT_THROTTLE.windowMs);
-  const sql = sqlOf(db);
+  const kysely = sqlOf(db).kysely;
   for (const { scope, key } of throttleKeys(subject)) {
-    const [row] = await sql.query<{ declines: number; windowEnd: Date }>`
-      INSERT INTO "ThrottleCounter" (key, count, declines, "windowEnd", "blockedUntil", "updatedAt")
-      VALUES (${key}, 0, 1, ${windowEnd}, NULL, ${now})
-      ON CONFLICT (key) DO UPDATE SET
-        declines = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN 1 ELSE "ThrottleCounter".declines + 1 END,
-        count = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN 0 ELSE "ThrottleCounter".count END,
-        "windowEnd" = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN ${windowEnd} ELSE "ThrottleCounter"."windowEnd" END,
-        "updatedAt" = ${now}
-      RETURNING declines, "windowEnd"`;
+    const row = await kysely
+      .insertInto('ThrottleCounter')
+      .values({ key, count: 0, declines: 1, windowEnd, blockedUntil: null, updatedAt: now })
+      .onConflict((oc) =>
+        oc.column('key').doUpdateSet((eb) => {
+          const windowOver = eb('ThrottleCounter.windowEnd', '<', now);
+          return {
+            declines: eb.case().when(windowOver).then(eb.lit(1)).else(eb('ThrottleCounter.declines', '+', eb.lit(1))).end(),
+            count: eb.case().when(windowOver).then(eb.lit(0)).else(eb.ref('ThrottleCounter.count')).end(),
+            windowEnd: eb.case().when(windowOver).then(eb.val(windowEnd)).else(eb.ref('ThrottleCounter.windowEnd')).end(),
+            updatedAt: now,
+          };
+        }),
+      )
+      .returning(['declines', 'windowEnd'])
+      .executeTakeFirstOrThrow();
     const cool = cooldownMs(Number(row.declines), limitsFor(scope).freeDeclines);
     if (cool === 0) continue;
     const blockedUntil = new Date(now.getTime() + cool);
     // The window outlasts the cool-down, so the decline count is not forgotten while blocked.
     const keepUntil = new Date(Math.max(new Date(row.windowEnd).getTime(), blockedUntil.getTime() + CHECKOUT_THROTTLE.windowMs));
-    await sql.kysely
+    await kysely
       .updateTable('ThrottleCounter')
       .set((eb) => ({ blockedUntil: eb.fn('GREATEST', [eb.fn.coalesce('blockedUntil', eb.val(blockedUntil)), eb.val(blockedUntil)]), windowEnd: keepUntil }))
       .where('key', '=', key)
@@ -251,22 +262,29 @@ export async function cardTestingOverview(prisma: PrismaClient, opts: { now?: Da
     const colon = rest.indexOf(':');
     return { scope: rest.slice(0, colon) as ThrottleScope, subject: rest.slice(colon + 1), attempts: r.count, declines: r.declines, blockedUntil: r.blockedUntil && r.blockedUntil > now ? r.blockedUntil : null, windowEnd: r.windowEnd, updatedAt: r.updatedAt };
   });
-  const bursts = await prisma.$queryRaw<{ clientIp: string | null; attempts: bigint; declines: bigint; cards: bigint; emails: bigint; small: bigint; lastAt: Date }[]>`
-    SELECT a."clientIp" AS "clientIp",
-           count(*) AS attempts,
-           count(*) FILTER (WHERE a."declineCode" IS NOT NULL OR a."failureCode" IS NOT NULL) AS declines,
-           count(DISTINCT (a."cardBrand", a."cardLast4")) FILTER (WHERE a."cardLast4" IS NOT NULL) AS cards,
-           count(DISTINCT o.email) AS emails,
-           count(*) FILTER (WHERE a.amount <= ${SMALL_AMOUNT}) AS small,
-           max(a."createdAt") AS "lastAt"
-    FROM "PaymentAttempt" a JOIN "Order" o ON o.id = a."orderId"
-    WHERE a."createdAt" >= ${since}
-    GROUP BY a."clientIp"
-    HAVING count(*) FILTER (WHERE a."declineCode" IS NOT NULL OR a."failureCode" IS NOT NULL) >= 3
-    ORDER BY declines DESC
-    LIMIT ${limit}`;
+  const bursts = await sqlOf(prisma)
+    .kysely.selectFrom('PaymentAttempt as a')
+    .innerJoin('Order as o', 'o.id', 'a.orderId')
+    .select((eb) => {
+      const declined = eb.or([eb('a.declineCode', 'is not', null), eb('a.failureCode', 'is not', null)]);
+      return [
+        'a.clientIp as clientIp',
+        eb.fn.countAll<number>().as('attempts'),
+        eb.fn.countAll<number>().filterWhere(declined).as('declines'),
+        eb.fn.count<number>(sql`(${eb.ref('a.cardBrand')}, ${eb.ref('a.cardLast4')})`).distinct().filterWhere('a.cardLast4', 'is not', null).as('cards'),
+        eb.fn.count<number>('o.email').distinct().as('emails'),
+        eb.fn.countAll<number>().filterWhere('a.amount', '<=', SMALL_AMOUNT).as('small'),
+        eb.fn.max('a.createdAt').as('lastAt'),
+      ];
+    })
+    .where('a.createdAt', '>=', since)
+    .groupBy('a.clientIp')
+    .having((eb) => eb(eb.fn.countAll().filterWhere(eb.or([eb('a.declineCode', 'is not', null), eb('a.failureCode', 'is not', null)])), '>=', 3))
+    .orderBy('declines', 'desc')
+    .limit(limit)
+    .execute();
   return {
     keys,
-    bursts: bursts.map((b) => ({ clientIp: b.clientIp, attempts: Number(b.attempts), declines: Number(b.declines), distinctCards: Number(b.cards), distinctEmails: Number(b.emails), smallAmountAttempts: Number(b.small), lastAt: new Date(b.lastAt) })),
+    bursts: bursts.map((b) => ({ clientIp: b.clientIp, attempts: b.attempts, declines: b.declines, distinctCards: b.cards, distinctEmails: b.emails, smallAmountAttempts: b.small, lastAt: b.lastAt })),
   };
 }
