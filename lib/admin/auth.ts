@@ -8,6 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
+import { sqlOf } from '@/lib/db/sql';
 import { audit } from './audit';
 
 // OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. Algorithm 2 = Argon2id (a const enum).
@@ -190,15 +191,22 @@ async function lockedUntil(prisma: PrismaClient, key: string, now: Date): Promis
 /** Counts a failure atomically (one statement, safe across instances) and sets the lock it earns. */
 async function recordFailure(prisma: PrismaClient, key: string, now: Date, policy: LockPolicy): Promise<{ failures: number; blockedUntil: Date | null }> {
   const windowEnd = new Date(now.getTime() + policy.windowMs);
-  const [row] = await prisma.$queryRaw<{ count: number }[]>`
-    INSERT INTO "ThrottleCounter" (key, count, declines, "windowEnd", "blockedUntil", "updatedAt")
-    VALUES (${key}, 1, 0, ${windowEnd}, NULL, ${now})
-    ON CONFLICT (key) DO UPDATE SET
-      count = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN 1 ELSE "ThrottleCounter".count + 1 END,
-      "windowEnd" = CASE WHEN "ThrottleCounter"."windowEnd" < ${now} THEN ${windowEnd} ELSE "ThrottleCounter"."windowEnd" END,
-      "updatedAt" = ${now}
-    RETURNING count`;
-  const failures = Number(row.count);
+  const row = await sqlOf(prisma)
+    .kysely.insertInto('ThrottleCounter')
+    .values({ key, count: 1, declines: 0, windowEnd, blockedUntil: null, updatedAt: now })
+    .onConflict((oc) =>
+      oc.column('key').doUpdateSet((eb) => {
+        const windowOver = eb('ThrottleCounter.windowEnd', '<', now);
+        return {
+          count: eb.case().when(windowOver).then(eb.lit(1)).else(eb('ThrottleCounter.count', '+', eb.lit(1))).end(),
+          windowEnd: eb.case().when(windowOver).then(eb.val(windowEnd)).else(eb.ref('ThrottleCounter.windowEnd')).end(),
+          updatedAt: now,
+        };
+      }),
+    )
+    .returning('count')
+    .executeTakeFirstOrThrow();
+  const failures = row.count;
   const lock = lockoutMs(failures, policy);
   if (lock === 0) return { failures, blockedUntil: null };
   const blockedUntil = new Date(now.getTime() + lock);
