@@ -2,6 +2,7 @@
 // are summed in memory and flushed in one statement every few seconds, off the request path;
 // concurrent instances add to the same rows.
 import type { PrismaClient } from '@/lib/generated/prisma/client';
+import { sqlOf } from '@/lib/db/sql';
 
 interface Agg {
   bucket: Date;
@@ -53,13 +54,17 @@ export class CallStatsRecorder {
       try {
         const prisma = await this.prisma();
         for (const r of rows) {
-          await prisma.$executeRaw`
-            INSERT INTO "GatewayCallStat" ("bucket", "operation", "outcome", "count", "totalMs", "maxMs")
-            VALUES (${r.bucket}, ${r.operation}, ${r.outcome}, ${r.count}, ${r.totalMs}, ${r.maxMs})
-            ON CONFLICT ("bucket", "operation", "outcome") DO UPDATE SET
-              "count" = "GatewayCallStat"."count" + EXCLUDED."count",
-              "totalMs" = "GatewayCallStat"."totalMs" + EXCLUDED."totalMs",
-              "maxMs" = GREATEST("GatewayCallStat"."maxMs", EXCLUDED."maxMs")`;
+          await sqlOf(prisma)
+            .kysely.insertInto('GatewayCallStat')
+            .values({ bucket: r.bucket, operation: r.operation, outcome: r.outcome, count: r.count, totalMs: r.totalMs, maxMs: r.maxMs })
+            .onConflict((oc) =>
+              oc.columns(['bucket', 'operation', 'outcome']).doUpdateSet((eb) => ({
+                count: eb('GatewayCallStat.count', '+', eb.ref('excluded.count')),
+                totalMs: eb('GatewayCallStat.totalMs', '+', eb.ref('excluded.totalMs')),
+                maxMs: eb.fn('GREATEST', [eb.ref('GatewayCallStat.maxMs'), eb.ref('excluded.maxMs')]),
+              })),
+            )
+            .execute();
         }
       } catch (err) {
         this.onError(err);
