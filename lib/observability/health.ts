@@ -2,7 +2,9 @@
 // worker running, how deep are the queues, how far behind are webhooks.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
+import { sqlOf } from '@/lib/db/sql';
 import { jobsRunning, queueDepths, type QueueDepth } from '@/lib/jobs';
 import { webhookLagSeconds } from '@/lib/orders/stripe-events';
 import { gatewayState, type GatewayState } from '@/lib/stripe/gateway';
@@ -23,6 +25,13 @@ export interface HealthDeps {
   /** Whether this process should be running the worker (WORKER_MODE=inline). */
   workerExpected: boolean;
   migrationsDir?: string;
+}
+
+/** Prisma's own bookkeeping table (not in the schema, so not in the generated types). */
+interface PrismaMigration {
+  migration_name: string;
+  finished_at: Date | null;
+  rolled_back_at: Date | null;
 }
 
 function expectedMigrations(dir: string): string[] {
@@ -47,15 +56,20 @@ export async function readHealth(deps: HealthDeps): Promise<HealthReport> {
   let prisma: PrismaClient;
   try {
     prisma = await deps.prisma();
-    await prisma.$queryRaw`SELECT 1`;
+    await sql`SELECT 1`.execute(sqlOf(prisma).kysely);
     report.database.ok = true;
   } catch (err) {
     report.database.error = err instanceof Error ? err.message.split('\n')[0].slice(0, 200) : 'unreachable';
     return report;
   }
   try {
-    const applied = await prisma.$queryRaw<{ migration_name: string }[]>`
-      SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`;
+    const applied = await sqlOf(prisma)
+      .kysely.withTables<{ _prisma_migrations: PrismaMigration }>()
+      .selectFrom('_prisma_migrations')
+      .select('migration_name')
+      .where('finished_at', 'is not', null)
+      .where('rolled_back_at', 'is', null)
+      .execute();
     const done = new Set(applied.map((m) => m.migration_name));
     report.migrations.pending = expectedMigrations(deps.migrationsDir ?? join(process.cwd(), 'prisma', 'migrations')).filter((m) => !done.has(m));
     report.migrations.ok = report.migrations.pending.length === 0;
