@@ -1,6 +1,9 @@
 // Dashboard figures, read from our database only (never Stripe), so the page is fast and
 // keeps working when Stripe is slow. Money is summed in minor units of the shop's currency.
+import { sql, type Expression, type ExpressionBuilder, type RawBuilder } from 'kysely';
+import type { DB } from '@/lib/db/query';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
+import { sqlOf } from '@/lib/db/sql';
 
 const DAY_MS = 86_400_000;
 
@@ -27,6 +30,14 @@ export interface DashboardData {
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 const dayKey = (d: Date) => d.toISOString().slice(0, 10);
 
+/** The UTC day of a timestamp (columns hold UTC), as a timestamp; callers filter out null ones. */
+const dayOf = (t: Expression<Date | null>): RawBuilder<Date> => sql<Date>`date_trunc('day', ${t})`;
+/** The quarter hour a timestamp falls in. */
+const quarterHourOf = (t: Expression<Date>): RawBuilder<Date> => sql<Date>`date_trunc('hour', ${t}) + floor(extract(minute FROM ${t}) / 15) * interval '15 minutes'`;
+/** An attempt that ended in a failure or decline. */
+const failedAttempt = (eb: ExpressionBuilder<DB, 'PaymentAttempt'>) =>
+  eb.and([eb('status', '<>', 'succeeded'), eb.or([eb('failureCode', 'is not', null), eb('declineCode', 'is not', null)])]);
+
 function startOfUtcDay(now: Date): Date {
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
 }
@@ -46,39 +57,69 @@ export async function loadDashboard(prisma: PrismaClient, now = new Date()): Pro
   const since30 = new Date(today.getTime() - 29 * DAY_MS);
   const since24h = new Date(now.getTime() - DAY_MS);
 
+  const db = sqlOf(prisma).kysely;
   const [revenue, orders30d, attempts, paidPerDay, refundsPerDay, paymentsPerDay, timeToPaid, latency, currencyRow] = await Promise.all([
     Promise.all([revenueSince(prisma, 'Today', today), revenueSince(prisma, 'Last 7 days', new Date(today.getTime() - 6 * DAY_MS)), revenueSince(prisma, 'Last 30 days', since30)]),
     prisma.order.count({ where: { createdAt: { gte: since30 } } }),
-    prisma.$queryRaw<{ succeeded: bigint; failed: bigint }[]>`
-      SELECT count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
-             count(*) FILTER (WHERE status <> 'succeeded' AND ("failureCode" IS NOT NULL OR "declineCode" IS NOT NULL)) AS failed
-      FROM "PaymentAttempt" WHERE "createdAt" >= ${since30}`,
-    prisma.$queryRaw<{ day: Date; amount: bigint }[]>`
-      SELECT date_trunc('day', "paidAt") AS day, sum("amountPaid") AS amount FROM "Order"
-      WHERE "paidAt" >= ${since30} GROUP BY 1`,
-    prisma.$queryRaw<{ day: Date; amount: bigint }[]>`
-      SELECT date_trunc('day', "createdAt") AS day, sum(amount) AS amount FROM "Refund"
-      WHERE status = 'succeeded' AND "createdAt" >= ${since30} GROUP BY 1`,
-    prisma.$queryRaw<{ day: Date; succeeded: bigint; failed: bigint }[]>`
-      SELECT date_trunc('day', "createdAt") AS day,
-             count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
-             count(*) FILTER (WHERE status <> 'succeeded' AND ("failureCode" IS NOT NULL OR "declineCode" IS NOT NULL)) AS failed
-      FROM "PaymentAttempt" WHERE "createdAt" >= ${since30} GROUP BY 1`,
+    db
+      .selectFrom('PaymentAttempt')
+      .select((eb) => [eb.fn.countAll<number>().filterWhere('status', '=', 'succeeded').as('succeeded'), eb.fn.countAll<number>().filterWhere(failedAttempt(eb)).as('failed')])
+      .where('createdAt', '>=', since30)
+      .execute(),
+    db
+      .selectFrom('Order')
+      .select((eb) => [dayOf(eb.ref('paidAt')).as('day'), eb.fn.sum<number>('amountPaid').as('amount')])
+      .where('paidAt', '>=', since30)
+      .groupBy((eb) => dayOf(eb.ref('paidAt')))
+      .execute(),
+    db
+      .selectFrom('Refund')
+      .select((eb) => [dayOf(eb.ref('createdAt')).as('day'), eb.fn.sum<number>('amount').as('amount')])
+      .where('status', '=', 'succeeded')
+      .where('createdAt', '>=', since30)
+      .groupBy((eb) => dayOf(eb.ref('createdAt')))
+      .execute(),
+    db
+      .selectFrom('PaymentAttempt')
+      .select((eb) => [
+        dayOf(eb.ref('createdAt')).as('day'),
+        eb.fn.countAll<number>().filterWhere('status', '=', 'succeeded').as('succeeded'),
+        eb.fn.countAll<number>().filterWhere(failedAttempt(eb)).as('failed'),
+      ])
+      .where('createdAt', '>=', since30)
+      .groupBy((eb) => dayOf(eb.ref('createdAt')))
+      .execute(),
     // From the attempt's creation (the shopper pressed Pay) to the OrderEvent that made the order paid.
-    prisma.$queryRaw<{ day: Date; avg: number; p95: number }[]>`
-      SELECT date_trunc('day', e."createdAt") AS day,
-             avg(extract(epoch FROM e."createdAt" - a."createdAt"))::float8 AS avg,
-             percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM e."createdAt" - a."createdAt"))::float8 AS p95
-      FROM "OrderEvent" e
-      JOIN "Order" o ON o.id = e."orderId"
-      JOIN "PaymentAttempt" a ON a."paymentIntentId" = o."paymentIntentId"
-      WHERE e.kind = 'status_changed' AND e."toStatus" = 'paid' AND e."createdAt" >= ${since30}
-      GROUP BY 1`,
-    prisma.$queryRaw<{ time: Date; calls: bigint; total: bigint; max: number; errors: bigint }[]>`
-      SELECT date_trunc('hour', bucket) + floor(extract(minute FROM bucket) / 15) * interval '15 minutes' AS time,
-             sum(count) AS calls, sum("totalMs") AS total, max("maxMs") AS max,
-             sum(count) FILTER (WHERE outcome NOT IN ('ok', 'card_error', 'invalid')) AS errors
-      FROM "GatewayCallStat" WHERE bucket >= ${since24h} GROUP BY 1 ORDER BY 1`,
+    db
+      .selectFrom('OrderEvent as e')
+      .innerJoin('Order as o', 'o.id', 'e.orderId')
+      .innerJoin('PaymentAttempt as a', 'a.paymentIntentId', 'o.paymentIntentId')
+      .select((eb) => {
+        const waited = sql`extract(epoch FROM ${eb.ref('e.createdAt')} - ${eb.ref('a.createdAt')})`;
+        return [
+          dayOf(eb.ref('e.createdAt')).as('day'),
+          sql<number>`avg(${waited})::float8`.as('avg'),
+          sql<number>`percentile_cont(0.95) WITHIN GROUP (ORDER BY ${waited})::float8`.as('p95'),
+        ];
+      })
+      .where('e.kind', '=', 'status_changed')
+      .where('e.toStatus', '=', 'paid')
+      .where('e.createdAt', '>=', since30)
+      .groupBy((eb) => dayOf(eb.ref('e.createdAt')))
+      .execute(),
+    db
+      .selectFrom('GatewayCallStat')
+      .select((eb) => [
+        quarterHourOf(eb.ref('bucket')).as('time'),
+        eb.fn.sum<number>('count').as('calls'),
+        eb.fn.sum<number>('totalMs').as('total'),
+        eb.fn.max('maxMs').as('max'),
+        eb.fn.sum<number | null>('count').filterWhere('outcome', 'not in', ['ok', 'card_error', 'invalid']).as('errors'),
+      ])
+      .where('bucket', '>=', since24h)
+      .groupBy((eb) => quarterHourOf(eb.ref('bucket')))
+      .orderBy((eb) => quarterHourOf(eb.ref('bucket')))
+      .execute(),
     prisma.order.findFirst({ where: { paidAt: { not: null } }, orderBy: { paidAt: 'desc' }, select: { currency: true } }),
   ]);
 
