@@ -3,7 +3,9 @@
 // one email or one address in a short window (card testing), and an amount far above what the
 // shop usually sells. Orders at or above REVIEW_THRESHOLD wait for an admin: reviewStatus
 // pending_review and their Fulfillment on_hold.
+import { sql, type RawBuilder } from 'kysely';
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
+import type { OrderStatus } from '@/lib/generated/kysely/types';
 import { PAID_STATUSES } from '@/lib/orders/state-machine';
 import { isLoopback } from '@/lib/security/throttle';
 import { sqlFragment, sqlOf, type Sql, type SqlFragment } from '@/lib/db/sql';
@@ -68,12 +70,14 @@ export function scoreRisk(i: RiskInput): RiskAssessment {
 type Db = PrismaClient | Prisma.TransactionClient | Sql;
 
 async function usualAmount(db: Db, currency: string, now: Date): Promise<number | null> {
-  const [row] = await sqlOf(db).query<{ n: bigint; median: number | null }>`
-    SELECT count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY total) AS median
-    FROM "Order"
-    WHERE status = ANY(${PAID_STATUSES}::"OrderStatus"[]) AND currency = ${currency}
-      AND "createdAt" >= ${new Date(now.getTime() - USUAL_WINDOW_MS)}`;
-  return Number(row?.n ?? 0) >= USUAL_MIN_SAMPLE && row.median !== null ? Number(row.median) : null;
+  const row = await sqlOf(db)
+    .kysely.selectFrom('Order')
+    .select((eb) => [eb.fn.countAll<number>().as('n'), sql<number | null>`percentile_cont(0.5) WITHIN GROUP (ORDER BY ${eb.ref('total')})`.as('median')])
+    .where('status', '=', sql<OrderStatus>`ANY(${PAID_STATUSES}::"OrderStatus"[])`)
+    .where('currency', '=', currency)
+    .where('createdAt', '>=', new Date(now.getTime() - USUAL_WINDOW_MS))
+    .executeTakeFirstOrThrow();
+  return row.n >= USUAL_MIN_SAMPLE && row.median !== null ? row.median : null;
 }
 
 // The shop's usual amount moves slowly; scoring each payment reuses it for a while rather than
@@ -104,32 +108,38 @@ export const CLIENT_ATTEMPTS = 200;
 
 export type SignalCounts = { emailAttempts: bigint | number; emailDeclines: bigint | number; addressDeclines: bigint | number; clientDeclines: bigint | number; clientCards: bigint | number };
 
+type Paying = { attemptId: string; cardBrand: string | null; cardLast4: string | null };
+
+/** A tagged template making a piece of SQL: Kysely's `sql`, or lib/db/sql.ts's `sqlFragment`. */
+type SqlTag<P> = (strings: TemplateStringsArray, ...values: unknown[]) => P;
+
 /**
  * Our card-testing signals for one order: a query of one row, to run alone (`signals`) or
  * inside another statement (applyPayment scores the order in the statement that takes
- * its stock).
+ * its stock). Written once for both kinds of piece (signalsSql, signalsQuery).
  */
-export function signalsQuery(
+function signalsStatement<P>(
+  tag: SqlTag<P>,
   s: Subject,
   since: Date,
   /** The paying attempt's card, when the same statement is only now writing it to its row. */
-  paying?: { attemptId: string; cardBrand: string | null; cardLast4: string | null },
-): SqlFragment {
+  paying?: Paying,
+): P {
   const ip = s.clientIp && !isLoopback(s.clientIp) ? s.clientIp : null;
-  const brand = paying ? sqlFragment`(CASE WHEN a.id = ${paying.attemptId} THEN ${paying.cardBrand}::text ELSE a."cardBrand" END)` : sqlFragment`a."cardBrand"`;
-  const last4 = paying ? sqlFragment`(CASE WHEN a.id = ${paying.attemptId} THEN ${paying.cardLast4}::text ELSE a."cardLast4" END)` : sqlFragment`a."cardLast4"`;
+  const brand = paying ? tag`(CASE WHEN a.id = ${paying.attemptId} THEN ${paying.cardBrand}::text ELSE a."cardBrand" END)` : tag`a."cardBrand"`;
+  const last4 = paying ? tag`(CASE WHEN a.id = ${paying.attemptId} THEN ${paying.cardLast4}::text ELSE a."cardLast4" END)` : tag`a."cardLast4"`;
   // Every branch reads a bounded number of rows, whatever the statistics say: the latest
   // SUBJECT_ORDERS orders of the email or address (an index on the subject and createdAt), the
   // latest ATTEMPTS_PER_ORDER attempts of each (the orderId/attemptNumber index), the latest
   // CLIENT_ATTEMPTS attempts of the client address. The thresholds in scoreRisk top out at 10,
   // far under the caps; the caps keep one popular subject (a parcel locker, an office, a
   // benchmark's single address) from making each payment scan every order it ever received.
-  const cols = sqlFragment`a.id, o.email, o."addressLine1", o."postalCode", a."clientIp", ${brand} AS brand, ${last4} AS last4,
+  const cols = tag`a.id, o.email, o."addressLine1", o."postalCode", a."clientIp", ${brand} AS brand, ${last4} AS last4,
     a."declineCode" IS NOT NULL OR a."failureCode" IS NOT NULL AS declined`;
-  const latestAttempts = sqlFragment`CROSS JOIN LATERAL (
+  const latestAttempts = tag`CROSS JOIN LATERAL (
         SELECT * FROM "PaymentAttempt" pa WHERE pa."orderId" = o.id ORDER BY pa."attemptNumber" DESC LIMIT ${ATTEMPTS_PER_ORDER}
       ) a`;
-  return sqlFragment`
+  return tag`
     WITH a AS (
       SELECT ${cols}
       FROM (SELECT id, email, "addressLine1", "postalCode" FROM "Order" WHERE email = ${s.email}
@@ -157,6 +167,19 @@ export function signalsQuery(
     FROM a`;
 }
 
+/** The signals query as a piece of Kysely's `sql`. */
+export function signalsSql(s: Subject, since: Date, paying?: Paying): RawBuilder<SignalCounts> {
+  return signalsStatement<RawBuilder<unknown>>(sql, s, since, paying).$castTo<SignalCounts>();
+}
+
+/**
+ * The signals query as a lib/db/sql.ts fragment, for lib/orders/apply.ts, whose statement
+ * embeds it, until that statement is Kysely's (then it takes signalsSql and this goes).
+ */
+export function signalsQuery(s: Subject, since: Date, paying?: Paying): SqlFragment {
+  return signalsStatement(sqlFragment, s, since, paying);
+}
+
 export function readSignals(row: SignalCounts) {
   return {
     emailAttempts: Number(row.emailAttempts),
@@ -168,8 +191,8 @@ export function readSignals(row: SignalCounts) {
 }
 
 async function signals(db: Db, s: Subject, since: Date) {
-  const [row] = await sqlOf(db).query<SignalCounts>`${signalsQuery(s, since)}`;
-  return readSignals(row);
+  const { rows } = await signalsSql(s, since).execute(sqlOf(db).kysely);
+  return readSignals(rows[0]);
 }
 
 export async function gatherRiskInput(prisma: PrismaClient, orderId: string, now = new Date(), opts: { cachedUsual?: boolean } = {}): Promise<RiskInput | null> {
