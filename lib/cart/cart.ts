@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { parseUntrusted } from '@/lib/validation';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
-import { sqlDatabase, sqlFragment, sqlOf, type Sql } from '@/lib/db/sql';
+import { sql, type Selectable } from 'kysely';
+import { sqlFragment, sqlOf, type Sql } from '@/lib/db/sql';
+import type { DB } from '@/lib/generated/kysely/types';
 
 export const MAX_LINE_QUANTITY = 99;
 
@@ -77,8 +79,18 @@ export function priceLines(lines: Omit<CartLine, 'lineTotal'>[]): { lines: CartL
   };
 }
 
-/** A cart row of a statement selecting CART_COLUMNS FROM CART_WITH_LINES: one per line. */
-export type CartRow = Omit<CartLine, 'lineTotal' | 'productId'> & { cartId: string; productId: string | null; active: boolean };
+type LineColumns = Omit<CartLine, 'lineTotal'> & { active: boolean };
+/**
+ * A row of the cart with its lines and their products (getCart; CART_COLUMNS FROM
+ * CART_WITH_LINES): one per line, or one with only the cart's id when it has no lines.
+ */
+export type CartRow = { cartId: string } & { [K in keyof LineColumns]: LineColumns[K] | null };
+
+/**
+ * The same columns, joins and order as getCart's statement, as lib/db/sql.ts fragments, for
+ * lib/orders/checkout.ts, which selects the cart in its own statement, until that statement is
+ * Kysely's (then these become Kysely pieces or that statement takes the builder's).
+ */
 export const CART_COLUMNS = sqlFragment`c.id AS "cartId", i."productId", p.slug, p.name, p.image, p.price AS "unitPrice", p.currency, i.quantity, p.stock, p.active`;
 export const CART_WITH_LINES = sqlFragment`"Cart" c LEFT JOIN "CartItem" i ON i."cartId" = c.id LEFT JOIN "Product" p ON p.id = i."productId"`;
 export const CART_LINE_ORDER = sqlFragment`i."createdAt" ASC, i.id ASC`;
@@ -87,15 +99,25 @@ export const CART_LINE_ORDER = sqlFragment`i."createdAt" ASC, i.id ASC`;
 export function cartFromRows(rows: CartRow[]): PricedCart {
   if (rows.length === 0) return EMPTY(null);
   const lines = rows
-    .filter((r) => r.productId !== null && r.active)
-    .map((r) => ({ productId: r.productId!, slug: r.slug, name: r.name, image: r.image, unitPrice: r.unitPrice, currency: r.currency, quantity: r.quantity, stock: r.stock }));
+    // A line's product columns are there whenever the line is (a foreign key).
+    .filter((r): r is CartRow & LineColumns => r.productId !== null && r.active === true)
+    .map((r) => ({ productId: r.productId, slug: r.slug, name: r.name, image: r.image, unitPrice: r.unitPrice, currency: r.currency, quantity: r.quantity, stock: r.stock }));
   return { id: rows[0].cartId, ...priceLines(lines) };
 }
 
 export async function getCart(db: PrismaClient | Sql, cartId: string | null): Promise<PricedCart> {
   if (!cartId) return EMPTY(null);
   // One round trip: the cart, its lines and their products (the cart page and every checkout).
-  return cartFromRows(await sqlOf(db).query<CartRow>`SELECT ${CART_COLUMNS} FROM ${CART_WITH_LINES} WHERE c.id = ${cartId} ORDER BY ${CART_LINE_ORDER}`);
+  const rows: CartRow[] = await sqlOf(db)
+    .kysely.selectFrom('Cart as c')
+    .leftJoin('CartItem as i', 'i.cartId', 'c.id')
+    .leftJoin('Product as p', 'p.id', 'i.productId')
+    .select(['c.id as cartId', 'i.productId', 'p.slug', 'p.name', 'p.image', 'p.price as unitPrice', 'p.currency', 'i.quantity', 'p.stock', 'p.active'])
+    .where('c.id', '=', cartId)
+    .orderBy('i.createdAt', 'asc')
+    .orderBy('i.id', 'asc')
+    .execute();
+  return cartFromRows(rows);
 }
 
 export async function cartCount(prisma: PrismaClient, cartId: string | null): Promise<number> {
@@ -116,7 +138,11 @@ export async function addToCart(prisma: PrismaClient, cartId: string | null, raw
   // and, when the line fits the stock and the per-line limit, the write that creates or
   // touches the cart and sets the line. A refusal writes nothing; its message is made here.
   const now = new Date();
-  const [known] = await sqlDatabase(prisma).query<{ name: string; stock: number; cartId: string; existing: number; written: boolean }>`
+  // Data-modifying CTEs that decide and write together: clearer as SQL than as builder calls.
+  type Product = Selectable<DB['Product']>;
+  const {
+    rows: [known],
+  } = await sql<{ name: Product['name']; stock: Product['stock']; cartId: string; existing: number; written: boolean }>`
     WITH known AS (
       SELECT p.id, p.name, p.stock,
         COALESCE((SELECT c.id FROM "Cart" c WHERE c.id = ${cartId}::text), ${randomUUID()}::text) AS "cartId",
@@ -134,7 +160,7 @@ export async function addToCart(prisma: PrismaClient, cartId: string | null, raw
       ON CONFLICT ("cartId", "productId") DO UPDATE SET quantity = EXCLUDED.quantity
       RETURNING id
     )
-    SELECT name, stock, "cartId", existing, EXISTS (SELECT 1 FROM line) AS written FROM known`;
+    SELECT name, stock, "cartId", existing, EXISTS (SELECT 1 FROM line) AS written FROM known`.execute(sqlOf(prisma).kysely);
   if (!known) return { ok: false, error: 'Unknown product.' };
   if (known.written) return { ok: true, cartId: known.cartId };
   const { existing, stock, name } = known;
