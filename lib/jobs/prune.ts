@@ -25,10 +25,10 @@
 import type { PgBoss } from 'pg-boss';
 import { z } from 'zod';
 import { KNOWN_ADDRESS_MS } from '@/lib/admin/auth';
-import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { sqlOf } from '@/lib/db/sql';
-import type { Db, DB } from '@/lib/db/query';
+import { deleteInBatches } from '@/lib/db/batches';
+import { pruneEndedStockHolds } from '@/lib/orders/stock-holds';
 import { jobsLog } from './log';
 
 export const PRUNE_QUEUE = 'prune';
@@ -57,40 +57,6 @@ export interface PruneCounts {
   gatewayCallStats: number;
 }
 
-/** The tables pruned here and the columns of each one's key (one column, or three). */
-interface PrunedKeys {
-  StripeEvent: ['id'];
-  AdminSession: ['id'];
-  StockHold: ['id'];
-  ThrottleCounter: ['key'];
-  GatewayCallStat: ['bucket', 'operation', 'outcome'];
-}
-
-/** Deletes, in batches of BATCH, the rows of one table that `where` selects, by their key. */
-async function pruneBatches<T extends keyof PrunedKeys>(
-  db: Db,
-  table: T,
-  key: PrunedKeys[T],
-  where: (eb: ExpressionBuilder<DB, T>) => Expression<SqlBool>,
-): Promise<number> {
-  // The builder cannot type a table picked by a type parameter: the statement is built untyped
-  // here, and typed where it is called (the table, its key and its condition).
-  const untyped = db as unknown as Kysely<Record<string, Record<string, unknown>>>;
-  const name: string = table;
-  const cols: readonly string[] = key;
-  const oldest = untyped.selectFrom(name).select(cols).where(where as never).limit(BATCH);
-  let total = 0;
-  for (;;) {
-    const { numDeletedRows } = await untyped
-      .deleteFrom(name)
-      .where((eb) => eb(cols.length === 1 ? eb.ref(cols[0]) : eb.refTuple(cols[0], cols[1], cols[2]), 'in', oldest))
-      .executeTakeFirst();
-    const n = Number(numDeletedRows);
-    total += n;
-    if (n < BATCH) return total;
-  }
-}
-
 /** One pass of the pruning, as of `now`. */
 export async function pruneOldRows(prisma: PrismaClient, retention: Retention = DEFAULT_RETENTION, now = new Date()): Promise<PruneCounts> {
   const r = Retention.parse(retention);
@@ -99,18 +65,14 @@ export async function pruneOldRows(prisma: PrismaClient, retention: Retention = 
   const db = sqlOf(prisma).kysely;
   return {
     // receivedAt (indexed with status) rather than processedAt: Stripe's redelivery window runs from the delivery.
-    stripeEvents: await pruneBatches(db, 'StripeEvent', ['id'], (eb) => eb.and([eb('status', '=', 'processed'), eb('receivedAt', '<', ago(r.stripeEventDays * DAY_MS))])),
-    adminSessions: await pruneBatches(db, 'AdminSession', ['id'], (eb) =>
+    stripeEvents: await deleteInBatches(db, BATCH, 'StripeEvent', ['id'], (eb) => eb.and([eb('status', '=', 'processed'), eb('receivedAt', '<', ago(r.stripeEventDays * DAY_MS))])),
+    adminSessions: await deleteInBatches(db, BATCH, 'AdminSession', ['id'], (eb) =>
       eb.and([eb('createdAt', '<', ago(KNOWN_ADDRESS_MS)), eb.or([eb('expiresAt', '<', now), eb('revokedAt', 'is not', null)])]),
     ),
-    stockHolds: await pruneBatches(db, 'StockHold', ['id'], (eb) =>
-      eb.and([
-        eb(eb.fn.coalesce('releasedAt', 'takenAt', 'expiresAt'), '<', ended),
-        eb.or([eb('releasedAt', 'is not', null), eb('takenAt', 'is not', null), eb('expiresAt', '<', ended)]),
-      ]),
-    ),
-    throttleCounters: await pruneBatches(db, 'ThrottleCounter', ['key'], (eb) => eb.and([eb('windowEnd', '<', ended), eb.or([eb('blockedUntil', 'is', null), eb('blockedUntil', '<', ended)])])),
-    gatewayCallStats: await pruneBatches(db, 'GatewayCallStat', ['bucket', 'operation', 'outcome'], (eb) => eb('bucket', '<', ago(GATEWAY_STATS_KEEP_MS))),
+    // Holds belong to the order aggregate: lib/orders deletes its own.
+    stockHolds: await pruneEndedStockHolds(db, ended, BATCH),
+    throttleCounters: await deleteInBatches(db, BATCH, 'ThrottleCounter', ['key'], (eb) => eb.and([eb('windowEnd', '<', ended), eb.or([eb('blockedUntil', 'is', null), eb('blockedUntil', '<', ended)])])),
+    gatewayCallStats: await deleteInBatches(db, BATCH, 'GatewayCallStat', ['bucket', 'operation', 'outcome'], (eb) => eb('bucket', '<', ago(GATEWAY_STATS_KEEP_MS))),
   };
 }
 
