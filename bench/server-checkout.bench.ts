@@ -48,7 +48,7 @@
 // BENCH_PORT_RANGE (else any free ones). PostgreSQL: a temporary database on
 // BENCH_DATABASE_URL's server (default postgresql://postgres@127.0.0.1:5432/postgres).
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -639,6 +639,8 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
     const biggest = files.map((f) => join(profileDir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0];
     if (biggest && worst) {
       notes.push(`CPU profile of the shop's server (node --cpu-prof): ${biggest}`);
+      // The windows beside it, to summarize the profile again (npx tsx bench/lib/cpu-profile.ts <file> <windows.json> <key>).
+      writeFileSync(join(profileDir, 'windows.json'), JSON.stringify({ load: windows, ...steps.shop.windows, paid: data.map((d) => (d as { shop: { paid: number } }).shop.paid) }));
       const parts: [string, [number, number][], number][] = [
         [`the load windows (${RATES.join(', ')}/s)`, windows, 25],
         ['one at a time: add to cart', steps.shop.windows.add, 10],
