@@ -31,10 +31,16 @@
 //   (launcher, Next.js with PGlite and the inline worker), and on PostgreSQL also of the
 //   database's backends for the shop's database, over the window (first arrival to a 2 s drain
 //   after the last shopper), less the idle CPU/s measured just before × the window;
-// - idle CPU/s of each server.
+// - idle CPU/s of each server;
+// - SQL statements per paid checkout: every statement the shop's processes sent in the window
+//   (webhook work and jobs included), counted by bench/lib/count-statements.mjs, a preload given
+//   to the shop through NODE_OPTIONS (so an older commit's app is counted the same way, without
+//   changing it): pg's Query and Execute messages, PGlite's Query and Execute messages; BEGIN and
+//   COMMIT count; on PostgreSQL also how many were pipelined (sent before the previous answered).
 // Goals (exit 1 when missed): at 20/s nobody is turned away, server time per checkout less
 // Stripe p50 ≤ 10 ms and p99 ≤ 25 ms; at every rate each step's p50 and the CPU per checkout
 // within 1.5× of the floor; CPU per paid checkout ≤ 25 ms on PGlite.
+// --no-statements: the shop runs without the counting preload.
 // --profile: the shop's server runs with node --cpu-prof; the profile (the load window only) is
 // summarized by bench/lib/cpu-profile.ts and its path printed.
 //
@@ -42,7 +48,7 @@
 // BENCH_PORT_RANGE (else any free ones). PostgreSQL: a temporary database on
 // BENCH_DATABASE_URL's server (default postgresql://postgres@127.0.0.1:5432/postgres).
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -51,6 +57,7 @@ import { cleanupAll, createDatabase, onCleanup, portFrom, root, runDir, sleep, s
 import { checkout, type Outcome, type Product, type ShopSite, type Step, type Target } from './lib/checkout-shopper';
 import { summarizeProfile } from './lib/cpu-profile';
 import { cpuBetween, cpuOf, processTree, treeCpu } from './lib/proc-cpu';
+import { countingEnv, describeStatements, lessIdle, perSecond, statementsBetween, statementTotals, type StatementTotals } from './lib/statements';
 import { describeProbes, probeMachine } from './lib/probe';
 import { exitForGoals, isQuick, missedGoals, percentile, recordResults, type Row } from './lib/results';
 import { startTimingProxy, type StripeCall, type TimingProxy } from './lib/timing-proxy';
@@ -62,6 +69,9 @@ const IDLE_SECONDS = isQuick ? 5 : 10;
 const WARMUP = 10;
 const DRAIN_MS = 2_000;
 const PROFILE = process.argv.includes('--profile');
+const COUNT_STATEMENTS = !process.argv.includes('--no-statements');
+/** How long the counting preload may take to write its totals (it writes every 250 ms). */
+const STATEMENTS_SETTLE_MS = 600;
 const STEP_SHOPPERS = isQuick ? 20 : 50;
 /** How long the one-at-a-time shopper waits after Pay, for the webhooks and their jobs. */
 const AFTER_CONFIRM_MS = 500;
@@ -163,6 +173,8 @@ interface Site extends ShopSite {
   cpu: () => Map<number, number>;
   /** PostgreSQL backends of the shop's database (their CPU is the database's share). */
   dbCpu?: () => Promise<Map<number, number>>;
+  /** Statements the shop's processes have sent so far (the counting preload's files). */
+  statements?: () => StatementTotals;
 }
 
 // ---- one load ----
@@ -175,6 +187,7 @@ interface Measured {
   windowS: number;
   cpuMs: number;
   dbCpuMs: number;
+  statements?: StatementTotals;
   /** The load window on the monotonic clock (µs), to cut a CPU profile to it. */
   monoUs: [number, number];
 }
@@ -185,6 +198,7 @@ async function runLoad(site: Site, products: Product[], rate: number, seconds: n
   site.proxy.reset();
   const cpu0 = site.cpu();
   const db0 = site.dbCpu ? await site.dbCpu() : new Map<number, number>();
+  const st0 = site.statements?.();
   const mono0 = monoUs();
   const t0 = performance.now();
   const n = Math.round(rate * seconds);
@@ -201,7 +215,13 @@ async function runLoad(site: Site, products: Product[], rate: number, seconds: n
   const mono1 = monoUs();
   const cpuMs = cpuBetween(cpu0, site.cpu());
   const dbCpuMs = site.dbCpu ? cpuBetween(db0, await site.dbCpu()) : 0;
-  return { target: site.target, rate, outcomes, calls: [...site.proxy.calls], windowS: (t1 - t0) / 1000, cpuMs, dbCpuMs, monoUs: [mono0, mono1] };
+  // The preload writes its totals every 250 ms: wait for the last ones.
+  let statements: StatementTotals | undefined;
+  if (st0 && site.statements) {
+    await sleep(STATEMENTS_SETTLE_MS);
+    statements = statementsBetween(st0, site.statements());
+  }
+  return { target: site.target, rate, outcomes, calls: [...site.proxy.calls], windowS: (t1 - t0) / 1000, cpuMs, dbCpuMs, statements, monoUs: [mono0, mono1] };
 }
 
 /** The time this step's own Stripe calls took (calls on its PaymentIntent within the request). */
@@ -307,15 +327,20 @@ interface StepCpu {
   page: number;
   pages: number;
   total: number;
+  /** Statements the shop sent over the n checkouts, and how many were paid. */
+  statements?: StatementTotals;
+  done: number;
 }
 
 /**
  * One shopper at a time, `n` of them: the server tree's CPU around each step, less the idle
  * rate over the step's time. /proc counts in 10 ms ticks, so only the sums over n mean much.
  */
-async function cpuPerStep(site: Site, products: Product[], n: number, idlePerS: number): Promise<StepCpu> {
+async function cpuPerStep(site: Site, products: Product[], n: number, idlePerS: number, idleStatements?: StatementTotals): Promise<StepCpu> {
   const sum = { add: 0, pay: 0, after: 0, page: 0, pages: 0 };
   const windows: StepCpu['windows'] = { add: [], pay: [], after: [], page: [] };
+  const st0 = site.statements?.();
+  const phase0 = performance.now();
   let done = 0;
   for (let i = 0; i < n; i++) {
     let last = site.cpu();
@@ -345,9 +370,16 @@ async function cpuPerStep(site: Site, products: Product[], n: number, idlePerS: 
       sum.pages += o.pages.length;
     }
   }
+  let statements: StatementTotals | undefined;
+  if (st0 && site.statements) {
+    const phaseS = (performance.now() - phase0) / 1000;
+    await sleep(STATEMENTS_SETTLE_MS);
+    statements = statementsBetween(st0, site.statements());
+    if (idleStatements) statements = lessIdle(statements, idleStatements, phaseS);
+  }
   const per = (x: number) => x / Math.max(1, done);
   const r = { add: per(sum.add), pay: per(sum.pay), after: per(sum.after), page: per(sum.page) / Math.max(1, per(sum.pages)), pages: per(sum.pages) };
-  return { ...r, windows, total: r.add + r.pay + r.after + r.page * r.pages };
+  return { ...r, windows, total: r.add + r.pay + r.after + r.page * r.pages, statements, done };
 }
 
 // ---- one database ----
@@ -373,6 +405,8 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
   await db.close();
 
   const profileDir = PROFILE ? join(dir, 'profile') : undefined;
+  const statementsDir = COUNT_STATEMENTS ? join(dir, 'statements') : undefined;
+  const nodeOptions = `${process.env.NODE_OPTIONS ?? ''}${profileDir ? ` --cpu-prof --cpu-prof-dir=${profileDir}` : ''}`.trim();
   const app = await startApp({
     label: `shop (${kind})`,
     via: 'start',
@@ -387,7 +421,8 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
       STRIPE_WEBHOOK_SECRET: KEYS.webhook,
       STRIPE_API_BASE: shopProxy.url,
       STRIPE_JS_URL: `${emulator.url}/v3/`,
-      ...(profileDir ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() } : {}),
+      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+      ...(statementsDir ? countingEnv(statementsDir, nodeOptions) : {}),
     },
   });
   const floor = await startFloor({ port: floorPort, logFile: join(dir, 'floor.log'), stripeBase: floorProxy.url });
@@ -413,6 +448,7 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
           return cpuOf(r.rows.map((x) => x.pid));
         }
       : undefined,
+    statements: statementsDir ? () => statementTotals(statementsDir) : undefined,
   };
   const floorSite: Site = { target: 'floor', port: floorPort, actionId: floorActionId(), emulatorUrl: floorEmulator.url, publishableKey: KEYS.publishable, proxy: floorProxy, cpu: treeCpu(floor.pid) };
   if (!shop.actionId) throw new Error('no startPaymentAction in this build');
@@ -427,7 +463,7 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
   await sleep(3_000);
 
   // Idle: both servers, nothing asked of them.
-  const idle0 = { shop: shop.cpu(), floor: floorSite.cpu(), db: shop.dbCpu ? await shop.dbCpu() : new Map<number, number>() };
+  const idle0 = { shop: shop.cpu(), floor: floorSite.cpu(), db: shop.dbCpu ? await shop.dbCpu() : new Map<number, number>(), statements: shop.statements?.() };
   const i0 = performance.now();
   await sleep(IDLE_SECONDS * 1000);
   const idleS = (performance.now() - i0) / 1000;
@@ -436,6 +472,12 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
     floor: cpuBetween(idle0.floor, floorSite.cpu()) / idleS,
     db: shop.dbCpu ? cpuBetween(idle0.db, await shop.dbCpu()) / idleS : 0,
   };
+  // Statements the shop sends with nothing asked of it (the job queue's polling and upkeep), per second.
+  let idleStatements: StatementTotals | undefined;
+  if (idle0.statements && shop.statements) {
+    await sleep(STATEMENTS_SETTLE_MS);
+    idleStatements = perSecond(statementsBetween(idle0.statements, shop.statements()), idleS + STATEMENTS_SETTLE_MS / 1000);
+  }
   console.log(`[${kind}] idle CPU: shop ${idle.shop.toFixed(1)} ms/s${kind === 'postgres' ? ` (+ database ${idle.db.toFixed(1)} ms/s)` : ''}, floor ${idle.floor.toFixed(1)} ms/s`);
 
   const notes: string[] = [];
@@ -446,7 +488,7 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
     .join(', ');
 
   // One shopper at a time: the CPU of each step on its own (less idle), shop and floor.
-  const steps = { shop: await cpuPerStep(shop, products, STEP_SHOPPERS, idle.shop), floor: await cpuPerStep(floorSite, products, STEP_SHOPPERS, idle.floor) };
+  const steps = { shop: await cpuPerStep(shop, products, STEP_SHOPPERS, idle.shop, idleStatements), floor: await cpuPerStep(floorSite, products, STEP_SHOPPERS, idle.floor) };
 
   const probeBefore = probeMachine();
   const rows: Row[] = [];
@@ -526,8 +568,18 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
       'shop/floor': `${cpuRatio.toFixed(1)}×`,
       goal: cpuGoal.join('; '),
     });
-    data.push({ rate, shop: { ...s, windowS: ms.windowS, cpuMs: ms.cpuMs, dbCpuMs: ms.dbCpuMs }, floor: { ...f, windowS: mf.windowS, cpuMs: mf.cpuMs } });
-    for (const r of rows.slice(-8)) console.log(JSON.stringify(r));
+    if (ms.statements) {
+      rows.push({
+        ...base,
+        measure: 'SQL statements per paid checkout (by first word)',
+        shop: describeStatements(idleStatements ? lessIdle(ms.statements, idleStatements, ms.windowS) : ms.statements, s.paid, kind),
+        floor: '— (no database)',
+        'shop/floor': '—',
+        goal: '—',
+      });
+    }
+    data.push({ rate, shop: { ...s, windowS: ms.windowS, cpuMs: ms.cpuMs, dbCpuMs: ms.dbCpuMs, statements: ms.statements }, floor: { ...f, windowS: mf.windowS, cpuMs: mf.cpuMs } });
+    for (const r of rows.slice(ms.statements ? -9 : -8)) console.log(JSON.stringify(r));
   }
   const stepText = (x: StepCpu) => `add to cart ${x.add.toFixed(1)}, Pay ${x.pay.toFixed(1)}, after Pay (webhooks, jobs) ${x.after.toFixed(1)}, order page ${x.page.toFixed(1)} (×${x.pages.toFixed(2)}) = ${x.total.toFixed(1)}`;
   rows.push({
@@ -539,11 +591,22 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
     'shop/floor': `${ratio(steps.shop.total, steps.floor.total).toFixed(1)}×`,
     goal: '—',
   });
+  if (steps.shop.statements) {
+    rows.push({
+      database: kind,
+      rate: `1 at a time ×${STEP_SHOPPERS}`,
+      measure: 'SQL statements per paid checkout (by first word)',
+      shop: describeStatements(steps.shop.statements, steps.shop.done, kind),
+      floor: '— (no database)',
+      'shop/floor': '—',
+      goal: '—',
+    });
+  }
   rows.push({
     database: kind,
     rate: 'idle',
     measure: 'idle CPU, ms per second',
-    shop: kind === 'postgres' ? `${(idle.shop + idle.db).toFixed(1)} (server ${idle.shop.toFixed(1)} + database backends ${idle.db.toFixed(1)})` : idle.shop.toFixed(1),
+    shop: `${kind === 'postgres' ? `${(idle.shop + idle.db).toFixed(1)} (server ${idle.shop.toFixed(1)} + database backends ${idle.db.toFixed(1)})` : idle.shop.toFixed(1)}${idleStatements ? `; ${idleStatements.statements.toFixed(1)} SQL statements/s` : ''}`,
     floor: idle.floor.toFixed(1),
     'shop/floor': '—',
     goal: '—',
@@ -576,6 +639,8 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<{ rows: Row[]; note
     const biggest = files.map((f) => join(profileDir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0];
     if (biggest && worst) {
       notes.push(`CPU profile of the shop's server (node --cpu-prof): ${biggest}`);
+      // The windows beside it, to summarize the profile again (npx tsx bench/lib/cpu-profile.ts <file> <windows.json> <key>).
+      writeFileSync(join(profileDir, 'windows.json'), JSON.stringify({ load: windows, ...steps.shop.windows, paid: data.map((d) => (d as { shop: { paid: number } }).shop.paid) }));
       const parts: [string, [number, number][], number][] = [
         [`the load windows (${RATES.join(', ')}/s)`, windows, 25],
         ['one at a time: add to cart', steps.shop.windows.add, 10],
@@ -613,11 +678,16 @@ await cleanupAll();
 recordResults({
   name: 'server-checkout',
   title: `The checkout through the real server, beside a bare Next.js floor${PROFILE ? ' (profiled: figures inflated by --cpu-prof)' : ''}`,
-  command: `${process.env.NODE_OPTIONS ? `NODE_OPTIONS='${process.env.NODE_OPTIONS}' ` : ''}${process.env.BRISK_NODE_FLAGS ? `BRISK_NODE_FLAGS='${process.env.BRISK_NODE_FLAGS}' ` : ''}npm run bench:server --${isQuick ? ' --quick' : ''}${dbArg !== 'pglite' ? ` --db ${dbArg}` : ''}${argValue('--rates') ? ` --rates ${argValue('--rates')}` : ''}${argValue('--seconds') ? ` --seconds ${argValue('--seconds')}` : ''}${PROFILE ? ' --profile' : ''}`,
+  command: `${process.env.NODE_OPTIONS ? `NODE_OPTIONS='${process.env.NODE_OPTIONS}' ` : ''}${process.env.BRISK_NODE_FLAGS ? `BRISK_NODE_FLAGS='${process.env.BRISK_NODE_FLAGS}' ` : ''}npm run bench:server --${isQuick ? ' --quick' : ''}${dbArg !== 'pglite' ? ` --db ${dbArg}` : ''}${argValue('--rates') ? ` --rates ${argValue('--rates')}` : ''}${argValue('--seconds') ? ` --seconds ${argValue('--seconds')}` : ''}${PROFILE ? ' --profile' : ''}${COUNT_STATEMENTS ? '' : ' --no-statements'}`,
   rows,
   notes: [
     `Shop: scripts/start.ts as \`npm start\` runs it (NODE_ENV=production, scripts/serve.ts around Next.js, default settings: the gateway's rate budget, the in-process worker), build in .next-bench. Floor: bench/floor (a route setting a cart cookie, a server action validating with zod and creating the PaymentIntent with the same stripe SDK, an order page retrieving it), \`next start\` of the repo's next. Each against its own emulator process (the shop's delivers webhooks to it) through a timing proxy.`,
     `Load: open loop, ${SECONDS} s per rate, shop then floor at each rate; each shopper from its own loopback address: add to cart, a ConfirmationToken made at the emulator (browser side, not counted), Pay with it (the server creates and confirms the PaymentIntent in one call), the order page at once and every second until Paid. Busy/throttled answers to Pay turn the shopper away (not retried). Steps are client round trips on loopback (queueing in the server included); "less Stripe" subtracts the time the step's own calls took at the timing proxy (arrival at the proxy to the end of the emulator's answer).`,
+    ...(COUNT_STATEMENTS
+      ? [
+          "SQL statements: counted in the shop's own processes by bench/lib/count-statements.mjs (a NODE_OPTIONS preload; the app's code is not changed): each Query or Execute message sent through pg or into PGlite is one statement, whoever sends it (Prisma, lib/db, pg-boss, the webhook's jobs); BEGIN and COMMIT count; a simple Query holding several statements counts once. Per paid checkout: every statement in the window (turned-away shoppers' too), less the idle statements/s (the job queue's polling, measured with the idle CPU) × the window, over the paid ones. Pipelined (PostgreSQL): sent on a connection whose earlier statement had not answered yet.",
+        ]
+      : []),
     `CPU: utime+stime from /proc of the server's process tree (and, on PostgreSQL, the shop database's backends) over each window (first arrival to ${DRAIN_MS / 1000} s after the last shopper), less the idle CPU/s measured over ${IDLE_SECONDS} s before the loads × the window, divided by paid checkouts. Stripe calls: every call the server sent in the window (webhook work and jobs included) per paid checkout.`,
     ...notes,
   ],

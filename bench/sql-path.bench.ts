@@ -14,11 +14,16 @@
 //  - unprepared (reference): PGlite's own query() / pg's unnamed statements, which is what the
 //    maintained off-the-shelf dialects (kysely-pglite-dialect, Kysely's PostgresDialect) send.
 // Workloads: a lone primary-key read; a transaction of four statements (lock, update, insert,
-// read back) as an order change is; the risk signals' three-branch CTE (lib/risk/score.ts), lone.
+// read back) as an order change is; the risk signals' three-branch CTE (lib/risk/score.ts), lone;
+// a transaction whose lock and read are started together (Promise.all), as the checkout's and
+// the webhook's are — the tagged templates' transaction (on PostgreSQL pipelined, one round trip)
+// against Kysely's own transaction() (one statement at a time); and, without a database, what
+// making a statement costs: the builder's compile() against CompiledQuery.raw of the same text
+// (the tagged templates' path), the per-statement price of moving them to the builder.
 // Leaves out: HTTP, Next.js, Prisma (unchanged by this), concurrency between callers.
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { sql as ksql } from 'kysely';
+import { CompiledQuery, sql as ksql } from 'kysely';
 import pg from 'pg';
 import { migrationFactory, openDatabase, type Database } from '@/lib/db/client';
 import { applyMigrations } from '@/lib/db/migrate';
@@ -89,7 +94,35 @@ function workloads(d: Database, pool: pg.Pool | undefined, productId: string, or
     )
     SELECT count(*) AS n, count(*) FILTER (WHERE declined) AS declined FROM a`;
   const params = [subject.email, subject.addressLine1, subject.postalCode, since];
+  const lockText = 'SELECT id FROM "Order" WHERE id = $1 FOR UPDATE';
+  const readText = 'SELECT "status", "total", "updatedAt" FROM "Order" WHERE id = $1';
   return [
+    {
+      name: 'compile only, no database: a lock and a read (two statements)',
+      paths: {
+        direct: async () => [CompiledQuery.raw(lockText, [orderId]), CompiledQuery.raw(readText, [orderId])],
+        kysely: async () => [
+          db.selectFrom('Order').select('id').where('id', '=', orderId).forUpdate().compile(),
+          db.selectFrom('Order').select(['status', 'total', 'updatedAt']).where('id', '=', orderId).compile(),
+        ],
+      },
+    },
+    {
+      name: 'transaction, lock and read started together (Promise.all)',
+      paths: {
+        direct: () =>
+          direct.transaction(async (tx) => {
+            await Promise.all([tx.query`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`, tx.query`SELECT "status", "total", "updatedAt" FROM "Order" WHERE id = ${orderId}`]);
+          }),
+        kysely: () =>
+          db.transaction().execute(async (tx) => {
+            await Promise.all([
+              tx.selectFrom('Order').select('id').where('id', '=', orderId).forUpdate().execute(),
+              tx.selectFrom('Order').select(['status', 'total', 'updatedAt']).where('id', '=', orderId).execute(),
+            ]);
+          }),
+      },
+    },
     {
       name: 'lone primary-key read',
       paths: {
@@ -177,7 +210,12 @@ async function runKind(kind: 'pglite' | 'postgres'): Promise<Row[]> {
         rows.push({
           database: kind,
           workload: w.name,
-          path: name === 'direct' ? 'tagged templates (lib/db/sql.ts)' : name === 'kysely' ? 'Kysely (lib/db/query.ts)' : 'unprepared (PGlite query() / pg unnamed; reference)',
+          path:
+            name === 'direct'
+              ? w.name.startsWith('compile') ? 'CompiledQuery.raw (what the tagged templates hand Kysely)' : w.name.startsWith('transaction, lock') ? "tagged templates' transaction (lib/db/sql.ts)" : 'tagged templates (lib/db/sql.ts)'
+              : name === 'kysely'
+                ? w.name.startsWith('compile') ? "Kysely's builder, compile()" : w.name.startsWith('transaction, lock') ? "Kysely's transaction() (lib/db/query.ts)" : 'Kysely (lib/db/query.ts)'
+                : 'unprepared (PGlite query() / pg unnamed; reference)',
           'ms per operation (median of rounds)': m.toFixed(3),
           'vs direct': name === 'direct' ? '1.00×' : `${(m / base).toFixed(2)}×`,
         });

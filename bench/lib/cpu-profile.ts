@@ -38,6 +38,7 @@ const KINDS: [string, RegExp][] = [
   ['tsx loader', /node_modules\/tsx\//],
   ['scripts/serve.ts & lib (unbundled)', /scripts\/serve\.ts|\/lib\//],
   ['zod', /node_modules\/zod\//],
+  ['kysely', /node_modules\/kysely\//],
   ['node internals', /^node:|^internal\//],
 ];
 
@@ -57,6 +58,7 @@ const APP_KINDS: [string, RegExp][] = [
   ['bundled: next', /node_modules\/next\//],
   ['bundled: react', /node_modules\/react/],
   ['bundled: zod', /node_modules\/zod\//],
+  ['bundled: kysely (query builder, compiler, executor)', /node_modules\/kysely\//],
   ['bundled: other packages', /node_modules\//],
 ];
 
@@ -133,5 +135,10 @@ export function summarizeProfile(file: string, windows: [number, number][], o: {
   return { text: lines.join('\n'), lines };
 }
 
-// `npx tsx bench/lib/cpu-profile.ts <file.cpuprofile>`: the whole profile, no windows.
-if (process.argv[1]?.endsWith('cpu-profile.ts') && process.argv[2]) console.log(summarizeProfile(process.argv[2], []).text);
+// `npx tsx bench/lib/cpu-profile.ts <file.cpuprofile> [<windows.json> <key> [functions]]`: the whole
+// profile, or the windows under `key` of a windows.json (bench:server --profile writes one).
+if (process.argv[1]?.endsWith('cpu-profile.ts') && process.argv[2]) {
+  const [, , file, windowsFile, key, functions] = process.argv;
+  const windows = windowsFile ? ((JSON.parse(readFileSync(windowsFile, 'utf8')) as Record<string, [number, number][]>)[key] ?? []) : [];
+  console.log(summarizeProfile(file, windows, { label: key, functions: functions ? Number(functions) : undefined }).text);
+}

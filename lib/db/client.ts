@@ -9,7 +9,7 @@ import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapt
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '@/lib/generated/prisma/client';
 import { logger } from '@/lib/observability/logger';
-import { PGLITE_PARSERS, pgKysely, pgliteKysely, type Db } from './query';
+import { PGLITE_PARSERS, pgKysely, pgliteKysely, pgTransactions, type Db } from './query';
 import { kyselyDatabase, registerSqlDatabase } from './sql';
 
 export type { PrismaClient };
@@ -49,7 +49,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     const adapterFactory = new PrismaPg(pool);
     const prisma = new PrismaClient({ adapter: adapterFactory });
     const db = pgKysely(pool, pg.types);
-    registerSqlDatabase(prisma, kyselyDatabase(db, 'postgres'));
+    registerSqlDatabase(prisma, kyselyDatabase(db, 'postgres', pgTransactions(pool, pg.types)));
     return {
       kind: 'postgres',
       prisma,

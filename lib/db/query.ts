@@ -327,6 +327,56 @@ export function pgKysely(pool: pg.Pool, pgTypesBase: typeof pg.types): Db {
   return new Kysely<DB>({ dialect: dialect(() => new PgDriver(pool, pgTypesBase)) });
 }
 
+/** One connection, already in a transaction: a Kysely on it sends each statement as it comes. */
+class PgTransactionDriver implements Driver {
+  constructor(private readonly connection: PgConnection) {}
+  async init() {}
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return this.connection;
+  }
+  async beginTransaction() {
+    throw new Error('already inside a transaction');
+  }
+  async commitTransaction() {}
+  async rollbackTransaction() {}
+  async releaseConnection() {}
+  async destroy() {}
+}
+
+/**
+ * Transactions on the pool whose statements are pipelined. Kysely's own transaction() runs a
+ * transaction's statements one at a time (its SingleConnectionProvider waits for each answer
+ * before sending the next), so statements started together (`Promise.all`: the checkout's row
+ * locks and its read, the webhook's order lock and read) cost a round trip each, with the
+ * transaction's locks held across all of them. Here the transaction is a Kysely of its own on
+ * the one connection, and statements go to pg as they are started: with the pool's pipelining
+ * (lib/db/client.ts) they are on the wire together and run in the order started.
+ */
+export function pgTransactions(pool: pg.Pool, pgTypesBase: typeof pg.types): <T>(fn: (trx: Db) => Promise<T>) => Promise<T> {
+  // Statement names come from their text: this driver's names are pgKysely's, prepared once per connection.
+  const driver = new PgDriver(pool, pgTypesBase);
+  return async (fn) => {
+    const connection = (await driver.acquireConnection()) as PgConnection;
+    try {
+      const trx = new Kysely<DB>({ dialect: dialect(() => new PgTransactionDriver(connection)) });
+      // Its driver's init, done now: a statement started while it was still pending would take
+      // more turns than one started after, and could overtake an earlier one.
+      await trx.connection().execute(async () => undefined);
+      await driver.beginTransaction(connection);
+      try {
+        const result = await fn(trx);
+        await driver.commitTransaction(connection);
+        return result;
+      } catch (err) {
+        await driver.rollbackTransaction(connection);
+        throw err;
+      }
+    } finally {
+      await driver.releaseConnection(connection);
+    }
+  };
+}
+
 // ---- Inside a Prisma interactive transaction ----
 
 /** What a Prisma transaction client offers for raw SQL. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
 import { sqlDatabase, sqlFragment, sqlOf, type SqlDatabase } from './sql';
@@ -160,6 +161,54 @@ describe(`sql (${testDbKind})`, () => {
     expect(seenFromOutside).toEqual([]);
     expect(await cartExists(outside)).toBe(true);
     expect(await cartExists(inside)).toBe(false);
+  });
+
+  it('runs statements started together in a transaction in the order started: a read after a lock sees the row once the lock is granted', async () => {
+    const id = randomUUID();
+    await sql.execute`INSERT INTO "Cart"(id, "createdAt", "updatedAt") VALUES (${id}, ${when}, ${when})`;
+    const later = new Date(when.getTime() + 60_000);
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    // Another caller holds the row's lock, then moves it on and commits (on PGlite, transactions
+    // take turns: the second simply runs after it).
+    const holder = sql.transaction(async (t) => {
+      await t.query`SELECT id FROM "Cart" WHERE id = ${id} FOR UPDATE`;
+      locked();
+      await new Promise((r) => setTimeout(r, 100));
+      await t.execute`UPDATE "Cart" SET "updatedAt" = ${later} WHERE id = ${id}`;
+    });
+    await isLocked;
+    const seen = await sql.transaction(async (tx) => {
+      const lock = tx.query`SELECT id FROM "Cart" WHERE id = ${id} FOR UPDATE`;
+      const read = tx.query<{ updatedAt: Date }>`SELECT "updatedAt" FROM "Cart" WHERE id = ${id}`;
+      const builder = tx.kysely.selectFrom('Cart').select('updatedAt').where('id', '=', id).execute();
+      const [, rows, built] = await Promise.all([lock, read, builder]);
+      return [rows[0].updatedAt, built[0].updatedAt];
+    });
+    await holder;
+    expect(seen).toEqual([later, later]);
+  });
+
+  it.runIf(testDbKind === 'postgres')('pipelines statements started together in a transaction: all are sent before the first answers', async () => {
+    const events: string[] = [];
+    const query = pg.Client.prototype.query;
+    const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      const n = events.filter((e) => e.startsWith('sent')).length;
+      events.push(`sent ${n}`);
+      const p = (query as (...a: unknown[]) => unknown).apply(this, args);
+      if (p instanceof Promise) void p.then(() => events.push(`answered ${n}`)).catch(() => undefined);
+      return p as never;
+    });
+    try {
+      await sql.transaction(async (tx) => {
+        events.length = 0;
+        await Promise.all([tx.query`SELECT 1 AS a`, tx.query`SELECT 2 AS b`, tx.kysely.selectFrom('Cart').select('id').limit(1).execute()]);
+      });
+    } finally {
+      spy.mockRestore();
+    }
+    // BEGIN went out before the function ran; then the three, then COMMIT.
+    expect(events.slice(0, 3)).toEqual(['sent 0', 'sent 1', 'sent 2']);
   });
 
   it('rolls back on a SQL error and keeps every connection usable after many failures', async () => {

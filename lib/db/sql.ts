@@ -99,15 +99,20 @@ function kyselySql(db: Db): Sql {
   };
 }
 
-/** The tagged templates on a Kysely database: one driver, one set of prepared statements. */
-export function kyselyDatabase(db: Db, kind: 'postgres' | 'pglite'): SqlDatabase {
+/**
+ * The tagged templates on a Kysely database: one driver, one set of prepared statements.
+ * `transactions`, when given, runs each transaction as a Kysely of its own (PostgreSQL:
+ * pgTransactions in lib/db/query.ts); without it, Kysely's transaction().
+ */
+export function kyselyDatabase(db: Db, kind: 'postgres' | 'pglite', transactions?: <T>(fn: (trx: Db) => Promise<T>) => Promise<T>): SqlDatabase {
   return {
     ...kyselySql(db),
     driver: kind,
     serialTransactions: kind === 'pglite',
-    // PostgreSQL: statements started together in one transaction are pipelined (lib/db/client.ts).
+    // PostgreSQL: statements started together in one transaction are pipelined (lib/db/client.ts),
+    // which Kysely's transaction() would undo (it sends each after the previous answered).
     // PGlite: the transaction holds PGlite's lock; statements started together take turns.
-    transaction: (fn) => db.transaction().execute((trx) => fn(kyselySql(trx))),
+    transaction: transactions ? (fn) => transactions((trx) => fn(kyselySql(trx))) : (fn) => db.transaction().execute((trx) => fn(kyselySql(trx))),
   };
 }
 
