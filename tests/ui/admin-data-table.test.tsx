@@ -1,0 +1,44 @@
+// The admin's shared table, rendered as the server renders it: the accessible region name,
+// column headers, alignment, test ids and the empty row the Playwright specs rely on.
+import { renderToStaticMarkup } from 'react-dom/server';
+import { describe, expect, it } from 'vitest';
+import { DataTable, type Column } from '@/components/admin/DataTable';
+import { td, th } from '@/components/admin/ui';
+
+type Row = { id: string; n: number };
+const columns: Column<Row>[] = [
+  { header: 'Id', className: 'font-mono', cell: (r) => r.id },
+  { header: 'Count', align: 'right', className: (r) => (r.n > 1 ? 'font-semibold' : ''), cell: (r) => r.n },
+  { header: <span className="sr-only">Act</span>, cell: () => 'x' },
+];
+
+describe('DataTable', () => {
+  it('renders a labelled region, column headers and one row per item', () => {
+    const html = renderToStaticMarkup(
+      <DataTable label="Things" testId="things" columns={columns} rows={[{ id: 'a', n: 1 }, { id: 'b', n: 2 }]} rowKey={(r) => r.id} rowAttributes={(r) => ({ 'data-testid': 'thing', 'data-id': r.id })} empty="None." />,
+    );
+    expect(html).toMatch(/^<div[^>]* role="region" aria-label="Things" tabindex="0">/);
+    expect(html).toContain('<table class="min-w-full" data-testid="things">');
+    expect(html).toContain(`<th scope="col" class="${th}">Id</th>`);
+    expect(html).toContain(`<th scope="col" class="${th} text-right">Count</th>`);
+    expect(html).toContain(`<th scope="col" class="${th}"><span class="sr-only">Act</span></th>`);
+    expect(html).toContain(`<tr data-testid="thing" data-id="b"><td class="${td} font-mono">b</td><td class="${td} text-right font-semibold">2</td>`);
+    expect(html).toContain(`<td class="${td} text-right">1</td>`);
+    expect(html).not.toContain('None.');
+  });
+
+  it('says so in one full-width row when there are no rows, and only when asked to', () => {
+    const html = renderToStaticMarkup(<DataTable label="Things" columns={columns} rows={[]} rowKey={(r) => r.id} empty="None." emptyClassName="text-center" />);
+    expect(html).toContain(`<tr><td colSpan="3" class="${td} text-center">None.</td></tr>`);
+    expect(html).not.toContain('data-testid');
+    expect(renderToStaticMarkup(<DataTable label="Things" columns={columns} rows={[]} rowKey={(r) => r.id} />)).toContain('<tbody></tbody>');
+  });
+
+  it('puts trailing rows after the data and a caption first', () => {
+    const html = renderToStaticMarkup(
+      <DataTable label="T" caption={<caption>Cap</caption>} columns={columns} rows={[{ id: 'a', n: 1 }]} rowKey={(r) => r.id} trailingRows={<tr><td>Total</td></tr>} />,
+    );
+    expect(html).toContain('<table class="min-w-full"><caption>Cap</caption><thead>');
+    expect(html).toMatch(/<td[^>]*>x<\/td><\/tr><tr><td>Total<\/td><\/tr><\/tbody>/);
+  });
+});
