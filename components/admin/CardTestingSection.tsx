@@ -1,7 +1,7 @@
 // Operations page: the card-testing picture — checkout keys cooling down or collecting declines,
 // and bursts of declines from one client address (many cards, small amounts) in the last hour.
 import { DataTable } from '@/components/admin/DataTable';
-import { Section, formatDateTime } from '@/components/admin/ui';
+import { Section } from '@/components/admin/ui';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { SMALL_AMOUNT, cardTestingOverview } from '@/lib/security/throttle';
 
@@ -23,8 +23,8 @@ export async function CardTestingSection({ prisma }: { prisma: PrismaClient }) {
           { header: 'Key', className: 'break-all font-mono text-xs', cell: (k) => k.subject },
           { header: 'Attempts', align: 'right', cell: (k) => k.attempts },
           { header: 'Declines', align: 'right', className: (k) => (k.declines >= 3 ? 'font-semibold text-red-800' : ''), cell: (k) => k.declines },
-          { header: 'Blocked until', className: 'whitespace-nowrap', cell: (k) => (k.blockedUntil ? formatDateTime(k.blockedUntil) : '—') },
-          { header: 'Last seen', className: 'whitespace-nowrap', cell: (k) => formatDateTime(k.updatedAt) },
+          { header: 'Blocked until', date: (k) => k.blockedUntil },
+          { header: 'Last seen', date: (k) => k.updatedAt },
         ]}
       />
       <h3 className="mt-4 text-sm font-semibold">Decline bursts, last hour (3 or more declines from one address)</h3>
@@ -41,7 +41,7 @@ export async function CardTestingSection({ prisma }: { prisma: PrismaClient }) {
           { header: 'Cards', align: 'right', cell: (b) => b.distinctCards },
           { header: 'Emails', align: 'right', cell: (b) => b.distinctEmails },
           { header: `Small (≤ ${SMALL_AMOUNT / 100})`, align: 'right', cell: (b) => b.smallAmountAttempts },
-          { header: 'Last attempt', className: 'whitespace-nowrap', cell: (b) => formatDateTime(b.lastAt) },
+          { header: 'Last attempt', date: (b) => b.lastAt },
         ]}
       />
     </Section>

@@ -3,17 +3,24 @@
 // list (orders, order detail, operations, emails, review, reconciliation) renders through it,
 // so the markup that Playwright and screen readers rely on is written once. Server component.
 import type { HTMLAttributes, ReactNode } from 'react';
-import { TableWrap, td, th } from '@/components/admin/ui';
+import { Money, TableWrap, formatDateTime, td, th } from '@/components/admin/ui';
 
-export interface Column<Row> {
+/** What a column's cells show: anything (`cell`), or one of the two kinds every admin table has. */
+type Content<Row> =
+  | { cell: (row: Row) => ReactNode; date?: never; money?: never }
+  /** A date and time (UTC), kept on one line; '—' when there is none. */
+  | { date: (row: Row) => Date | null | undefined; cell?: never; money?: never }
+  /** An amount of money, right-aligned. */
+  | { money: (row: Row) => { amount: number; currency: string }; cell?: never; date?: never };
+
+export type Column<Row> = Content<Row> & {
   /** Header cell content (text, or an sr-only span for an action column). */
   header: ReactNode;
-  /** Numbers and money: header and cells right-aligned. */
+  /** Numbers: header and cells right-aligned (money columns always are). */
   align?: 'right';
   /** Extra classes for this column's cells, fixed or per row. */
   className?: string | ((row: Row) => string);
-  cell: (row: Row) => ReactNode;
-}
+};
 
 /** Attributes a row may carry for tests (data-testid, data-*). */
 export type RowAttributes = HTMLAttributes<HTMLTableRowElement> & { [data: `data-${string}`]: string | undefined };
@@ -32,8 +39,8 @@ export function DataTable<Row>({
 }: {
   /** The accessible name of the scrolling region. */
   label: string;
-  columns: Column<Row>[];
   rows: readonly Row[];
+  columns: Column<Row>[];
   rowKey: (row: Row) => string;
   /** The text of the row shown when `rows` is empty; no such row when omitted. */
   empty?: string;
@@ -54,7 +61,7 @@ export function DataTable<Row>({
         <thead>
           <tr>
             {columns.map((c, i) => (
-              <th key={i} scope="col" className={c.align === 'right' ? `${th} text-right` : th}>
+              <th key={i} scope="col" className={rightAligned(c) ? `${th} text-right` : th}>
                 {c.header}
               </th>
             ))}
@@ -65,7 +72,7 @@ export function DataTable<Row>({
             <tr key={rowKey(row)} {...rowAttributes?.(row)}>
               {columns.map((c, i) => (
                 <td key={i} className={cellClass(c, row)}>
-                  {c.cell(row)}
+                  {cellContent(c, row)}
                 </td>
               ))}
             </tr>
@@ -84,7 +91,17 @@ export function DataTable<Row>({
   );
 }
 
+function rightAligned<Row>(c: Column<Row>): boolean {
+  return c.align === 'right' || c.money !== undefined;
+}
+
 function cellClass<Row>(c: Column<Row>, row: Row): string {
   const extra = typeof c.className === 'function' ? c.className(row) : c.className;
-  return [td, c.align === 'right' ? 'text-right' : '', extra ?? ''].filter(Boolean).join(' ');
+  return [td, rightAligned(c) ? 'text-right' : '', c.date ? 'whitespace-nowrap' : '', extra ?? ''].filter(Boolean).join(' ');
+}
+
+function cellContent<Row>(c: Column<Row>, row: Row): ReactNode {
+  if (c.date) return formatDateTime(c.date(row));
+  if (c.money) return <Money {...c.money(row)} />;
+  return c.cell(row);
 }

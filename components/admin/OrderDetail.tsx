@@ -141,8 +141,8 @@ export function OrderLinesAndCustomer({ order }: { order: Order }) {
           columns={[
             { header: 'Item', cell: (i) => i.name },
             { header: 'Qty', align: 'right', cell: (i) => i.quantity },
-            { header: 'Unit', align: 'right', cell: (i) => <Money amount={i.unitPrice} currency={cur} /> },
-            { header: 'Amount', align: 'right', cell: (i) => <Money amount={i.unitPrice * i.quantity} currency={cur} /> },
+            { header: 'Unit', money: (i) => ({ amount: i.unitPrice, currency: cur }) },
+            { header: 'Amount', money: (i) => ({ amount: i.unitPrice * i.quantity, currency: cur }) },
           ]}
           trailingRows={
             <tr>
@@ -187,7 +187,7 @@ export function PaymentAttempts({ order }: { order: Order }) {
           { header: 'Card', cell: (a) => (a.cardBrand ? `${a.cardBrand} •••• ${a.cardLast4}` : '—') },
           { header: 'Stripe risk', cell: (a) => <RiskLabel level={a.riskLevel} score={a.riskScore} /> },
           { header: 'Decline', cell: (a) => `${a.declineCode ?? a.failureCode ?? '—'}${a.failureMessage ? ` · ${a.failureMessage}` : ''}` },
-          { header: 'Created', className: 'whitespace-nowrap', cell: (a) => formatDateTime(a.createdAt) },
+          { header: 'Created', date: (a) => a.createdAt },
         ]}
       />
     </Section>
@@ -230,11 +230,11 @@ export function OrderRefunds({ order }: { order: Order }) {
         rowKey={(r) => r.id}
         columns={[
           { header: '#', cell: (r) => r.refundNumber },
-          { header: 'Amount', align: 'right', cell: (r) => <Money amount={r.amount} currency={r.currency} /> },
+          { header: 'Amount', money: (r) => r },
           { header: 'Status', cell: (r) => r.status },
           { header: 'Stripe refund', className: 'font-mono text-xs', cell: (r) => r.stripeRefundId ?? '—' },
           { header: 'By', cell: (r) => r.requestedBy ?? 'Stripe' },
-          { header: 'When', className: 'whitespace-nowrap', cell: (r) => formatDateTime(r.createdAt) },
+          { header: 'When', date: (r) => r.createdAt },
         ]}
       />
     </Section>
@@ -282,7 +282,7 @@ export function OrderEmailsAndLedger({ order }: { order: Order }) {
           columns={[
             { header: 'Transaction', className: 'font-mono text-xs', cell: (l) => l.txKey },
             { header: 'Account', cell: (l) => l.account },
-            { header: 'Amount', align: 'right', cell: (l) => <Money amount={l.amount} currency={l.currency} /> },
+            { header: 'Amount', money: (l) => l },
           ]}
         />
       </Section>

@@ -28,10 +28,24 @@ describe('DataTable', () => {
   });
 
   it('says so in one full-width row when there are no rows, and only when asked to', () => {
-    const html = renderToStaticMarkup(<DataTable label="Things" columns={columns} rows={[]} rowKey={(r) => r.id} empty="None." emptyClassName="text-center" />);
+    const html = renderToStaticMarkup(<DataTable label="Things" columns={columns} rows={[] as Row[]} rowKey={(r) => r.id} empty="None." emptyClassName="text-center" />);
     expect(html).toContain(`<tr><td colSpan="3" class="${td} text-center">None.</td></tr>`);
     expect(html).not.toContain('data-testid');
-    expect(renderToStaticMarkup(<DataTable label="Things" columns={columns} rows={[]} rowKey={(r) => r.id} />)).toContain('<tbody></tbody>');
+    expect(renderToStaticMarkup(<DataTable label="Things" columns={columns} rows={[] as Row[]} rowKey={(r) => r.id} />)).toContain('<tbody></tbody>');
+  });
+
+  it('writes dates on one line and money right-aligned', () => {
+    const html = renderToStaticMarkup(
+      <DataTable
+        label="T"
+        columns={[{ header: 'When', date: (r: { at: Date | null }) => r.at }, { header: 'Paid', money: () => ({ amount: 1250, currency: 'usd' }) }]}
+        rows={[{ at: new Date('2026-01-02T03:04:05Z') }, { at: null }]}
+        rowKey={(r) => String(r.at)}
+      />,
+    );
+    expect(html).toContain(`<th scope="col" class="${th} text-right">Paid</th>`);
+    expect(html).toContain(`<td class="${td} whitespace-nowrap">2026-01-02 03:04:05 UTC</td><td class="${td} text-right"><span class="tabular-nums">$12.50</span></td>`);
+    expect(html).toContain(`<td class="${td} whitespace-nowrap">—</td>`);
   });
 
   it('puts trailing rows after the data and a caption first', () => {

@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { DataTable } from '@/components/admin/DataTable';
-import { OrderIdLink, formatDateTime } from '@/components/admin/ui';
+import { OrderIdLink } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
 import { prisma } from '@/lib/db/client';
 
@@ -34,7 +34,7 @@ export default async function EmailsPage({ searchParams }: { searchParams: Promi
           rowKey={(e) => e.id}
           empty="No emails."
           columns={[
-            { header: 'Created', className: 'whitespace-nowrap', cell: (e) => formatDateTime(e.createdAt) },
+            { header: 'Created', date: (e) => e.createdAt },
             { header: 'To', cell: (e) => e.to },
             {
               header: 'Subject',

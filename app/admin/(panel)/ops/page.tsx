@@ -3,7 +3,7 @@ import Link from 'next/link';
 import { CardTestingSection } from '@/components/admin/CardTestingSection';
 import { SubmitButton } from '@/components/admin/SubmitButton';
 import { DataTable } from '@/components/admin/DataTable';
-import { Notice, Section, buttonSecondary, formatDateTime } from '@/components/admin/ui';
+import { Notice, Section, buttonSecondary } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
 import { loadOpsData } from '@/lib/admin/views';
 import { prisma } from '@/lib/db/client';
@@ -20,6 +20,16 @@ function Stat({ label, value, tone }: { label: string; value: React.ReactNode; t
       <dt className="text-xs uppercase text-stone-600">{label}</dt>
       <dd className={`text-lg font-semibold ${tone === 'bad' ? 'text-red-800' : tone === 'warn' ? 'text-amber-800' : ''}`}>{value}</dd>
     </div>
+  );
+}
+
+/** One button that posts a row's id to a server action (replay an event, revoke a session). */
+function RowAction({ action, name, value, text, pendingText }: { action: (form: FormData) => Promise<void>; name: string; value: string; text: string; pendingText: string }) {
+  return (
+    <form action={action}>
+      <input type="hidden" name={name} value={value} />
+      <SubmitButton className={buttonSecondary} pendingText={pendingText}>{text}</SubmitButton>
+    </form>
   );
 }
 
@@ -102,15 +112,10 @@ export default async function OpsPage({ searchParams }: { searchParams: Promise<
             { header: 'Status', cell: (e) => e.status },
             { header: 'Attempts', cell: (e) => e.attempts },
             { header: 'Last error', className: 'break-all text-xs', cell: (e) => e.lastError?.slice(0, 200) ?? '—' },
-            { header: 'Received', className: 'whitespace-nowrap', cell: (e) => formatDateTime(e.receivedAt) },
+            { header: 'Received', date: (e) => e.receivedAt },
             {
               header: <span className="sr-only">Replay</span>,
-              cell: (e) => (
-                <form action={replayEventAction}>
-                  <input type="hidden" name="eventId" value={e.id} />
-                  <SubmitButton className={buttonSecondary} pendingText="Queuing…">Replay</SubmitButton>
-                </form>
-              ),
+              cell: (e) => <RowAction action={replayEventAction} name="eventId" value={e.id} text="Replay" pendingText="Queuing…" />,
             },
           ]}
         />
@@ -131,18 +136,13 @@ export default async function OpsPage({ searchParams }: { searchParams: Promise<
           rowKey={(s) => s.id}
           columns={[
             { header: 'Admin', cell: (s) => `${s.user.email}${s.id === admin.sessionId ? ' (this session)' : ''}` },
-            { header: 'Signed in', className: 'whitespace-nowrap', cell: (s) => formatDateTime(s.createdAt) },
-            { header: 'Last seen', className: 'whitespace-nowrap', cell: (s) => formatDateTime(s.lastSeenAt) },
+            { header: 'Signed in', date: (s) => s.createdAt },
+            { header: 'Last seen', date: (s) => s.lastSeenAt },
             { header: 'Address', cell: (s) => s.ip ?? '—' },
-            { header: 'Expires', className: 'whitespace-nowrap', cell: (s) => formatDateTime(s.expiresAt) },
+            { header: 'Expires', date: (s) => s.expiresAt },
             {
               header: <span className="sr-only">Revoke</span>,
-              cell: (s) => (
-                <form action={revokeSessionAction}>
-                  <input type="hidden" name="sessionId" value={s.id} />
-                  <SubmitButton className={buttonSecondary} pendingText="Revoking…">Revoke</SubmitButton>
-                </form>
-              ),
+              cell: (s) => <RowAction action={revokeSessionAction} name="sessionId" value={s.id} text="Revoke" pendingText="Revoking…" />,
             },
           ]}
         />

@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { DataTable } from '@/components/admin/DataTable';
-import { Money, OrderIdLink, RiskLabel, StatusBadge, button, buttonSecondary, formatDateTime, input, label } from '@/components/admin/ui';
+import { Money, OrderIdLink, RiskLabel, StatusBadge, button, buttonSecondary, input, label } from '@/components/admin/ui';
 import { listOrders, ORDER_SORTS, parseOrderFilters } from '@/lib/admin/orders-query';
 import { requireAdmin } from '@/lib/admin/session';
 import { prisma } from '@/lib/db/client';
@@ -121,7 +121,7 @@ export default async function OrdersPage({ searchParams }: { searchParams: Promi
           emptyClassName="py-8 text-center text-stone-600"
           columns={[
             { header: 'Order', cell: (o) => <OrderIdLink id={o.id} /> },
-            { header: 'Created', className: 'whitespace-nowrap', cell: (o) => formatDateTime(o.createdAt) },
+            { header: 'Created', date: (o) => o.createdAt },
             { header: 'Customer', cell: (o) => o.email },
             {
               header: 'Status',
@@ -132,7 +132,7 @@ export default async function OrdersPage({ searchParams }: { searchParams: Promi
                 </>
               ),
             },
-            { header: 'Total', align: 'right', cell: (o) => <Money amount={o.total} currency={o.currency} /> },
+            { header: 'Total', money: (o) => ({ amount: o.total, currency: o.currency }) },
             { header: 'Refunded', align: 'right', cell: (o) => (o.amountRefunded > 0 ? <Money amount={o.amountRefunded} currency={o.currency} /> : '—') },
             { header: 'Risk', cell: (o) => <RiskLabel level={o.riskLevel} score={o.riskScore} /> },
           ]}

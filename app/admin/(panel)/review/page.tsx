@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import { SubmitButton } from '@/components/admin/SubmitButton';
 import { DataTable } from '@/components/admin/DataTable';
-import { Money, Notice, OrderIdLink, RiskLabel, button, buttonDanger, buttonSecondary, formatDateTime } from '@/components/admin/ui';
+import { Notice, OrderIdLink, RiskLabel, button, buttonDanger, buttonSecondary } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
 import { loadReviewQueue } from '@/lib/admin/views';
 import { prisma } from '@/lib/db/client';
@@ -56,9 +56,9 @@ export default async function ReviewPage({ searchParams }: { searchParams: Promi
         emptyClassName="py-8 text-center text-stone-600"
         columns={[
           { header: 'Order', cell: (o) => <OrderIdLink id={o.id} /> },
-          { header: 'Created', className: 'whitespace-nowrap', cell: (o) => formatDateTime(o.createdAt) },
+          { header: 'Created', date: (o) => o.createdAt },
           { header: 'Customer', cell: (o) => o.email },
-          { header: 'Total', align: 'right', cell: (o) => <Money amount={o.total} currency={o.currency} /> },
+          { header: 'Total', money: (o) => ({ amount: o.total, currency: o.currency }) },
           { header: 'Risk', cell: (o) => <RiskLabel level={o.riskLevel} score={o.riskScore} /> },
           {
             header: 'Reasons',
