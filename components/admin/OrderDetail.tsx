@@ -3,6 +3,7 @@
 import Link from 'next/link';
 import { SubmitButton } from '@/components/admin/SubmitButton';
 import { DataTable } from '@/components/admin/DataTable';
+import { AddressLines } from '@/components/PostalAddress';
 import { Money, RiskLabel, Section, button, buttonDanger, buttonSecondary, formatDateTime, input, label, td } from '@/components/admin/ui';
 import type { OrderDetail, TimelineItem } from '@/lib/admin/views';
 import { formatMoney } from '@/lib/money';
@@ -158,10 +159,7 @@ export function OrderLinesAndCustomer({ order }: { order: Order }) {
           <br />
           <a href={`mailto:${order.email}`} className="text-amber-800 underline">{order.email}</a>
           <br />
-          {order.addressLine1}
-          {order.addressLine2 ? `, ${order.addressLine2}` : ''}
-          <br />
-          {order.postalCode} {order.city}, {order.country}
+          <AddressLines address={order} />
         </address>
         <p className="mt-2 text-sm text-stone-600">
           Created {formatDateTime(order.createdAt)} · Paid {formatDateTime(order.paidAt)} · Fulfillment: {order.fulfillment?.status ?? '—'}
