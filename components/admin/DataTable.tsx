@@ -25,6 +25,9 @@ export type Column<Row> = Content<Row> & {
 /** Attributes a row may carry for tests (data-testid, data-*). */
 export type RowAttributes = HTMLAttributes<HTMLTableRowElement> & { [data: `data-${string}`]: string | undefined };
 
+/** Rows with an `id` are keyed by it; others say how. */
+type RowKey<Row> = Row extends { id: string } ? { rowKey?: (row: Row) => string } : { rowKey: (row: Row) => string };
+
 export function DataTable<Row>({
   label,
   columns,
@@ -41,7 +44,6 @@ export function DataTable<Row>({
   label: string;
   rows: readonly Row[];
   columns: Column<Row>[];
-  rowKey: (row: Row) => string;
   /** The text of the row shown when `rows` is empty; no such row when omitted. */
   empty?: string;
   /** Extra classes for the empty row's cell. */
@@ -53,7 +55,7 @@ export function DataTable<Row>({
   rowAttributes?: (row: Row) => RowAttributes;
   /** Rows after the data rows, in the same body (e.g. a total). */
   trailingRows?: ReactNode;
-}) {
+} & RowKey<Row>) {
   return (
     <TableWrap label={label}>
       <table className="min-w-full" data-testid={testId}>
@@ -69,7 +71,7 @@ export function DataTable<Row>({
         </thead>
         <tbody>
           {rows.map((row) => (
-            <tr key={rowKey(row)} {...rowAttributes?.(row)}>
+            <tr key={rowKey ? rowKey(row) : (row as { id: string }).id} {...rowAttributes?.(row)}>
               {columns.map((c, i) => (
                 <td key={i} className={cellClass(c, row)}>
                   {cellContent(c, row)}

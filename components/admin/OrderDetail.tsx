@@ -138,7 +138,6 @@ export function OrderLinesAndCustomer({ order }: { order: Order }) {
         <DataTable
           label="Order lines"
           rows={order.items}
-          rowKey={(i) => i.id}
           columns={[
             { header: 'Item', cell: (i) => i.name },
             { header: 'Qty', align: 'right', cell: (i) => i.quantity },
@@ -176,7 +175,6 @@ export function PaymentAttempts({ order }: { order: Order }) {
       <DataTable
         label="Payment attempts"
         rows={order.attempts}
-        rowKey={(a) => a.id}
         empty="No payment attempts."
         columns={[
           { header: '#', cell: (a) => a.attemptNumber },
@@ -225,7 +223,6 @@ export function OrderRefunds({ order }: { order: Order }) {
         label="Refunds"
         testId="refunds-table"
         rows={order.refunds}
-        rowKey={(r) => r.id}
         columns={[
           { header: '#', cell: (r) => r.refundNumber },
           { header: 'Amount', money: (r) => r },
@@ -275,7 +272,6 @@ export function OrderEmailsAndLedger({ order }: { order: Order }) {
         <DataTable
           label="Ledger entries"
           rows={order.ledgerEntries}
-          rowKey={(l) => l.id}
           empty="No ledger entries."
           columns={[
             { header: 'Transaction', className: 'font-mono text-xs', cell: (l) => l.txKey },

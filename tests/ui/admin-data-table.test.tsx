@@ -15,7 +15,7 @@ const columns: Column<Row>[] = [
 describe('DataTable', () => {
   it('renders a labelled region, column headers and one row per item', () => {
     const html = renderToStaticMarkup(
-      <DataTable label="Things" testId="things" columns={columns} rows={[{ id: 'a', n: 1 }, { id: 'b', n: 2 }]} rowKey={(r) => r.id} rowAttributes={(r) => ({ 'data-testid': 'thing', 'data-id': r.id })} empty="None." />,
+      <DataTable label="Things" testId="things" columns={columns} rows={[{ id: 'a', n: 1 }, { id: 'b', n: 2 }]} rowAttributes={(r) => ({ 'data-testid': 'thing', 'data-id': r.id })} empty="None." />,
     );
     expect(html).toMatch(/^<div[^>]* role="region" aria-label="Things" tabindex="0">/);
     expect(html).toContain('<table class="min-w-full" data-testid="things">');
@@ -40,12 +40,22 @@ describe('DataTable', () => {
         label="T"
         columns={[{ header: 'When', date: (r: { at: Date | null }) => r.at }, { header: 'Paid', money: () => ({ amount: 1250, currency: 'usd' }) }]}
         rows={[{ at: new Date('2026-01-02T03:04:05Z') }, { at: null }]}
-        rowKey={(r) => String(r.at)}
+        rowKey={(r: { at: Date | null }) => String(r.at)}
       />,
     );
     expect(html).toContain(`<th scope="col" class="${th} text-right">Paid</th>`);
     expect(html).toContain(`<td class="${td} whitespace-nowrap">2026-01-02 03:04:05 UTC</td><td class="${td} text-right"><span class="tabular-nums">$12.50</span></td>`);
     expect(html).toContain(`<td class="${td} whitespace-nowrap">—</td>`);
+  });
+
+  it('keys rows by their id unless told, and must be told when rows have none', () => {
+    const rows = [{ n: 1 }];
+    const cols: Column<{ n: number }>[] = [{ header: 'N', cell: (r) => r.n }];
+    expect(renderToStaticMarkup(<DataTable label="T" columns={cols} rows={rows} rowKey={(r) => String(r.n)} />)).toContain('>1</td>');
+    // A type check only (not rendered): rows without an id must say how they are keyed.
+    // @ts-expect-error: no rowKey for rows without an id
+    const unkeyed = () => <DataTable label="T" columns={cols} rows={rows} />;
+    expect(unkeyed).toBeTypeOf('function');
   });
 
   it('puts trailing rows after the data and a caption first', () => {

@@ -31,7 +31,6 @@ export default async function EmailsPage({ searchParams }: { searchParams: Promi
         <DataTable
           label="Emails"
           rows={emails}
-          rowKey={(e) => e.id}
           empty="No emails."
           columns={[
             { header: 'Created', date: (e) => e.createdAt },

@@ -103,7 +103,6 @@ export default async function OpsPage({ searchParams }: { searchParams: Promise<
           label="Dead-lettered events"
           testId="dead-events"
           rows={data.dead}
-          rowKey={(e) => e.id}
           empty="No dead or failed events."
           columns={[
             { header: 'Event', className: 'font-mono text-xs', cell: (e) => e.id },
@@ -133,7 +132,6 @@ export default async function OpsPage({ searchParams }: { searchParams: Promise<
         <DataTable
           label="Active admin sessions"
           rows={data.sessions}
-          rowKey={(s) => s.id}
           columns={[
             { header: 'Admin', cell: (s) => `${s.user.email}${s.id === admin.sessionId ? ' (this session)' : ''}` },
             { header: 'Signed in', date: (s) => s.createdAt },

@@ -115,7 +115,6 @@ export default async function OrdersPage({ searchParams }: { searchParams: Promi
           testId="orders-table"
           caption={<caption className="sr-only">Orders matching the filters, {SORT_LABELS[parsed.filters.sort].toLowerCase()}</caption>}
           rows={page.rows}
-          rowKey={(o) => o.id}
           rowAttributes={(o) => ({ 'data-testid': 'order-row', 'data-order-id': o.id })}
           empty="No orders match these filters."
           emptyClassName="py-8 text-center text-stone-600"

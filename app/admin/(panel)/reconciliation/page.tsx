@@ -55,7 +55,6 @@ export default async function ReconciliationPage({ searchParams }: { searchParam
                 <DataTable
                   label="Findings"
                   rows={run.findings}
-                  rowKey={(f) => f.id}
                   rowAttributes={(f) => ({ 'data-testid': 'finding', 'data-kind': f.kind })}
                   columns={[
                     { header: 'Finding', cell: (f) => KIND_TEXT[f.kind] ?? f.kind },

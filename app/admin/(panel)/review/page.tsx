@@ -51,7 +51,6 @@ export default async function ReviewPage({ searchParams }: { searchParams: Promi
       <DataTable
         label="Orders waiting for review"
         rows={queue}
-        rowKey={(o) => o.id}
         empty="Nothing waits for review."
         emptyClassName="py-8 text-center text-stone-600"
         columns={[
