@@ -96,6 +96,16 @@ function workloads(d: Database, pool: pg.Pool | undefined, productId: string, or
   const params = [subject.email, subject.addressLine1, subject.postalCode, since];
   const lockText = 'SELECT id FROM "Order" WHERE id = $1 FOR UPDATE';
   const readText = 'SELECT "status", "total", "updatedAt" FROM "Order" WHERE id = $1';
+  // The same CTE as a tagged template, for both template tags (lib/db/sql.ts's and Kysely's).
+  const signals = <R>(tag: (strings: TemplateStringsArray, ...values: unknown[]) => R): R => tag`
+    WITH a AS (
+      SELECT a.id, a."declineCode" IS NOT NULL AS declined FROM (SELECT id FROM "Order" WHERE email = ${subject.email} ORDER BY "createdAt" DESC LIMIT 100) o
+      CROSS JOIN LATERAL (SELECT * FROM "PaymentAttempt" pa WHERE pa."orderId" = o.id ORDER BY pa."attemptNumber" DESC LIMIT 20) a WHERE a."createdAt" >= ${since}
+      UNION
+      SELECT a.id, a."declineCode" IS NOT NULL FROM (SELECT id FROM "Order" WHERE "addressLine1" = ${subject.addressLine1} AND "postalCode" = ${subject.postalCode} ORDER BY "createdAt" DESC LIMIT 100) o
+      CROSS JOIN LATERAL (SELECT * FROM "PaymentAttempt" pa WHERE pa."orderId" = o.id ORDER BY pa."attemptNumber" DESC LIMIT 20) a WHERE a."createdAt" >= ${since}
+    )
+    SELECT count(*) AS n, count(*) FILTER (WHERE declined) AS declined FROM a`;
   return [
     {
       name: 'compile only, no database: a lock and a read (two statements)',
@@ -160,24 +170,8 @@ function workloads(d: Database, pool: pg.Pool | undefined, productId: string, or
     {
       name: 'risk signals CTE, lone',
       paths: {
-        direct: () => direct.query`
-    WITH a AS (
-      SELECT a.id, a."declineCode" IS NOT NULL AS declined FROM (SELECT id FROM "Order" WHERE email = ${subject.email} ORDER BY "createdAt" DESC LIMIT 100) o
-      CROSS JOIN LATERAL (SELECT * FROM "PaymentAttempt" pa WHERE pa."orderId" = o.id ORDER BY pa."attemptNumber" DESC LIMIT 20) a WHERE a."createdAt" >= ${since}
-      UNION
-      SELECT a.id, a."declineCode" IS NOT NULL FROM (SELECT id FROM "Order" WHERE "addressLine1" = ${subject.addressLine1} AND "postalCode" = ${subject.postalCode} ORDER BY "createdAt" DESC LIMIT 100) o
-      CROSS JOIN LATERAL (SELECT * FROM "PaymentAttempt" pa WHERE pa."orderId" = o.id ORDER BY pa."attemptNumber" DESC LIMIT 20) a WHERE a."createdAt" >= ${since}
-    )
-    SELECT count(*) AS n, count(*) FILTER (WHERE declined) AS declined FROM a`,
-        kysely: () => ksql`
-    WITH a AS (
-      SELECT a.id, a."declineCode" IS NOT NULL AS declined FROM (SELECT id FROM "Order" WHERE email = ${subject.email} ORDER BY "createdAt" DESC LIMIT 100) o
-      CROSS JOIN LATERAL (SELECT * FROM "PaymentAttempt" pa WHERE pa."orderId" = o.id ORDER BY pa."attemptNumber" DESC LIMIT 20) a WHERE a."createdAt" >= ${since}
-      UNION
-      SELECT a.id, a."declineCode" IS NOT NULL FROM (SELECT id FROM "Order" WHERE "addressLine1" = ${subject.addressLine1} AND "postalCode" = ${subject.postalCode} ORDER BY "createdAt" DESC LIMIT 100) o
-      CROSS JOIN LATERAL (SELECT * FROM "PaymentAttempt" pa WHERE pa."orderId" = o.id ORDER BY pa."attemptNumber" DESC LIMIT 20) a WHERE a."createdAt" >= ${since}
-    )
-    SELECT count(*) AS n, count(*) FILTER (WHERE declined) AS declined FROM a`.execute(db),
+        direct: () => signals(direct.query),
+        kysely: () => signals(ksql).execute(db),
         unprepared: () => unprepared(signalsText((n) => `$${n}`), params.map((v) => (v instanceof Date ? v.toISOString() : v))),
       },
     },

@@ -2,7 +2,9 @@
 // Each part shows one side of the order as lib/admin/views.ts read it; none reads the database.
 import Link from 'next/link';
 import { SubmitButton } from '@/components/admin/SubmitButton';
-import { Money, RiskLabel, Section, TableWrap, button, buttonDanger, buttonSecondary, formatDateTime, input, label, td, th } from '@/components/admin/ui';
+import { DataTable } from '@/components/admin/DataTable';
+import { AddressLines } from '@/components/PostalAddress';
+import { Money, RiskLabel, Section, button, buttonDanger, buttonSecondary, formatDateTime, input, label, td } from '@/components/admin/ui';
 import type { OrderDetail, TimelineItem } from '@/lib/admin/views';
 import { formatMoney } from '@/lib/money';
 import type { RiskReason } from '@/lib/risk/score';
@@ -133,32 +135,22 @@ export function OrderLinesAndCustomer({ order }: { order: Order }) {
   return (
     <div className="grid gap-x-6 lg:grid-cols-2">
       <Section title="Lines" id="lines-heading">
-        <TableWrap label="Order lines">
-          <table className="min-w-full">
-            <thead>
-              <tr>
-                <th scope="col" className={th}>Item</th>
-                <th scope="col" className={`${th} text-right`}>Qty</th>
-                <th scope="col" className={`${th} text-right`}>Unit</th>
-                <th scope="col" className={`${th} text-right`}>Amount</th>
-              </tr>
-            </thead>
-            <tbody>
-              {order.items.map((i) => (
-                <tr key={i.id}>
-                  <td className={td}>{i.name}</td>
-                  <td className={`${td} text-right`}>{i.quantity}</td>
-                  <td className={`${td} text-right`}><Money amount={i.unitPrice} currency={cur} /></td>
-                  <td className={`${td} text-right`}><Money amount={i.unitPrice * i.quantity} currency={cur} /></td>
-                </tr>
-              ))}
-              <tr>
-                <th scope="row" colSpan={3} className={`${td} text-right font-semibold`}>Total</th>
-                <td className={`${td} text-right font-semibold`}><Money amount={order.total} currency={cur} /></td>
-              </tr>
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable
+          label="Order lines"
+          rows={order.items}
+          columns={[
+            { header: 'Item', cell: (i) => i.name },
+            { header: 'Qty', align: 'right', cell: (i) => i.quantity },
+            { header: 'Unit', money: (i) => ({ amount: i.unitPrice, currency: cur }) },
+            { header: 'Amount', money: (i) => ({ amount: i.unitPrice * i.quantity, currency: cur }) },
+          ]}
+          trailingRows={
+            <tr>
+              <th scope="row" colSpan={3} className={`${td} text-right font-semibold`}>Total</th>
+              <td className={`${td} text-right font-semibold`}><Money amount={order.total} currency={cur} /></td>
+            </tr>
+          }
+        />
       </Section>
       <Section title="Customer" id="customer-heading">
         <address className="rounded-lg border border-stone-200 bg-white p-4 text-sm not-italic">
@@ -166,10 +158,7 @@ export function OrderLinesAndCustomer({ order }: { order: Order }) {
           <br />
           <a href={`mailto:${order.email}`} className="text-amber-800 underline">{order.email}</a>
           <br />
-          {order.addressLine1}
-          {order.addressLine2 ? `, ${order.addressLine2}` : ''}
-          <br />
-          {order.postalCode} {order.city}, {order.country}
+          <AddressLines address={order} />
         </address>
         <p className="mt-2 text-sm text-stone-600">
           Created {formatDateTime(order.createdAt)} · Paid {formatDateTime(order.paidAt)} · Fulfillment: {order.fulfillment?.status ?? '—'}
@@ -183,37 +172,20 @@ export function OrderLinesAndCustomer({ order }: { order: Order }) {
 export function PaymentAttempts({ order }: { order: Order }) {
   return (
     <Section title="Payment attempts" id="attempts-heading">
-      <TableWrap label="Payment attempts">
-        <table className="min-w-full">
-          <thead>
-            <tr>
-              <th scope="col" className={th}>#</th>
-              <th scope="col" className={th}>PaymentIntent</th>
-              <th scope="col" className={th}>Status</th>
-              <th scope="col" className={th}>Card</th>
-              <th scope="col" className={th}>Stripe risk</th>
-              <th scope="col" className={th}>Decline</th>
-              <th scope="col" className={th}>Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {order.attempts.map((a) => (
-              <tr key={a.id}>
-                <td className={td}>{a.attemptNumber}</td>
-                <td className={`${td} font-mono text-xs`}>{a.paymentIntentId}</td>
-                <td className={td}>{a.status}</td>
-                <td className={td}>{a.cardBrand ? `${a.cardBrand} •••• ${a.cardLast4}` : '—'}</td>
-                <td className={td}><RiskLabel level={a.riskLevel} score={a.riskScore} /></td>
-                <td className={td}>{a.declineCode ?? a.failureCode ?? '—'}{a.failureMessage ? ` · ${a.failureMessage}` : ''}</td>
-                <td className={`${td} whitespace-nowrap`}>{formatDateTime(a.createdAt)}</td>
-              </tr>
-            ))}
-            {order.attempts.length === 0 && (
-              <tr><td colSpan={7} className={td}>No payment attempts.</td></tr>
-            )}
-          </tbody>
-        </table>
-      </TableWrap>
+      <DataTable
+        label="Payment attempts"
+        rows={order.attempts}
+        empty="No payment attempts."
+        columns={[
+          { header: '#', cell: (a) => a.attemptNumber },
+          { header: 'PaymentIntent', className: 'font-mono text-xs', cell: (a) => a.paymentIntentId },
+          { header: 'Status', cell: (a) => a.status },
+          { header: 'Card', cell: (a) => (a.cardBrand ? `${a.cardBrand} •••• ${a.cardLast4}` : '—') },
+          { header: 'Stripe risk', cell: (a) => <RiskLabel level={a.riskLevel} score={a.riskScore} /> },
+          { header: 'Decline', cell: (a) => `${a.declineCode ?? a.failureCode ?? '—'}${a.failureMessage ? ` · ${a.failureMessage}` : ''}` },
+          { header: 'Created', date: (a) => a.createdAt },
+        ]}
+      />
     </Section>
   );
 }
@@ -247,32 +219,19 @@ export function OrderRefunds({ order }: { order: Order }) {
   if (order.refunds.length === 0) return null;
   return (
     <Section title="Refunds" id="refunds-heading">
-      <TableWrap label="Refunds">
-        <table className="min-w-full" data-testid="refunds-table">
-          <thead>
-            <tr>
-              <th scope="col" className={th}>#</th>
-              <th scope="col" className={`${th} text-right`}>Amount</th>
-              <th scope="col" className={th}>Status</th>
-              <th scope="col" className={th}>Stripe refund</th>
-              <th scope="col" className={th}>By</th>
-              <th scope="col" className={th}>When</th>
-            </tr>
-          </thead>
-          <tbody>
-            {order.refunds.map((r) => (
-              <tr key={r.id}>
-                <td className={td}>{r.refundNumber}</td>
-                <td className={`${td} text-right`}><Money amount={r.amount} currency={r.currency} /></td>
-                <td className={td}>{r.status}</td>
-                <td className={`${td} font-mono text-xs`}>{r.stripeRefundId ?? '—'}</td>
-                <td className={td}>{r.requestedBy ?? 'Stripe'}</td>
-                <td className={`${td} whitespace-nowrap`}>{formatDateTime(r.createdAt)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableWrap>
+      <DataTable
+        label="Refunds"
+        testId="refunds-table"
+        rows={order.refunds}
+        columns={[
+          { header: '#', cell: (r) => r.refundNumber },
+          { header: 'Amount', money: (r) => r },
+          { header: 'Status', cell: (r) => r.status },
+          { header: 'Stripe refund', className: 'font-mono text-xs', cell: (r) => r.stripeRefundId ?? '—' },
+          { header: 'By', cell: (r) => r.requestedBy ?? 'Stripe' },
+          { header: 'When', date: (r) => r.createdAt },
+        ]}
+      />
     </Section>
   );
 }
@@ -310,29 +269,16 @@ export function OrderEmailsAndLedger({ order }: { order: Order }) {
         </ul>
       </Section>
       <Section title="Ledger" id="ledger-heading">
-        <TableWrap label="Ledger entries">
-          <table className="min-w-full">
-            <thead>
-              <tr>
-                <th scope="col" className={th}>Transaction</th>
-                <th scope="col" className={th}>Account</th>
-                <th scope="col" className={`${th} text-right`}>Amount</th>
-              </tr>
-            </thead>
-            <tbody>
-              {order.ledgerEntries.map((l) => (
-                <tr key={l.id}>
-                  <td className={`${td} font-mono text-xs`}>{l.txKey}</td>
-                  <td className={td}>{l.account}</td>
-                  <td className={`${td} text-right`}><Money amount={l.amount} currency={l.currency} /></td>
-                </tr>
-              ))}
-              {order.ledgerEntries.length === 0 && (
-                <tr><td colSpan={3} className={td}>No ledger entries.</td></tr>
-              )}
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable
+          label="Ledger entries"
+          rows={order.ledgerEntries}
+          empty="No ledger entries."
+          columns={[
+            { header: 'Transaction', className: 'font-mono text-xs', cell: (l) => l.txKey },
+            { header: 'Account', cell: (l) => l.account },
+            { header: 'Amount', money: (l) => l },
+          ]}
+        />
       </Section>
     </div>
   );

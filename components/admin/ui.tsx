@@ -1,4 +1,5 @@
 // Small presentational pieces shared by the admin pages (server components).
+import Link from 'next/link';
 import { formatMoney } from '@/lib/money';
 
 const STATUS: Record<string, { text: string; tone: string }> = {
@@ -36,6 +37,15 @@ export function RiskLabel({ level, score }: { level: string | null; score?: numb
 
 export function Money({ amount, currency }: { amount: number; currency: string }) {
   return <span className="tabular-nums">{formatMoney(amount, currency)}</span>;
+}
+
+/** An order's short id, linking to its admin page. */
+export function OrderIdLink({ id }: { id: string }) {
+  return (
+    <Link href={`/admin/orders/${id}`} className="font-mono text-amber-800 underline">
+      {id.slice(0, 8)}
+    </Link>
+  );
 }
 
 export function formatDateTime(d: Date | null | undefined): string {

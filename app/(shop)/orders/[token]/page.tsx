@@ -1,6 +1,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
+import { AddressLines } from '@/components/PostalAddress';
 import { OrderAutoRefresh } from '@/components/shop/OrderAutoRefresh';
 import { loadOrderForShopper } from '@/lib/checkout/order-view';
 import { prisma } from '@/lib/db/client';
@@ -67,10 +68,7 @@ export default async function OrderPage({ params }: { params: Promise<{ token: s
         <p>
           {order.name}
           <br />
-          {order.addressLine1}
-          {order.addressLine2 ? `, ${order.addressLine2}` : ''}
-          <br />
-          {order.postalCode} {order.city}, {order.country}
+          <AddressLines address={order} />
         </p>
       </section>
       </>)}

@@ -1,6 +1,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
-import { TableWrap, formatDateTime, td, th } from '@/components/admin/ui';
+import { DataTable } from '@/components/admin/DataTable';
+import { OrderIdLink } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
 import { prisma } from '@/lib/db/client';
 
@@ -27,38 +28,27 @@ export default async function EmailsPage({ searchParams }: { searchParams: Promi
         ))}
       </nav>
       <div className="mt-4">
-        <TableWrap label="Emails">
-          <table className="min-w-full">
-            <thead>
-              <tr>
-                <th scope="col" className={th}>Created</th>
-                <th scope="col" className={th}>To</th>
-                <th scope="col" className={th}>Subject</th>
-                <th scope="col" className={th}>Kind</th>
-                <th scope="col" className={th}>Status</th>
-                <th scope="col" className={th}>Order</th>
-              </tr>
-            </thead>
-            <tbody>
-              {emails.map((e) => (
-                <tr key={e.id}>
-                  <td className={`${td} whitespace-nowrap`}>{formatDateTime(e.createdAt)}</td>
-                  <td className={td}>{e.to}</td>
-                  <td className={td}>
-                    <details>
-                      <summary className="cursor-pointer">{e.subject}</summary>
-                      <pre className="mt-2 whitespace-pre-wrap text-xs">{e.text}</pre>
-                    </details>
-                  </td>
-                  <td className={td}>{e.kind}</td>
-                  <td className={td}>{e.status}{e.error ? ` · ${e.error}` : ''}</td>
-                  <td className={td}>{e.orderId ? <Link href={`/admin/orders/${e.orderId}`} className="font-mono text-amber-800 underline">{e.orderId.slice(0, 8)}</Link> : '—'}</td>
-                </tr>
-              ))}
-              {emails.length === 0 && <tr><td colSpan={6} className={td}>No emails.</td></tr>}
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable
+          label="Emails"
+          rows={emails}
+          empty="No emails."
+          columns={[
+            { header: 'Created', date: (e) => e.createdAt },
+            { header: 'To', cell: (e) => e.to },
+            {
+              header: 'Subject',
+              cell: (e) => (
+                <details>
+                  <summary className="cursor-pointer">{e.subject}</summary>
+                  <pre className="mt-2 whitespace-pre-wrap text-xs">{e.text}</pre>
+                </details>
+              ),
+            },
+            { header: 'Kind', cell: (e) => e.kind },
+            { header: 'Status', cell: (e) => `${e.status}${e.error ? ` · ${e.error}` : ''}` },
+            { header: 'Order', cell: (e) => (e.orderId ? <OrderIdLink id={e.orderId} /> : '—') },
+          ]}
+        />
       </div>
     </>
   );

@@ -2,7 +2,8 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import { CardTestingSection } from '@/components/admin/CardTestingSection';
 import { SubmitButton } from '@/components/admin/SubmitButton';
-import { Notice, Section, TableWrap, buttonSecondary, formatDateTime, td, th } from '@/components/admin/ui';
+import { DataTable } from '@/components/admin/DataTable';
+import { Notice, Section, buttonSecondary } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
 import { loadOpsData } from '@/lib/admin/views';
 import { prisma } from '@/lib/db/client';
@@ -19,6 +20,16 @@ function Stat({ label, value, tone }: { label: string; value: React.ReactNode; t
       <dt className="text-xs uppercase text-stone-600">{label}</dt>
       <dd className={`text-lg font-semibold ${tone === 'bad' ? 'text-red-800' : tone === 'warn' ? 'text-amber-800' : ''}`}>{value}</dd>
     </div>
+  );
+}
+
+/** One button that posts a row's id to a server action (replay an event, revoke a session). */
+function RowAction({ action, name, value, text, pendingText }: { action: (form: FormData) => Promise<void>; name: string; value: string; text: string; pendingText: string }) {
+  return (
+    <form action={action}>
+      <input type="hidden" name={name} value={value} />
+      <SubmitButton className={buttonSecondary} pendingText={pendingText}>{text}</SubmitButton>
+    </form>
   );
 }
 
@@ -56,31 +67,19 @@ export default async function OpsPage({ searchParams }: { searchParams: Promise<
           </ul>
         )}
         <h3 className="mt-4 text-sm font-semibold">Stripe calls, last 15 minutes (all instances)</h3>
-        <TableWrap label="Stripe calls">
-          <table className="min-w-full">
-            <thead>
-              <tr>
-                <th scope="col" className={th}>Operation</th>
-                <th scope="col" className={th}>Outcome</th>
-                <th scope="col" className={`${th} text-right`}>Calls</th>
-                <th scope="col" className={`${th} text-right`}>Avg ms</th>
-                <th scope="col" className={`${th} text-right`}>Max ms</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.calls.map((c) => (
-                <tr key={`${c.operation}-${c.outcome}`}>
-                  <td className={td}>{c.operation}</td>
-                  <td className={td}>{c.outcome}</td>
-                  <td className={`${td} text-right`}>{c.count}</td>
-                  <td className={`${td} text-right`}>{c.avgMs}</td>
-                  <td className={`${td} text-right`}>{c.maxMs}</td>
-                </tr>
-              ))}
-              {data.calls.length === 0 && <tr><td colSpan={5} className={td}>No calls recorded.</td></tr>}
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable
+          label="Stripe calls"
+          rows={data.calls}
+          rowKey={(c) => `${c.operation}-${c.outcome}`}
+          empty="No calls recorded."
+          columns={[
+            { header: 'Operation', cell: (c) => c.operation },
+            { header: 'Outcome', cell: (c) => c.outcome },
+            { header: 'Calls', align: 'right', cell: (c) => c.count },
+            { header: 'Avg ms', align: 'right', cell: (c) => c.avgMs },
+            { header: 'Max ms', align: 'right', cell: (c) => c.maxMs },
+          ]}
+        />
       </Section>
 
       <Section title="Webhooks and queues" id="queues-heading">
@@ -100,42 +99,25 @@ export default async function OpsPage({ searchParams }: { searchParams: Promise<
       </Section>
 
       <Section title="Dead-lettered Stripe events" id="dead-heading">
-        <TableWrap label="Dead-lettered events">
-          <table className="min-w-full" data-testid="dead-events">
-            <thead>
-              <tr>
-                <th scope="col" className={th}>Event</th>
-                <th scope="col" className={th}>Type</th>
-                <th scope="col" className={th}>Object</th>
-                <th scope="col" className={th}>Status</th>
-                <th scope="col" className={th}>Attempts</th>
-                <th scope="col" className={th}>Last error</th>
-                <th scope="col" className={th}>Received</th>
-                <th scope="col" className={th}><span className="sr-only">Replay</span></th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.dead.map((e) => (
-                <tr key={e.id}>
-                  <td className={`${td} font-mono text-xs`}>{e.id}</td>
-                  <td className={td}>{e.type}</td>
-                  <td className={`${td} font-mono text-xs`}>{e.objectId ?? '—'}</td>
-                  <td className={td}>{e.status}</td>
-                  <td className={td}>{e.attempts}</td>
-                  <td className={`${td} break-all text-xs`}>{e.lastError?.slice(0, 200) ?? '—'}</td>
-                  <td className={`${td} whitespace-nowrap`}>{formatDateTime(e.receivedAt)}</td>
-                  <td className={td}>
-                    <form action={replayEventAction}>
-                      <input type="hidden" name="eventId" value={e.id} />
-                      <SubmitButton className={buttonSecondary} pendingText="Queuing…">Replay</SubmitButton>
-                    </form>
-                  </td>
-                </tr>
-              ))}
-              {data.dead.length === 0 && <tr><td colSpan={8} className={td}>No dead or failed events.</td></tr>}
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable
+          label="Dead-lettered events"
+          testId="dead-events"
+          rows={data.dead}
+          empty="No dead or failed events."
+          columns={[
+            { header: 'Event', className: 'font-mono text-xs', cell: (e) => e.id },
+            { header: 'Type', cell: (e) => e.type },
+            { header: 'Object', className: 'font-mono text-xs', cell: (e) => e.objectId ?? '—' },
+            { header: 'Status', cell: (e) => e.status },
+            { header: 'Attempts', cell: (e) => e.attempts },
+            { header: 'Last error', className: 'break-all text-xs', cell: (e) => e.lastError?.slice(0, 200) ?? '—' },
+            { header: 'Received', date: (e) => e.receivedAt },
+            {
+              header: <span className="sr-only">Replay</span>,
+              cell: (e) => <RowAction action={replayEventAction} name="eventId" value={e.id} text="Replay" pendingText="Queuing…" />,
+            },
+          ]}
+        />
       </Section>
 
       <Section title="Email outbox" id="outbox-heading">
@@ -147,37 +129,21 @@ export default async function OpsPage({ searchParams }: { searchParams: Promise<
       <CardTestingSection prisma={db} />
 
       <Section title="Admin sessions" id="sessions-heading">
-        <TableWrap label="Active admin sessions">
-          <table className="min-w-full">
-            <thead>
-              <tr>
-                <th scope="col" className={th}>Admin</th>
-                <th scope="col" className={th}>Signed in</th>
-                <th scope="col" className={th}>Last seen</th>
-                <th scope="col" className={th}>Address</th>
-                <th scope="col" className={th}>Expires</th>
-                <th scope="col" className={th}><span className="sr-only">Revoke</span></th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.sessions.map((s) => (
-                <tr key={s.id}>
-                  <td className={td}>{s.user.email}{s.id === admin.sessionId ? ' (this session)' : ''}</td>
-                  <td className={`${td} whitespace-nowrap`}>{formatDateTime(s.createdAt)}</td>
-                  <td className={`${td} whitespace-nowrap`}>{formatDateTime(s.lastSeenAt)}</td>
-                  <td className={td}>{s.ip ?? '—'}</td>
-                  <td className={`${td} whitespace-nowrap`}>{formatDateTime(s.expiresAt)}</td>
-                  <td className={td}>
-                    <form action={revokeSessionAction}>
-                      <input type="hidden" name="sessionId" value={s.id} />
-                      <SubmitButton className={buttonSecondary} pendingText="Revoking…">Revoke</SubmitButton>
-                    </form>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable
+          label="Active admin sessions"
+          rows={data.sessions}
+          columns={[
+            { header: 'Admin', cell: (s) => `${s.user.email}${s.id === admin.sessionId ? ' (this session)' : ''}` },
+            { header: 'Signed in', date: (s) => s.createdAt },
+            { header: 'Last seen', date: (s) => s.lastSeenAt },
+            { header: 'Address', cell: (s) => s.ip ?? '—' },
+            { header: 'Expires', date: (s) => s.expiresAt },
+            {
+              header: <span className="sr-only">Revoke</span>,
+              cell: (s) => <RowAction action={revokeSessionAction} name="sessionId" value={s.id} text="Revoke" pendingText="Revoking…" />,
+            },
+          ]}
+        />
       </Section>
     </>
   );

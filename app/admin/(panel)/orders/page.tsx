@@ -1,6 +1,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
-import { Money, RiskLabel, StatusBadge, TableWrap, button, buttonSecondary, formatDateTime, input, label, td, th } from '@/components/admin/ui';
+import { DataTable } from '@/components/admin/DataTable';
+import { Money, OrderIdLink, RiskLabel, StatusBadge, button, buttonSecondary, input, label } from '@/components/admin/ui';
 import { listOrders, ORDER_SORTS, parseOrderFilters } from '@/lib/admin/orders-query';
 import { requireAdmin } from '@/lib/admin/session';
 import { prisma } from '@/lib/db/client';
@@ -109,53 +110,32 @@ export default async function OrdersPage({ searchParams }: { searchParams: Promi
       </form>
 
       <div className="mt-4">
-        <TableWrap label="Orders">
-          <table className="min-w-full" data-testid="orders-table">
-            <caption className="sr-only">Orders matching the filters, {SORT_LABELS[parsed.filters.sort].toLowerCase()}</caption>
-            <thead>
-              <tr>
-                <th scope="col" className={th}>Order</th>
-                <th scope="col" className={th}>Created</th>
-                <th scope="col" className={th}>Customer</th>
-                <th scope="col" className={th}>Status</th>
-                <th scope="col" className={`${th} text-right`}>Total</th>
-                <th scope="col" className={`${th} text-right`}>Refunded</th>
-                <th scope="col" className={th}>Risk</th>
-              </tr>
-            </thead>
-            <tbody>
-              {page.rows.map((o) => (
-                <tr key={o.id} data-testid="order-row" data-order-id={o.id}>
-                  <td className={td}>
-                    <Link href={`/admin/orders/${o.id}`} className="font-mono text-amber-800 underline">
-                      {o.id.slice(0, 8)}
-                    </Link>
-                  </td>
-                  <td className={`${td} whitespace-nowrap`}>{formatDateTime(o.createdAt)}</td>
-                  <td className={td}>{o.email}</td>
-                  <td className={td}>
-                    <StatusBadge status={o.status} />
-                    {o.reviewStatus === 'pending_review' && <span className="ml-1 text-xs font-semibold text-red-800">review</span>}
-                  </td>
-                  <td className={`${td} text-right`}>
-                    <Money amount={o.total} currency={o.currency} />
-                  </td>
-                  <td className={`${td} text-right`}>{o.amountRefunded > 0 ? <Money amount={o.amountRefunded} currency={o.currency} /> : '—'}</td>
-                  <td className={td}>
-                    <RiskLabel level={o.riskLevel} score={o.riskScore} />
-                  </td>
-                </tr>
-              ))}
-              {page.rows.length === 0 && (
-                <tr>
-                  <td colSpan={7} className={`${td} py-8 text-center text-stone-600`}>
-                    No orders match these filters.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable
+          label="Orders"
+          testId="orders-table"
+          caption={<caption className="sr-only">Orders matching the filters, {SORT_LABELS[parsed.filters.sort].toLowerCase()}</caption>}
+          rows={page.rows}
+          rowAttributes={(o) => ({ 'data-testid': 'order-row', 'data-order-id': o.id })}
+          empty="No orders match these filters."
+          emptyClassName="py-8 text-center text-stone-600"
+          columns={[
+            { header: 'Order', cell: (o) => <OrderIdLink id={o.id} /> },
+            { header: 'Created', date: (o) => o.createdAt },
+            { header: 'Customer', cell: (o) => o.email },
+            {
+              header: 'Status',
+              cell: (o) => (
+                <>
+                  <StatusBadge status={o.status} />
+                  {o.reviewStatus === 'pending_review' && <span className="ml-1 text-xs font-semibold text-red-800">review</span>}
+                </>
+              ),
+            },
+            { header: 'Total', money: (o) => ({ amount: o.total, currency: o.currency }) },
+            { header: 'Refunded', align: 'right', cell: (o) => (o.amountRefunded > 0 ? <Money amount={o.amountRefunded} currency={o.currency} /> : '—') },
+            { header: 'Risk', cell: (o) => <RiskLabel level={o.riskLevel} score={o.riskScore} /> },
+          ]}
+        />
       </div>
       <nav aria-label="Pages" className="mt-4 flex gap-3">
         {cursor && (

@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
-import Link from 'next/link';
 import { SubmitButton } from '@/components/admin/SubmitButton';
-import { Notice, TableWrap, button, formatDateTime, td, th } from '@/components/admin/ui';
+import { DataTable } from '@/components/admin/DataTable';
+import { Notice, OrderIdLink, button, formatDateTime } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
 import { loadReconciliationRuns } from '@/lib/admin/views';
 import { prisma } from '@/lib/db/client';
@@ -52,30 +52,18 @@ export default async function ReconciliationPage({ searchParams }: { searchParam
             {run.findings.length > 0 && (
               <details className="mt-2" open={run === runs[0]}>
                 <summary className="cursor-pointer text-sm font-medium">{run.findings.length} findings</summary>
-                <TableWrap label="Findings">
-                  <table className="min-w-full">
-                    <thead>
-                      <tr>
-                        <th scope="col" className={th}>Finding</th>
-                        <th scope="col" className={th}>Healed</th>
-                        <th scope="col" className={th}>Order</th>
-                        <th scope="col" className={th}>Stripe object</th>
-                        <th scope="col" className={th}>Detail</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {run.findings.map((f) => (
-                        <tr key={f.id} data-testid="finding" data-kind={f.kind}>
-                          <td className={td}>{KIND_TEXT[f.kind] ?? f.kind}</td>
-                          <td className={td}>{f.healed ? 'Healed' : 'Needs review'}</td>
-                          <td className={td}>{f.orderId ? <Link href={`/admin/orders/${f.orderId}`} className="font-mono text-amber-800 underline">{f.orderId.slice(0, 8)}</Link> : '—'}</td>
-                          <td className={`${td} font-mono text-xs`}>{f.refundId ?? f.paymentIntentId ?? '—'}</td>
-                          <td className={`${td} break-all font-mono text-xs`}>{f.detail ? JSON.stringify(f.detail).slice(0, 300) : ''}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </TableWrap>
+                <DataTable
+                  label="Findings"
+                  rows={run.findings}
+                  rowAttributes={(f) => ({ 'data-testid': 'finding', 'data-kind': f.kind })}
+                  columns={[
+                    { header: 'Finding', cell: (f) => KIND_TEXT[f.kind] ?? f.kind },
+                    { header: 'Healed', cell: (f) => (f.healed ? 'Healed' : 'Needs review') },
+                    { header: 'Order', cell: (f) => (f.orderId ? <OrderIdLink id={f.orderId} /> : '—') },
+                    { header: 'Stripe object', className: 'font-mono text-xs', cell: (f) => f.refundId ?? f.paymentIntentId ?? '—' },
+                    { header: 'Detail', className: 'break-all font-mono text-xs', cell: (f) => (f.detail ? JSON.stringify(f.detail).slice(0, 300) : '') },
+                  ]}
+                />
               </details>
             )}
           </li>
