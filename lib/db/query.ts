@@ -27,7 +27,7 @@ import {
 import type pg from 'pg';
 import { serialize, type DatabaseError } from 'pg-protocol';
 import { Parser } from 'pg-protocol/dist/parser';
-import type { BackendMessage, CommandCompleteMessage, DataRowMessage, RowDescriptionMessage } from 'pg-protocol/dist/messages';
+import type { BackendMessage, CommandCompleteMessage, DataRowMessage, ReadyForQueryMessage, RowDescriptionMessage } from 'pg-protocol/dist/messages';
 import type { DB } from '@/lib/generated/kysely/types';
 
 export type { DB };
@@ -123,6 +123,20 @@ class PgliteStatements {
     return answer.result as QueryResult<R>;
   }
 
+  /**
+   * The backend's transaction status, read with a lone Sync (no statement): 'I' idle, 'T' in a
+   * transaction, 'E' in a failed one. The caller holds PGlite's query lock.
+   */
+  async status(): Promise<string> {
+    let status = 'I';
+    const parser = new Parser();
+    await this.pglite.execProtocolRawStream(serialize.sync(), {
+      syncToFs: false,
+      onRawData: (d) => parser.parse(Buffer.from(d), (m) => void (m.name === 'readyForQuery' && (status = (m as ReadyForQueryMessage).status))),
+    });
+    return status;
+  }
+
   private async send(batch: Buffer): Promise<{ result: QueryResult<unknown>; error: DatabaseError | null }> {
     const parser = new Parser();
     const parsers = this.pglite.parsers;
@@ -158,11 +172,17 @@ class PgliteConnection implements DatabaseConnection {
   /** Statements started together (Promise.all) take turns. */
   readonly run: (text: string, params: readonly unknown[]) => Promise<QueryResult<unknown>>;
   rollback = false;
-  /** In a Kysely transaction (else each statement stands alone, in a PGlite transaction of its own). */
+  /** In a Kysely transaction (else each statement stands alone). */
   transaction = false;
   constructor(
     statements: PgliteStatements,
-    /** Ends the PGlite transaction this connection lives in (commit, or rollback when asked). */
+    /**
+     * 'exclusive': the connection holds PGlite's query lock with no transaction open, and sends
+     * its own BEGIN / COMMIT when Kysely asks for a transaction (a lone statement is only itself).
+     * 'transaction': it lives inside a PGlite transaction() (PGlite sent BEGIN and ends it).
+     */
+    readonly mode: 'exclusive' | 'transaction',
+    /** Gives the lock back (in 'transaction' mode: commits, or rolls back when asked). */
     readonly end: () => Promise<void>,
   ) {
     this.run = oneAtATime((text, params) => statements.run(text, params));
@@ -183,9 +203,14 @@ class PgliteConnection implements DatabaseConnection {
 }
 
 /**
- * Each connection Kysely acquires is one PGlite transaction (PGlite's public transaction(),
- * which waits for any other to end): a lone statement runs as BEGIN; it; COMMIT, a Kysely
- * transaction's statements inside the same one. Nothing else reaches the database meanwhile.
+ * Each connection Kysely acquires holds PGlite's lock until it is released, so nothing else
+ * reaches the database meanwhile. Normally that lock is PGlite's public runExclusive() (the
+ * query lock, meant for the execProtocol methods): a lone statement is sent as it is, and a
+ * Kysely transaction sends its own BEGIN and COMMIT. runExclusive does not wait for a
+ * transaction another path holds open between its statements (Prisma's adapter uses PGlite's
+ * transaction()), so the connection first reads the backend's status; when a transaction is
+ * open it lets go and waits in PGlite's transaction() instead, which queues behind it (and
+ * costs a BEGIN and a COMMIT around a lone statement).
  */
 // One per instance: statement names are the backend's, shared by every user of it.
 const statementsByInstance = processWide<PGlite, PgliteStatements>('brisk.pgliteStatements');
@@ -198,13 +223,39 @@ class PgliteDriver implements Driver {
     this.statements = statements;
   }
   async init() {}
-  acquireConnection(): Promise<DatabaseConnection> {
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return (await this.exclusive()) ?? this.inTransaction();
+  }
+  /** The connection under runExclusive, or null when another path's transaction is open. */
+  private exclusive(): Promise<PgliteConnection | null> {
+    return new Promise((resolveConnection, rejectConnection) => {
+      let finish!: () => void;
+      const released = new Promise<void>((r) => (finish = r));
+      let connection: PgliteConnection | undefined;
+      const ended = this.pglite.runExclusive(async () => {
+        if ((await this.statements.status()) !== 'I') return resolveConnection(null);
+        connection = new PgliteConnection(this.statements, 'exclusive', async () => {
+          finish();
+          await ended;
+        });
+        resolveConnection(connection);
+        await released;
+      });
+      ended.then(
+        () => (connection ? this.pglite.syncToFs() : undefined),
+        (err) => {
+          if (!connection) rejectConnection(err);
+        },
+      );
+    });
+  }
+  private inTransaction(): Promise<PgliteConnection> {
     return new Promise((resolveConnection, rejectConnection) => {
       let finish!: () => void;
       const released = new Promise<void>((r) => (finish = r));
       let connection: PgliteConnection | undefined;
       const ended = this.pglite.transaction(async (tx: PgliteTransaction) => {
-        connection = new PgliteConnection(this.statements, async () => {
+        connection = new PgliteConnection(this.statements, 'transaction', async () => {
           finish();
           await ended;
         });
@@ -218,17 +269,35 @@ class PgliteDriver implements Driver {
     });
   }
   async beginTransaction(c: DatabaseConnection) {
-    (c as PgliteConnection).transaction = true;
+    const conn = c as PgliteConnection;
+    if (conn.mode === 'exclusive') await conn.run('BEGIN', []);
+    conn.transaction = true;
   }
   async commitTransaction(c: DatabaseConnection) {
-    await (c as PgliteConnection).end();
+    const conn = c as PgliteConnection;
+    if (conn.mode === 'exclusive') {
+      conn.transaction = false;
+      await conn.run('COMMIT', []);
+    }
+    await conn.end();
   }
   async rollbackTransaction(c: DatabaseConnection) {
-    (c as PgliteConnection).rollback = true;
-    await (c as PgliteConnection).end();
+    const conn = c as PgliteConnection;
+    conn.rollback = true;
+    if (conn.mode === 'exclusive' && conn.transaction) {
+      conn.transaction = false;
+      await conn.run('ROLLBACK', []);
+    }
+    await conn.end();
   }
   async releaseConnection(c: DatabaseConnection) {
-    await (c as PgliteConnection).end();
+    const conn = c as PgliteConnection;
+    // A transaction Kysely neither committed nor rolled back must not outlive the lock.
+    if (conn.mode === 'exclusive' && conn.transaction) {
+      conn.transaction = false;
+      await conn.run('ROLLBACK', []).catch(() => undefined);
+    }
+    await conn.end();
   }
   async destroy() {}
 }
