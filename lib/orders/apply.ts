@@ -7,11 +7,15 @@ import { randomUUID } from 'node:crypto';
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import type { OrderStatus } from '@/lib/generated/prisma/enums';
 import type { Payment, PaymentRefund } from '@/lib/stripe/payment';
+import { sql, type Insertable, type QueryCreator, type RawBuilder } from 'kysely';
+import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres';
 import { sqlDatabase, sqlFragment, sqlOf, type Sql, type SqlFragment } from '@/lib/db/sql';
+import type { DB } from '@/lib/db/query';
 import { invalidateCatalog } from '@/lib/catalog/catalog';
 import { recordDecline } from '@/lib/security/throttle';
 import { writeOutbox, type OutboxMessage } from './outbox';
 import { planPaymentUpdate } from './transition-plans';
+import { kyselyPiece } from './legacy-fragment';
 import { ACCOUNTS, ledgerLines } from './ledger';
 import { planPaid } from './paid-plan';
 import { decideSucceededPayment, STRAY_REASON_TEXT, type StrayReason } from './payment-decision';
@@ -87,7 +91,7 @@ export function idempotencyKeyFor(orderId: string, attempt: number): string {
  * admin changes, the risk review).
  */
 export async function findAndLockOrder(tx: Tx, orderId: string) {
-  const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`;
+  const locked = await sqlOf(tx).kysely.selectFrom('Order').select('id').where('id', '=', orderId).forUpdate().execute();
   if (locked.length === 0) return null;
   return tx.order.findUniqueOrThrow({ where: { id: orderId }, include: { items: true } });
 }
@@ -112,50 +116,86 @@ type AttemptRow = Pick<
  * lock: no lock statement.
  */
 async function lockOrderForPaymentIntent(tx: Sql, pi: Payment, serial: boolean): Promise<{ order: LockedOrder; attempt: AttemptRow | null } | null> {
+  const db = tx.kysely;
   const metaId = pi.orderId && UUID.test(pi.orderId) ? pi.orderId : null;
-  const target = sqlFragment`COALESCE((SELECT "orderId" FROM "PaymentAttempt" WHERE "paymentIntentId" = ${pi.id}), ${metaId}::text)`;
+  const target = db.fn.coalesce(
+    db.selectFrom('PaymentAttempt').select('PaymentAttempt.orderId').where('PaymentAttempt.paymentIntentId', '=', pi.id),
+    sql<string>`${metaId}::text`,
+  );
   // Started together, lock first: on PostgreSQL one round trip, the read running after the
   // lock is granted.
-  const lock = serial ? null : tx.query`SELECT id FROM "Order" WHERE id = ${target} FOR UPDATE`;
-  const read = tx.query<Omit<LockedOrder, 'items'> & { items: LockedOrder['items']; attempt: AttemptRow | null }>`
-    SELECT o.*,
-      COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = o.id), '[]'::json) AS items,
-      (SELECT json_build_object('id', a.id, 'attemptNumber', a."attemptNumber", 'status', a.status, 'cardBrand', a."cardBrand",
-              'cardLast4', a."cardLast4", 'riskLevel', a."riskLevel", 'riskScore', a."riskScore", 'declineCode', a."declineCode",
-              'failureCode', a."failureCode", 'failureMessage', a."failureMessage", 'clientIp', a."clientIp",
-              'amount', a.amount, 'currency', a.currency, 'superseded', a."supersededAt" IS NOT NULL)
-       FROM "PaymentAttempt" a WHERE a."paymentIntentId" = ${pi.id} AND a."orderId" = o.id) AS attempt
-    FROM "Order" o
-    WHERE o.id = ${target}`;
+  const lock = serial ? null : db.selectFrom('Order').select('id').where('id', '=', target).forUpdate().execute();
+  const read = db
+    .selectFrom('Order as o')
+    .selectAll('o')
+    .select((eb) => [
+      jsonArrayFrom(eb.selectFrom('OrderItem as i').selectAll('i').whereRef('i.orderId', '=', 'o.id').orderBy('i.id')).as('items'),
+      jsonObjectFrom(
+        eb
+          .selectFrom('PaymentAttempt as a')
+          .select((a) => [...ATTEMPT_COLUMNS, a('a.supersededAt', 'is not', null).$castTo<boolean>().as('superseded')])
+          .where('a.paymentIntentId', '=', pi.id)
+          .whereRef('a.orderId', '=', 'o.id'),
+      ).as('attempt'),
+    ])
+    .where('o.id', '=', target)
+    .execute();
   const [, rows] = await Promise.all([lock, read]);
   const row = rows[0];
   if (!row) return null;
   const { attempt, ...order } = row;
+  // Prisma's row type (the callers' currency): the same columns, json as Prisma types it.
   return { order: order as LockedOrder, attempt };
 }
 
-const NOTHING = sqlFragment``;
+/** The attempt's columns applyPayment reads (AttemptRow, with `superseded`). */
+const ATTEMPT_COLUMNS = [
+  'a.id',
+  'a.attemptNumber',
+  'a.status',
+  'a.cardBrand',
+  'a.cardLast4',
+  'a.riskLevel',
+  'a.riskScore',
+  'a.declineCode',
+  'a.failureCode',
+  'a.failureMessage',
+  'a.clientIp',
+  'a.amount',
+  'a.currency',
+] as const;
 
 /** Inserts a side effect's key; true only for the one caller that inserted it. */
 async function claim(tx: Sql, key: string, kind: string, orderId: string): Promise<boolean> {
-  const rows = await tx.query`
-    INSERT INTO "SideEffect" (key, kind, "orderId", "createdAt") VALUES (${key}, ${kind}, ${orderId}, ${new Date()})
-    ON CONFLICT (key) DO NOTHING RETURNING key`;
+  const rows = await tx.kysely
+    .insertInto('SideEffect')
+    .values({ key, kind, orderId, createdAt: new Date() })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .returning('key')
+    .execute();
   return rows.length === 1;
 }
 
 type TimelineEntry = { kind: string; fromStatus?: OrderStatus; toStatus?: OrderStatus; detail?: Json };
 
-/** One timeline entry, as a statement or the last part of one. */
-function eventInsert(orderId: string, ctx: ApplyContext, e: TimelineEntry, now: Date): SqlFragment {
-  return sqlFragment`
-    INSERT INTO "OrderEvent" (id, "orderId", kind, "fromStatus", "toStatus", source, "stripeEventId", actor, detail, "createdAt")
-    VALUES (${randomUUID()}, ${orderId}, ${e.kind}, ${e.fromStatus ?? null}::"OrderStatus", ${e.toStatus ?? null}::"OrderStatus", ${ctx.source},
-            ${ctx.stripeEventId ?? null}::text, ${ctx.actor ?? null}::text, ${e.detail === undefined ? null : JSON.stringify(e.detail)}::jsonb, ${now})`;
+/** One timeline entry's row (the same columns whatever it holds: one statement text). */
+function eventValues(orderId: string, ctx: ApplyContext, e: TimelineEntry, now: Date): Insertable<DB['OrderEvent']> {
+  return {
+    id: randomUUID(),
+    orderId,
+    kind: e.kind,
+    fromStatus: e.fromStatus ?? null,
+    toStatus: e.toStatus ?? null,
+    source: ctx.source,
+    stripeEventId: ctx.stripeEventId ?? null,
+    actor: ctx.actor ?? null,
+    detail: sql`${e.detail === undefined ? null : JSON.stringify(e.detail)}::jsonb`,
+    createdAt: now,
+  };
 }
 
 async function recordEvent(tx: Sql, orderId: string, ctx: ApplyContext, e: TimelineEntry): Promise<void> {
-  await tx.execute`${eventInsert(orderId, ctx, e, new Date())}`;
+  await tx.kysely.insertInto('OrderEvent').values(eventValues(orderId, ctx, e, new Date())).execute();
 }
 
 /**
@@ -165,21 +205,37 @@ async function recordEvent(tx: Sql, orderId: string, ctx: ApplyContext, e: Timel
  */
 export async function moveOrder(tx: Sql, order: { id: string; status: OrderStatus }, to: OrderStatus, ctx: ApplyContext, detail?: Json): Promise<void> {
   const now = new Date();
-  await tx.execute`
-    WITH upd AS (
-      UPDATE "Order" SET status = ${to}::"OrderStatus", "updatedAt" = ${now},
-        "canceledAt" = CASE WHEN ${to}::"OrderStatus" = 'canceled' THEN COALESCE("canceledAt", ${now}) ELSE "canceledAt" END
-      WHERE id = ${order.id})
-    ${eventInsert(order.id, ctx, { kind: 'status_changed', fromStatus: order.status, toStatus: to, detail }, now)}`;
+  await tx.kysely
+    .with('upd', (db) =>
+      db
+        .updateTable('Order')
+        .set({
+          status: to,
+          updatedAt: now,
+          canceledAt: sql`CASE WHEN ${to}::"OrderStatus" = 'canceled' THEN COALESCE("canceledAt", ${now}) ELSE "canceledAt" END`,
+        })
+        .where('id', '=', order.id),
+    )
+    .insertInto('OrderEvent')
+    .values(eventValues(order.id, ctx, { kind: 'status_changed', fromStatus: order.status, toStatus: to, detail }, now))
+    .execute();
   order.status = to;
 }
 
+/** Ledger lines as the rows of one INSERT … SELECT (a json parameter: one statement text for any number). */
+function ledgerRows(orderId: string, lines: ReturnType<typeof ledgerLines>, now: Date): RawBuilder<unknown> {
+  return sql`SELECT x.id, x."txKey", ${orderId}, x.account, x.amount, x.currency, x.memo, ${now}::timestamp
+    FROM jsonb_to_recordset(${JSON.stringify(lines)}::jsonb) AS x(id text, "txKey" text, account text, amount int, currency text, memo text)`;
+}
+
+const LEDGER_COLUMNS = ['id', 'txKey', 'orderId', 'account', 'amount', 'currency', 'memo', 'createdAt'] as const;
 
 async function postLedger(tx: Sql, txKey: string, orderId: string, currency: string, memo: string, lines: [account: string, amount: number][]): Promise<void> {
-  await tx.execute`
-    INSERT INTO "LedgerEntry" (id, "txKey", "orderId", account, amount, currency, memo, "createdAt")
-    SELECT x.id, x."txKey", ${orderId}, x.account, x.amount, x.currency, x.memo, ${new Date()}::timestamp
-    FROM jsonb_to_recordset(${JSON.stringify(ledgerLines(txKey, currency, memo, lines))}::jsonb) AS x(id text, "txKey" text, account text, amount int, currency text, memo text)`;
+  await tx.kysely
+    .insertInto('LedgerEntry')
+    .columns(LEDGER_COLUMNS)
+    .expression(ledgerRows(orderId, ledgerLines(txKey, currency, memo, lines), new Date()))
+    .execute();
 }
 
 
@@ -208,20 +264,32 @@ function attemptChange(attempt: AttemptRow | null, pi: Payment): AttemptChange {
   return { attemptNumber: attempt.attemptNumber, attempt, next: changed ? next : null };
 }
 
-/** The attempt row's new fields, as a statement or a part of one (`WITH … AS (…)`). */
-function attemptUpdate(id: string | null, next: AttemptFields | null, now: Date): SqlFragment {
-  return sqlFragment`
-    UPDATE "PaymentAttempt" SET status = ${next?.status ?? null}::text, "cardBrand" = ${next?.cardBrand ?? null}::text, "cardLast4" = ${next?.cardLast4 ?? null}::text,
-      "riskLevel" = ${next?.riskLevel ?? null}::text, "riskScore" = ${next?.riskScore ?? null}::int, "declineCode" = ${next?.declineCode ?? null}::text,
-      "failureCode" = ${next?.failureCode ?? null}::text, "failureMessage" = ${next?.failureMessage ?? null}::text, "updatedAt" = ${now}
-    WHERE id = ${next ? id : null}::text`;
+/**
+ * The attempt row's new fields, as a statement or a part of one (`WITH … AS (…)`). With `next`
+ * null it matches no row; the statement's text is the same either way.
+ */
+function attemptUpdate(db: QueryCreator<DB>, id: string | null, next: AttemptFields | null, now: Date) {
+  return db
+    .updateTable('PaymentAttempt')
+    .set({
+      status: sql<string>`${next?.status ?? null}::text`,
+      cardBrand: next?.cardBrand ?? null,
+      cardLast4: next?.cardLast4 ?? null,
+      riskLevel: next?.riskLevel ?? null,
+      riskScore: next?.riskScore ?? null,
+      declineCode: next?.declineCode ?? null,
+      failureCode: next?.failureCode ?? null,
+      failureMessage: next?.failureMessage ?? null,
+      updatedAt: now,
+    })
+    .where('id', '=', sql<string>`${next ? id : null}::text`);
 }
 
 /** Brings the attempt row up to the PaymentIntent; records a decline on the timeline once. */
 async function updateAttempt(tx: Sql, order: { id: string; email: string; cartId: string | null }, change: AttemptChange, pi: Payment, ctx: ApplyContext): Promise<void> {
   const { attempt, next } = change;
   if (!attempt || !next) return;
-  await tx.execute`${attemptUpdate(attempt.id, next, new Date())}`;
+  await attemptUpdate(tx.kysely, attempt.id, next, new Date()).execute();
   const err = pi.lastError;
   const newlyFailed = next.status === 'requires_payment_method' && err && (attempt.status !== next.status || attempt.failureCode !== next.failureCode || attempt.declineCode !== next.declineCode);
   if (newlyFailed) {
@@ -251,13 +319,15 @@ async function claimAndTakeStock(
   attemptNumber: number | null,
   effects: { key: string; kind: string }[],
   stockKey: string,
-  signals: SqlFragment | null,
+  signals: ReturnType<typeof signalsQuery> | null,
   now: Date,
 ): Promise<{ claimed: Set<string>; short: Shortfall[]; signals: SignalCounts | null }> {
   const wanted = new Map<string, number>();
   for (const item of order.items) wanted.set(item.productId, (wanted.get(item.productId) ?? 0) + item.quantity);
   const want = JSON.stringify([...wanted].map(([id, qty]) => ({ id, qty })));
-  const [row] = await tx.query<{ claimed: string[]; avail: { id: string; available: number; wanted: number }[]; signals: SignalCounts | null }>`
+  const {
+    rows: [row],
+  } = await sql<{ claimed: string[]; avail: { id: string; available: number; wanted: number }[]; signals: SignalCounts | null }>`
     WITH want AS (SELECT * FROM jsonb_to_recordset(${want}::jsonb) AS w(id text, qty int)),
     locked AS MATERIALIZED (
       SELECT p.id, p.stock FROM "Product" p JOIN want USING (id)
@@ -294,7 +364,7 @@ async function claimAndTakeStock(
     SELECT
       (SELECT COALESCE(json_agg(key), '[]'::json) FROM claimed) AS claimed,
       (SELECT COALESCE(json_agg(json_build_object('id', id, 'available', available, 'wanted', wanted)), '[]'::json) FROM avail) AS avail,
-      ${signals ? sqlFragment`(SELECT row_to_json(s) FROM (${signals}) s)` : sqlFragment`NULL::json`} AS signals`;
+      ${signals ? sql`(SELECT row_to_json(s) FROM (${kyselyPiece(signals)}) s)` : sql`NULL::json`} AS signals`.execute(tx.kysely);
   const claimed = new Set(row.claimed);
   const short: Shortfall[] = [];
   if (!claimed.has(stockKey)) {
@@ -360,41 +430,55 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Payment, ctx: ApplyCon
   // the ledger lines, the confirmation email and the fulfillment record (each list empty when
   // its key was claimed before). For the shopper's page it also returns the order as shown.
   const view = ctx.shopperView === true;
-  const rows = await tx.query`
-    WITH att AS (${attemptUpdate(attempt?.id ?? null, next, now)}${view ? sqlFragment`
-      RETURNING id, status, "failureMessage", "cardBrand", "cardLast4"` : NOTHING}
-    ), upd AS (
-      UPDATE "Order" SET
-        status = 'paid', "amountPaid" = ${plan.order.amountPaid}, "paidAt" = ${now}, "paymentIntentId" = ${plan.order.paymentIntentId},
-        "riskScore" = COALESCE(${plan.order.riskScore}::int, "riskScore"),
-        "riskLevel" = COALESCE(${plan.order.riskLevel}::text, "riskLevel"),
-        "riskReasons" = COALESCE(${plan.order.riskReasons ? JSON.stringify(plan.order.riskReasons) : null}::jsonb, "riskReasons"),
-        "reviewStatus" = CASE WHEN ${plan.order.hold} THEN 'pending_review'::"ReviewStatus" ELSE "reviewStatus" END,
-        "updatedAt" = ${now}
-      WHERE id = ${order.id}${view ? sqlFragment`
-      RETURNING *` : NOTHING}
-    ), ev AS (
-      INSERT INTO "OrderEvent" (id, "orderId", kind, "fromStatus", "toStatus", source, "stripeEventId", actor, detail, "createdAt")
-      SELECT x.id, ${order.id}, x.kind, x."fromStatus"::"OrderStatus", x."toStatus"::"OrderStatus", x.source, x."stripeEventId", x.actor, x.detail, ${now}::timestamp
-      FROM jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
-        AS x(id text, kind text, "fromStatus" text, "toStatus" text, source text, "stripeEventId" text, actor text, detail jsonb)
-    ), led AS (
-      INSERT INTO "LedgerEntry" (id, "txKey", "orderId", account, amount, currency, memo, "createdAt")
-      SELECT x.id, x."txKey", ${order.id}, x.account, x.amount, x.currency, x.memo, ${now}::timestamp
-      FROM jsonb_to_recordset(${JSON.stringify(ledger)}::jsonb) AS x(id text, "txKey" text, account text, amount int, currency text, memo text)
-    ), em AS (
-      INSERT INTO "Email" (id, "dedupeKey", "orderId", "to", subject, text, kind, status, "createdAt")
-      SELECT x.id, x."dedupeKey", ${order.id}, x."to", x.subject, x.text, x.kind, 'queued', ${now}::timestamp
-      FROM jsonb_to_recordset(${JSON.stringify(emails)}::jsonb) AS x(id text, "dedupeKey" text, "to" text, subject text, text text, kind text)
-    ), ful AS (
-      INSERT INTO "Fulfillment" (id, "orderId", status, note, "createdAt", "updatedAt")
-      SELECT ${randomUUID()}::text, ${order.id}::text, x.status, x.note, ${now}::timestamp, ${now}::timestamp
-      FROM jsonb_to_recordset(${JSON.stringify(fulfillments)}::jsonb) AS x(status text, note text)
-      ON CONFLICT ("orderId") DO NOTHING
-    )${view ? shopperViewOfPaid(order, now) : sqlFragment`
-    SELECT 1`}`;
+  const db = tx.kysely;
+  const att = attemptUpdate(db, attempt?.id ?? null, next, now);
+  const upd = db
+    .updateTable('Order')
+    .set({
+      status: 'paid',
+      amountPaid: plan.order.amountPaid,
+      paidAt: now,
+      paymentIntentId: plan.order.paymentIntentId,
+      riskScore: sql`COALESCE(${plan.order.riskScore}::int, "riskScore")`,
+      riskLevel: sql`COALESCE(${plan.order.riskLevel}::text, "riskLevel")`,
+      riskReasons: sql`COALESCE(${plan.order.riskReasons ? JSON.stringify(plan.order.riskReasons) : null}::jsonb, "riskReasons")`,
+      reviewStatus: sql`CASE WHEN ${plan.order.hold} THEN 'pending_review'::"ReviewStatus" ELSE "reviewStatus" END`,
+      updatedAt: now,
+    })
+    .where('id', '=', order.id);
+  const ev = db
+    .insertInto('OrderEvent')
+    .columns(['id', 'orderId', 'kind', 'fromStatus', 'toStatus', 'source', 'stripeEventId', 'actor', 'detail', 'createdAt'])
+    .expression(
+      sql`SELECT x.id, ${order.id}, x.kind, x."fromStatus"::"OrderStatus", x."toStatus"::"OrderStatus", x.source, x."stripeEventId", x.actor, x.detail, ${now}::timestamp
+        FROM jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
+          AS x(id text, kind text, "fromStatus" text, "toStatus" text, source text, "stripeEventId" text, actor text, detail jsonb)`,
+    );
+  const led = db.insertInto('LedgerEntry').columns(LEDGER_COLUMNS).expression(ledgerRows(order.id, ledger, now));
+  const em = db
+    .insertInto('Email')
+    .columns(['id', 'dedupeKey', 'orderId', 'to', 'subject', 'text', 'kind', 'status', 'createdAt'])
+    .expression(
+      sql`SELECT x.id, x."dedupeKey", ${order.id}, x."to", x.subject, x.text, x.kind, 'queued', ${now}::timestamp
+        FROM jsonb_to_recordset(${JSON.stringify(emails)}::jsonb) AS x(id text, "dedupeKey" text, "to" text, subject text, text text, kind text)`,
+    );
+  const ful = db
+    .insertInto('Fulfillment')
+    .columns(['id', 'orderId', 'status', 'note', 'createdAt', 'updatedAt'])
+    .expression(
+      sql`SELECT ${randomUUID()}::text, ${order.id}::text, x.status, x.note, ${now}::timestamp, ${now}::timestamp
+        FROM jsonb_to_recordset(${JSON.stringify(fulfillments)}::jsonb) AS x(status text, note text)`,
+    )
+    .onConflict((oc) => oc.column('orderId').doNothing());
+  // Data-modifying parts of one WITH, each written with the builder; the WITH itself is raw, as
+  // the shopper's view at its end reads the parts' RETURNING.
+  const { rows } = await sql<ShopperOrderView['order'] & Omit<ShopperOrderView, 'order'>>`
+    WITH att AS (${view ? att.returning(['id', 'status', 'failureMessage', 'cardBrand', 'cardLast4']) : att}),
+    upd AS (${view ? upd.returningAll() : upd}),
+    ev AS (${ev}), led AS (${led}), em AS (${em}), ful AS (${ful})${view ? shopperViewOfPaid(order, now) : sql`
+    SELECT 1`}`.execute(db);
   if (view) {
-    const { lastAttempt, cartJustCleared, ...row } = rows[0] as ShopperOrderView['order'] & Omit<ShopperOrderView, 'order'>;
+    const { lastAttempt, cartJustCleared, ...row } = rows[0];
     pending.view = { order: row, lastAttempt, cartJustCleared };
   }
   order.status = 'paid';
@@ -404,10 +488,25 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Payment, ctx: ApplyCon
 }
 
 /**
- * Two parts of a statement's WITH, \`cleared\` and \`emptied\`: the cart a paid order came from is
- * emptied once, by the one statement that inserts its key (\`cleared\` then holds it: "the cart
- * was just cleared"). \`paid\` selects that order as (id, "cartId"), at most one row, or none
+ * Two parts of a statement's WITH, `cleared` and `emptied`: the cart a paid order came from is
+ * emptied once, by the one statement that inserts its key (`cleared` then holds it: "the cart
+ * was just cleared"). `paid` selects that order as (id, "cartId"), at most one row, or none
  * when its cart should stay.
+ */
+export function clearingCart(paid: RawBuilder<unknown>, now: Date): RawBuilder<unknown> {
+  return sql`cleared AS (
+      INSERT INTO "SideEffect" (key, "orderId", kind, "createdAt")
+      SELECT 'cart-cleared:' || p.id, p.id, 'cart_cleared', ${now}::timestamp FROM (${paid}) p WHERE p."cartId" IS NOT NULL
+      ON CONFLICT (key) DO NOTHING RETURNING key
+    ), emptied AS (
+      DELETE FROM "CartItem" WHERE "cartId" = (SELECT p."cartId" FROM (${paid}) p) AND EXISTS (SELECT 1 FROM cleared) RETURNING id
+    )`;
+}
+
+/**
+ * clearingCart for lib/checkout/order-view.ts while it still writes lib/db/sql.ts templates (it
+ * moves to Kysely in parallel): the same SQL as that module's fragment. Delete once it calls
+ * clearingCart.
  */
 export function clearCartOnce(paid: SqlFragment, now: Date): SqlFragment {
   return sqlFragment`cleared AS (
@@ -426,8 +525,8 @@ export function clearCartOnce(paid: SqlFragment, now: Date): SqlFragment {
  * attempt come from their RETURNING, and the latest attempt is the one just updated or, when
  * that was an older attempt, the latest as it stood.
  */
-function shopperViewOfPaid(order: LockedOrder, now: Date): SqlFragment {
-  return sqlFragment`, ${clearCartOnce(sqlFragment`SELECT ${order.id}::text AS id, ${order.cartId}::text AS "cartId"`, now)}
+function shopperViewOfPaid(order: LockedOrder, now: Date): RawBuilder<unknown> {
+  return sql`, ${clearingCart(sql`SELECT ${order.id}::text AS id, ${order.cartId}::text AS "cartId"`, now)}
     SELECT upd.*,
       COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = upd.id), '[]'::json) AS items,
       (SELECT CASE WHEN att.id IS NOT NULL
@@ -459,26 +558,35 @@ async function recordStrayPayment(
   const now = new Date();
   const refundId = randomUUID();
   const amount = pi.amountReceived;
-  await tx.execute`
-    WITH led AS (
-      INSERT INTO "LedgerEntry" (id, "txKey", "orderId", account, amount, currency, memo, "createdAt")
-      SELECT x.id, x."txKey", ${order.id}, x.account, x.amount, x.currency, x.memo, ${now}::timestamp
-      FROM jsonb_to_recordset(${JSON.stringify(
-        ledgerLines(`payment:${pi.id}`, pi.currency, `stray payment on order ${order.id}`, [
-          [ACCOUNTS.stripeBalance, amount],
-          [ACCOUNTS.unexpectedPayments, -amount],
-        ]),
-      )}::jsonb) AS x(id text, "txKey" text, account text, amount int, currency text, memo text)
-    ), re AS (
-      INSERT INTO "Refund" (id, "orderId", "refundNumber", "idempotencyKey", amount, currency, status, reason, "requestedBy", "paymentIntentId", "createdAt", "updatedAt")
-      SELECT ${refundId}, ${order.id}, COALESCE(MAX("refundNumber"), 0) + 1, ${strayRefundKey(pi.id)}, ${amount}, ${pi.currency}, 'reserved', 'duplicate', 'system', ${pi.id}, ${now}, ${now}
-      FROM "Refund" WHERE "orderId" = ${order.id}
-      ON CONFLICT ("idempotencyKey") DO NOTHING
+  const ledger = ledgerLines(`payment:${pi.id}`, pi.currency, `stray payment on order ${order.id}`, [
+    [ACCOUNTS.stripeBalance, amount],
+    [ACCOUNTS.unexpectedPayments, -amount],
+  ]);
+  await tx.kysely
+    .with('led', (db) => db.insertInto('LedgerEntry').columns(LEDGER_COLUMNS).expression(ledgerRows(order.id, ledger, now)))
+    .with('re', (db) =>
+      db
+        .insertInto('Refund')
+        .columns(['id', 'orderId', 'refundNumber', 'idempotencyKey', 'amount', 'currency', 'status', 'reason', 'requestedBy', 'paymentIntentId', 'createdAt', 'updatedAt'])
+        .expression(
+          sql`SELECT ${refundId}, ${order.id}, COALESCE(MAX("refundNumber"), 0) + 1, ${strayRefundKey(pi.id)}, ${amount}, ${pi.currency}, 'reserved', 'duplicate', 'system', ${pi.id}, ${now}, ${now}
+            FROM "Refund" WHERE "orderId" = ${order.id}`,
+        )
+        .onConflict((oc) => oc.column('idempotencyKey').doNothing()),
     )
-    ${eventInsert(order.id, ctx, {
-      kind: reason === 'order_canceled' ? 'payment_after_cancel' : reason === 'already_paid' ? 'duplicate_payment' : 'stray_payment',
-      detail: { paymentIntentId: pi.id, attempt: attemptNumber, amount, currency: pi.currency, reason, why: STRAY_REASON_TEXT[reason], paidBy: order.paymentIntentId, action: 'refund_automatically' },
-    }, now)}`;
+    .insertInto('OrderEvent')
+    .values(
+      eventValues(
+        order.id,
+        ctx,
+        {
+          kind: reason === 'order_canceled' ? 'payment_after_cancel' : reason === 'already_paid' ? 'duplicate_payment' : 'stray_payment',
+          detail: { paymentIntentId: pi.id, attempt: attemptNumber, amount, currency: pi.currency, reason, why: STRAY_REASON_TEXT[reason], paidBy: order.paymentIntentId, action: 'refund_automatically' },
+        },
+        now,
+      ),
+    )
+    .execute();
   pending.refundIds.push(refundId);
 }
 
@@ -540,22 +648,56 @@ async function adoptCurrentAttempt(tx: Sql, order: LockedOrder, pi: Payment): Pr
   const lines = order.items.map((i) => ({ productId: i.productId, name: i.name, unitPrice: i.unitPrice, quantity: i.quantity }));
   const now = new Date();
   // Written as created: applying the PaymentIntent next brings it to its status (a decline counted once).
-  const rows = await tx.query<AttemptRow>`
-    INSERT INTO "PaymentAttempt" (id, "orderId", "attemptNumber", "paymentIntentId", "idempotencyKey", amount, currency, status,
-                                  "pricingHash", lines, "clientSecret", "createdAt", "updatedAt")
-    VALUES (${randomUUID()}, ${order.id}, ${n}, ${pi.id}, ${idempotencyKeyFor(order.id, n)}, ${pi.amount}, ${pi.currency}, 'requires_confirmation',
-            ${order.pricingHash}, ${JSON.stringify(lines)}::jsonb, ${pi.clientSecret}::text, ${now}, ${now})
-    ON CONFLICT DO NOTHING
-    RETURNING id, "attemptNumber", status, "cardBrand", "cardLast4", "riskLevel", "riskScore", "declineCode", "failureCode", "failureMessage",
-              "clientIp", amount, currency, false AS superseded`;
+  const rows = await tx.kysely
+    .insertInto('PaymentAttempt')
+    .values({
+      id: randomUUID(),
+      orderId: order.id,
+      attemptNumber: n,
+      paymentIntentId: pi.id,
+      idempotencyKey: idempotencyKeyFor(order.id, n),
+      amount: pi.amount,
+      currency: pi.currency,
+      status: 'requires_confirmation',
+      pricingHash: order.pricingHash,
+      lines: sql`${JSON.stringify(lines)}::jsonb`,
+      clientSecret: pi.clientSecret,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflict((oc) => oc.doNothing())
+    .returning([
+      'id',
+      'attemptNumber',
+      'status',
+      'cardBrand',
+      'cardLast4',
+      'riskLevel',
+      'riskScore',
+      'declineCode',
+      'failureCode',
+      'failureMessage',
+      'clientIp',
+      'amount',
+      'currency',
+      sql<boolean>`false`.as('superseded'),
+    ])
+    .execute();
   return rows[0] ?? null;
 }
 
 /** Gives back the stock an order holds (one attempt's, or all of them). */
 export async function releaseHolds(tx: Sql, orderId: string, now: Date, attemptNumber?: number): Promise<void> {
-  await tx.execute`
-    UPDATE "StockHold" SET "releasedAt" = ${now}
-    WHERE "orderId" = ${orderId} AND "releasedAt" IS NULL AND "takenAt" IS NULL AND (${attemptNumber ?? null}::int IS NULL OR "attemptNumber" = ${attemptNumber ?? null}::int)`;
+  const n = attemptNumber ?? null;
+  await tx.kysely
+    .updateTable('StockHold')
+    .set({ releasedAt: now })
+    .where('orderId', '=', orderId)
+    .where('releasedAt', 'is', null)
+    .where('takenAt', 'is', null)
+    // One statement text with or without an attempt.
+    .where((eb) => eb.or([eb(sql<number | null>`${n}::int`, 'is', null), eb('attemptNumber', '=', sql<number>`${n}::int`)]))
+    .execute();
 }
 
 /**

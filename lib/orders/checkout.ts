@@ -7,7 +7,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { CART_COLUMNS, CART_LINE_ORDER, CART_WITH_LINES, cartFromRows, type CartRow, type PricedCart } from '@/lib/cart/cart';
+import { sql } from 'kysely';
 import { sqlDatabase, type Sql } from '@/lib/db/sql';
+import { kyselyPiece } from './legacy-fragment';
 import { writeOutbox } from './outbox';
 
 /** How long a paid order of the same cart answers a resubmit with "already paid". */
@@ -53,10 +55,17 @@ export interface StockShortage {
  */
 export function lockCheckout(tx: Sql, cartId: string, serial: boolean): Promise<unknown>[] {
   if (serial) return [];
+  const db = tx.kysely;
   return [
-    tx.query`SELECT id FROM "Cart" WHERE id = ${cartId} FOR UPDATE`,
-    tx.query`SELECT id FROM "Order" WHERE "cartId" = ${cartId} AND status IN ('pending', 'processing') FOR UPDATE`,
-    tx.query`SELECT p.id FROM "Product" p WHERE p.id IN (SELECT i."productId" FROM "CartItem" i WHERE i."cartId" = ${cartId}) ORDER BY p.id FOR UPDATE`,
+    db.selectFrom('Cart').select('id').where('id', '=', cartId).forUpdate().execute(),
+    db.selectFrom('Order').select('id').where('cartId', '=', cartId).where('status', 'in', ['pending', 'processing']).forUpdate().execute(),
+    db
+      .selectFrom('Product as p')
+      .select('p.id')
+      .where('p.id', 'in', (eb) => eb.selectFrom('CartItem as i').select('i.productId').where('i.cartId', '=', cartId))
+      .orderBy('p.id')
+      .forUpdate()
+      .execute(),
   ];
 }
 
@@ -78,7 +87,7 @@ export interface CheckoutState {
 export async function cartAndCheckoutState(db: Sql, cartId: string): Promise<{ cart: PricedCart; state: CheckoutState }> {
   const recent = new Date(Date.now() - ALREADY_PAID_WINDOW_MS);
   // The state once (MATERIALIZED), beside each of the cart's lines.
-  const rows = await db.query<CartRow & { paid: CheckoutState['paid'] | null; open: CheckoutState['open'] }>`
+  const { rows } = await sql<CartRow & { paid: CheckoutState['paid'] | null; open: CheckoutState['open'] }>`
     WITH st AS MATERIALIZED (
       SELECT
         (SELECT json_agg(json_build_object('publicToken', p."publicToken", 'pricingHash', p."pricingHash") ORDER BY p."createdAt" DESC)
@@ -91,11 +100,19 @@ export async function cartAndCheckoutState(db: Sql, cartId: string): Promise<{ c
           FROM "Order" o WHERE o."cartId" = ${cartId} AND o.status IN ('pending', 'processing')
           ORDER BY o."createdAt" DESC LIMIT 1) AS open
     )
-    SELECT ${CART_COLUMNS}, st.paid, st.open
-    FROM ${CART_WITH_LINES} CROSS JOIN st
+    SELECT ${kyselyPiece(CART_COLUMNS)}, st.paid, st.open
+    FROM ${kyselyPiece(CART_WITH_LINES)} CROSS JOIN st
     WHERE c.id = ${cartId}
-    ORDER BY ${CART_LINE_ORDER}`;
+    ORDER BY ${kyselyPiece(CART_LINE_ORDER)}`.execute(db.kysely);
   return { cart: cartFromRows(rows), state: { paid: rows[0]?.paid ?? [], open: rows[0]?.open ?? null } };
+}
+
+const ITEM_COLUMNS = ['id', 'orderId', 'productId', 'name', 'unitPrice', 'quantity'] as const;
+
+/** Order lines as the rows of an INSERT … SELECT (a json parameter: one statement text for any number; null: none). */
+function itemRows(orderId: string, lines: string | null) {
+  return sql`SELECT x.id, ${orderId}, x."productId", x.name, x."unitPrice", x.quantity
+      FROM jsonb_to_recordset(COALESCE(${lines}::jsonb, '[]'::jsonb)) AS x(id text, "productId" text, name text, "unitPrice" int, quantity int)`;
 }
 
 /** The order, its lines and its first timeline entry, in one statement. */
@@ -108,18 +125,32 @@ export async function createOrder(
   const now = new Date();
   const d = o.details;
   const lines = JSON.stringify(o.lines.map((l) => ({ id: randomUUID(), ...l })));
-  await tx.execute`
-    WITH ord AS (
-      INSERT INTO "Order" (id, "publicToken", "cartId", email, name, "addressLine1", "addressLine2", city, "postalCode", country,
-                           currency, subtotal, total, "pricingHash", "attemptCount", "createdAt", "updatedAt")
-      VALUES (${id}, ${publicToken}, ${o.cartId}, ${d.email}, ${d.name}, ${d.addressLine1}, ${d.addressLine2 ?? null}::text, ${d.city}, ${d.postalCode}, ${d.country},
-              ${o.currency}, ${o.subtotal}, ${o.subtotal}, ${o.hash}, 1, ${now}, ${now})
-    ), items AS (
-      INSERT INTO "OrderItem" (id, "orderId", "productId", name, "unitPrice", quantity)
-      SELECT x.id, ${id}, x."productId", x.name, x."unitPrice", x.quantity
-      FROM jsonb_to_recordset(${lines}::jsonb) AS x(id text, "productId" text, name text, "unitPrice" int, quantity int)
+  await tx.kysely
+    .with('ord', (db) =>
+      db.insertInto('Order').values({
+        id,
+        publicToken,
+        cartId: o.cartId,
+        email: d.email,
+        name: d.name,
+        addressLine1: d.addressLine1,
+        addressLine2: d.addressLine2 ?? null,
+        city: d.city,
+        postalCode: d.postalCode,
+        country: d.country,
+        currency: o.currency,
+        subtotal: o.subtotal,
+        total: o.subtotal,
+        pricingHash: o.hash,
+        attemptCount: 1,
+        createdAt: now,
+        updatedAt: now,
+      }),
     )
-    INSERT INTO "OrderEvent" (id, "orderId", kind, "toStatus", source, "createdAt") VALUES (${randomUUID()}, ${id}, 'created', 'pending', 'checkout', ${now})`;
+    .with('items', (db) => db.insertInto('OrderItem').columns(ITEM_COLUMNS).expression(itemRows(id, lines)))
+    .insertInto('OrderEvent')
+    .values({ id: randomUUID(), orderId: id, kind: 'created', toStatus: 'pending', source: 'checkout', createdAt: now })
+    .execute();
   return { id, publicToken };
 }
 
@@ -134,21 +165,34 @@ export async function updateOrderForAttempt(
   const d = o.details;
   const lines = o.lines ? JSON.stringify(o.lines.map((l) => ({ id: randomUUID(), ...l }))) : null;
   const now = new Date();
-  await tx.execute`
-    WITH superseded AS (
-      UPDATE "PaymentAttempt" SET "supersededAt" = ${now}, "updatedAt" = ${now}
-      WHERE "orderId" = ${o.orderId} AND "attemptNumber" = ${o.superseded ?? null}::int AND "supersededAt" IS NULL
-    ), gone AS (
-      DELETE FROM "OrderItem" WHERE "orderId" = ${o.orderId} AND ${lines}::jsonb IS NOT NULL
-    ), items AS (
-      INSERT INTO "OrderItem" (id, "orderId", "productId", name, "unitPrice", quantity)
-      SELECT x.id, ${o.orderId}, x."productId", x.name, x."unitPrice", x.quantity
-      FROM jsonb_to_recordset(COALESCE(${lines}::jsonb, '[]'::jsonb)) AS x(id text, "productId" text, name text, "unitPrice" int, quantity int)
+  await tx.kysely
+    .with('superseded', (db) =>
+      db
+        .updateTable('PaymentAttempt')
+        .set({ supersededAt: now, updatedAt: now })
+        .where('orderId', '=', o.orderId)
+        .where('attemptNumber', '=', sql<number>`${o.superseded ?? null}::int`)
+        .where('supersededAt', 'is', null),
     )
-    UPDATE "Order" SET email = ${d.email}, name = ${d.name}, "addressLine1" = ${d.addressLine1}, "addressLine2" = ${d.addressLine2 ?? null}::text,
-      city = ${d.city}, "postalCode" = ${d.postalCode}, country = ${d.country}, subtotal = ${o.subtotal}, total = ${o.subtotal},
-      "pricingHash" = ${o.hash}, "attemptCount" = ${o.attempt}, "updatedAt" = ${now}
-    WHERE id = ${o.orderId}`;
+    .with('gone', (db) => db.deleteFrom('OrderItem').where('orderId', '=', o.orderId).where(sql<boolean>`${lines}::jsonb IS NOT NULL`))
+    .with('items', (db) => db.insertInto('OrderItem').columns(ITEM_COLUMNS).expression(itemRows(o.orderId, lines)))
+    .updateTable('Order')
+    .set({
+      email: d.email,
+      name: d.name,
+      addressLine1: d.addressLine1,
+      addressLine2: d.addressLine2 ?? null,
+      city: d.city,
+      postalCode: d.postalCode,
+      country: d.country,
+      subtotal: o.subtotal,
+      total: o.subtotal,
+      pricingHash: o.hash,
+      attemptCount: o.attempt,
+      updatedAt: now,
+    })
+    .where('id', '=', o.orderId)
+    .execute();
   // The replaced attempt can no longer be paid: its PaymentIntent is canceled at Stripe after
   // commit (a success that beats the cancel is refunded as a stray payment).
   if (o.superseded != null) await writeOutbox(tx, [{ topic: 'attempt.superseded', orderId: o.orderId, attemptNumber: o.superseded }]);
@@ -164,7 +208,9 @@ export async function holdStock(tx: Sql, orderId: string, attemptNumber: number,
   for (const l of lines) wanted.set(l.productId, { qty: (wanted.get(l.productId)?.qty ?? 0) + l.quantity, name: l.name });
   const want = JSON.stringify([...wanted].map(([id, w]) => ({ id, qty: w.qty })));
   const now = new Date();
-  const [row] = await tx.query<{ ok: boolean; avail: { id: string; available: number; wanted: number }[] }>`
+  const {
+    rows: [row],
+  } = await sql<{ ok: boolean; avail: { id: string; available: number; wanted: number }[] }>`
     WITH want AS (SELECT * FROM jsonb_to_recordset(${want}::jsonb) AS w(id text, qty int)),
     locked AS MATERIALIZED (SELECT p.id, p.stock FROM "Product" p JOIN want USING (id) ORDER BY p.id FOR UPDATE OF p),
     avail AS MATERIALIZED (
@@ -184,7 +230,7 @@ export async function holdStock(tx: Sql, orderId: string, attemptNumber: number,
       SELECT gen_random_uuid()::text, ${orderId}, ${attemptNumber}, a.id, a.wanted, ${until}, ${now} FROM avail a WHERE (SELECT ok FROM enough)
       ON CONFLICT ("orderId", "attemptNumber", "productId") DO UPDATE SET quantity = EXCLUDED.quantity, "expiresAt" = EXCLUDED."expiresAt", "releasedAt" = NULL
     )
-    SELECT (SELECT ok FROM enough) AS ok, (SELECT COALESCE(json_agg(json_build_object('id', id, 'available', available, 'wanted', wanted)), '[]'::json) FROM avail) AS avail`;
+    SELECT (SELECT ok FROM enough) AS ok, (SELECT COALESCE(json_agg(json_build_object('id', id, 'available', available, 'wanted', wanted)), '[]'::json) FROM avail) AS avail`.execute(tx.kysely);
   if (row.ok) return null;
   const short = row.avail.find((a) => a.available < a.wanted);
   const name = (short && wanted.get(short.id)?.name) ?? [...wanted.values()][0]?.name ?? 'An item';
@@ -202,15 +248,32 @@ export async function recordAttempt(
 ): Promise<void> {
   const now = new Date();
   const { pi } = a;
-  await sqlDatabase(prisma).execute`
-    WITH attempt AS (
-      INSERT INTO "PaymentAttempt" (id, "orderId", "attemptNumber", "paymentIntentId", "idempotencyKey", amount, currency, status, "clientIp",
-                                    "pricingHash", lines, "clientSecret", "createdAt", "updatedAt")
-      VALUES (${randomUUID()}, ${a.orderId}, ${a.attemptNumber}, ${pi.id}, ${a.idempotencyKey}, ${pi.amount}, ${pi.currency}, ${pi.status}, ${a.clientIp ?? null}::text,
-              ${a.pricingHash}, ${JSON.stringify(a.lines)}::jsonb, ${pi.clientSecret}::text, ${now}, ${now})
-      -- Already there: this answer came after its payment was applied (which records the attempt).
-      ON CONFLICT DO NOTHING
+  await sqlDatabase(prisma)
+    .kysely.with('attempt', (db) =>
+      db
+        .insertInto('PaymentAttempt')
+        .values({
+          id: randomUUID(),
+          orderId: a.orderId,
+          attemptNumber: a.attemptNumber,
+          paymentIntentId: pi.id,
+          idempotencyKey: a.idempotencyKey,
+          amount: pi.amount,
+          currency: pi.currency,
+          status: pi.status,
+          clientIp: a.clientIp ?? null,
+          pricingHash: a.pricingHash,
+          lines: sql`${JSON.stringify(a.lines)}::jsonb`,
+          clientSecret: pi.clientSecret,
+          createdAt: now,
+          updatedAt: now,
+        })
+        // Already there: this answer came after its payment was applied (which records the attempt).
+        .onConflict((oc) => oc.doNothing()),
     )
-    UPDATE "Order" SET "paymentIntentId" = ${pi.id}, "updatedAt" = ${now} WHERE id = ${a.orderId} AND "attemptCount" = ${a.attemptNumber}`;
+    .updateTable('Order')
+    .set({ paymentIntentId: pi.id, updatedAt: now })
+    .where('id', '=', a.orderId)
+    .where('attemptCount', '=', a.attemptNumber)
+    .execute();
 }
-

@@ -7,7 +7,8 @@
 // than busyWindowMs ago) the next write waits gatherMs to collect them, because on PGlite the
 // statement runs on the server's own thread and requests still being parsed would miss it.
 import type { PrismaClient } from '@/lib/generated/prisma/client';
-import { sqlDatabase, sqlFragment, type Sql } from '@/lib/db/sql';
+import { sql } from 'kysely';
+import { sqlDatabase, type Sql } from '@/lib/db/sql';
 import { PAID_STATUSES } from './state-machine';
 import type { StripeEventEnvelope } from '@/lib/stripe/payment';
 
@@ -42,7 +43,7 @@ export interface InboxOptions {
 // paid order (a generic plan of this prepared statement, for the batch's assumed 100 rows), so
 // each webhook cost grew with the shop: 5 ms at 3,900 orders in the soak, acks of 10 webhooks/s
 // from 9 ms to over a second p50 in 30 minutes (bench/RESULTS.md, 2026-12-07).
-const SETTLED = sqlFragment`COALESCE(CASE
+const SETTLED = sql<boolean>`COALESCE(CASE
   WHEN x."type" IN ('payment_intent.created', 'payment_intent.processing', 'payment_intent.requires_action', 'payment_intent.amount_capturable_updated',
                     'payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled') THEN (
     SELECT a.status = 'succeeded' AND o."paymentIntentId" = x."objectId" AND o.status = ANY(${PAID_STATUSES}::"OrderStatus"[])
@@ -76,7 +77,7 @@ export function eventRow(event: StripeEventEnvelope, rawBody: string): EventRow 
  * (see SETTLED). Returns the ids inserted, and which of them need processing.
  */
 export async function storeStripeEvents(
-  sql: Sql,
+  db: Sql,
   rows: EventRow[],
   opts: { now?: Date; /** false: store every new event as received, for the worker to judge (tests of the worker). */ settle?: boolean } = {},
 ): Promise<{ inserted: Set<string>; toProcess: string[] }> {
@@ -84,16 +85,20 @@ export async function storeStripeEvents(
   const settle = opts.settle ?? true;
   // Column arrays, one parameter each, unnested into rows; apiCreated is a UTC wall time, as
   // Prisma stores DateTime in "timestamp(3) without time zone".
-  const stored = await sql.query<{ id: string; settled: boolean }>`
-    INSERT INTO "StripeEvent" ("id", "type", "objectId", "apiCreated", "payload", "status", "processedAt")
-    SELECT x."id", x."type", x."objectId", x."apiCreated", x."payload",
-      CASE WHEN ${settle}::boolean AND ${SETTLED} THEN 'processed'::"StripeEventStatus" ELSE 'received'::"StripeEventStatus" END,
-      CASE WHEN ${settle}::boolean AND ${SETTLED} THEN ${now}::timestamp END
-    FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.objectId)}::text[],
-                ${rows.map((r) => r.apiCreated.toISOString().slice(0, 23))}::timestamp(3)[], ${rows.map((r) => r.payload)}::jsonb[])
-      AS x("id", "type", "objectId", "apiCreated", "payload")
-    ON CONFLICT ("id") DO NOTHING
-    RETURNING "id", "status" = 'processed' AS settled`;
+  const stored = await db.kysely
+    .insertInto('StripeEvent')
+    .columns(['id', 'type', 'objectId', 'apiCreated', 'payload', 'status', 'processedAt'])
+    .expression(
+      sql`SELECT x."id", x."type", x."objectId", x."apiCreated", x."payload",
+        CASE WHEN ${settle}::boolean AND ${SETTLED} THEN 'processed'::"StripeEventStatus" ELSE 'received'::"StripeEventStatus" END,
+        CASE WHEN ${settle}::boolean AND ${SETTLED} THEN ${now}::timestamp END
+      FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.objectId)}::text[],
+                  ${rows.map((r) => r.apiCreated.toISOString().slice(0, 23))}::timestamp(3)[], ${rows.map((r) => r.payload)}::jsonb[])
+        AS x("id", "type", "objectId", "apiCreated", "payload")`,
+    )
+    .onConflict((oc) => oc.column('id').doNothing())
+    .returning(['id', sql<boolean>`"status" = 'processed'`.as('settled')])
+    .execute();
   return { inserted: new Set(stored.map((r) => r.id)), toProcess: stored.filter((r) => !r.settled).map((r) => r.id) };
 }
 
@@ -162,7 +167,7 @@ export class StripeEventInbox {
     let inserted: Set<string>;
     let toProcess: string[];
     try {
-      // Straight to the driver, as a prepared statement (lib/db/sql.ts).
+      // Straight to the driver, as a prepared statement (lib/db/query.ts).
       ({ inserted, toProcess } = await storeStripeEvents(sqlDatabase(await this.opts.prisma()), [...first.values()].map((i) => i.row)));
     } catch (err) {
       for (const item of batch) item.reject(err);

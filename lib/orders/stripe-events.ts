@@ -10,6 +10,7 @@ import type { StripeEventType } from '@/lib/stripe/client';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 import { cardOfCharge, paymentFromEvent, toPayment, toRefund, unexpandedChargeId, type EventObject, type StripeEventEnvelope } from '@/lib/stripe/payment';
 import { applyPayment, applyRefunds, type ApplyResult } from './apply';
+import { sql } from 'kysely';
 import { sqlOf } from '@/lib/db/sql';
 import { eventRow, storeStripeEvents } from './event-inbox';
 import { hasBeenPaid } from './state-machine';
@@ -203,10 +204,19 @@ export async function foreignReason(prisma: PrismaClient, event: z.infer<typeof 
   const metadata = event.data.object.metadata;
   const orderIdInMetadata = typeof metadata?.order_id === 'string' ? metadata.order_id : null;
   const ourOrderId = orderIdInMetadata && UUID.test(orderIdInMetadata) ? orderIdInMetadata : null;
-  const [{ known }] = await prisma.$queryRaw<{ known: boolean }[]>`
-    SELECT EXISTS (SELECT 1 FROM "PaymentAttempt" WHERE "paymentIntentId" = ${paymentIntentId})
-        OR EXISTS (SELECT 1 FROM "Order" WHERE "paymentIntentId" = ${paymentIntentId})
-        OR EXISTS (SELECT 1 FROM "Order" WHERE id = ${ourOrderId}::text) AS known`;
+  const db = sqlOf(prisma).kysely;
+  const { known } = await db
+    .selectNoFrom((eb) =>
+      eb
+        .or([
+          eb.exists(db.selectFrom('PaymentAttempt').select(sql`1`.as('one')).where('paymentIntentId', '=', paymentIntentId)),
+          eb.exists(db.selectFrom('Order').select(sql`1`.as('one')).where('paymentIntentId', '=', paymentIntentId)),
+          eb.exists(db.selectFrom('Order').select(sql`1`.as('one')).where('id', '=', sql<string>`${ourOrderId}::text`)),
+        ])
+        .$castTo<boolean>()
+        .as('known'),
+    )
+    .executeTakeFirstOrThrow();
   if (known) return null;
   const because = orderIdInMetadata === null ? 'it carries no order_id of ours' : `its order_id ${JSON.stringify(orderIdInMetadata.slice(0, 64))} is no order of ours`;
   return `foreign: PaymentIntent ${paymentIntentId} was not created by Brisk (no payment attempt or order has it, and ${because})`;
