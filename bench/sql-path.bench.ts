@@ -5,10 +5,11 @@
 //
 // Paths compared on the same database, interleaved round by round (so drift on a shared machine
 // falls on all alike):
-//  - direct: lib/db/sql.ts's tagged templates. Until 2026-12-07 these ran on wire messages of
-//    our own through PGlite's private transaction lock (figures in bench/RESULTS.md); that code
-//    is gone and they now run on the Kysely drivers below, so this compares only the template
-//    layer's cost against Kysely's own sql tag;
+//  - direct: statement text with $n parameters sent as it is (CompiledQuery.raw) on the same
+//    drivers: what lib/db/sql.ts's tagged templates sent until they were removed (2026-12-07;
+//    before that day they ran on wire messages of our own through PGlite's private transaction
+//    lock, figures in bench/RESULTS.md), so this compares Kysely's builder and tag against no
+//    query building at all;
 //  - kysely: lib/db/query.ts (Kysely; named prepared statements; on PGlite, pg-protocol's codec
 //    through PGlite's public execProtocolRawStream inside its public transaction());
 //  - unprepared (reference): PGlite's own query() / pg's unnamed statements, which is what the
@@ -27,7 +28,7 @@ import { CompiledQuery, sql as ksql } from 'kysely';
 import pg from 'pg';
 import { migrationFactory, openDatabase, type Database } from '@/lib/db/client';
 import { applyMigrations } from '@/lib/db/migrate';
-import { sqlDatabase } from '@/lib/db/sql';
+import { sqlDatabase, type Sql } from '@/lib/db/sql';
 import { createDatabase, dropDatabase } from './lib/app-process';
 import { describeProbes, probeMachine } from './lib/probe';
 import { isQuick, percentile, recordResults, type Row } from './lib/results';
@@ -63,6 +64,15 @@ async function open(kind: 'pglite' | 'postgres'): Promise<{ database: Database; 
       await database.close();
       await dropDatabase(created.name);
     },
+  };
+}
+
+/** Statement text with $n parameters, sent as it is: what the removed tagged templates did. */
+function tagged(s: Sql) {
+  const compile = (strings: TemplateStringsArray, values: unknown[]) => CompiledQuery.raw(strings.reduce((text, part, i) => `${text}$${i}${part}`), values);
+  return {
+    query: async (strings: TemplateStringsArray, ...values: unknown[]) => (await s.kysely.executeQuery(compile(strings, values))).rows,
+    execute: async (strings: TemplateStringsArray, ...values: unknown[]) => Number((await s.kysely.executeQuery(compile(strings, values))).numAffectedRows ?? 0),
   };
 }
 
@@ -122,7 +132,7 @@ function workloads(d: Database, pool: pg.Pool | undefined, productId: string, or
       paths: {
         direct: () =>
           direct.transaction(async (tx) => {
-            await Promise.all([tx.query`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`, tx.query`SELECT "status", "total", "updatedAt" FROM "Order" WHERE id = ${orderId}`]);
+            await Promise.all([tagged(tx).query`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`, tagged(tx).query`SELECT "status", "total", "updatedAt" FROM "Order" WHERE id = ${orderId}`]);
           }),
         kysely: () =>
           db.transaction().execute(async (tx) => {
@@ -136,7 +146,7 @@ function workloads(d: Database, pool: pg.Pool | undefined, productId: string, or
     {
       name: 'lone primary-key read',
       paths: {
-        direct: () => direct.query`SELECT id, stock FROM "Product" WHERE id = ${productId}`,
+        direct: () => tagged(direct).query`SELECT id, stock FROM "Product" WHERE id = ${productId}`,
         kysely: () => db.selectFrom('Product').select(['id', 'stock']).where('id', '=', productId).execute(),
         unprepared: () => unprepared('SELECT id, stock FROM "Product" WHERE id = $1', [productId]),
       },
@@ -146,10 +156,10 @@ function workloads(d: Database, pool: pg.Pool | undefined, productId: string, or
       paths: {
         direct: () =>
           direct.transaction(async (tx) => {
-            await tx.query`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`;
-            await tx.execute`UPDATE "Order" SET "updatedAt" = ${now()} WHERE id = ${orderId}`;
-            await tx.execute`INSERT INTO "OrderEvent"(id, "orderId", kind, source, "createdAt") VALUES (${randomUUID()}, ${orderId}, 'bench', 'bench', ${now()})`;
-            await tx.query`SELECT status, total FROM "Order" WHERE id = ${orderId}`;
+            await tagged(tx).query`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`;
+            await tagged(tx).execute`UPDATE "Order" SET "updatedAt" = ${now()} WHERE id = ${orderId}`;
+            await tagged(tx).execute`INSERT INTO "OrderEvent"(id, "orderId", kind, source, "createdAt") VALUES (${randomUUID()}, ${orderId}, 'bench', 'bench', ${now()})`;
+            await tagged(tx).query`SELECT status, total FROM "Order" WHERE id = ${orderId}`;
           }),
         kysely: () =>
           db.transaction().execute(async (tx) => {
@@ -170,7 +180,7 @@ function workloads(d: Database, pool: pg.Pool | undefined, productId: string, or
     {
       name: 'risk signals CTE, lone',
       paths: {
-        direct: () => signals(direct.query),
+        direct: () => signals(tagged(direct).query),
         kysely: () => signals(ksql).execute(db),
         unprepared: () => unprepared(signalsText((n) => `$${n}`), params.map((v) => (v instanceof Date ? v.toISOString() : v))),
       },

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { parseUntrusted } from '@/lib/validation';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { sql, type Selectable } from 'kysely';
-import { sqlFragment, sqlOf, type Sql } from '@/lib/db/sql';
+import { sqlOf, type Sql } from '@/lib/db/sql';
 import type { DB } from '@/lib/generated/kysely/types';
 
 export const MAX_LINE_QUANTITY = 99;
@@ -87,13 +87,12 @@ type LineColumns = Omit<CartLine, 'lineTotal'> & { active: boolean };
 export type CartRow = { cartId: string } & { [K in keyof LineColumns]: LineColumns[K] | null };
 
 /**
- * The same columns, joins and order as getCart's statement, as lib/db/sql.ts fragments, for
- * lib/orders/checkout.ts, which selects the cart in its own statement, until that statement is
- * Kysely's (then these become Kysely pieces or that statement takes the builder's).
+ * The same columns, joins and order as getCart's statement, as pieces of Kysely's `sql`, for
+ * lib/orders/checkout.ts, which selects the cart in its own statement.
  */
-export const CART_COLUMNS = sqlFragment`c.id AS "cartId", i."productId", p.slug, p.name, p.image, p.price AS "unitPrice", p.currency, i.quantity, p.stock, p.active`;
-export const CART_WITH_LINES = sqlFragment`"Cart" c LEFT JOIN "CartItem" i ON i."cartId" = c.id LEFT JOIN "Product" p ON p.id = i."productId"`;
-export const CART_LINE_ORDER = sqlFragment`i."createdAt" ASC, i.id ASC`;
+export const CART_COLUMNS = sql`c.id AS "cartId", i."productId", p.slug, p.name, p.image, p.price AS "unitPrice", p.currency, i.quantity, p.stock, p.active`;
+export const CART_WITH_LINES = sql`"Cart" c LEFT JOIN "CartItem" i ON i."cartId" = c.id LEFT JOIN "Product" p ON p.id = i."productId"`;
+export const CART_LINE_ORDER = sql`i."createdAt" ASC, i.id ASC`;
 
 /** The priced cart from its rows (none: no such cart); lines of inactive products are left out. */
 export function cartFromRows(rows: CartRow[]): PricedCart {

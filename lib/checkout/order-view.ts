@@ -2,9 +2,10 @@
 // state through the same function the webhook worker uses, so "Paid" never waits on a webhook.
 // The page is on every shopper's path: one round trip to read it, one more only after it moved.
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
-import { applyPayment, clearCartOnce } from '@/lib/orders/apply';
+import { applyPayment, clearingCart } from '@/lib/orders/apply';
 import { toPayment, type Payment } from '@/lib/stripe/payment';
-import { sqlDatabase, sqlFragment } from '@/lib/db/sql';
+import { sql } from 'kysely';
+import { sqlDatabase } from '@/lib/db/sql';
 import { isSettled } from '@/lib/orders/state-machine';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 import { RecentResults } from '@/lib/recent-results';
@@ -31,11 +32,11 @@ async function readOrder(
 ): Promise<{ order: ShopperOrder; lastAttempt: ShopperAttempt | null; cartJustCleared: boolean } | null> {
   const token = 'token' in where ? where.token : null;
   const id = 'id' in where ? where.id : null;
-  const rows = await sqlDatabase(prisma).query<OrderRow & { items: ItemRow[]; lastAttempt: ShopperAttempt | null; cartJustCleared: boolean }>`
+  const { rows } = await sql<OrderRow & { items: ItemRow[]; lastAttempt: ShopperAttempt | null; cartJustCleared: boolean }>`
     WITH target AS (
       SELECT o.id, o."cartId", o.status FROM "Order" o
       WHERE (${token}::text IS NOT NULL AND o."publicToken" = ${token}::text) OR (${id}::text IS NOT NULL AND o.id = ${id}::text)
-    ), ${clearCartOnce(sqlFragment`SELECT t.id, t."cartId" FROM target t WHERE ${clearCart}::boolean AND t.status = 'paid'`, new Date())}
+    ), ${clearingCart(sql`SELECT t.id, t."cartId" FROM target t WHERE ${clearCart}::boolean AND t.status = 'paid'`, new Date())}
     SELECT o.*,
       COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = o.id), '[]'::json) AS items,
       (SELECT json_build_object('attemptNumber', a."attemptNumber", 'status', a.status, 'failureMessage', a."failureMessage",
@@ -43,7 +44,7 @@ async function readOrder(
        FROM "PaymentAttempt" a WHERE a."orderId" = o.id ORDER BY a."attemptNumber" DESC LIMIT 1) AS "lastAttempt",
       EXISTS (SELECT 1 FROM cleared) AS "cartJustCleared"
     FROM "Order" o
-    WHERE o.id = (SELECT id FROM target)`;
+    WHERE o.id = (SELECT id FROM target)`.execute(sqlDatabase(prisma).kysely);
   const row = rows[0];
   if (!row) return null;
   const { lastAttempt, cartJustCleared, ...order } = row;

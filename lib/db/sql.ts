@@ -1,32 +1,30 @@
-// Hand-shaped SQL as tagged templates, run on the typed path's drivers (lib/db/query.ts: Kysely
-// on pg's pool shared with Prisma, or on the PGlite instance), so every statement is a named
-// prepared statement: parsed once per connection, then only bound and executed. Everything else
-// keeps using Prisma.
+// Which Kysely a statement runs on: the database behind a PrismaClient (lib/db/query.ts's
+// drivers, on pg's pool shared with Prisma or on the PGlite instance, every statement a named
+// prepared statement), one of its transactions, or a Prisma interactive transaction. Hand-written
+// SQL is Kysely's — its builder, typed from prisma/schema.prisma, and its `sql` tag where the
+// builder cannot say it — run on `sqlOf(db).kysely`. Everything else keeps using Prisma.
 //
-// The tagged templates read like Prisma's `$queryRaw`: values become $1, $2, … parameters,
-// never text. Rows come back alike on either driver: timestamps as UTC Dates, json parsed, and
-// int8 (counts) as numbers — unlike Prisma's bigint, so read counts with Number(). Dates are
-// sent as UTC ISO strings: every timestamp column is `timestamp(3)` without time zone, holding
-// UTC as Prisma writes it. A parameter whose type PostgreSQL cannot infer from where it stands
-// needs a cast in the SQL (`${now}::timestamp`), as with any untyped parameter.
+// Rows come back alike on either driver: timestamps as UTC Dates, json parsed, and int8 (counts)
+// as numbers. Dates are sent as UTC ISO strings: every timestamp column is `timestamp(3)` without
+// time zone, holding UTC as Prisma writes it. A parameter whose type PostgreSQL cannot infer from
+// where it stands needs a cast in the SQL (`${now}::timestamp`).
 //
-// Inside a Prisma interactive transaction the same templates go through that transaction
-// ($queryRawUnsafe): one path per transaction, since on PGlite a second path would wait for the
-// transaction holding the only backend.
-import { CompiledQuery } from 'kysely';
+// Inside a Prisma interactive transaction the statements go through that transaction: one path
+// per transaction, since on PGlite a second path would wait for the transaction holding the only
+// backend.
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
-import { oneAtATime, prismaTxKysely, processWide, type Db } from './query';
+import { prismaTxKysely, processWide, type Db } from './query';
 
+// A brand in the global symbol registry: Next.js instantiates this module more than once
+// (instrumentation, which opens the database, and the route bundles), and a handle made by one
+// copy must be recognised by another.
 const SQL = Symbol.for('brisk.sql');
 
+/** A connection or transaction to write statements on. */
 export interface Sql {
   readonly [SQL]: true;
-  /** The same connection (or transaction) as a typed Kysely, for statements written with its builder. */
+  /** The connection (or transaction) as a typed Kysely. */
   readonly kysely: Db;
-  /** Rows of one statement. */
-  query<T = Record<string, unknown>>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]>;
-  /** Rows affected by one statement. */
-  execute(strings: TemplateStringsArray, ...values: unknown[]): Promise<number>;
 }
 
 export interface SqlDatabase extends Sql {
@@ -45,122 +43,45 @@ export interface SqlDatabase extends Sql {
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
 }
 
-// Next.js instantiates this module more than once (instrumentation, which opens the database,
-// and the route bundles): the driver registered by one copy compiles statements holding
-// fragments made by another copy's class. The brand, in the global symbol registry, makes
-// `instanceof` hold across copies; without it a fragment was sent as a JSON parameter and, in
-// production, the order page never found the order its PaymentIntent paid.
-const FRAGMENT = Symbol.for('brisk.SqlFragment');
-
-/** A piece of SQL with its values, to embed in another statement (`${fragment}`). */
-export class SqlFragment {
-  readonly [FRAGMENT] = true;
-  constructor(
-    readonly strings: readonly string[],
-    readonly values: readonly unknown[],
-  ) {}
-
-  static [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[FRAGMENT] === true;
-  }
-}
-
-export function sqlFragment(strings: TemplateStringsArray, ...values: unknown[]): SqlFragment {
-  return new SqlFragment(strings, values);
-}
-
-/** Statement text with $n placeholders and its parameters, fragments spliced in. */
-function compile(strings: readonly string[], values: readonly unknown[], params: unknown[] = []): { text: string; params: unknown[] } {
-  let text = strings[0];
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v instanceof SqlFragment) text += compile(v.strings, v.values, params).text;
-    else {
-      params.push(v);
-      text += `$${params.length}`;
-    }
-    text += strings[i + 1];
-  }
-  return { text, params };
-}
-
-// ---- Kysely (lib/db/query.ts): the drivers on pg's pool and on PGlite ----
-
-function kyselySql(db: Db): Sql {
-  const run = (strings: TemplateStringsArray, values: unknown[]) => {
-    const { text, params } = compile(strings, values);
-    return db.executeQuery(CompiledQuery.raw(text, params));
-  };
-  return {
-    [SQL]: true,
-    kysely: db,
-    query: async <T>(strings: TemplateStringsArray, ...values: unknown[]) => (await run(strings, values)).rows as T[],
-    execute: async (strings: TemplateStringsArray, ...values: unknown[]) => Number((await run(strings, values)).numAffectedRows ?? 0),
-  };
-}
+const handle = (kysely: Db): Sql => ({ [SQL]: true, kysely });
 
 /**
- * The tagged templates on a Kysely database: one driver, one set of prepared statements.
- * `transactions`, when given, runs each transaction as a Kysely of its own (PostgreSQL:
- * pgTransactions in lib/db/query.ts); without it, Kysely's transaction().
+ * A Kysely database as the app's: one driver, one set of prepared statements. `transactions`,
+ * when given, runs each transaction as a Kysely of its own (PostgreSQL: pgTransactions in
+ * lib/db/query.ts, which pipelines); without it, Kysely's transaction().
  */
 export function kyselyDatabase(db: Db, kind: 'postgres' | 'pglite', transactions?: <T>(fn: (trx: Db) => Promise<T>) => Promise<T>): SqlDatabase {
   return {
-    ...kyselySql(db),
+    ...handle(db),
     driver: kind,
     serialTransactions: kind === 'pglite',
-    // PostgreSQL: statements started together in one transaction are pipelined (lib/db/client.ts),
-    // which Kysely's transaction() would undo (it sends each after the previous answered).
-    // PGlite: the transaction holds PGlite's lock; statements started together take turns.
-    transaction: transactions ? (fn) => transactions((trx) => fn(kyselySql(trx))) : (fn) => db.transaction().execute((trx) => fn(kyselySql(trx))),
+    // Kysely's own transaction() sends each statement after the previous one answered, which
+    // would undo PostgreSQL's pipelining. PGlite: the transaction holds PGlite's lock;
+    // statements started together take turns.
+    transaction: transactions ? (fn) => transactions((trx) => fn(handle(trx))) : (fn) => db.transaction().execute((trx) => fn(handle(trx))),
   };
 }
 
-// ---- Prisma (any other client: the same statements through $queryRawUnsafe) ----
-
-type RawCapable = Pick<PrismaClient, '$queryRawUnsafe' | '$executeRawUnsafe'>;
-
-function prismaSql(p: RawCapable): Sql {
-  let kysely: Db | undefined;
-  return {
-    [SQL]: true,
-    get kysely() {
-      return (kysely ??= prismaTxKysely(p));
-    },
-    query: <T>(strings: TemplateStringsArray, ...values: unknown[]) => {
-      const { text, params } = compile(strings, values);
-      return p.$queryRawUnsafe<T[]>(text, ...params);
-    },
-    execute: (strings: TemplateStringsArray, ...values: unknown[]) => {
-      const { text, params } = compile(strings, values);
-      return p.$executeRawUnsafe(text, ...params);
-    },
-  };
-}
+// ---- Prisma (a client no driver was registered for: statements through Prisma's own raw queries) ----
 
 function prismaDatabase(prisma: PrismaClient): SqlDatabase {
   return {
-    ...prismaSql(prisma),
+    [SQL]: true,
+    get kysely() {
+      return prismaTxKysely(prisma);
+    },
     driver: 'prisma',
     serialTransactions: false,
-    transaction: (fn) =>
-      prisma.$transaction(
-        (tx) => {
-          // One connection: statements started together take turns.
-          const turn = oneAtATime(<R>(run: () => Promise<R>) => run());
-          const sql = prismaSql(tx);
-          return fn({
-            [SQL]: true,
-            get kysely() {
-              return sql.kysely;
-            },
-            query: (strings, ...values) => turn(() => sql.query(strings, ...values)),
-            execute: (strings, ...values) => turn(() => sql.execute(strings, ...values)),
-          });
-        },
-        { maxWait: 20_000, timeout: 20_000 },
-      ),
+    transaction: (fn) => prisma.$transaction((tx) => fn(prismaSql(tx)), { maxWait: 20_000, timeout: 20_000 }),
   };
+}
+
+// One Kysely per Prisma transaction client, however often it is asked for.
+const prismaKyselies = new WeakMap<object, Sql>();
+function prismaSql(tx: Prisma.TransactionClient): Sql {
+  let s = prismaKyselies.get(tx);
+  if (!s) prismaKyselies.set(tx, (s = handle(prismaTxKysely(tx))));
+  return s;
 }
 
 // ---- which one ----
@@ -187,7 +108,7 @@ export function isSql(db: unknown): db is Sql {
   return typeof db === 'object' && db !== null && SQL in db;
 }
 
-/** A statement runner for any handle: a direct driver or transaction, a client, or a Prisma transaction. */
+/** The handle for any of: a direct driver or its transaction, a client, or a Prisma transaction. */
 export function sqlOf(db: Sql | PrismaClient | Prisma.TransactionClient): Sql {
   if (isSql(db)) return db;
   if (registry.has(db)) return registry.get(db)!;

@@ -2,20 +2,19 @@
 // into our own Payment and PaymentRefund by lib/stripe/payment.ts) becomes our order. The webhook worker, the return page, reconciliation and the admin all
 // call it with whatever state they hold, in any order, any number of times, concurrently;
 // the order row lock serialises them and SideEffect keys make each follow-up happen once.
-import { assessRiskInTransaction, SIGNAL_WINDOW_MS, signalsQuery, type SignalCounts } from '@/lib/risk/score';
+import { assessRiskInTransaction, SIGNAL_WINDOW_MS, signalsSql, type SignalCounts } from '@/lib/risk/score';
 import { randomUUID } from 'node:crypto';
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import type { OrderStatus } from '@/lib/generated/prisma/enums';
 import type { Payment, PaymentRefund } from '@/lib/stripe/payment';
 import { sql, type Insertable, type QueryCreator, type RawBuilder } from 'kysely';
 import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres';
-import { sqlDatabase, sqlFragment, sqlOf, type Sql, type SqlFragment } from '@/lib/db/sql';
+import { sqlDatabase, sqlOf, type Sql } from '@/lib/db/sql';
 import type { DB } from '@/lib/db/query';
 import { invalidateCatalog } from '@/lib/catalog/catalog';
 import { recordDecline } from '@/lib/security/throttle';
 import { writeOutbox, type OutboxMessage } from './outbox';
 import { planPaymentUpdate } from './transition-plans';
-import { kyselyPiece } from './legacy-fragment';
 import { ACCOUNTS, ledgerLines } from './ledger';
 import { planPaid } from './paid-plan';
 import { decideSucceededPayment, STRAY_REASON_TEXT, type StrayReason } from './payment-decision';
@@ -319,7 +318,7 @@ async function claimAndTakeStock(
   attemptNumber: number | null,
   effects: { key: string; kind: string }[],
   stockKey: string,
-  signals: ReturnType<typeof signalsQuery> | null,
+  signals: ReturnType<typeof signalsSql> | null,
   now: Date,
 ): Promise<{ claimed: Set<string>; short: Shortfall[]; signals: SignalCounts | null }> {
   const wanted = new Map<string, number>();
@@ -364,7 +363,7 @@ async function claimAndTakeStock(
     SELECT
       (SELECT COALESCE(json_agg(key), '[]'::json) FROM claimed) AS claimed,
       (SELECT COALESCE(json_agg(json_build_object('id', id, 'available', available, 'wanted', wanted)), '[]'::json) FROM avail) AS avail,
-      ${signals ? sql`(SELECT row_to_json(s) FROM (${kyselyPiece(signals)}) s)` : sql`NULL::json`} AS signals`.execute(tx.kysely);
+      ${signals ? sql`(SELECT row_to_json(s) FROM (${signals}) s)` : sql`NULL::json`} AS signals`.execute(tx.kysely);
   const claimed = new Set(row.claimed);
   const short: Shortfall[] = [];
   if (!claimed.has(stockKey)) {
@@ -398,7 +397,7 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Payment, ctx: ApplyCon
   // The attempt row is brought up to date by the last statement; the signals count its card now.
   const paying = attempt && next ? { attemptId: attempt.id, cardBrand: next.cardBrand, cardLast4: next.cardLast4 } : undefined;
   const subject = { email: order.email, addressLine1: order.addressLine1, postalCode: order.postalCode, clientIp };
-  const signals = scoring ? signalsQuery(subject, new Date(now.getTime() - SIGNAL_WINDOW_MS), paying) : null;
+  const signals = scoring ? signalsSql(subject, new Date(now.getTime() - SIGNAL_WINDOW_MS), paying) : null;
   const taken = await claimAndTakeStock(tx, order, attemptNumber, effects, effects[0].key, signals, now);
   const { claimed, short } = taken;
   if (short.length > 0) return short;
@@ -495,21 +494,6 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Payment, ctx: ApplyCon
  */
 export function clearingCart(paid: RawBuilder<unknown>, now: Date): RawBuilder<unknown> {
   return sql`cleared AS (
-      INSERT INTO "SideEffect" (key, "orderId", kind, "createdAt")
-      SELECT 'cart-cleared:' || p.id, p.id, 'cart_cleared', ${now}::timestamp FROM (${paid}) p WHERE p."cartId" IS NOT NULL
-      ON CONFLICT (key) DO NOTHING RETURNING key
-    ), emptied AS (
-      DELETE FROM "CartItem" WHERE "cartId" = (SELECT p."cartId" FROM (${paid}) p) AND EXISTS (SELECT 1 FROM cleared) RETURNING id
-    )`;
-}
-
-/**
- * clearingCart for lib/checkout/order-view.ts while it still writes lib/db/sql.ts templates (it
- * moves to Kysely in parallel): the same SQL as that module's fragment. Delete once it calls
- * clearingCart.
- */
-export function clearCartOnce(paid: SqlFragment, now: Date): SqlFragment {
-  return sqlFragment`cleared AS (
       INSERT INTO "SideEffect" (key, "orderId", kind, "createdAt")
       SELECT 'cart-cleared:' || p.id, p.id, 'cart_cleared', ${now}::timestamp FROM (${paid}) p WHERE p."cartId" IS NOT NULL
       ON CONFLICT (key) DO NOTHING RETURNING key

@@ -9,7 +9,6 @@ import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { CART_COLUMNS, CART_LINE_ORDER, CART_WITH_LINES, cartFromRows, type CartRow, type PricedCart } from '@/lib/cart/cart';
 import { sql } from 'kysely';
 import { sqlDatabase, type Sql } from '@/lib/db/sql';
-import { kyselyPiece } from './legacy-fragment';
 import { writeOutbox } from './outbox';
 
 /** How long a paid order of the same cart answers a resubmit with "already paid". */
@@ -100,10 +99,10 @@ export async function cartAndCheckoutState(db: Sql, cartId: string): Promise<{ c
           FROM "Order" o WHERE o."cartId" = ${cartId} AND o.status IN ('pending', 'processing')
           ORDER BY o."createdAt" DESC LIMIT 1) AS open
     )
-    SELECT ${kyselyPiece(CART_COLUMNS)}, st.paid, st.open
-    FROM ${kyselyPiece(CART_WITH_LINES)} CROSS JOIN st
+    SELECT ${CART_COLUMNS}, st.paid, st.open
+    FROM ${CART_WITH_LINES} CROSS JOIN st
     WHERE c.id = ${cartId}
-    ORDER BY ${kyselyPiece(CART_LINE_ORDER)}`.execute(db.kysely);
+    ORDER BY ${CART_LINE_ORDER}`.execute(db.kysely);
   return { cart: cartFromRows(rows), state: { paid: rows[0]?.paid ?? [], open: rows[0]?.open ?? null } };
 }
 

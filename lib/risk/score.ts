@@ -8,7 +8,7 @@ import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 import type { OrderStatus } from '@/lib/generated/kysely/types';
 import { PAID_STATUSES } from '@/lib/orders/state-machine';
 import { isLoopback } from '@/lib/security/throttle';
-import { sqlFragment, sqlOf, type Sql, type SqlFragment } from '@/lib/db/sql';
+import { sqlOf, type Sql } from '@/lib/db/sql';
 
 export const REVIEW_THRESHOLD = 60;
 export const ELEVATED_THRESHOLD = 30;
@@ -101,7 +101,7 @@ interface Subject {
   clientIp: string | null;
 }
 
-/** Caps on what one payment's signals read (see signalsQuery). */
+/** Caps on what one payment's signals read (see signalsSql). */
 export const SUBJECT_ORDERS = 100;
 export const ATTEMPTS_PER_ORDER = 20;
 export const CLIENT_ATTEMPTS = 200;
@@ -110,21 +110,18 @@ export type SignalCounts = { emailAttempts: bigint | number; emailDeclines: bigi
 
 type Paying = { attemptId: string; cardBrand: string | null; cardLast4: string | null };
 
-/** A tagged template making a piece of SQL: Kysely's `sql`, or lib/db/sql.ts's `sqlFragment`. */
-type SqlTag<P> = (strings: TemplateStringsArray, ...values: unknown[]) => P;
-
 /**
  * Our card-testing signals for one order: a query of one row, to run alone (`signals`) or
  * inside another statement (applyPayment scores the order in the statement that takes
- * its stock). Written once for both kinds of piece (signalsSql, signalsQuery).
+ * its stock).
  */
-function signalsStatement<P>(
-  tag: SqlTag<P>,
+export function signalsSql(
   s: Subject,
   since: Date,
   /** The paying attempt's card, when the same statement is only now writing it to its row. */
   paying?: Paying,
-): P {
+): RawBuilder<SignalCounts> {
+  const tag = sql;
   const ip = s.clientIp && !isLoopback(s.clientIp) ? s.clientIp : null;
   const brand = paying ? tag`(CASE WHEN a.id = ${paying.attemptId} THEN ${paying.cardBrand}::text ELSE a."cardBrand" END)` : tag`a."cardBrand"`;
   const last4 = paying ? tag`(CASE WHEN a.id = ${paying.attemptId} THEN ${paying.cardLast4}::text ELSE a."cardLast4" END)` : tag`a."cardLast4"`;
@@ -164,20 +161,7 @@ function signalsStatement<P>(
       count(*) FILTER (WHERE a."addressLine1" = ${s.addressLine1} AND a."postalCode" = ${s.postalCode} AND a.declined) AS "addressDeclines",
       count(*) FILTER (WHERE a."clientIp" = ${ip}::text AND a.declined) AS "clientDeclines",
       count(DISTINCT (a.brand, a.last4)) FILTER (WHERE a."clientIp" = ${ip}::text AND a.last4 IS NOT NULL) AS "clientCards"
-    FROM a`;
-}
-
-/** The signals query as a piece of Kysely's `sql`. */
-export function signalsSql(s: Subject, since: Date, paying?: Paying): RawBuilder<SignalCounts> {
-  return signalsStatement<RawBuilder<unknown>>(sql, s, since, paying).$castTo<SignalCounts>();
-}
-
-/**
- * The signals query as a lib/db/sql.ts fragment, for lib/orders/apply.ts, whose statement
- * embeds it, until that statement is Kysely's (then it takes signalsSql and this goes).
- */
-export function signalsQuery(s: Subject, since: Date, paying?: Paying): SqlFragment {
-  return signalsStatement(sqlFragment, s, since, paying);
+    FROM a`.$castTo<SignalCounts>();
 }
 
 export function readSignals(row: SignalCounts) {
@@ -214,7 +198,7 @@ export async function gatherRiskInput(prisma: PrismaClient, orderId: string, now
 export async function assessRiskInTransaction(
   tx: Sql,
   i: { order: Omit<Subject, 'clientIp'> & { currency: string; total: number }; stripeRiskLevel: string | null; stripeRiskScore: number | null; clientIp: string | null; now: Date },
-  /** The signals, when the caller read them already (`signalsQuery` in its own statement). */
+  /** The signals, when the caller read them already (`signalsSql` in its own statement). */
   known?: SignalCounts,
 ): Promise<RiskAssessment> {
   const since = new Date(i.now.getTime() - SIGNAL_WINDOW_MS);
