@@ -8,6 +8,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '@/lib/generated/prisma/client';
+import { config } from '@/lib/config';
 import { logger } from '@/lib/observability/logger';
 import { PGLITE_PARSERS, pgKysely, pgliteKysely, type Db } from './query';
 import { kyselyDatabase, registerSqlDatabase } from './sql';
@@ -102,10 +103,9 @@ const globalForDb = globalThis as unknown as { __briskDb?: Promise<Database> };
 
 /** The process-wide database, opened once from the environment (survives dev hot reloads). */
 export function db(): Promise<Database> {
+  const cfg = config();
   globalForDb.__briskDb ??= openDatabase(
-    process.env.DATABASE_URL
-      ? { url: process.env.DATABASE_URL }
-      : { dataDir: pgliteDataDir(process.env.DATA_DIR ?? '.data') },
+    cfg.DATABASE_URL ? { url: cfg.DATABASE_URL } : { dataDir: pgliteDataDir(cfg.DATA_DIR) },
   );
   return globalForDb.__briskDb;
 }

@@ -26,14 +26,14 @@ export async function startJobsFromEnvironment(role: 'server' | 'worker'): Promi
   const cfg = config();
   if (role === 'worker' && !cfg.DATABASE_URL) throw new WorkerNeedsPostgresError();
   // Registered first: with NEXT_MANUAL_SIG_HANDLE the process must exit on SIGTERM even if jobs fail to start.
-  stopOnSignals({ exitAfter: role === 'worker' || Boolean(process.env.NEXT_MANUAL_SIG_HANDLE) });
+  stopOnSignals({ exitAfter: role === 'worker' || cfg.NEXT_MANUAL_SIG_HANDLE });
   const database = await db();
   const worker = role === 'worker' || cfg.WORKER_MODE === 'inline';
   await startJobs({
     database,
     gateway: () => stripeGateway(),
     worker,
-    reconcile: { gateway: () => stripeGateway() },
+    reconcile: { gateway: () => stripeGateway(), cron: cfg.RECONCILE_CRON },
     retention: { stripeEventDays: cfg.STRIPE_EVENT_RETENTION_DAYS, jobDays: cfg.JOB_RETENTION_DAYS },
     pruneCron: cfg.PRUNE_CRON,
     vacuumCron: cfg.PGLITE_VACUUM_CRON,

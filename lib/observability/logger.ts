@@ -2,6 +2,7 @@
 // through redactSecrets first: API keys, webhook secrets, client secrets, auth headers,
 // cookies and anything that looks like a card number never reach the log.
 import pino, { type Logger } from 'pino';
+import { config, logLevel } from '@/lib/config';
 import { currentRequestContext } from './request-context';
 
 const REDACTED = '[redacted]';
@@ -94,7 +95,7 @@ const g = globalThis as unknown as { __briskLogger?: Logger };
 
 /** The process-wide logger; `logger().child({ component: 'stripe' })` for a part of the app. */
 export function logger(): Logger {
-  g.__briskLogger ??= pino(loggerOptions(process.env.LOG_LEVEL ?? (process.env.NODE_ENV === 'test' || process.env.VITEST ? 'silent' : 'info')));
+  g.__briskLogger ??= pino(loggerOptions(logLevel(config())));
   return g.__briskLogger;
 }
 

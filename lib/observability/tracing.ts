@@ -2,6 +2,7 @@
 // OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set; otherwise the global no-op tracer
 // makes every span free.
 import { trace, type Tracer } from '@opentelemetry/api';
+import { config, type AppConfig } from '@/lib/config';
 
 const g = globalThis as unknown as { __briskTracing?: { tracer: Tracer; shutdown(): Promise<void> } };
 
@@ -19,7 +20,7 @@ async function register(): Promise<() => Promise<void>> {
   return () => provider.shutdown();
 }
 
-export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+export function tracingEnabled(env: Pick<AppConfig, 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'> = config()): boolean {
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 

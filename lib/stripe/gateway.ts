@@ -36,7 +36,8 @@ import { AdaptiveLimit, type AdaptiveLimitOptions } from './adaptive-limit';
 import { AnomalyDetector, type AlertLevel, type AnomalyOptions } from './anomaly';
 import { AdaptiveBulkhead, StaticBulkhead, type Bulkhead } from './bulkhead';
 import { CallStatsRecorder } from './call-stats';
-import { createStripeClient, keyMode, stripeSettingsFromEnv, type StripeSettings } from './client';
+import { config, type AppConfig } from '@/lib/config';
+import { createStripeClient, keyMode, stripeSettingsFromConfig, type StripeSettings } from './client';
 import { classify, StripeAttemptTimeoutError, StripeUnavailableError, stripeRequestId, toUnavailable, type Outcome } from './errors';
 import { BUDGET_HEADER, createRateBudget, unlimitedBudget, type BudgetGrant, type RateBudget } from './rate-budget';
 
@@ -595,23 +596,14 @@ function levelNumber(level: AlertLevel): number {
   return level === 'ok' ? 0 : level === 'elevated' ? 1 : 2;
 }
 
-/** STRIPE_RATE_SHARE: the share of Stripe's rate limit this deployment uses (default 0.8). */
-export function rateShareFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.STRIPE_RATE_SHARE;
-  if (raw === undefined || raw === '') return 0.8;
-  const share = Number(raw);
-  if (!(share > 0 && share <= 1)) throw new Error(`STRIPE_RATE_SHARE must be a number in (0, 1], got "${raw}"`);
-  return share;
-}
-
 /**
  * Benchmarks only (bench/events.bench.ts, with BRISK_BENCH_ROUTES=1): BRISK_BENCH_STRIPE_RATE
  * lifts the rate budget so the app's own event-apply throughput can be measured apart from
  * test mode's 20 requests/s. Ignored without BRISK_BENCH_ROUTES=1.
  */
-function benchRateOverride(env: NodeJS.ProcessEnv = process.env): { perSecond?: number } {
-  if (env.BRISK_BENCH_ROUTES !== '1') return {};
-  const rate = Number(env.BRISK_BENCH_STRIPE_RATE);
+function benchRateOverride(cfg: Pick<AppConfig, 'BRISK_BENCH_ROUTES' | 'BRISK_BENCH_STRIPE_RATE'>): { perSecond?: number } {
+  if (!cfg.BRISK_BENCH_ROUTES) return {};
+  const rate = Number(cfg.BRISK_BENCH_STRIPE_RATE);
   return rate > 0 ? { perSecond: rate } : {};
 }
 
@@ -620,16 +612,17 @@ const globalForGateway = globalThis as unknown as { __briskGateway?: StripeGatew
 /** The process-wide gateway, built once from the environment. */
 export function stripeGateway(settings?: StripeSettings): StripeGateway {
   if (!globalForGateway.__briskGateway) {
-    const s = settings ?? stripeSettingsFromEnv();
+    const cfg = config();
+    const s = settings ?? stripeSettingsFromConfig(cfg);
     let pool: pg.Pool | undefined;
-    if (process.env.DATABASE_URL) {
+    if (cfg.DATABASE_URL) {
       // A small pool of its own: budget checks must not wait behind Prisma's queries.
-      pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 3 });
+      pool = new pg.Pool({ connectionString: cfg.DATABASE_URL, max: 3 });
       pool.on('error', (err) => appLogger().warn({ err }, 'rate budget pool error'));
     }
     const log = appLogger();
     globalForGateway.__briskGateway = new StripeGateway(createStripeClient(s), {
-      budget: createRateBudget({ mode: keyMode(s.secretKey), share: rateShareFromEnv(), secretKey: s.secretKey, pool, ...benchRateOverride() }),
+      budget: createRateBudget({ mode: keyMode(s.secretKey), share: cfg.STRIPE_RATE_SHARE, secretKey: s.secretKey, pool, ...benchRateOverride(cfg) }),
       stats: new CallStatsRecorder(
         async () => (await import('@/lib/db/client')).prisma(),
         10_000,

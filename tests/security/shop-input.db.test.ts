@@ -9,6 +9,7 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startEmulator } from '@/emulator/src/server';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { reloadConfig } from '@/lib/config';
 import { seedCatalog } from '@/lib/db/seed';
 import { MAX_LINE_QUANTITY, addToCart, removeFromCart, setCartQuantity, getCart } from '@/lib/cart/cart';
 import { startPayment, type StartPaymentResult } from '@/lib/checkout/start-payment';
@@ -391,6 +392,7 @@ describe(`hostile input: Stripe webhook (${testDbKind})`, () => {
     vi.stubEnv('NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY', 'pk_test_fuzz');
     vi.stubEnv('STRIPE_API_BASE', 'http://127.0.0.1:9');
     vi.stubEnv('DATABASE_URL', '');
+    reloadConfig();
     const { POST } = await import('@/app/api/stripe/webhook/route');
     const before = await snapshot();
     const post = (body: BodyInit | null, headers: Record<string, string>) => POST(new Request('http://localhost/api/stripe/webhook', { method: 'POST', body, headers, duplex: 'half' } as RequestInit));
@@ -421,5 +423,6 @@ describe(`hostile input: Stripe webhook (${testDbKind})`, () => {
     // Enqueued just after the answer (the inbox gathers ids for a few milliseconds first).
     await vi.waitFor(() => expect(held.enqueued).toEqual(['evt_fuzz_ok']), { timeout: 2000 });
     vi.unstubAllEnvs();
+    reloadConfig();
   });
 });
