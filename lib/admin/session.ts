@@ -4,7 +4,7 @@ import { cookies, headers } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { isSecureRequest } from '@/lib/cart/session';
 import { config } from '@/lib/config';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import { clientAddressFrom } from '@/lib/security/client-address';
 import { ensureFirstAdmin, validateSession, type SessionInfo } from './auth';
 

@@ -2,8 +2,7 @@
 // or as a separate worker process (scripts/worker.ts), and stopping it on shutdown signals so
 // no job is left locked `active` until it expires.
 import { config } from '@/lib/config';
-import { db } from '@/lib/db/client';
-import { stripeGateway } from '@/lib/stripe/gateway';
+import { db, stripeGateway } from '@/lib/services';
 import { startJobs, stopJobs } from './index';
 import { jobsLog } from './log';
 

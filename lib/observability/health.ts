@@ -4,7 +4,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { jobsRunning, queueDepths, webhookLagSeconds, type QueueDepth } from '@/lib/jobs';
-import { gatewayState, type GatewayState } from '@/lib/stripe/gateway';
+import { type GatewayState } from '@/lib/stripe/gateway';
+import { gatewayState } from '@/lib/services';
 
 export interface HealthReport {
   ready: boolean;

@@ -1,8 +1,7 @@
 // Gauges read at scrape time: job queue depths, webhook lag and the gateway's state. Each part
 // is best-effort, so a slow or missing database never breaks /api/metrics.
-import { db } from '@/lib/db/client';
+import { db, gatewayState } from '@/lib/services';
 import { jobsRunning, queueDepths, webhookLagSeconds } from '@/lib/jobs';
-import { gatewayState } from '@/lib/stripe/gateway';
 import { metrics, setDeadLetters, setQueueDepth, setWebhookLagSeconds } from './metrics';
 
 export async function sampleAppGauges(): Promise<void> {

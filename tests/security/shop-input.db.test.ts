@@ -21,14 +21,19 @@ import { cardToken } from '@/tests/helpers/payments';
 import { FUZZ_RUNS, assertNoPollution, nastyInput, nastyString, nastyValue } from './arbitraries';
 
 const held = vi.hoisted(() => ({ prisma: null as unknown as PrismaClient, enqueued: [] as string[], gateway: null as unknown as object }));
-vi.mock('@/lib/db/client', async (importOriginal) => ({ ...(await importOriginal<object>()), db: async () => ({ prisma: held.prisma }), prisma: async () => held.prisma }));
+// The process's services (lib/services.ts): this test's database and gateways.
+vi.mock('@/lib/services', async (importOriginal) => ({
+  ...(await importOriginal<object>()),
+  db: async () => ({ prisma: held.prisma }),
+  prisma: async () => held.prisma,
+  stripeGateway: () => held.gateway,
+}));
 vi.mock('@/lib/jobs', () => ({
   enqueueStripeEvent: async (id: string) => void held.enqueued.push(id),
   enqueueStripeEvents: async (ids: string[]) => void held.enqueued.push(...ids),
 }));
 // The order page, rendered as the server renders it: its data through the real loader, its
 // client-only pieces (router refresh, Link's router) replaced by plain markup.
-vi.mock('@/lib/stripe/gateway', async (importOriginal) => ({ ...(await importOriginal<object>()), stripeGateway: () => held.gateway }));
 vi.mock('@/components/shop/OrderAutoRefresh', () => ({ OrderAutoRefresh: () => null }));
 vi.mock('next/link', async () => {
   const { createElement: h } = await import('react');

@@ -3,9 +3,8 @@ import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { OrderAutoRefresh } from '@/components/shop/OrderAutoRefresh';
 import { loadOrderForShopper } from '@/lib/checkout/order-view';
-import { prisma } from '@/lib/db/client';
+import { prisma, stripeGateway } from '@/lib/services';
 import { formatMoney } from '@/lib/money';
-import { stripeGateway } from '@/lib/stripe/gateway';
 
 export const metadata: Metadata = { title: 'Your order', robots: { index: false } };
 

@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import { TableWrap, formatDateTime, td, th } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 
 export const metadata: Metadata = { title: 'Emails' };
 

@@ -5,9 +5,8 @@ import { SubmitButton } from '@/components/admin/SubmitButton';
 import { Notice, Section, TableWrap, buttonSecondary, formatDateTime, td, th } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
 import { loadOpsData } from '@/lib/admin/views';
-import { prisma } from '@/lib/db/client';
+import { prisma, gatewayState } from '@/lib/services';
 import { jobsRunning, queueDepths, webhookLagSeconds, type QueueDepth } from '@/lib/jobs';
-import { gatewayState } from '@/lib/stripe/gateway';
 import { replayEventAction, revokeSessionAction } from '../actions';
 
 export const metadata: Metadata = { title: 'Operations' };

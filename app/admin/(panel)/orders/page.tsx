@@ -3,7 +3,7 @@ import Link from 'next/link';
 import { Money, RiskLabel, StatusBadge, TableWrap, button, buttonSecondary, formatDateTime, input, label, td, th } from '@/components/admin/ui';
 import { listOrders, ORDER_SORTS, parseOrderFilters } from '@/lib/admin/orders-query';
 import { requireAdmin } from '@/lib/admin/session';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import { ORDER_STATUSES } from '@/lib/orders/state-machine';
 import { statusText } from '@/components/admin/ui';
 

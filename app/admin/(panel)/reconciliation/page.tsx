@@ -4,7 +4,7 @@ import { SubmitButton } from '@/components/admin/SubmitButton';
 import { Notice, TableWrap, button, formatDateTime, td, th } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
 import { loadReconciliationRuns } from '@/lib/admin/views';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import { runReconciliationAction } from '../actions';
 
 export const metadata: Metadata = { title: 'Reconciliation' };

@@ -4,7 +4,7 @@ import { SubmitButton } from '@/components/admin/SubmitButton';
 import { Money, Notice, RiskLabel, TableWrap, button, buttonDanger, buttonSecondary, formatDateTime, td, th } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
 import { loadReviewQueue } from '@/lib/admin/views';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import type { RiskReason } from '@/lib/risk/score';
 import { reviewAction } from '../actions';
 

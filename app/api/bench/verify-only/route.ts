@@ -3,7 +3,7 @@
 // server was started with BRISK_BENCH_ROUTES=1 (bench/webhook.bench.ts); otherwise 404.
 import { config } from '@/lib/config';
 import { WEBHOOK_TOLERANCE_SECONDS } from '@/lib/orders/webhook';
-import { stripeGateway } from '@/lib/stripe/gateway';
+import { stripeGateway } from '@/lib/services';
 
 export const runtime = 'nodejs';
 export const dynamic = 'force-dynamic';

@@ -1,12 +1,11 @@
 // POST /api/stripe/webhook: raw body in, verified event stored and enqueued, 2xx out within
 // milliseconds. The logic is lib/orders/webhook.ts.
 import { config } from '@/lib/config';
-import { db } from '@/lib/db/client';
+import { db, stripeGateway } from '@/lib/services';
 import { enqueueStripeEvent, enqueueStripeEvents } from '@/lib/jobs';
 import { jobsLog } from '@/lib/jobs/log';
 import { StripeEventInbox } from '@/lib/orders/event-inbox';
 import { contentLengthTooLarge, receiveStripeWebhook } from '@/lib/orders/webhook';
-import { stripeGateway } from '@/lib/stripe/gateway';
 
 export const runtime = 'nodejs';
 export const dynamic = 'force-dynamic';
