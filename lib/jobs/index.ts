@@ -89,10 +89,12 @@ const BACKGROUND_POLLING_SECONDS = 10;
 
 const DEFAULT_RETRY: RetryPolicy = { limit: 8, delaySeconds: 2, backoff: true, maxDelaySeconds: 300 };
 
-// One job system per process, kept on globalThis so Next's dev reloads do not start a second.
 /** A live worker's jobs prove it every HEARTBEAT_SECONDS / 2; pg-boss's minimum is 10. */
 const HEARTBEAT_SECONDS = 15;
 
+// One job system per process, on globalThis: instrumentation.ts starts it in its own bundle, and
+// the routes that enqueue (the webhook, the admin's replays) or report it (health, metrics) run
+// from other bundles, each with its own copy of this module; a development reload is another.
 const g = globalThis as unknown as { __briskJobs?: JobSystem; __briskJobsStarting?: Promise<JobSystem> };
 
 function resolveGateway(gateway: StartJobsOptions['gateway']): () => EventGateway {

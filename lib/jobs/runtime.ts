@@ -39,7 +39,9 @@ export async function startJobsFromEnvironment(role: 'server' | 'worker'): Promi
   });
 }
 
-const g = globalThis as unknown as { __briskJobsSignals?: boolean };
+// Only instrumentation.ts and scripts/worker.ts import this module; were it evaluated twice,
+// a second pair of handlers would find the jobs stopped already (stopJobs is idempotent).
+let listening = false;
 
 /**
  * Stops the jobs gracefully on SIGTERM/SIGINT. Inside Next.js the server exits on its own
@@ -47,8 +49,8 @@ const g = globalThis as unknown as { __briskJobsSignals?: boolean };
  * pg-boss stops fetching at once and an interrupted job is retried after it expires.
  */
 export function stopOnSignals(opts: { exitAfter: boolean }): void {
-  if (g.__briskJobsSignals) return;
-  g.__briskJobsSignals = true;
+  if (listening) return;
+  listening = true;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       jobsLog.info({ signal }, 'stopping jobs');

@@ -4,6 +4,9 @@
 import { trace, type Tracer } from '@opentelemetry/api';
 import { config, type AppConfig } from '@/lib/config';
 
+// On globalThis: OpenTelemetry's tracer provider is process-wide (a second registration from
+// another Next.js bundle's copy of this module would be refused and its exporter never shut
+// down), so the exporter is registered once per process, and shut down by whichever copy stops.
 const g = globalThis as unknown as { __briskTracing?: { tracer: Tracer; shutdown(): Promise<void> } };
 
 async function register(): Promise<() => Promise<void>> {
