@@ -3,6 +3,7 @@
 // that dies mid-send leaves the row `sending`: the sweep puts it back in the queue once no job
 // holds it (requeueStalledEmail), and it is sent again under the same Message-ID. Without
 // SMTP_URL the database is the mailbox: the email is marked `stored` for the admin to read.
+import 'server-only';
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import type { AppConfig } from '@/lib/config';

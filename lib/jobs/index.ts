@@ -11,6 +11,7 @@
 //   reconcile          every 15 minutes (reconcile-job.ts)
 //   prune              hourly: delete old processed events, sessions, holds, counters (prune.ts);
 //                      finished jobs are deleted by pg-boss after JOB_RETENTION_DAYS
+import 'server-only';
 import { PgBoss, type Job, type JobResult } from 'pg-boss';
 import { config } from '@/lib/config';
 import type { Database } from '@/lib/db/client';

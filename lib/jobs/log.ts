@@ -1,5 +1,6 @@
 // The background jobs' logger (JSON lines; LOG_LEVEL as everywhere else). Built on first use,
 // not at import: a module that merely imports it (a route, during \`next build\`) reads no config.
+import 'server-only';
 import pino, { type Logger } from 'pino';
 import { config, logLevel } from '@/lib/config';
 

@@ -1,6 +1,7 @@
 // The scheduled reconciliation: every 15 minutes, Stripe's last 24 hours against our orders.
 // Registered by the job worker (lib/jobs/index.ts) when it runs handlers:
 //   await registerReconcileJob(boss, { prisma, gateway: () => stripeGateway() });
+import 'server-only';
 import type { PgBoss } from 'pg-boss';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { defaultWindow, runReconciliation } from '@/lib/orders/reconcile';

@@ -1,6 +1,7 @@
 // Starting the job system from the environment: inside the Next.js server (instrumentation.ts)
 // or as a separate worker process (scripts/worker.ts), and stopping it on shutdown signals so
 // no job is left locked `active` until it expires.
+import 'server-only';
 import { config } from '@/lib/config';
 import { db, stripeGateway } from '@/lib/services';
 import { startJobs, stopJobs } from './index';

@@ -1,5 +1,6 @@
 // What /api/health reports: can we reach the database, is its schema current, is the job
 // worker running, how deep are the queues, how far behind are webhooks.
+import 'server-only';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PrismaClient } from '@/lib/generated/prisma/client';

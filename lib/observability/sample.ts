@@ -1,5 +1,6 @@
 // Gauges read at scrape time: job queue depths, webhook lag and the gateway's state. Each part
 // is best-effort, so a slow or missing database never breaks /api/metrics.
+import 'server-only';
 import { db, gatewayState } from '@/lib/services';
 import { jobsRunning, queueDepths, webhookLagSeconds } from '@/lib/jobs';
 import { metrics, setDeadLetters, setQueueDepth, setWebhookLagSeconds } from './metrics';
