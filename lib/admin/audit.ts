@@ -1,6 +1,5 @@
 // The audit log: who did what to which record, from where. Written for sign-ins, failed
 // sign-ins, sign-outs and every admin action that moves money or changes an order.
-import 'server-only';
 import type { Prisma, PrismaClient } from '@/lib/generated/prisma/client';
 
 export type AuditAction =
