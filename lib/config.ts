@@ -70,7 +70,25 @@ const EnvSchema = z
       .enum(['', '0', '1', 'false', 'true'], { message: "must be 1 (or true) to run a demo on the Stripe emulator, 0 (or false, or unset) otherwise" })
       .optional()
       .transform((v) => v === '1' || v === 'true'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // Unset: info, or silent under tests (logLevel below).
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+    // Set by vitest in its workers: logs are silent unless LOG_LEVEL says otherwise.
+    VITEST: z.string().optional(),
+    // The From of the emails sent over SMTP (lib/jobs/email.ts); unset: Brisk <orders@brisk.local>.
+    MAIL_FROM: z.string().optional(),
+    // OpenTelemetry: spans are exported over OTLP/HTTP only when one of these is set
+    // (lib/observability/tracing.ts); the exporter reads the other OTEL_* variables itself.
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.string().optional(),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().optional(),
+    // Next.js's own flag (scripts/serve.ts and npm start set it): the app, not Next, exits on
+    // SIGTERM/SIGINT, after the jobs stopped (lib/jobs/runtime.ts).
+    NEXT_MANUAL_SIG_HANDLE: z.string().optional().transform((v) => Boolean(v)),
+    // Debugging migrations: the schema engine's log lines on stderr (lib/db/schema-engine.ts).
+    PRISMA_ENGINE_LOG: z.string().optional().transform((v) => Boolean(v)),
+    // Benchmarks only: 1 serves /api/bench/* (bench/webhook.bench.ts) and lets
+    // BRISK_BENCH_STRIPE_RATE lift the gateway's rate budget (bench/events.bench.ts).
+    BRISK_BENCH_ROUTES: z.string().optional().transform((v) => v === '1'),
+    BRISK_BENCH_STRIPE_RATE: z.string().optional(),
     // Proxies whose X-Forwarded-For is believed: unset/0 none (the TCP peer is the client), a hop
     // count, or addresses/CIDRs/'loopback'/'private' (lib/security/client-address.ts).
     TRUSTED_PROXIES: z
@@ -136,10 +154,23 @@ export function parseConfig(env: Record<string, string | undefined>): AppConfig 
   return result.data;
 }
 
+// The one place that reads process.env (tests/architecture/config.test.ts holds it so): every
+// other module receives the parsed config, or calls config().
 let cached: AppConfig | undefined;
 export function config(): AppConfig {
   cached ??= parseConfig(process.env);
   return cached;
+}
+
+/** Tests that change the environment: the next config() parses it again. */
+export function reloadConfig(): AppConfig {
+  cached = undefined;
+  return config();
+}
+
+/** LOG_LEVEL, or when unset: silent under tests, info otherwise. */
+export function logLevel(cfg: Pick<AppConfig, 'LOG_LEVEL' | 'NODE_ENV' | 'VITEST'> = config()): string {
+  return cfg.LOG_LEVEL ?? (cfg.NODE_ENV === 'test' || cfg.VITEST ? 'silent' : 'info');
 }
 
 /**

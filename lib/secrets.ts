@@ -2,14 +2,15 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { config } from './config';
 
 let cached: string | undefined;
 
 export function appSecret(): string {
   if (cached) return cached;
-  const fromEnv = process.env.APP_SECRET;
-  if (fromEnv && fromEnv.length >= 32) return (cached = fromEnv);
-  const dir = resolve(/*turbopackIgnore: true*/ process.env.DATA_DIR ?? '.data');
+  const cfg = config();
+  if (cfg.APP_SECRET) return (cached = cfg.APP_SECRET);
+  const dir = resolve(/*turbopackIgnore: true*/ cfg.DATA_DIR);
   const file = join(dir, 'app-secret');
   if (existsSync(file)) return (cached = readFileSync(file, 'utf8').trim());
   mkdirSync(dir, { recursive: true });

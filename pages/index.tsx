@@ -9,7 +9,7 @@ import { cartCount } from '@/lib/cart/cart';
 import { cartIdFromCookieHeader } from '@/lib/cart/cookie';
 import { listProducts, type CatalogProduct } from '@/lib/catalog/catalog';
 import { config as appConfig } from '@/lib/config';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import { paymentsAreTest } from '@/lib/stripe/test-mode';
 import { formatMoney } from '@/lib/money';
 

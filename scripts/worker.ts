@@ -1,5 +1,7 @@
 // `npm run worker`: a separate job worker process (PostgreSQL only). Runs until SIGTERM/SIGINT,
-// then finishes its current jobs and exits.
+// then finishes its current jobs and exits. Run with --conditions=react-server (as npm run worker
+// does): the job modules are marked `import 'server-only'`, which throws under plain Node.js;
+// under that condition the package is its empty module, as inside Next.js's server bundles.
 import { WorkerNeedsPostgresError, startJobsFromEnvironment } from '@/lib/jobs/runtime';
 
 try {

@@ -3,7 +3,7 @@
 import { revalidatePath } from 'next/cache';
 import { addToCart, removeFromCart, setCartQuantity, type CartResult } from '@/lib/cart/cart';
 import { readCartId, writeCartId } from '@/lib/cart/session';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 
 export interface CartActionState {
   ok: boolean;

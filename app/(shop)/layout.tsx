@@ -2,7 +2,7 @@ import { ShopChrome } from '@/components/shop/ShopChrome';
 import { cartCount } from '@/lib/cart/cart';
 import { readCartId } from '@/lib/cart/session';
 import { config } from '@/lib/config';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import { paymentsAreTest } from '@/lib/stripe/test-mode';
 
 export default async function ShopLayout({ children }: { children: React.ReactNode }) {

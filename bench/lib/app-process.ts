@@ -308,7 +308,7 @@ export function pinToCpu(pid: number, cpu: number): boolean {
 
 /** `npm run worker` as a child process (PostgreSQL only). */
 export function startWorker(o: { label: string; logFile: string; env: Record<string, string> }): Child {
-  return spawnChild(process.execPath, [join(appRoot, 'node_modules', '.bin', 'tsx'), 'scripts/worker.ts'], {
+  return spawnChild(process.execPath, [join(appRoot, 'node_modules', '.bin', 'tsx'), '--conditions=react-server', 'scripts/worker.ts'], {
     cwd: appRoot,
     label: o.label,
     logFile: o.logFile,

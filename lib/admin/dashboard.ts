@@ -1,5 +1,6 @@
 // Dashboard figures, read from our database only (never Stripe), so the page is fast and
 // keeps working when Stripe is slow. Money is summed in minor units of the shop's currency.
+import 'server-only';
 import { sql, type Expression, type ExpressionBuilder, type RawBuilder } from 'kysely';
 import type { DB } from '@/lib/db/query';
 import type { PrismaClient } from '@/lib/generated/prisma/client';

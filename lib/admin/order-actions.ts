@@ -1,6 +1,7 @@
 // Admin actions on one order besides refunds: cancel an unpaid order (its PaymentIntents are
 // canceled at Stripe first, so a shopper can no longer pay it), resend the receipt, and decide
 // a risk review. Each is recorded in the audit log with who did it.
+import 'server-only';
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { formatMoney } from '@/lib/money';

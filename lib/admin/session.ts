@@ -1,10 +1,11 @@
 // The admin session as Next.js sees it: the cookie, and requireAdmin(), the one check every
 // admin layout, page, server action and route handler runs on the server.
+import 'server-only';
 import { cookies, headers } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { isSecureRequest } from '@/lib/cart/session';
 import { config } from '@/lib/config';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import { clientAddressFrom } from '@/lib/security/client-address';
 import { ensureFirstAdmin, validateSession, type SessionInfo } from './auth';
 

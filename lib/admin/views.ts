@@ -1,5 +1,6 @@
 // Read models for the admin pages that are more than one query: order detail, review queue,
 // reconciliation runs, operations. Our database only.
+import 'server-only';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { refundPlan } from '@/lib/orders/refunds';
 

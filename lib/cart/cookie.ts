@@ -1,6 +1,7 @@
 // The cart cookie's format: a signed, HttpOnly reference to a cart row. Tampered or stale → no
 // cart. Free of next/headers, so the script-free Pages Router pages (catalog, product) use it on
 // the raw request and response; lib/cart/session.ts wraps it for the App Router.
+import { config } from '@/lib/config';
 import { appSecret } from '@/lib/secrets';
 import { signValue, verifySignedValue } from '@/lib/signed-value';
 
@@ -34,8 +35,8 @@ export function cartIdFromCookieHeader(header: string | undefined): string | nul
 }
 
 /** True when the request reached us over https (the load balancer says so, or APP_URL is https). */
-export function isSecure(forwardedProto: string | string[] | null | undefined): boolean {
-  return forwardedProto === 'https' || (process.env.APP_URL ?? '').startsWith('https://');
+export function isSecure(forwardedProto: string | string[] | null | undefined, appUrl = config().APP_URL): boolean {
+  return forwardedProto === 'https' || (appUrl ?? '').startsWith('https://');
 }
 
 /** A Set-Cookie header for the cart, with the same attributes as writeCartId's. */

@@ -87,17 +87,10 @@ describe('the cart cookie', () => {
     expect(header).toBe(`${CART_COOKIE}=${encodeURIComponent(cartCookieValue(id))}; Path=/; Max-Age=${30 * 24 * 3600}; HttpOnly; SameSite=Lax`);
     expect(CART_COOKIE_MAX_AGE).toBe(2_592_000);
     expect(cartSetCookieHeader(id, true)).toBe(`${header}; Secure`);
-    const appUrl = process.env.APP_URL;
-    try {
-      process.env.APP_URL = 'http://shop.test';
-      expect(isSecure('https')).toBe(true);
-      expect(isSecure('http')).toBe(false);
-      expect(isSecure(undefined)).toBe(false);
-      process.env.APP_URL = 'https://shop.test';
-      expect(isSecure('http')).toBe(true);
-    } finally {
-      if (appUrl === undefined) delete process.env.APP_URL;
-      else process.env.APP_URL = appUrl;
-    }
+    expect(isSecure('https', 'http://shop.test')).toBe(true);
+    expect(isSecure('http', 'http://shop.test')).toBe(false);
+    expect(isSecure(undefined, 'http://shop.test')).toBe(false);
+    expect(isSecure(undefined, undefined)).toBe(false);
+    expect(isSecure('http', 'https://shop.test')).toBe(true);
   });
 });

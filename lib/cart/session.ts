@@ -1,4 +1,5 @@
 // The cart cookie through next/headers, for the App Router (format and checks: ./cookie.ts).
+import 'server-only';
 import { cookies, headers } from 'next/headers';
 import { CART_COOKIE, CART_COOKIE_MAX_AGE, cartCookieValue, cartIdFromCookieValue, isSecure } from './cookie';
 

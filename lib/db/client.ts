@@ -1,5 +1,6 @@
 // One Prisma client for either database: PGlite (in-process, files under DATA_DIR) when
-// DATABASE_URL is unset, PostgreSQL through @prisma/adapter-pg when it is set.
+// DATABASE_URL is unset, PostgreSQL through @prisma/adapter-pg when it is set. This file opens
+// databases; which one a process uses is decided once, in lib/services.ts.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -89,8 +90,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
  */
 export function migrationFactory(database: Database): { factory: SqlMigrationAwareDriverAdapterFactory; close(): Promise<void> } {
   if (database.kind === 'pglite') return { factory: database.adapterFactory, close: async () => {} };
-  const pool = new pg.Pool({ connectionString: database.url!, max: 1 });
-  pool.on('error', (err) => logger().warn({ err: err.message }, 'idle migration connection closed'));
+  const pool = openSidePool(database.url!, 1, 'migration');
   return { factory: new PrismaPg(pool), close: () => pool.end() };
 }
 
@@ -98,18 +98,12 @@ export function pgliteDataDir(dataRoot: string): string {
   return join(resolve(/*turbopackIgnore: true*/ dataRoot), 'pglite');
 }
 
-const globalForDb = globalThis as unknown as { __briskDb?: Promise<Database> };
-
-/** The process-wide database, opened once from the environment (survives dev hot reloads). */
-export function db(): Promise<Database> {
-  globalForDb.__briskDb ??= openDatabase(
-    process.env.DATABASE_URL
-      ? { url: process.env.DATABASE_URL }
-      : { dataDir: pgliteDataDir(process.env.DATA_DIR ?? '.data') },
-  );
-  return globalForDb.__briskDb;
-}
-
-export async function prisma(): Promise<PrismaClient> {
-  return (await db()).prisma;
+/**
+ * A small pool beside a Database's own, for work that must not queue behind its queries (the
+ * Stripe rate budget's checks) or needs a session of its own (a migration's advisory lock).
+ */
+export function openSidePool(url: string, max: number, purpose: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', (err) => logger().warn({ err: err.message }, `idle ${purpose} connection closed`));
+  return pool;
 }

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { bindMigrationAwareSqlAdapterFactory, type SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import * as bg from '@prisma/schema-engine-wasm/schema_engine_bg';
+import { config } from '@/lib/config';
 
 type Engine = bg.SchemaEngine;
 let ready: Promise<void> | undefined;
@@ -23,7 +24,7 @@ function loadWasm(): Promise<void> {
 
 export async function openSchemaEngine(factory: SqlMigrationAwareDriverAdapterFactory, schema: string): Promise<Engine> {
   await loadWasm();
-  const log = process.env.PRISMA_ENGINE_LOG ? (line: string) => console.error('[schema-engine]', line) : () => {};
+  const log = config().PRISMA_ENGINE_LOG ? (line: string) => console.error('[schema-engine]', line) : () => {};
   return bg.SchemaEngine.new({ datamodels: [['schema.prisma', schema]] }, log, bindMigrationAwareSqlAdapterFactory(factory));
 }
 

@@ -3,8 +3,10 @@
 // that dies mid-send leaves the row `sending`: the sweep puts it back in the queue once no job
 // holds it (requeueStalledEmail), and it is sent again under the same Message-ID. Without
 // SMTP_URL the database is the mailbox: the email is marked `stored` for the admin to read.
+import 'server-only';
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
+import type { AppConfig } from '@/lib/config';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 
 export interface OutgoingMail {
@@ -27,13 +29,18 @@ export interface Mailer {
 export const EmailJobData = z.object({ emailId: z.string().uuid() });
 export type EmailJobData = z.infer<typeof EmailJobData>;
 
-export function smtpMailer(url: string, from = process.env.MAIL_FROM ?? 'Brisk <orders@brisk.local>'): Mailer {
+export function smtpMailer(url: string, from = 'Brisk <orders@brisk.local>'): Mailer {
   const transport = nodemailer.createTransport(url);
   return {
     async send(mail) {
       await transport.sendMail({ from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html ?? undefined, messageId: mail.messageId });
     },
   };
+}
+
+/** SMTP_URL's mailer (From: MAIL_FROM), or null when it is unset: emails are stored only. */
+export function smtpMailerFromConfig(cfg: Pick<AppConfig, 'SMTP_URL' | 'MAIL_FROM'>): Mailer | null {
+  return cfg.SMTP_URL ? smtpMailer(cfg.SMTP_URL, cfg.MAIL_FROM) : null;
 }
 
 /** The Message-ID of an Email row's every send. */

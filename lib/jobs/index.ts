@@ -11,7 +11,9 @@
 //   reconcile          every 15 minutes (reconcile-job.ts)
 //   prune              hourly: delete old processed events, sessions, holds, counters (prune.ts);
 //                      finished jobs are deleted by pg-boss after JOB_RETENTION_DAYS
+import 'server-only';
 import { PgBoss, fromKysely, type Job, type JobResult } from 'pg-boss';
+import { config } from '@/lib/config';
 import type { Database } from '@/lib/db/client';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { sqlDatabase } from '@/lib/db/sql';
@@ -19,7 +21,7 @@ import type { Db } from '@/lib/db/query';
 import { relayOutbox, type OutboxMessage } from '@/lib/orders/outbox';
 import { cancelSupersededAttempt, executeSystemRefund, pendingRemedies, RemedyJobData, type RemedyGateway } from '@/lib/orders/remedies';
 import { StripeEventJobData, isSheddingLoad, markStripeEventDead, processStripeEvent, reopenStripeEvent, stripeEventsWaitingSince, type EventGateway } from '@/lib/orders/stripe-events';
-import { EmailJobData, markEmailFailed, requeueStalledEmail, sendEmail, smtpMailer, type Mailer } from './email';
+import { EmailJobData, markEmailFailed, requeueStalledEmail, sendEmail, smtpMailerFromConfig, type Mailer } from './email';
 import { jobsLog } from './log';
 import { preparedPgliteAdapter } from './pglite-adapter';
 import { DEFAULT_RETENTION, PRUNE_CRON, PRUNE_QUEUE, registerPruneJob, Retention } from './prune';
@@ -61,7 +63,8 @@ export interface StartJobsOptions {
   /** Schedule the minutely sweep (default: when worker is true). */
   scheduleSweep?: boolean;
   /** Registers the scheduled reconciliation (needs the full gateway: it lists PaymentIntents and refunds). */
-  reconcile?: { gateway: () => StripeGateway };
+  /** The scheduled reconciliation; cron is RECONCILE_CRON (blank or unset: every 15 minutes). */
+  reconcile?: { gateway: () => StripeGateway; cron?: string };
   /** Writes to Stripe the shop decides on its own (cancel superseded attempts, refund stray payments); defaults to the reconcile gateway. */
   remedies?: { gateway: () => RemedyGateway };
   /** How long processed events and finished jobs are kept (default: DEFAULT_RETENTION). */
@@ -96,10 +99,12 @@ const BACKGROUND_POLLING_SECONDS = 10;
 
 const DEFAULT_RETRY: RetryPolicy = { limit: 8, delaySeconds: 2, backoff: true, maxDelaySeconds: 300 };
 
-// One job system per process, kept on globalThis so Next's dev reloads do not start a second.
 /** A live worker's jobs prove it every HEARTBEAT_SECONDS / 2; pg-boss's minimum is 10. */
 const HEARTBEAT_SECONDS = 15;
 
+// One job system per process, on globalThis: instrumentation.ts starts it in its own bundle, and
+// the routes that enqueue (the webhook, the admin's replays) or report it (health, metrics) run
+// from other bundles, each with its own copy of this module; a development reload is another.
 const g = globalThis as unknown as { __briskJobs?: JobSystem; __briskJobsStarting?: Promise<JobSystem> };
 
 function resolveGateway(gateway: StartJobsOptions['gateway']): () => EventGateway {
@@ -159,7 +164,7 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
   if (worker) {
     const prisma = database.prisma;
     const gateway = resolveGateway(opts.gateway);
-    const mailer = opts.mailer !== undefined ? opts.mailer : process.env.SMTP_URL ? smtpMailer(process.env.SMTP_URL) : null;
+    const mailer = opts.mailer !== undefined ? opts.mailer : smtpMailerFromConfig(config());
     const polling = { pollingIntervalSeconds: opts.pollingIntervalSeconds ?? 2, localConcurrency: opts.concurrency ?? 4 };
     // Workers in their own processes hear of new jobs only by polling: one job per fetch and a
     // poll interval after each left a backlog draining at 4 jobs/s across two workers (the
@@ -240,7 +245,7 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
     );
     if (opts.scheduleSweep ?? true) await boss.schedule(QUEUES.sweep, '* * * * *', null, { retryLimit: 0 });
     if (opts.reconcile) {
-      system.workerIds.set(RECONCILE_QUEUE, await registerReconcileJob(boss, { prisma, gateway: opts.reconcile.gateway, schedule: opts.scheduleSweep ?? true }));
+      system.workerIds.set(RECONCILE_QUEUE, await registerReconcileJob(boss, { prisma, gateway: opts.reconcile.gateway, cron: opts.reconcile.cron, schedule: opts.scheduleSweep ?? true }));
     }
     const pruneCron = opts.pruneCron ?? ((opts.scheduleSweep ?? true) ? PRUNE_CRON : undefined);
     system.workerIds.set(PRUNE_QUEUE, await registerPruneJob(boss, { prisma, retention, cron: pruneCron }));

@@ -6,6 +6,7 @@
 // (lib/db/query.ts), as named prepared statements. Everything else (statements without parameters, which may be several at once;
 // array or object values, which PGlite serializes by the described parameter type; anything that
 // notifies) keeps to pg-boss's adapter and its behaviour.
+import 'server-only';
 import type { PGlite } from '@electric-sql/pglite';
 import { fromPglite } from 'pg-boss';
 import { CompiledQuery } from 'kysely';

@@ -22,6 +22,7 @@
 // a replayed or late event send a second email or take stock twice; it lives and dies with its
 // order), and the business records (orders, ledger, refunds, emails, audit log, reconciliation
 // runs).
+import 'server-only';
 import type { PgBoss } from 'pg-boss';
 import { z } from 'zod';
 import { KNOWN_ADDRESS_MS } from '@/lib/admin/auth';

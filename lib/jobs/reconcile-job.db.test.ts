@@ -18,10 +18,9 @@ beforeAll(async () => {
   stripe = createStripeClient({ secretKey: emulator.secretKey, apiBase: emulator.url });
   gateway = new StripeGateway(stripe, { baseDelayMs: 10, maxDelayMs: 50 });
 });
-// Each test starts from an empty pg-boss (no queue, no schedule) and a job environment without RECONCILE_CRON.
-const savedCron = process.env.RECONCILE_CRON;
+// Each test starts from an empty pg-boss (no queue, no schedule) and without RECONCILE_CRON.
 beforeEach(async () => {
-  delete process.env.RECONCILE_CRON;
+  cron = undefined;
   await database.prisma.$executeRawUnsafe('DROP SCHEMA IF EXISTS pgboss CASCADE');
   boss =
     database.kind === 'pglite'
@@ -31,15 +30,14 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await boss?.stop({ graceful: false, close: true });
-  if (savedCron === undefined) delete process.env.RECONCILE_CRON;
-  else process.env.RECONCILE_CRON = savedCron;
 });
 afterAll(async () => {
   await emulator?.close();
   await database?.drop();
 });
 
-const register = (schedule?: boolean) => registerReconcileJob(boss, { prisma: database.prisma, gateway: () => gateway, ...(schedule === undefined ? {} : { schedule }) });
+let cron: string | undefined;
+const register = (schedule?: boolean) => registerReconcileJob(boss, { prisma: database.prisma, gateway: () => gateway, cron, ...(schedule === undefined ? {} : { schedule }) });
 const schedules = async () => (await boss.getSchedules()).map((s) => [s.name, s.cron]);
 
 it('schedules reconciliation every 15 minutes and runs it over the last 24 hours, healing a payment whose webhook was lost', async () => {
@@ -78,11 +76,11 @@ it('schedules reconciliation every 15 minutes and runs it over the last 24 hours
 });
 
 it('takes its schedule from RECONCILE_CRON (trimmed; blank means the default)', async () => {
-  process.env.RECONCILE_CRON = '  0 * * * *  ';
+  cron = '  0 * * * *  ';
   await register();
   expect(await schedules()).toEqual([[RECONCILE_QUEUE, '0 * * * *']]);
 
-  process.env.RECONCILE_CRON = '   ';
+  cron = '   ';
   await register();
   expect(await schedules()).toEqual([[RECONCILE_QUEUE, RECONCILE_CRON]]);
 });
@@ -91,11 +89,11 @@ it("RECONCILE_CRON=off removes the schedule, leaving only the admin's Run now; s
   await register();
   expect(await schedules()).toEqual([[RECONCILE_QUEUE, RECONCILE_CRON]]);
 
-  process.env.RECONCILE_CRON = '0 3 * * *';
+  cron = '0 3 * * *';
   await register(false);
   expect(await schedules()).toEqual([[RECONCILE_QUEUE, RECONCILE_CRON]]);
 
-  process.env.RECONCILE_CRON = 'off';
+  cron = 'off';
   await register();
   expect(await schedules()).toEqual([]);
   // Off with nothing scheduled is no error, and the handler is still there for Run now.

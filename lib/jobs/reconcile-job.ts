@@ -1,6 +1,7 @@
 // The scheduled reconciliation: every 15 minutes, Stripe's last 24 hours against our orders.
 // Registered by the job worker (lib/jobs/index.ts) when it runs handlers:
 //   await registerReconcileJob(boss, { prisma, gateway: () => stripeGateway() });
+import 'server-only';
 import type { PgBoss } from 'pg-boss';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { defaultWindow, runReconciliation } from '@/lib/orders/reconcile';
@@ -12,6 +13,8 @@ export const RECONCILE_CRON = '*/15 * * * *';
 export interface ReconcileJobDeps {
   prisma: PrismaClient;
   gateway: () => StripeGateway;
+  /** RECONCILE_CRON (config): when to run; blank or unset: every 15 minutes. */
+  cron?: string;
   /** Schedule the cron (default true); false registers only the handler. */
   schedule?: boolean;
 }
@@ -25,7 +28,7 @@ export async function registerReconcileJob(boss: PgBoss, deps: ReconcileJobDeps)
   });
   // RECONCILE_CRON overrides the schedule; 'off' leaves only the admin's "Run now" (the browser
   // specs use it so a scheduled run cannot heal an order before the test's own run).
-  const cron = process.env.RECONCILE_CRON?.trim() || RECONCILE_CRON;
+  const cron = deps.cron?.trim() || RECONCILE_CRON;
   if (deps.schedule ?? true) {
     if (cron === 'off') await boss.unschedule(RECONCILE_QUEUE).catch(() => {});
     else await boss.schedule(RECONCILE_QUEUE, cron, null, { retryLimit: 0 });

@@ -1,9 +1,9 @@
 // Starting the job system from the environment: inside the Next.js server (instrumentation.ts)
 // or as a separate worker process (scripts/worker.ts), and stopping it on shutdown signals so
 // no job is left locked `active` until it expires.
+import 'server-only';
 import { config } from '@/lib/config';
-import { db } from '@/lib/db/client';
-import { stripeGateway } from '@/lib/stripe/gateway';
+import { db, stripeGateway } from '@/lib/services';
 import { startJobs, stopJobs } from './index';
 import { jobsLog } from './log';
 
@@ -26,21 +26,23 @@ export async function startJobsFromEnvironment(role: 'server' | 'worker'): Promi
   const cfg = config();
   if (role === 'worker' && !cfg.DATABASE_URL) throw new WorkerNeedsPostgresError();
   // Registered first: with NEXT_MANUAL_SIG_HANDLE the process must exit on SIGTERM even if jobs fail to start.
-  stopOnSignals({ exitAfter: role === 'worker' || Boolean(process.env.NEXT_MANUAL_SIG_HANDLE) });
+  stopOnSignals({ exitAfter: role === 'worker' || cfg.NEXT_MANUAL_SIG_HANDLE });
   const database = await db();
   const worker = role === 'worker' || cfg.WORKER_MODE === 'inline';
   await startJobs({
     database,
     gateway: () => stripeGateway(),
     worker,
-    reconcile: { gateway: () => stripeGateway() },
+    reconcile: { gateway: () => stripeGateway(), cron: cfg.RECONCILE_CRON },
     retention: { stripeEventDays: cfg.STRIPE_EVENT_RETENTION_DAYS, jobDays: cfg.JOB_RETENTION_DAYS },
     pruneCron: cfg.PRUNE_CRON,
     vacuumCron: cfg.PGLITE_VACUUM_CRON,
   });
 }
 
-const g = globalThis as unknown as { __briskJobsSignals?: boolean };
+// Only instrumentation.ts and scripts/worker.ts import this module; were it evaluated twice,
+// a second pair of handlers would find the jobs stopped already (stopJobs is idempotent).
+let listening = false;
 
 /**
  * Stops the jobs gracefully on SIGTERM/SIGINT. Inside Next.js the server exits on its own
@@ -48,8 +50,8 @@ const g = globalThis as unknown as { __briskJobsSignals?: boolean };
  * pg-boss stops fetching at once and an interrupted job is retried after it expires.
  */
 export function stopOnSignals(opts: { exitAfter: boolean }): void {
-  if (g.__briskJobsSignals) return;
-  g.__briskJobsSignals = true;
+  if (listening) return;
+  listening = true;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       jobsLog.info({ signal }, 'stopping jobs');

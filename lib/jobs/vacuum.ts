@@ -7,6 +7,7 @@
 // pages that have not changed since the last pass (the visibility map), so a pass costs what
 // changed since the previous one. PGlite runs one statement at a time: a pass holds the database
 // for its duration (milliseconds to a few seconds on a busy shop), between two transactions.
+import 'server-only';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PgBoss } from 'pg-boss';
 import { jobsLog } from './log';

@@ -2,6 +2,7 @@
 // /api/health report. Anyone presenting METRICS_TOKEN as a Bearer token; without the token,
 // only a client on this machine talking to us directly — the TCP peer is loopback (as our
 // server determined it) and no proxy forwarded the request. The public gets ready/not ready.
+import 'server-only';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { isDirectLocalRequest } from '@/lib/security/client-address';
 

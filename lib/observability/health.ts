@@ -1,5 +1,6 @@
 // What /api/health reports: can we reach the database, is its schema current, is the job
 // worker running, how deep are the queues, how far behind are webhooks.
+import 'server-only';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -7,7 +8,8 @@ import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { sqlOf } from '@/lib/db/sql';
 import { jobsRunning, queueDepths, type QueueDepth } from '@/lib/jobs';
 import { webhookLagSeconds } from '@/lib/orders/stripe-events';
-import { gatewayState, type GatewayState } from '@/lib/stripe/gateway';
+import { type GatewayState } from '@/lib/stripe/gateway';
+import { gatewayState } from '@/lib/services';
 
 export interface HealthReport {
   ready: boolean;

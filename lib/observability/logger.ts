@@ -2,6 +2,7 @@
 // through redactSecrets first: API keys, webhook secrets, client secrets, auth headers,
 // cookies and anything that looks like a card number never reach the log.
 import pino, { type Logger } from 'pino';
+import { config, logLevel } from '@/lib/config';
 import { currentRequestContext } from './request-context';
 
 const REDACTED = '[redacted]';
@@ -90,12 +91,15 @@ function loggerOptions(level: string): pino.LoggerOptions {
   };
 }
 
-const g = globalThis as unknown as { __briskLogger?: Logger };
+// Not on globalThis: a second copy of this module (Next.js bundles it once per router and for
+// instrumentation.ts) builds a second logger writing the same lines to the same stdout, which is
+// harmless; what must be one per process, the request context it reads, is (request-context.ts).
+let instance: Logger | undefined;
 
-/** The process-wide logger; `logger().child({ component: 'stripe' })` for a part of the app. */
+/** The logger; `logger().child({ component: 'stripe' })` for a part of the app. */
 export function logger(): Logger {
-  g.__briskLogger ??= pino(loggerOptions(process.env.LOG_LEVEL ?? (process.env.NODE_ENV === 'test' || process.env.VITEST ? 'silent' : 'info')));
-  return g.__briskLogger;
+  instance ??= pino(loggerOptions(logLevel(config())));
+  return instance;
 }
 
 /** A logger writing redacted JSON lines to `write` (tests, tools). */

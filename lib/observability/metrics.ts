@@ -79,6 +79,9 @@ function build() {
 
 export type Metrics = ReturnType<typeof build>;
 
+// One registry per process, on globalThis: scripts/serve.ts counts admission (loaded by tsx,
+// outside Next.js), the gateway and the jobs count from their bundles, and /api/metrics
+// exports from its own; each has its own copy of this module.
 const g = globalThis as unknown as { __briskMetrics?: Metrics };
 
 /** The process-wide metrics. */

@@ -9,6 +9,9 @@ export interface RequestContext {
   origin?: string;
 }
 
+// One store per process, on globalThis: the gateway is shared by every Next.js bundle
+// (lib/services.ts) and reads the id through the copy of this module it was built with, while
+// a route or a job sets it through the copy of its own bundle; they must be the same store.
 const g = globalThis as unknown as { __briskRequestContext?: AsyncLocalStorage<RequestContext> };
 const storage = (g.__briskRequestContext ??= new AsyncLocalStorage<RequestContext>());
 

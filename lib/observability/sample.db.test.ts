@@ -1,7 +1,7 @@
 // /api/metrics' dead-letter gauge counts what the admin's dead-letter lists show: Stripe events
 // that used up their retries and emails that failed for good (the soak benchmark reads it).
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Database } from '@/lib/db/client';
+import { useDatabase } from '@/lib/services';
 import { createTestDatabase } from '@/tests/helpers/db';
 import { metricsText } from './metrics';
 import { sampleAppGauges } from './sample';
@@ -10,11 +10,11 @@ let database: Awaited<ReturnType<typeof createTestDatabase>>;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  // The process-wide database the gauges read (lib/db/client.ts db()).
-  (globalThis as unknown as { __briskDb?: Promise<Database> }).__briskDb = Promise.resolve(database);
+  // The process-wide database the gauges read (lib/services.ts db()).
+  useDatabase(database);
 });
 afterAll(async () => {
-  (globalThis as unknown as { __briskDb?: Promise<Database> }).__briskDb = undefined;
+  useDatabase(undefined);
   await database?.drop();
 });
 

@@ -1,9 +1,9 @@
 // Gauges read at scrape time: job queue depths, webhook lag and the gateway's state. Each part
 // is best-effort, so a slow or missing database never breaks /api/metrics.
-import { db } from '@/lib/db/client';
+import 'server-only';
+import { db, gatewayState } from '@/lib/services';
 import { jobsRunning, queueDepths } from '@/lib/jobs';
 import { webhookLagSeconds } from '@/lib/orders/stripe-events';
-import { gatewayState } from '@/lib/stripe/gateway';
 import { metrics, setDeadLetters, setQueueDepth, setWebhookLagSeconds } from './metrics';
 
 export async function sampleAppGauges(): Promise<void> {

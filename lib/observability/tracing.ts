@@ -2,7 +2,11 @@
 // OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set; otherwise the global no-op tracer
 // makes every span free.
 import { trace, type Tracer } from '@opentelemetry/api';
+import { config, type AppConfig } from '@/lib/config';
 
+// On globalThis: OpenTelemetry's tracer provider is process-wide (a second registration from
+// another Next.js bundle's copy of this module would be refused and its exporter never shut
+// down), so the exporter is registered once per process, and shut down by whichever copy stops.
 const g = globalThis as unknown as { __briskTracing?: { tracer: Tracer; shutdown(): Promise<void> } };
 
 async function register(): Promise<() => Promise<void>> {
@@ -19,7 +23,7 @@ async function register(): Promise<() => Promise<void>> {
   return () => provider.shutdown();
 }
 
-export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+export function tracingEnabled(env: Pick<AppConfig, 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'> = config()): boolean {
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 

@@ -1,6 +1,7 @@
 // Changes to an order that people make (an admin), not Stripe: through the same lock, status
 // change and timeline writer as a payment's (apply.ts), inside the caller's transaction so the
 // caller records who did it (the audit log) in the same commit.
+import 'server-only';
 import type { Prisma } from '@/lib/generated/prisma/client';
 import { sqlOf } from '@/lib/db/sql';
 import { lockOrder, moveOrder, releaseHolds } from './apply';

@@ -4,6 +4,7 @@
 // carries the same number, finds the same row and reuses the same key, so Stripe sees one
 // refund. A confirmation for a number that is no longer next (someone else refunded in
 // between) is refused as stale, and the amount is checked against what remains.
+import 'server-only';
 import type { PrismaClient, Prisma } from '@/lib/generated/prisma/client';
 import { audit } from '@/lib/admin/audit';
 import { formatMoney } from '@/lib/money';

@@ -1,5 +1,6 @@
 // The Stripe webhook, framework-free: verify the signature over the exact bytes, store the
 // event by its id, enqueue its processing, answer. Everything slow happens in the worker.
+import 'server-only';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import type { StripeEventEnvelope } from '@/lib/stripe/payment';
 import type { StripeGateway } from '@/lib/stripe/gateway';

@@ -136,7 +136,8 @@ interface HeaderReader {
 }
 
 // Our server marks the process it runs Next.js in. Without the mark (`next dev`, or `next start`
-// run by hand) nobody overwrote the header, so a client could have sent it: it is ignored.
+// run by hand) nobody overwrote the header, so a client could have sent it: it is ignored. A
+// global symbol: scripts/serve.ts (outside Next.js) sets it, the bundles' copies read it.
 const SERVED_MARK = Symbol.for('brisk.clientAddressServer');
 
 /** Called once by scripts/serve.ts, in the process that also runs Next.js. */

@@ -1,6 +1,7 @@
 // The one server-side Stripe client, built from validated configuration. Only lib/stripe/
 // imports `stripe`; everything else goes through the gateway.
 import Stripe from 'stripe';
+import type { AppConfig } from '@/lib/config';
 
 export type { Stripe };
 /** The name of a Stripe event type (`payment_intent.succeeded`, …). */
@@ -49,10 +50,10 @@ export function createStripeClient(s: StripeSettings): Stripe {
   });
 }
 
-export function stripeSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): StripeSettings {
-  const secretKey = env.STRIPE_SECRET_KEY;
+export function stripeSettingsFromConfig(cfg: Pick<AppConfig, 'STRIPE_SECRET_KEY' | 'STRIPE_API_BASE'>): StripeSettings {
+  const secretKey = cfg.STRIPE_SECRET_KEY;
   if (!secretKey) throw new Error('STRIPE_SECRET_KEY is not set (npm start sets it when it runs the emulator)');
-  return { secretKey, apiBase: env.STRIPE_API_BASE || undefined };
+  return { secretKey, apiBase: cfg.STRIPE_API_BASE || undefined };
 }
 
 export function keyMode(secretKey: string): 'live' | 'test' {

@@ -25,7 +25,6 @@ import {
   type IBackoffFactory,
   type IBreaker,
 } from 'cockatiel';
-import pg from 'pg';
 import type { Logger } from 'pino';
 import type Stripe from 'stripe';
 import { metrics } from '@/lib/observability/metrics';
@@ -35,8 +34,7 @@ import { tracer } from '@/lib/observability/tracing';
 import { AdaptiveLimit, type AdaptiveLimitOptions } from './adaptive-limit';
 import { AnomalyDetector, type AlertLevel, type AnomalyOptions } from './anomaly';
 import { AdaptiveBulkhead, StaticBulkhead, type Bulkhead } from './bulkhead';
-import { CallStatsRecorder } from './call-stats';
-import { createStripeClient, keyMode, stripeSettingsFromEnv, type StripeSettings } from './client';
+import type { CallStatsRecorder } from './call-stats';
 import { classify, StripeAttemptTimeoutError, StripeUnavailableError, stripeRequestId, toUnavailable, type Outcome } from './errors';
 import { BUDGET_HEADER, createRateBudget, unlimitedBudget, type BudgetGrant, type RateBudget } from './rate-budget';
 
@@ -595,71 +593,22 @@ function levelNumber(level: AlertLevel): number {
   return level === 'ok' ? 0 : level === 'elevated' ? 1 : 2;
 }
 
-/** STRIPE_RATE_SHARE: the share of Stripe's rate limit this deployment uses (default 0.8). */
-export function rateShareFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.STRIPE_RATE_SHARE;
-  if (raw === undefined || raw === '') return 0.8;
-  const share = Number(raw);
-  if (!(share > 0 && share <= 1)) throw new Error(`STRIPE_RATE_SHARE must be a number in (0, 1], got "${raw}"`);
-  return share;
-}
-
-/**
- * Benchmarks only (bench/events.bench.ts, with BRISK_BENCH_ROUTES=1): BRISK_BENCH_STRIPE_RATE
- * lifts the rate budget so the app's own event-apply throughput can be measured apart from
- * test mode's 20 requests/s. Ignored without BRISK_BENCH_ROUTES=1.
- */
-function benchRateOverride(env: NodeJS.ProcessEnv = process.env): { perSecond?: number } {
-  if (env.BRISK_BENCH_ROUTES !== '1') return {};
-  const rate = Number(env.BRISK_BENCH_STRIPE_RATE);
-  return rate > 0 ? { perSecond: rate } : {};
-}
-
-const globalForGateway = globalThis as unknown as { __briskGateway?: StripeGateway };
-
-/** The process-wide gateway, built once from the environment. */
-export function stripeGateway(settings?: StripeSettings): StripeGateway {
-  if (!globalForGateway.__briskGateway) {
-    const s = settings ?? stripeSettingsFromEnv();
-    let pool: pg.Pool | undefined;
-    if (process.env.DATABASE_URL) {
-      // A small pool of its own: budget checks must not wait behind Prisma's queries.
-      pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 3 });
-      pool.on('error', (err) => appLogger().warn({ err }, 'rate budget pool error'));
-    }
-    const log = appLogger();
-    globalForGateway.__briskGateway = new StripeGateway(createStripeClient(s), {
-      budget: createRateBudget({ mode: keyMode(s.secretKey), share: rateShareFromEnv(), secretKey: s.secretKey, pool, ...benchRateOverride() }),
-      stats: new CallStatsRecorder(
-        async () => (await import('@/lib/db/client')).prisma(),
-        10_000,
-        (err) => log.warn({ err }, 'could not write gateway call stats'),
-      ),
-    });
-  }
-  return globalForGateway.__briskGateway;
-}
-
-/** The app gateway's state (built on first use); a quiet idle state when Stripe is not configured. */
-export function gatewayState(): GatewayState {
-  try {
-    return stripeGateway().state();
-  } catch {
-    return {
-      breaker: 'closed',
-      limit: 0,
-      inFlight: 0,
-      queued: 0,
-      alert: 'ok',
-      alertReasons: ['Stripe is not configured'],
-      budgetPerSecond: 0,
-      budgetStore: 'none',
-      concurrency: 'adaptive',
-      latency: { baselineMs: 0, recentMs: 0, deviationMs: 0 },
-      errorRate: { recent: 0, baseline: 0 },
-      breakerOpenedAt: null,
-      nextProbeInMs: null,
-      updatedAt: new Date().toISOString(),
-    };
-  }
+/** The state shown for a gateway that cannot be built: Stripe is not configured. */
+export function unconfiguredGatewayState(): GatewayState {
+  return {
+    breaker: 'closed',
+    limit: 0,
+    inFlight: 0,
+    queued: 0,
+    alert: 'ok',
+    alertReasons: ['Stripe is not configured'],
+    budgetPerSecond: 0,
+    budgetStore: 'none',
+    concurrency: 'adaptive',
+    latency: { baselineMs: 0, recentMs: 0, deviationMs: 0 },
+    errorRate: { recent: 0, baseline: 0 },
+    breakerOpenedAt: null,
+    nextProbeInMs: null,
+    updatedAt: new Date().toISOString(),
+  };
 }

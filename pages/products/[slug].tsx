@@ -11,7 +11,7 @@ import { cartIdFromCookieHeader, cartSetCookieHeader, isSecure } from '@/lib/car
 import { isSameOriginPost, readPostedForm } from '@/lib/cart/form-post';
 import { getProductBySlug, type CatalogProduct } from '@/lib/catalog/catalog';
 import { config as appConfig } from '@/lib/config';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import { paymentsAreTest } from '@/lib/stripe/test-mode';
 import { formatMoney } from '@/lib/money';
 

@@ -27,7 +27,14 @@ const held = vi.hoisted(() => ({
   replays: [] as string[],
   replayable: new Set<string>(),
 }));
-vi.mock('@/lib/db/client', async (importOriginal) => ({ ...(await importOriginal<object>()), db: async () => ({ prisma: held.prisma }), prisma: async () => held.prisma }));
+// The process's services (lib/services.ts): this test's database, and the actions' gateway: the
+// real one, against the emulator, behind a recorder.
+vi.mock('@/lib/services', async (importOriginal) => ({
+  ...(await importOriginal<object>()),
+  db: async () => ({ prisma: held.prisma }),
+  prisma: async () => held.prisma,
+  stripeGateway: () => held.gateway,
+}));
 vi.mock('next/cache', () => ({ revalidatePath: () => undefined, revalidateTag: () => undefined, unstable_cache: <T>(fn: T) => fn }));
 vi.mock('@/lib/admin/session', async (importOriginal) => ({
   ...(await importOriginal<object>()),
@@ -42,8 +49,6 @@ vi.mock('@/lib/admin/session', async (importOriginal) => ({
   requestMeta: async () => ({ ip: '203.0.113.50', userAgent: 'fuzz' }),
   ensureAdminFromEnv: async () => 'exists' as const,
 }));
-// The actions' gateway is the real one, against the emulator, behind a recorder.
-vi.mock('@/lib/stripe/gateway', async (importOriginal) => ({ ...(await importOriginal<object>()), stripeGateway: () => held.gateway }));
 // pg-boss is not running here: replay is recorded; only the seeded dead event is replayable.
 vi.mock('@/lib/jobs', async (importOriginal) => ({
   ...(await importOriginal<object>()),

@@ -9,6 +9,7 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startEmulator } from '@/emulator/src/server';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
+import { reloadConfig } from '@/lib/config';
 import { seedCatalog } from '@/lib/db/seed';
 import { MAX_LINE_QUANTITY, addToCart, removeFromCart, setCartQuantity, getCart } from '@/lib/cart/cart';
 import { startPayment, type StartPaymentResult } from '@/lib/checkout/start-payment';
@@ -20,14 +21,19 @@ import { cardToken } from '@/tests/helpers/payments';
 import { FUZZ_RUNS, assertNoPollution, nastyInput, nastyString, nastyValue } from './arbitraries';
 
 const held = vi.hoisted(() => ({ prisma: null as unknown as PrismaClient, enqueued: [] as string[], gateway: null as unknown as object }));
-vi.mock('@/lib/db/client', async (importOriginal) => ({ ...(await importOriginal<object>()), db: async () => ({ prisma: held.prisma }), prisma: async () => held.prisma }));
+// The process's services (lib/services.ts): this test's database and gateways.
+vi.mock('@/lib/services', async (importOriginal) => ({
+  ...(await importOriginal<object>()),
+  db: async () => ({ prisma: held.prisma }),
+  prisma: async () => held.prisma,
+  stripeGateway: () => held.gateway,
+}));
 vi.mock('@/lib/jobs', () => ({
   enqueueStripeEvent: async (id: string) => void held.enqueued.push(id),
   enqueueStripeEvents: async (ids: string[]) => void held.enqueued.push(...ids),
 }));
 // The order page, rendered as the server renders it: its data through the real loader, its
 // client-only pieces (router refresh, Link's router) replaced by plain markup.
-vi.mock('@/lib/stripe/gateway', async (importOriginal) => ({ ...(await importOriginal<object>()), stripeGateway: () => held.gateway }));
 vi.mock('@/components/shop/OrderAutoRefresh', () => ({ OrderAutoRefresh: () => null }));
 vi.mock('next/link', async () => {
   const { createElement: h } = await import('react');
@@ -391,6 +397,7 @@ describe(`hostile input: Stripe webhook (${testDbKind})`, () => {
     vi.stubEnv('NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY', 'pk_test_fuzz');
     vi.stubEnv('STRIPE_API_BASE', 'http://127.0.0.1:9');
     vi.stubEnv('DATABASE_URL', '');
+    reloadConfig();
     const { POST } = await import('@/app/api/stripe/webhook/route');
     const before = await snapshot();
     const post = (body: BodyInit | null, headers: Record<string, string>) => POST(new Request('http://localhost/api/stripe/webhook', { method: 'POST', body, headers, duplex: 'half' } as RequestInit));
@@ -421,5 +428,6 @@ describe(`hostile input: Stripe webhook (${testDbKind})`, () => {
     // Enqueued just after the answer (the inbox gathers ids for a few milliseconds first).
     await vi.waitFor(() => expect(held.enqueued).toEqual(['evt_fuzz_ok']), { timeout: 2000 });
     vi.unstubAllEnvs();
+    reloadConfig();
   });
 });

@@ -4,7 +4,7 @@ import Link from 'next/link';
 import { CartLineControls } from '@/components/shop/CartLineControls';
 import { getCart } from '@/lib/cart/cart';
 import { readCartId } from '@/lib/cart/session';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import { formatMoney } from '@/lib/money';
 
 export const metadata: Metadata = { title: 'Your cart' };

@@ -4,12 +4,11 @@ import { headers } from 'next/headers';
 import { readCartId } from '@/lib/cart/session';
 import { config } from '@/lib/config';
 import { startPayment, type StartPaymentResult } from '@/lib/checkout/start-payment';
-import { prisma } from '@/lib/db/client';
+import { prisma, stripeGateway } from '@/lib/services';
 import { logger } from '@/lib/observability/logger';
 import { SubmitRateLimiter } from '@/lib/security/submit-rate';
 import { withRequestContext } from '@/lib/observability/request-context';
 import { clientAddressFrom } from '@/lib/security/client-address';
-import { stripeGateway } from '@/lib/stripe/gateway';
 
 // One per process: every checkout submit passes this action.
 const submitLimiter = new SubmitRateLimiter();

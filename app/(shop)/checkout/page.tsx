@@ -4,7 +4,7 @@ import { CheckoutForm } from '@/components/shop/CheckoutForm';
 import { getCart } from '@/lib/cart/cart';
 import { browserStripeSettings } from '@/lib/config';
 import { readCartId } from '@/lib/cart/session';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import { formatMoney } from '@/lib/money';
 
 export const metadata: Metadata = { title: 'Checkout' };

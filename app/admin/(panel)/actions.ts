@@ -6,7 +6,7 @@ import { revalidatePath } from 'next/cache';
 import { redirect } from 'next/navigation';
 import { z } from 'zod';
 import { parseUntrusted } from '@/lib/validation';
-import { prisma } from '@/lib/db/client';
+import { prisma, stripeGateway } from '@/lib/services';
 import { audit } from '@/lib/admin/audit';
 import { revokeSession, signOut } from '@/lib/admin/auth';
 import { approveReview, cancelUnpaidOrder, rejectReview, resendReceipt } from '@/lib/admin/order-actions';
@@ -15,7 +15,6 @@ import { clearAdminCookie, readAdminToken, requestMeta, requireAdmin } from '@/l
 import { replayStripeEvent } from '@/lib/jobs';
 import { defaultWindow, runReconciliation } from '@/lib/orders/reconcile';
 import { requestRefund } from '@/lib/orders/refunds';
-import { stripeGateway } from '@/lib/stripe/gateway';
 
 const uuid = z.string().uuid();
 

@@ -3,7 +3,7 @@ import Link from 'next/link';
 import { SubmitButton } from '@/components/admin/SubmitButton';
 import { TestModeBanner } from '@/components/TestModeBanner';
 import { config } from '@/lib/config';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import { paymentsAreTest } from '@/lib/stripe/test-mode';
 import { requireAdmin } from '@/lib/admin/session';
 import { signOutAction } from './actions';

@@ -3,7 +3,7 @@ import { LatencyChart, PaymentsChart, RevenueChart, TimeToPaidChart } from '@/co
 import { Money } from '@/components/admin/ui';
 import { loadDashboard } from '@/lib/admin/dashboard';
 import { requireAdmin } from '@/lib/admin/session';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 
 export const metadata: Metadata = { title: 'Dashboard' };
 

@@ -3,7 +3,7 @@
 // report (which part is not ready, queues, webhook lag, the gateway) needs METRICS_TOKEN or a
 // request from this machine.
 import { config } from '@/lib/config';
-import { db } from '@/lib/db/client';
+import { db } from '@/lib/services';
 import { healthDetailsAllowed } from '@/lib/observability/access';
 import { readHealth } from '@/lib/observability/health';
 

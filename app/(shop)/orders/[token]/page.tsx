@@ -4,9 +4,8 @@ import { notFound } from 'next/navigation';
 import { AddressLines } from '@/components/PostalAddress';
 import { OrderAutoRefresh } from '@/components/shop/OrderAutoRefresh';
 import { loadOrderForShopper } from '@/lib/checkout/order-view';
-import { prisma } from '@/lib/db/client';
+import { prisma, stripeGateway } from '@/lib/services';
 import { formatMoney } from '@/lib/money';
-import { stripeGateway } from '@/lib/stripe/gateway';
 
 export const metadata: Metadata = { title: 'Your order', robots: { index: false } };
 

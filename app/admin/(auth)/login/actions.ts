@@ -2,7 +2,7 @@
 import { redirect } from 'next/navigation';
 import { z } from 'zod';
 import { parseUntrusted } from '@/lib/validation';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import { signIn } from '@/lib/admin/auth';
 import { ensureAdminFromEnv, readAdminToken, requestMeta, writeAdminCookie } from '@/lib/admin/session';
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { parseUntrusted } from '@/lib/validation';
 import { changePassword, MIN_PASSWORD_LENGTH } from '@/lib/admin/auth';
 import { requireAdmin } from '@/lib/admin/session';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 
 const PasswordForm = z
   .object({

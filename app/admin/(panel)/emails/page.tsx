@@ -3,7 +3,7 @@ import Link from 'next/link';
 import { DataTable } from '@/components/admin/DataTable';
 import { OrderIdLink } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 
 export const metadata: Metadata = { title: 'Emails' };
 

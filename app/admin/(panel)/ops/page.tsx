@@ -6,10 +6,9 @@ import { DataTable } from '@/components/admin/DataTable';
 import { Notice, Section, buttonSecondary } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
 import { loadOpsData } from '@/lib/admin/views';
-import { prisma } from '@/lib/db/client';
+import { prisma, gatewayState } from '@/lib/services';
 import { jobsRunning, queueDepths, type QueueDepth } from '@/lib/jobs';
 import { webhookLagSeconds } from '@/lib/orders/stripe-events';
-import { gatewayState } from '@/lib/stripe/gateway';
 import { replayEventAction, revokeSessionAction } from '../actions';
 
 export const metadata: Metadata = { title: 'Operations' };

@@ -4,7 +4,7 @@ import { DataTable } from '@/components/admin/DataTable';
 import { Money, OrderIdLink, RiskLabel, StatusBadge, button, buttonSecondary, input, label } from '@/components/admin/ui';
 import { listOrders, ORDER_SORTS, parseOrderFilters } from '@/lib/admin/orders-query';
 import { requireAdmin } from '@/lib/admin/session';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import { ORDER_STATUSES } from '@/lib/orders/state-machine';
 import { statusText } from '@/components/admin/ui';
 

@@ -4,7 +4,7 @@ import { DataTable } from '@/components/admin/DataTable';
 import { Notice, OrderIdLink, button, formatDateTime } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
 import { loadReconciliationRuns } from '@/lib/admin/views';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import { runReconciliationAction } from '../actions';
 
 export const metadata: Metadata = { title: 'Reconciliation' };

@@ -5,7 +5,7 @@ import { DataTable } from '@/components/admin/DataTable';
 import { Notice, OrderIdLink, RiskLabel, button, buttonDanger, buttonSecondary } from '@/components/admin/ui';
 import { requireAdmin } from '@/lib/admin/session';
 import { loadReviewQueue } from '@/lib/admin/views';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import type { RiskReason } from '@/lib/risk/score';
 import { reviewAction } from '../actions';
 

@@ -3,18 +3,16 @@
 // server was started with BRISK_BENCH_ROUTES=1 (bench/webhook.bench.ts); otherwise 404.
 import { config } from '@/lib/config';
 import { WEBHOOK_TOLERANCE_SECONDS } from '@/lib/orders/webhook';
-import { stripeGateway } from '@/lib/stripe/gateway';
+import { stripeGateway } from '@/lib/services';
 
 export const runtime = 'nodejs';
 export const dynamic = 'force-dynamic';
 
-const enabled = process.env.BRISK_BENCH_ROUTES === '1';
-
 export async function POST(request: Request): Promise<Response> {
-  if (!enabled) return new Response('Not Found', { status: 404 });
+  const cfg = config();
+  if (!cfg.BRISK_BENCH_ROUTES) return new Response('Not Found', { status: 404 });
   const rawBody = await request.text();
   const signature = request.headers.get('stripe-signature');
-  const cfg = config();
   const secrets = [cfg.STRIPE_WEBHOOK_SECRET, cfg.STRIPE_WEBHOOK_SECRET_PREVIOUS].filter((s): s is string => Boolean(s));
   if (!signature || secrets.length === 0) return Response.json({ error: 'missing Stripe-Signature header' }, { status: 400 });
   try {

@@ -1,25 +1,26 @@
 // POST /api/stripe/webhook: raw body in, verified event stored and enqueued, 2xx out within
 // milliseconds. The logic is lib/orders/webhook.ts.
 import { config } from '@/lib/config';
-import { db } from '@/lib/db/client';
+import { db, stripeGateway } from '@/lib/services';
 import { enqueueStripeEvent, enqueueStripeEvents } from '@/lib/jobs';
 import { jobsLog } from '@/lib/jobs/log';
 import { StripeEventInbox } from '@/lib/orders/event-inbox';
 import { contentLengthTooLarge, receiveStripeWebhook } from '@/lib/orders/webhook';
-import { stripeGateway } from '@/lib/stripe/gateway';
 
 export const runtime = 'nodejs';
 export const dynamic = 'force-dynamic';
 
-// One per process: concurrent deliveries share one insert and one enqueue.
-const g = globalThis as unknown as { __briskInbox?: StripeEventInbox };
+// One per route module: concurrent deliveries share one insert and one enqueue. Only this route
+// uses it, so a module variable is enough (a development reload starts a new one; the old one
+// still flushes what it holds).
+let current: StripeEventInbox | undefined;
 function inbox(): StripeEventInbox {
-  g.__briskInbox ??= new StripeEventInbox({
+  current ??= new StripeEventInbox({
     prisma: async () => (await db()).prisma,
     enqueue: enqueueStripeEvents,
     onEnqueueError: (err) => jobsLog.error({ err, stage: 'enqueue' }, 'webhook could not complete a step'),
   });
-  return g.__briskInbox;
+  return current;
 }
 
 export async function POST(request: Request): Promise<Response> {

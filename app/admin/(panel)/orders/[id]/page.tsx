@@ -6,7 +6,7 @@ import { Money, Notice, StatusBadge } from '@/components/admin/ui';
 import { parseMajorAmount } from '@/lib/admin/orders-query';
 import { requireAdmin } from '@/lib/admin/session';
 import { loadOrderDetail, orderTimeline } from '@/lib/admin/views';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 import { formatMoney } from '@/lib/money';
 import { canTransition } from '@/lib/orders/state-machine';
 

@@ -1,7 +1,7 @@
 // GET /admin/orders/export?…filters: the filtered orders as CSV, streamed in batches.
 import { ordersCsvStream, parseOrderFilters } from '@/lib/admin/orders-query';
 import { currentAdmin, isSameOriginRequest } from '@/lib/admin/session';
-import { prisma } from '@/lib/db/client';
+import { prisma } from '@/lib/services';
 
 export const dynamic = 'force-dynamic';
 
