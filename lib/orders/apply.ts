@@ -14,11 +14,11 @@ import type { DB } from '@/lib/db/query';
 import { invalidateCatalog } from '@/lib/catalog/catalog';
 import { recordDecline } from '@/lib/security/throttle';
 import { writeOutbox, type OutboxMessage } from './outbox';
-import { planPaymentUpdate } from './transition-plans';
-import { ACCOUNTS, ledgerLines } from './ledger';
+import { planPaymentUpdate, planRefunds, type RefundsPlanInput } from './transition-plans';
+import { ACCOUNTS, ledgerLines, type LedgerLine } from './ledger';
 import { planPaid } from './paid-plan';
 import { decideSucceededPayment, STRAY_REASON_TEXT, type StrayReason } from './payment-decision';
-import { canTransition, hasBeenPaid, isFinalPayment, orderStatusForRefunds } from './state-machine';
+import { hasBeenPaid, isFinalPayment } from './state-machine';
 
 export type ApplySource = 'webhook' | 'return_page' | 'reconcile' | 'admin';
 
@@ -229,12 +229,9 @@ function ledgerRows(orderId: string, lines: ReturnType<typeof ledgerLines>, now:
 
 const LEDGER_COLUMNS = ['id', 'txKey', 'orderId', 'account', 'amount', 'currency', 'memo', 'createdAt'] as const;
 
-async function postLedger(tx: Sql, txKey: string, orderId: string, currency: string, memo: string, lines: [account: string, amount: number][]): Promise<void> {
-  await tx.kysely
-    .insertInto('LedgerEntry')
-    .columns(LEDGER_COLUMNS)
-    .expression(ledgerRows(orderId, ledgerLines(txKey, currency, memo, lines), new Date()))
-    .execute();
+/** Ledger lines as decided (each transaction balanced by ledgerLines), in one statement. */
+async function insertLedger(tx: Sql, orderId: string, lines: LedgerLine[]): Promise<void> {
+  await tx.kysely.insertInto('LedgerEntry').columns(LEDGER_COLUMNS).expression(ledgerRows(orderId, lines, new Date())).execute();
 }
 
 
@@ -738,7 +735,7 @@ export async function applyRefunds(prisma: PrismaClient, input: RefundsInput, ct
 
     // Each refund's status as recorded (a failed or canceled one stays so, whatever a stale
     // snapshot says): what the refunded total counts.
-    const recorded: { amount: number; status: string }[] = [];
+    const recorded: RefundsPlanInput['refunds'] = [];
     for (const re of refunds) {
       const status = re.status ?? 'pending';
       let row = await tx.refund.findUnique({ where: { stripeRefundId: re.id } });
@@ -767,26 +764,25 @@ export async function applyRefunds(prisma: PrismaClient, input: RefundsInput, ct
         row = await tx.refund.update({ where: { id: row.id }, data: { status, amount: re.amount } });
         await recordEvent(sql, orderId, ctx, { kind: 'refund_updated', detail: { refundId: re.id, status } });
       }
-      recorded.push({ amount: re.amount, status: row.status });
-      if (row.status === 'succeeded' && (await claim(sql, `ledger:refund:${re.id}`, 'ledger', orderId))) {
-        await postLedger(sql, `refund:${re.id}`, orderId, re.currency, `refund ${re.id} of ${pi.id}`, [
-          [ofSale ? ACCOUNTS.refunds : ACCOUNTS.unexpectedPayments, re.amount],
-          [ACCOUNTS.stripeBalance, -re.amount],
-        ]);
-      }
+      // Each refund's ledger transaction is claimed once; the plan writes only those claimed now.
+      const ledgerClaimed = row.status === 'succeeded' && (await claim(sql, `ledger:refund:${re.id}`, 'ledger', orderId));
+      recorded.push({ stripeRefundId: re.id, amount: re.amount, currency: re.currency, status: row.status, ledgerClaimed });
     }
+    // Decided by a pure function (transition-plans.ts): the ledger, the refunded total, the move.
+    const plan = planRefunds({
+      order,
+      payment: { id: pi.id, currency: pi.currency, chargeAmountRefunded: pi.charge?.amountRefunded ?? null },
+      ofSale,
+      refunds: recorded,
+    });
+    if (plan.ledger.length > 0) await insertLedger(sql, orderId, plan.ledger);
     // Applying the PaymentIntent may have moved the order (canceled for want of stock) even so.
     if (!ofSale) return { orderId, status: order.status, changed: first.changed };
-
-    const listed = recorded.filter((r) => r.status !== 'failed' && r.status !== 'canceled').reduce((sum, r) => sum + r.amount, 0);
-    // Stripe's own total wins; snapshots can be stale, so the number only ever grows.
-    const amountRefunded = Math.min(order.amountPaid, Math.max(order.amountRefunded, pi.charge?.amountRefunded ?? 0, listed));
-    if (amountRefunded !== order.amountRefunded) {
-      await tx.order.update({ where: { id: orderId }, data: { amountRefunded } });
-      order.amountRefunded = amountRefunded;
+    if (plan.amountRefunded !== order.amountRefunded) {
+      await tx.order.update({ where: { id: orderId }, data: { amountRefunded: plan.amountRefunded } });
+      order.amountRefunded = plan.amountRefunded;
     }
-    const target = orderStatusForRefunds(order.amountPaid, amountRefunded);
-    if (canTransition(order.status, target)) await moveOrder(sql, order, target, ctx, { amountRefunded, amountPaid: order.amountPaid });
+    if (plan.move) await moveOrder(sql, order, plan.move.to, ctx, plan.move.detail);
     return { orderId, status: order.status, changed: order.status !== before || first.changed };
   }, TX_OPTIONS);
   return result;
