@@ -396,15 +396,21 @@ export function pgKysely(pool: pg.Pool, pgTypesBase: typeof pg.types): Db {
   return new Kysely<DB>({ dialect: dialect(() => new PgDriver(pool, pgTypesBase)) });
 }
 
-/** One connection, already in a transaction: a Kysely on it sends each statement as it comes. */
-class PgTransactionDriver implements Driver {
-  constructor(private readonly connection: PgConnection) {}
+/**
+ * One connection, already inside a transaction (ours on pg, or a Prisma interactive one): a
+ * Kysely on it sends each statement as it comes, and cannot begin another.
+ */
+class InTransactionDriver implements Driver {
+  constructor(
+    private readonly connection: DatabaseConnection,
+    private readonly whose: string,
+  ) {}
   async init() {}
   async acquireConnection(): Promise<DatabaseConnection> {
     return this.connection;
   }
   async beginTransaction() {
-    throw new Error('already inside a transaction');
+    throw new Error(`already inside ${this.whose}`);
   }
   async commitTransaction() {}
   async rollbackTransaction() {}
@@ -427,7 +433,7 @@ export function pgTransactions(pool: pg.Pool, pgTypesBase: typeof pg.types): <T>
   return async (fn) => {
     const connection = (await driver.acquireConnection()) as PgConnection;
     try {
-      const trx = new Kysely<DB>({ dialect: dialect(() => new PgTransactionDriver(connection)) });
+      const trx = new Kysely<DB>({ dialect: dialect(() => new InTransactionDriver(connection, 'a transaction')) });
       // Its driver's init, done now: a statement started while it was still pending would take
       // more turns than one started after, and could overtake an earlier one.
       await trx.connection().execute(async () => undefined);
@@ -479,24 +485,7 @@ class PrismaTxConnection implements DatabaseConnection {
   }
 }
 
-class PrismaTxDriver implements Driver {
-  private readonly connection: PrismaTxConnection;
-  constructor(tx: RawCapable) {
-    this.connection = new PrismaTxConnection(tx);
-  }
-  async init() {}
-  async acquireConnection(): Promise<DatabaseConnection> {
-    return this.connection;
-  }
-  async beginTransaction() {
-    throw new Error('already inside a Prisma transaction');
-  }
-  async commitTransaction() {}
-  async rollbackTransaction() {}
-  async releaseConnection() {}
-  async destroy() {}
-}
 
 export function prismaTxKysely(tx: RawCapable): Db {
-  return new Kysely<DB>({ dialect: dialect(() => new PrismaTxDriver(tx)) });
+  return new Kysely<DB>({ dialect: dialect(() => new InTransactionDriver(new PrismaTxConnection(tx), 'a Prisma transaction')) });
 }

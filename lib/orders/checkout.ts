@@ -130,13 +130,7 @@ export async function createOrder(
         id,
         publicToken,
         cartId: o.cartId,
-        email: d.email,
-        name: d.name,
-        addressLine1: d.addressLine1,
-        addressLine2: d.addressLine2 ?? null,
-        city: d.city,
-        postalCode: d.postalCode,
-        country: d.country,
+        ...detailColumns(d),
         currency: o.currency,
         subtotal: o.subtotal,
         total: o.subtotal,
@@ -151,6 +145,11 @@ export async function createOrder(
     .values({ id: randomUUID(), orderId: id, kind: 'created', toStatus: 'pending', source: 'checkout', createdAt: now })
     .execute();
   return { id, publicToken };
+}
+
+/** The order's columns for the shopper's details, as submitted. */
+function detailColumns(d: OrderDetails) {
+  return { email: d.email, name: d.name, addressLine1: d.addressLine1, addressLine2: d.addressLine2 ?? null, city: d.city, postalCode: d.postalCode, country: d.country };
 }
 
 /**
@@ -177,13 +176,7 @@ export async function updateOrderForAttempt(
     .with('items', (db) => db.insertInto('OrderItem').columns(ITEM_COLUMNS).expression(itemRows(o.orderId, lines)))
     .updateTable('Order')
     .set({
-      email: d.email,
-      name: d.name,
-      addressLine1: d.addressLine1,
-      addressLine2: d.addressLine2 ?? null,
-      city: d.city,
-      postalCode: d.postalCode,
-      country: d.country,
+      ...detailColumns(d),
       subtotal: o.subtotal,
       total: o.subtotal,
       pricingHash: o.hash,

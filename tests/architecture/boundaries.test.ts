@@ -2,16 +2,16 @@
 // lines, timeline, attempts, stock holds, ledger, refunds, fulfilment, side-effect claims). The
 // checkout, the webhook worker, refunds, the admin and reconciliation change an order through
 // lib/orders. This scans the source for writes in any of the three forms the code uses.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { REPO_ROOT as ROOT, sourceFiles } from '@/tests/helpers/sources';
 
-const ROOT = join(__dirname, '..', '..');
 const OWNER = 'lib/orders/';
 const SCANNED = ['lib', 'app', 'pages', 'scripts', 'emulator'];
 const SKIPPED = [/^lib\/generated\//, /\.test\.tsx?$/, /(^|\/)node_modules\//];
 
-const TABLES = ['Order', 'OrderItem', 'OrderEvent', 'PaymentAttempt', 'StockHold', 'LedgerEntry', 'Refund', 'Fulfillment', 'SideEffect'];
+const TABLES = ['Order', 'OrderItem', 'OrderEvent', 'PaymentAttempt', 'StockHold', 'LedgerEntry', 'Refund', 'Fulfillment', 'SideEffect', 'OutboxMessage'];
 const delegate = (t: string) => t[0].toLowerCase() + t.slice(1);
 const names = TABLES.join('|');
 const WRITES: [string, RegExp][] = [
@@ -29,22 +29,6 @@ export function orderWrites(source: string): { form: string; line: number; text:
   return found;
 }
 
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  let entries;
-  try {
-    entries = readdirSync(join(ROOT, dir), { withFileTypes: true });
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    const path = `${dir}/${e.name}`;
-    if (SKIPPED.some((re) => re.test(path))) continue;
-    if (e.isDirectory()) out.push(...sources(path));
-    else if (/\.(?:ts|tsx|mts|mjs|js)$/.test(e.name)) out.push(path);
-  }
-  return out;
-}
 
 describe('one owner per aggregate', () => {
   it('recognises a write in each form the code uses (so the scan below can fail)', () => {
@@ -60,7 +44,7 @@ describe('one owner per aggregate', () => {
   });
 
   it('nothing outside lib/orders writes an order table', () => {
-    const files = SCANNED.flatMap(sources);
+    const files = SCANNED.flatMap((d) => sourceFiles(d, SKIPPED));
     expect(files.length).toBeGreaterThan(50);
     const outside = files
       .filter((f) => !f.startsWith(OWNER))
@@ -82,7 +66,7 @@ describe('one seam for Stripe’s shapes', () => {
   });
 
   it('no module outside lib/stripe names a Stripe type', () => {
-    const files = ['lib', 'app', 'pages'].flatMap(sources).filter((f) => !f.startsWith('lib/stripe/'));
+    const files = ['lib', 'app', 'pages'].flatMap((d) => sourceFiles(d, SKIPPED)).filter((f) => !f.startsWith('lib/stripe/'));
     const named = files.flatMap((f) =>
       readFileSync(join(ROOT, f), 'utf8')
         .split('\n')

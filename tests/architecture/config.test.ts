@@ -1,11 +1,11 @@
 // One place reads the environment: lib/config.ts parses it once, at start-up, into a typed and
 // validated object; every other module of the app receives that config or calls config().
 // scripts/ and bench/ are tools with their own command-line environment and may read it.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { REPO_ROOT as ROOT, sourceFiles } from '@/tests/helpers/sources';
 
-const ROOT = join(__dirname, '..', '..');
 const SCANNED = ['lib', 'app', 'pages', 'components'];
 const READER = 'lib/config.ts';
 const SKIPPED = [/^lib\/generated\//, /\.test\.tsx?$/, /(^|\/)node_modules\//];
@@ -19,22 +19,6 @@ export function envReads(source: string): { line: number; text: string }[] {
     .filter(({ text }) => READ.test(text));
 }
 
-function sources(dir: string): string[] {
-  let entries;
-  try {
-    entries = readdirSync(join(ROOT, dir), { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  const out: string[] = [];
-  for (const e of entries) {
-    const path = `${dir}/${e.name}`;
-    if (SKIPPED.some((re) => re.test(path))) continue;
-    if (e.isDirectory()) out.push(...sources(path));
-    else if (/\.(?:ts|tsx|mts|mjs|js)$/.test(e.name)) out.push(path);
-  }
-  return out;
-}
 
 describe('one reader of the environment', () => {
   it('recognises a read (so the scan below can fail)', () => {
@@ -45,7 +29,7 @@ describe('one reader of the environment', () => {
   });
 
   it(`no module of the app but ${READER} reads process.env`, () => {
-    const files = SCANNED.flatMap(sources);
+    const files = SCANNED.flatMap((d) => sourceFiles(d, SKIPPED));
     expect(files).toContain(READER);
     const offenders = files
       .filter((f) => f !== READER)
