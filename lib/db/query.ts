@@ -241,12 +241,16 @@ class PgliteDriver implements Driver {
         resolveConnection(connection);
         await released;
       });
-      ended.then(
-        () => (connection ? this.pglite.syncToFs() : undefined),
-        (err) => {
-          if (!connection) rejectConnection(err);
-        },
-      );
+      ended
+        .then(
+          () => (connection ? this.pglite.syncToFs() : undefined),
+          (err) => {
+            if (!connection) rejectConnection(err);
+          },
+        )
+        // A failed flush (a no-op on the Node filesystem) must not become an unhandled rejection
+        // that ends the process; PGlite's next statement flushes again.
+        .catch(() => undefined);
     });
   }
   private inTransaction(): Promise<PgliteConnection> {
