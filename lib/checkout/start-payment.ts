@@ -327,7 +327,7 @@ async function planAttempt(deps: StartPaymentDeps, cartId: string, expectedAmoun
     if (!repriced && live && last.clientSecret) {
       const gate = await checkCooldown(tx, subject);
       if (!gate.ok) return { kind: 'throttled' as const, gate };
-      await updateOrderForAttempt(tx, { orderId: order.id, details, subtotal: cart.subtotal, hash, attempt: order.attemptCount, lines: null });
+      await updateOrderForAttempt(db, tx, { orderId: order.id, details, subtotal: cart.subtotal, hash, attempt: order.attemptCount, lines: null });
       refuseShortage(await holdStock(tx, order.id, order.attemptCount, lines, holdUntil));
       return { kind: 'reuse' as const, token: order.publicToken, attempt: order.attemptCount, paymentIntentId: last.paymentIntentId, clientSecret: last.clientSecret, status: last.status, amount: cart.subtotal, currency: cart.currency };
     }
@@ -338,7 +338,7 @@ async function planAttempt(deps: StartPaymentDeps, cartId: string, expectedAmoun
     const gate = attempt !== order.attemptCount ? await consumeAttempt(tx, subject) : await checkCooldown(tx, subject);
     if (!gate.ok) return { kind: 'throttled' as const, gate };
     const superseded = attempt !== order.attemptCount && last?.attemptNumber === order.attemptCount ? order.attemptCount : null;
-    await updateOrderForAttempt(tx, { orderId: order.id, details, subtotal: cart.subtotal, hash, attempt, lines: repriced ? lines : null, superseded });
+    await updateOrderForAttempt(db, tx, { orderId: order.id, details, subtotal: cart.subtotal, hash, attempt, lines: repriced ? lines : null, superseded });
     refuseShortage(await holdStock(tx, order.id, attempt, lines, holdUntil));
     return { kind: 'attempt' as const, orderId: order.id, token: order.publicToken, attempt, amount: cart.subtotal, currency: cart.currency, hash, lines, superseded };
   });

@@ -18,7 +18,7 @@ import type { Database } from '@/lib/db/client';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { sqlDatabase } from '@/lib/db/sql';
 import type { Db } from '@/lib/db/query';
-import { relayOutbox, type OutboxMessage } from '@/lib/orders/outbox';
+import { deliverOutboxThrough, relayOutbox, type OutboxMessage } from '@/lib/orders/outbox';
 import { cancelSupersededAttempt, executeSystemRefund, pendingRemedies, RemedyJobData, type RemedyGateway } from '@/lib/orders/remedies';
 import { StripeEventJobData, isSheddingLoad, markStripeEventDead, processStripeEvent, reopenStripeEvent, stripeEventsWaitingSince, type EventGateway } from '@/lib/orders/stripe-events';
 import { EmailJobData, markEmailFailed, requeueStalledEmail, sendEmail, smtpMailerFromConfig, type Mailer } from './email';
@@ -87,10 +87,16 @@ interface JobSystem {
   startedAt: Date;
   /** Stops the outbox relay (worker processes only), waiting for a batch in flight. */
   stopRelay?: () => Promise<void>;
+  /** Detaches this process's outbox delivery from the database. */
+  detachOutbox?: () => void;
 }
 
-/** How often a worker's relay looks for outbox messages (an empty outbox costs one indexed read). */
-const OUTBOX_POLL_MS = 250;
+/**
+ * How often a worker's relay looks for OutboxMessage rows (an empty outbox costs one indexed
+ * read). Rows are only written where no job system is attached (scripts, tests, a process's
+ * first moments), so this is a safety net, not the path of every message.
+ */
+const OUTBOX_POLL_MS = 2_000;
 /** Messages moved per relay transaction. */
 const OUTBOX_BATCH = 100;
 
@@ -257,12 +263,24 @@ async function start(opts: StartJobsOptions): Promise<JobSystem> {
   }
 
   // Emails, refunds and cancellations decided in an order transaction reach the queue through
-  // the order outbox (lib/orders/outbox.ts): worker processes relay it, each row once.
+  // the order outbox (lib/orders/outbox.ts): written as jobs in that transaction from now on;
+  // rows written without a delivery attached are relayed by worker processes, each once.
+  // pg-boss looks a queue up on its own connection the first time it inserts into it; inside an
+  // order's transaction on PGlite that lookup would wait for the transaction holding the only
+  // backend. An empty insert now puts the outbox's queues in pg-boss's cache first.
+  for (const queue of OUTBOX_QUEUES) await boss.insert(queue, []);
+  system.detachOutbox = deliverOutboxThrough(sqlDatabase(database.prisma), {
+    write: async (tx, messages) => void (await insertJobs(system, tx, messages)),
+    committed: (messages) => wakeWorkers(system, messages.map((m) => jobOf(m).queue)),
+  });
   if (worker) system.stopRelay = startOutboxRelay(system);
   g.__briskJobs = system;
   jobsLog.info({ kind: database.kind, worker }, 'jobs started');
   return system;
 }
+
+/** The queues outbox messages become jobs of (jobOf). */
+const OUTBOX_QUEUES = [QUEUES.emailSend, QUEUES.paymentRemedy] as const;
 
 /** The job each outbox message becomes. */
 function jobOf(m: OutboxMessage): { queue: string; data: object } {
@@ -273,6 +291,25 @@ function jobOf(m: OutboxMessage): { queue: string; data: object } {
       return { queue: QUEUES.paymentRemedy, data: RemedyJobData.parse({ kind: 'refund', refundId: m.refundId }) };
     case 'attempt.superseded':
       return { queue: QUEUES.paymentRemedy, data: RemedyJobData.parse({ kind: 'cancel', orderId: m.orderId, attemptNumber: m.attemptNumber }) };
+  }
+}
+
+/** The messages' jobs, inserted through `tx` (pg-boss writes in the caller's transaction): one statement per queue. */
+async function insertJobs(system: JobSystem, tx: Db, messages: readonly OutboxMessage[]): Promise<string[]> {
+  const byQueue = new Map<string, object[]>();
+  for (const m of messages) {
+    const { queue, data } = jobOf(m);
+    byQueue.set(queue, [...(byQueue.get(queue) ?? []), data]);
+  }
+  for (const [queue, jobs] of byQueue) await system.boss.insert(queue, jobs.map((data) => ({ data })), { db: fromKysely(tx) });
+  return [...byQueue.keys()];
+}
+
+/** Wakes this process's workers of these queues (no statement; a worker-less process has none). */
+function wakeWorkers(system: JobSystem, queues: readonly string[]): void {
+  for (const queue of new Set(queues)) {
+    const workerId = system.workerIds.get(queue);
+    if (workerId) system.boss.notifyWorker(workerId);
   }
 }
 
@@ -289,23 +326,14 @@ function startOutboxRelay(system: JobSystem): () => Promise<void> {
   let running: Promise<void> = Promise.resolve();
   let woken: string[] = [];
   const deliver = async (tx: Db, messages: OutboxMessage[]) => {
-    const byQueue = new Map<string, object[]>();
-    for (const m of messages) {
-      const { queue, data } = jobOf(m);
-      byQueue.set(queue, [...(byQueue.get(queue) ?? []), data]);
-    }
-    for (const [queue, jobs] of byQueue) await system.boss.insert(queue, jobs.map((data) => ({ data })), { db: fromKysely(tx) });
-    woken = [...byQueue.keys()];
+    woken = await insertJobs(system, tx, messages);
   };
   const pass = async () => {
     try {
       for (;;) {
         woken = [];
         const taken = await relayOutbox(db, deliver, OUTBOX_BATCH);
-        for (const queue of woken) {
-          const workerId = system.workerIds.get(queue);
-          if (workerId) system.boss.notifyWorker(workerId);
-        }
+        wakeWorkers(system, woken);
         if (stopped || taken < OUTBOX_BATCH) break;
       }
     } catch (err) {
@@ -371,6 +399,7 @@ export async function stopJobs(opts: { timeoutMs?: number } = {}): Promise<void>
   const system = g.__briskJobs;
   if (!system) return;
   g.__briskJobs = undefined;
+  system.detachOutbox?.();
   await system.stopRelay?.();
   await system.boss.stop({ graceful: true, timeout: opts.timeoutMs ?? 10_000, close: true });
   jobsLog.info('jobs stopped');

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDbKind } from '@/tests/helpers/db';
 import { createOrderFixture, fakePaymentIntent } from '@/tests/helpers/payments';
@@ -8,6 +9,9 @@ import type { Stripe } from '@/lib/stripe/client';
 import { StripeUnavailableError } from '@/lib/stripe/gateway';
 import { enqueueStripeEvent, jobsRunning, queueDepths, replayStripeEvent, runSweep, startJobs, stopJobs } from './index';
 import { webhookLagSeconds } from '@/lib/orders/stripe-events';
+import { writeOutbox } from '@/lib/orders/outbox';
+import { sqlDatabase, type Sql } from '@/lib/db/sql';
+import { sql } from 'kysely';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 const pis = new Map<string, Stripe.PaymentIntent>();
@@ -185,5 +189,21 @@ describe(`jobs on pg-boss (${testDbKind})`, () => {
     const email = await waitFor(() => prisma.email.findFirstOrThrow({ where: { orderId: f.orderId } }), (e) => e.status !== 'queued', 5_000);
     expect(email.status).toBe('stored');
     expect(await outboxOfOrder(prisma, f.orderId)).toEqual({ emails: [], refunds: [], superseded: [] });
+  });
+
+  it("writes an outbox message as its job in the order's own transaction: a rollback takes the job back, and no row is left to relay", async () => {
+    const db = sqlDatabase(database.prisma);
+    const jobsFor = (tx: Sql, emailId: string) =>
+      sql<{ n: number }>`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'email-send' AND data->>'emailId' = ${emailId}`.execute(tx.kysely).then((r) => r.rows[0].n);
+    const emailId = randomUUID();
+    const inside = await db
+      .transaction(async (tx) => {
+        await writeOutbox(db, tx, [{ topic: 'email.queued', emailId }]);
+        const seen = { jobs: await jobsFor(tx, emailId), rows: (await tx.kysely.selectFrom('OutboxMessage').select('id').execute()).length };
+        throw Object.assign(new Error('rolled back'), { seen });
+      })
+      .catch((err: { seen?: { jobs: number; rows: number } }) => err.seen ?? err);
+    expect(inside).toEqual({ jobs: 1, rows: 0 });
+    expect(await jobsFor(db, emailId)).toBe(0);
   });
 });

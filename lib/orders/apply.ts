@@ -62,12 +62,15 @@ interface Pending {
   refundIds: string[];
   stockChanged: boolean;
   view?: ShopperOrderView;
+  /** Wakes the workers of what the outbox was given, once the transaction committed. */
+  committed?: () => void;
 }
 
 const TX_OPTIONS = { maxWait: 20_000, timeout: 20_000 } as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function runAfterCommit(p: Pending): void {
+  p.committed?.();
   if (p.stockChanged) invalidateCatalog();
 }
 
@@ -693,7 +696,7 @@ export async function applyPayment(prisma: PrismaClient, pi: Payment, ctx: Apply
     if (!locked) return { orderId: null, status: null, changed: false };
     const attempt = locked.attempt ?? (await adoptCurrentAttempt(tx, locked.order, pi));
     const changed = await applyLocked(tx, locked.order, attempt, pi, ctx, pending);
-    await writeOutbox(tx, outboxOf(pending));
+    pending.committed = await writeOutbox(db, tx, outboxOf(pending));
     return { orderId: locked.order.id, status: locked.order.status, changed };
   });
   runAfterCommit(pending);

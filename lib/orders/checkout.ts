@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { CART_COLUMNS, CART_LINE_ORDER, CART_WITH_LINES, cartFromRows, type CartRow, type PricedCart } from '@/lib/cart/cart';
 import { sql } from 'kysely';
-import { sqlDatabase, type Sql } from '@/lib/db/sql';
+import { sqlDatabase, type Sql, type SqlDatabase } from '@/lib/db/sql';
 import { writeOutbox } from './outbox';
 
 /** How long a paid order of the same cart answers a resubmit with "already paid". */
@@ -157,6 +157,7 @@ function detailColumns(d: OrderDetails) {
  * and, when the cart changed (`lines`), the new lines snapshotted and the new amount.
  */
 export async function updateOrderForAttempt(
+  db: SqlDatabase,
   tx: Sql,
   o: { orderId: string; details: OrderDetails; subtotal: number; hash: string; attempt: number; lines: CheckoutLine[] | null; superseded?: number | null },
 ): Promise<void> {
@@ -186,8 +187,9 @@ export async function updateOrderForAttempt(
     .where('id', '=', o.orderId)
     .execute();
   // The replaced attempt can no longer be paid: its PaymentIntent is canceled at Stripe after
-  // commit (a success that beats the cancel is refunded as a stray payment).
-  if (o.superseded != null) await writeOutbox(tx, [{ topic: 'attempt.superseded', orderId: o.orderId, attemptNumber: o.superseded }]);
+  // commit (a success that beats the cancel is refunded as a stray payment). Not woken: the
+  // cancel is not urgent, and the remedy worker's next poll finds it.
+  if (o.superseded != null) await writeOutbox(db, tx, [{ topic: 'attempt.superseded', orderId: o.orderId, attemptNumber: o.superseded }]);
 }
 
 /**

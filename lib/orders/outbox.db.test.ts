@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { testDbKind } from '@/tests/helpers/db';
 import { databaseForThisFile } from '@/tests/helpers/test-database';
 import { sqlDatabase } from '@/lib/db/sql';
-import { pendingOutbox, relayOutbox, writeOutbox, type OutboxMessage } from './outbox';
+import { deliverOutboxThrough, pendingOutbox, relayOutbox, writeOutbox, type OutboxMessage } from './outbox';
 
 const database = databaseForThisFile();
 const db = () => sqlDatabase(database.prisma);
@@ -18,13 +18,13 @@ describe(`the order outbox (${testDbKind})`, () => {
     await drain();
     await expect(
       db().transaction(async (tx) => {
-        await writeOutbox(tx, [{ topic: 'email.queued', emailId: 'rolled-back' }]);
+        await writeOutbox(db(), tx, [{ topic: 'email.queued', emailId: 'rolled-back' }]);
         throw new Error('the order change failed');
       }),
     ).rejects.toThrow('the order change failed');
     expect(await pendingOutbox(db())).toEqual([]);
     await db().transaction((tx) =>
-      writeOutbox(tx, [
+      writeOutbox(db(), tx, [
         { topic: 'email.queued', emailId: 'e1' },
         { topic: 'refund.reserved', refundId: 'r1' },
         { topic: 'attempt.superseded', orderId: 'o1', attemptNumber: 2 },
@@ -42,7 +42,7 @@ describe(`the order outbox (${testDbKind})`, () => {
   it('hands each message over once, oldest first, in batches, even to relays running side by side', async () => {
     await drain();
     const messages = Array.from({ length: 45 }, (_, i) => ({ topic: 'email.queued' as const, emailId: `e${i}` }));
-    for (let i = 0; i < messages.length; i += 9) await db().transaction((tx) => writeOutbox(tx, messages.slice(i, i + 9)));
+    for (let i = 0; i < messages.length; i += 9) await db().transaction((tx) => writeOutbox(db(), tx, messages.slice(i, i + 9)));
     const seen: OutboxMessage[] = [];
     const relay = async () => {
       while ((await relayOutbox(db(), async (_tx, m) => void seen.push(...m), 10)) > 0);
@@ -54,7 +54,7 @@ describe(`the order outbox (${testDbKind})`, () => {
 
   it('keeps the messages when delivery fails, and delivers what the delivery wrote in the same transaction', async () => {
     await drain();
-    await db().transaction((tx) => writeOutbox(tx, [{ topic: 'refund.reserved', refundId: 'r-keep' }]));
+    await db().transaction((tx) => writeOutbox(db(), tx, [{ topic: 'refund.reserved', refundId: 'r-keep' }]));
     await expect(
       relayOutbox(db(), async (tx) => {
         // Written through the relay's transaction, then the delivery fails: both are undone.
@@ -68,8 +68,42 @@ describe(`the order outbox (${testDbKind})`, () => {
   it('drops a row no version of the code could run, instead of failing on it forever', async () => {
     await drain();
     await db().kysely.insertInto('OutboxMessage').values({ topic: 'email.queued', payload: JSON.stringify({ notAnEmail: 1 }) }).execute();
-    await db().transaction((tx) => writeOutbox(tx, [{ topic: 'email.queued', emailId: 'ok' }]));
+    await db().transaction((tx) => writeOutbox(db(), tx, [{ topic: 'email.queued', emailId: 'ok' }]));
     expect(await drain()).toEqual([{ topic: 'email.queued', emailId: 'ok' }]);
     expect(await pendingOutbox(db())).toEqual([]);
+  });
+
+  it("with a job system attached, writes through its delivery in the caller's transaction, and wakes it only after commit", async () => {
+    await drain();
+    const woken: OutboxMessage[] = [];
+    // A stand-in for lib/jobs' delivery (which inserts pg-boss jobs): it writes a row through the
+    // transaction it is given, so whether that row survives shows whose transaction it was.
+    const detach = deliverOutboxThrough(db(), {
+      write: async (tx, messages) => {
+        await tx.insertInto('OutboxMessage').values({ topic: 'email.queued', payload: JSON.stringify({ emailId: `delivered-${messages.length}` }) }).execute();
+      },
+      committed: (messages) => void woken.push(...messages),
+    });
+    try {
+      await expect(
+        db().transaction(async (tx) => {
+          await writeOutbox(db(), tx, [{ topic: 'email.queued', emailId: 'rolled-back' }]);
+          throw new Error('the order change failed');
+        }),
+      ).rejects.toThrow('the order change failed');
+      expect(await pendingOutbox(db())).toEqual([]);
+      const committed = await db().transaction((tx) => writeOutbox(db(), tx, [{ topic: 'refund.reserved', refundId: 'r1' }, { topic: 'email.queued', emailId: 'e1' }]));
+      // The delivery wrote its own row (no OutboxMessage of the messages themselves), and has not been woken yet.
+      expect(await pendingOutbox(db())).toEqual([{ topic: 'email.queued', emailId: 'delivered-2' }]);
+      expect(woken).toEqual([]);
+      committed();
+      expect(woken).toEqual([{ topic: 'refund.reserved', refundId: 'r1' }, { topic: 'email.queued', emailId: 'e1' }]);
+    } finally {
+      detach();
+    }
+    await drain();
+    // Detached: rows again.
+    await db().transaction((tx) => writeOutbox(db(), tx, [{ topic: 'email.queued', emailId: 'e2' }]));
+    expect(await pendingOutbox(db())).toEqual([{ topic: 'email.queued', emailId: 'e2' }]);
   });
 });
