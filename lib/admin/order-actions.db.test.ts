@@ -7,6 +7,7 @@ import { createStripeClient, type Stripe } from '@/lib/stripe/client';
 import { StripeGateway } from '@/lib/stripe/gateway';
 import { createTestDatabase } from '@/tests/helpers/db';
 import { createOrderFixture } from '@/tests/helpers/payments';
+import { outboxOfOrder } from '@/tests/helpers/outbox';
 import { loadDashboard } from './dashboard';
 import { cancelUnpaidOrder, rejectReview, resendReceipt } from './order-actions';
 
@@ -72,6 +73,8 @@ describe('admin order actions', () => {
     expect(emails.map((e) => e.kind)).toEqual(['order_confirmation', 'receipt_resend', 'receipt_resend']);
     expect(emails[1].text).toBe(emails[0].text);
     expect(await prisma.auditLog.count({ where: { target: o.orderId, action: 'order.receipt_resent' } })).toBe(2);
+    // Handed to the outbox in the same transaction (sent now, not when the sweep finds it).
+    expect((await outboxOfOrder(prisma, o.orderId)).emails).toEqual(expect.arrayContaining([emails[1].id, emails[2].id]));
   });
 
   it('rejecting a held order refunds what remains and cancels its fulfillment', async () => {

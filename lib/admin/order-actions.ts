@@ -5,6 +5,7 @@ import 'server-only';
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { formatMoney } from '@/lib/money';
+import { sqlDatabase } from '@/lib/db/sql';
 import { applyPayment } from '@/lib/orders/apply';
 import { toPayment } from '@/lib/stripe/payment';
 import { requestRefund, refundPlan, type RefundOutcome } from '@/lib/orders/refunds';
@@ -65,10 +66,12 @@ export async function resendReceipt(prisma: PrismaClient, orderId: string, who: 
       '',
       '— Brisk',
     ].join('\n');
-  await prisma.$transaction(async (tx) => {
-    const { emailId } = await queueReceiptCopy(tx, order, text, who, `receipt-resend:${orderId}:${randomUUID()}`);
-    await audit(tx, { ...who, action: 'order.receipt_resent', target: orderId, detail: { emailId, to: order.email } });
+  const committed = await prisma.$transaction(async (tx) => {
+    const queued = await queueReceiptCopy(sqlDatabase(prisma), tx, order, text, who, `receipt-resend:${orderId}:${randomUUID()}`);
+    await audit(tx, { ...who, action: 'order.receipt_resent', target: orderId, detail: { emailId: queued.emailId, to: order.email } });
+    return queued.committed;
   });
+  committed();
   return { kind: 'ok', message: `Receipt queued to ${order.email}.` };
 }
 

@@ -3,7 +3,8 @@
 // caller records who did it (the audit log) in the same commit.
 import 'server-only';
 import type { Prisma } from '@/lib/generated/prisma/client';
-import { sqlOf } from '@/lib/db/sql';
+import { sqlOf, type SqlDatabase } from '@/lib/db/sql';
+import { writeOutbox } from './outbox';
 import { lockOrder, moveOrder, releaseHolds } from './apply';
 import type { OrderStatus } from '@/lib/generated/prisma/enums';
 import { canTransition } from './state-machine';
@@ -38,11 +39,23 @@ export async function decideReview(tx: Tx, orderId: string, decision: 'approved'
   return true;
 }
 
-/** Queues a copy of a paid order's receipt (a new email, the original text) and notes it on the timeline. */
-export async function queueReceiptCopy(tx: Tx, order: { id: string; email: string }, text: string, by: ByPerson, dedupeKey: string): Promise<{ emailId: string }> {
+/**
+ * Queues a copy of a paid order's receipt (a new email, the original text), notes it on the
+ * timeline, and hands the email to the outbox, so it is sent now rather than when the sweep
+ * finds it. `db` is the database `tx` belongs to. Returns what to call after commit.
+ */
+export async function queueReceiptCopy(
+  db: SqlDatabase,
+  tx: Tx,
+  order: { id: string; email: string },
+  text: string,
+  by: ByPerson,
+  dedupeKey: string,
+): Promise<{ emailId: string; committed: () => void }> {
   const email = await tx.email.create({
     data: { dedupeKey, orderId: order.id, to: order.email, subject: `Your Brisk receipt for order ${order.id.slice(0, 8)}`, text, kind: 'receipt_resend', status: 'queued' },
   });
   await tx.orderEvent.create({ data: { orderId: order.id, kind: 'receipt_resent', source: 'admin', actor: by.actor, detail: { emailId: email.id } } });
-  return { emailId: email.id };
+  const committed = await writeOutbox(db, sqlOf(tx), [{ topic: 'email.queued', emailId: email.id }]);
+  return { emailId: email.id, committed };
 }
