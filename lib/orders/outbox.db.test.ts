@@ -13,15 +13,20 @@ async function drain(): Promise<OutboxMessage[]> {
   return all;
 }
 
+/** An order transaction that writes a message and then fails. */
+async function writeThenRollBack(): Promise<void> {
+  await expect(
+    db().transaction(async (tx) => {
+      await writeOutbox(db(), tx, [{ topic: 'email.queued', emailId: 'rolled-back' }]);
+      throw new Error('the order change failed');
+    }),
+  ).rejects.toThrow('the order change failed');
+}
+
 describe(`the order outbox (${testDbKind})`, () => {
   it('holds a message exactly when its transaction commits', async () => {
     await drain();
-    await expect(
-      db().transaction(async (tx) => {
-        await writeOutbox(db(), tx, [{ topic: 'email.queued', emailId: 'rolled-back' }]);
-        throw new Error('the order change failed');
-      }),
-    ).rejects.toThrow('the order change failed');
+    await writeThenRollBack();
     expect(await pendingOutbox(db())).toEqual([]);
     await db().transaction((tx) =>
       writeOutbox(db(), tx, [
@@ -85,12 +90,7 @@ describe(`the order outbox (${testDbKind})`, () => {
       committed: (messages) => void woken.push(...messages),
     });
     try {
-      await expect(
-        db().transaction(async (tx) => {
-          await writeOutbox(db(), tx, [{ topic: 'email.queued', emailId: 'rolled-back' }]);
-          throw new Error('the order change failed');
-        }),
-      ).rejects.toThrow('the order change failed');
+      await writeThenRollBack();
       expect(await pendingOutbox(db())).toEqual([]);
       const committed = await db().transaction((tx) => writeOutbox(db(), tx, [{ topic: 'refund.reserved', refundId: 'r1' }, { topic: 'email.queued', emailId: 'e1' }]));
       // The delivery wrote its own row (no OutboxMessage of the messages themselves), and has not been woken yet.
