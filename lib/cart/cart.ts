@@ -5,6 +5,7 @@ import { parseUntrusted } from '@/lib/validation';
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { sql, type Selectable } from 'kysely';
 import { sqlOf, type Sql } from '@/lib/db/sql';
+import { statement } from '@/lib/db/statement';
 import type { DB } from '@/lib/generated/kysely/types';
 
 export const MAX_LINE_QUANTITY = 99;
@@ -104,18 +105,21 @@ export function cartFromRows(rows: CartRow[]): PricedCart {
   return { id: rows[0].cartId, ...priceLines(lines) };
 }
 
-export async function getCart(db: PrismaClient | Sql, cartId: string | null): Promise<PricedCart> {
-  if (!cartId) return EMPTY(null);
-  // One round trip: the cart, its lines and their products (the cart page and every checkout).
-  const rows: CartRow[] = await sqlOf(db)
-    .kysely.selectFrom('Cart as c')
+const cartLines = statement((db, p: { cartId: string }) =>
+  db
+    .selectFrom('Cart as c')
     .leftJoin('CartItem as i', 'i.cartId', 'c.id')
     .leftJoin('Product as p', 'p.id', 'i.productId')
     .select(['c.id as cartId', 'i.productId', 'p.slug', 'p.name', 'p.image', 'p.price as unitPrice', 'p.currency', 'i.quantity', 'p.stock', 'p.active'])
-    .where('c.id', '=', cartId)
+    .where('c.id', '=', p.cartId)
     .orderBy('i.createdAt', 'asc')
-    .orderBy('i.id', 'asc')
-    .execute();
+    .orderBy('i.id', 'asc'),
+);
+
+export async function getCart(db: PrismaClient | Sql, cartId: string | null): Promise<PricedCart> {
+  if (!cartId) return EMPTY(null);
+  // One round trip: the cart, its lines and their products (the cart page and every checkout).
+  const { rows } = await cartLines(sqlOf(db), { cartId });
   return cartFromRows(rows);
 }
 

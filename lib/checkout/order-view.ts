@@ -6,6 +6,7 @@ import { applyPayment, clearingCart } from '@/lib/orders/apply';
 import { toPayment, type Payment } from '@/lib/stripe/payment';
 import { sql } from 'kysely';
 import { sqlDatabase } from '@/lib/db/sql';
+import { statement } from '@/lib/db/statement';
 import { isSettled } from '@/lib/orders/state-machine';
 import { StripeUnavailableError, type StripeGateway } from '@/lib/stripe/gateway';
 import { RecentResults } from '@/lib/recent-results';
@@ -20,6 +21,23 @@ type ItemRow = Prisma.OrderItemGetPayload<object>;
 export type ShopperAttempt = Pick<Prisma.PaymentAttemptGetPayload<object>, 'attemptNumber' | 'status' | 'failureMessage' | 'cardBrand' | 'cardLast4'>;
 export type ShopperOrder = OrderRow & { items: ItemRow[] };
 
+const orderOf = statement(
+  (_, p: { token: string | null; id: string | null; clearCart: boolean; now: Date }) =>
+    sql<OrderRow & { items: ItemRow[]; lastAttempt: ShopperAttempt | null; cartJustCleared: boolean }>`
+    WITH target AS (
+      SELECT o.id, o."cartId", o.status FROM "Order" o
+      WHERE (${p.token}::text IS NOT NULL AND o."publicToken" = ${p.token}::text) OR (${p.id}::text IS NOT NULL AND o.id = ${p.id}::text)
+    ), ${clearingCart(sql`SELECT t.id, t."cartId" FROM target t WHERE ${p.clearCart}::boolean AND t.status = 'paid'`, p.now)}
+    SELECT o.*,
+      COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = o.id), '[]'::json) AS items,
+      (SELECT json_build_object('attemptNumber', a."attemptNumber", 'status', a.status, 'failureMessage', a."failureMessage",
+              'cardBrand', a."cardBrand", 'cardLast4', a."cardLast4")
+       FROM "PaymentAttempt" a WHERE a."orderId" = o.id ORDER BY a."attemptNumber" DESC LIMIT 1) AS "lastAttempt",
+      EXISTS (SELECT 1 FROM cleared) AS "cartJustCleared"
+    FROM "Order" o
+    WHERE o.id = (SELECT id FROM target)`,
+);
+
 /**
  * The order by its token (or id), with its lines and latest attempt, in one statement. With
  * `clearCart`, the same statement empties the cart a paid order came from, once: the shopper's
@@ -30,21 +48,12 @@ async function readOrder(
   where: { token: string } | { id: string },
   clearCart: boolean,
 ): Promise<{ order: ShopperOrder; lastAttempt: ShopperAttempt | null; cartJustCleared: boolean } | null> {
-  const token = 'token' in where ? where.token : null;
-  const id = 'id' in where ? where.id : null;
-  const { rows } = await sql<OrderRow & { items: ItemRow[]; lastAttempt: ShopperAttempt | null; cartJustCleared: boolean }>`
-    WITH target AS (
-      SELECT o.id, o."cartId", o.status FROM "Order" o
-      WHERE (${token}::text IS NOT NULL AND o."publicToken" = ${token}::text) OR (${id}::text IS NOT NULL AND o.id = ${id}::text)
-    ), ${clearingCart(sql`SELECT t.id, t."cartId" FROM target t WHERE ${clearCart}::boolean AND t.status = 'paid'`, new Date())}
-    SELECT o.*,
-      COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = o.id), '[]'::json) AS items,
-      (SELECT json_build_object('attemptNumber', a."attemptNumber", 'status', a.status, 'failureMessage', a."failureMessage",
-              'cardBrand', a."cardBrand", 'cardLast4', a."cardLast4")
-       FROM "PaymentAttempt" a WHERE a."orderId" = o.id ORDER BY a."attemptNumber" DESC LIMIT 1) AS "lastAttempt",
-      EXISTS (SELECT 1 FROM cleared) AS "cartJustCleared"
-    FROM "Order" o
-    WHERE o.id = (SELECT id FROM target)`.execute(sqlDatabase(prisma).kysely);
+  const { rows } = await orderOf(sqlDatabase(prisma), {
+    token: 'token' in where ? where.token : null,
+    id: 'id' in where ? where.id : null,
+    clearCart,
+    now: new Date(),
+  });
   const row = rows[0];
   if (!row) return null;
   const { lastAttempt, cartJustCleared, ...order } = row;

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import type { PGlite, Transaction as PgliteTransaction } from '@electric-sql/pglite';
 import {
   CompiledQuery,
+  DefaultQueryExecutor,
   Kysely,
   PostgresAdapter,
   PostgresIntrospector,
@@ -434,13 +435,23 @@ class InTransactionDriver implements Driver {
 export function pgTransactions(pool: pg.Pool, pgTypesBase: typeof pg.types): <T>(fn: (trx: Db) => Promise<T>) => Promise<T> {
   // Statement names come from their text: this driver's names are pgKysely's, prepared once per connection.
   const driver = new PgDriver(pool, pgTypesBase);
+  // Shared by every transaction's Kysely (a compile is synchronous: no state outlives it).
+  const compiler = new PostgresQueryCompiler();
+  const adapter = new PostgresAdapter();
+  const trxDialect = dialect(() => {
+    throw new Error('a transaction has no driver of its own');
+  });
   return async (fn) => {
     const connection = (await driver.acquireConnection()) as PgConnection;
     try {
-      const trx = new Kysely<DB>({ dialect: dialect(() => new InTransactionDriver(connection, 'a transaction')) });
-      // Its driver's init, done now: a statement started while it was still pending would take
-      // more turns than one started after, and could overtake an earlier one.
-      await trx.connection().execute(async () => undefined);
+      // Built from its parts, not from a dialect: no driver to initialise, and each statement
+      // goes to the connection as it is started (no await before it), in the order started.
+      const trx = new Kysely<DB>({
+        config: { dialect: trxDialect },
+        dialect: trxDialect,
+        driver: new InTransactionDriver(connection, 'a transaction'),
+        executor: new DefaultQueryExecutor(compiler, adapter, { provideConnection: (consume) => consume(connection) }),
+      });
       await driver.beginTransaction(connection);
       try {
         const result = await fn(trx);

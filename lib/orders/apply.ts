@@ -10,7 +10,8 @@ import type { Payment, PaymentRefund } from '@/lib/stripe/payment';
 import { sql, type Insertable, type QueryCreator, type RawBuilder } from 'kysely';
 import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres';
 import { sqlDatabase, sqlOf, type Sql } from '@/lib/db/sql';
-import type { DB } from '@/lib/db/query';
+import type { DB, Db } from '@/lib/db/query';
+import { statement } from '@/lib/db/statement';
 import { invalidateCatalog } from '@/lib/catalog/catalog';
 import { recordDecline } from '@/lib/security/throttle';
 import { writeOutbox, type OutboxMessage } from './outbox';
@@ -109,6 +110,28 @@ type AttemptRow = Pick<
   'id' | 'attemptNumber' | 'status' | 'cardBrand' | 'cardLast4' | 'riskLevel' | 'riskScore' | 'declineCode' | 'failureCode' | 'failureMessage' | 'clientIp' | 'amount' | 'currency'
 > & { superseded: boolean };
 
+type PaymentTarget = { paymentIntentId: string; metaId: string | null };
+/** The order a PaymentIntent pays: its attempt's, else the order_id in its metadata. */
+const paymentTarget = (db: Db, p: PaymentTarget) =>
+  db.fn.coalesce(db.selectFrom('PaymentAttempt').select('PaymentAttempt.orderId').where('PaymentAttempt.paymentIntentId', '=', p.paymentIntentId), sql<string>`${p.metaId}::text`);
+const lockPaymentTarget = statement((db, p: PaymentTarget) => db.selectFrom('Order').select('id').where('id', '=', paymentTarget(db, p)).forUpdate());
+const readPaymentTarget = statement((db, p: PaymentTarget) =>
+  db
+    .selectFrom('Order as o')
+    .selectAll('o')
+    .select((eb) => [
+      jsonArrayFrom(eb.selectFrom('OrderItem as i').selectAll('i').whereRef('i.orderId', '=', 'o.id').orderBy('i.id')).as('items'),
+      jsonObjectFrom(
+        eb
+          .selectFrom('PaymentAttempt as a')
+          .select((a) => [...ATTEMPT_COLUMNS, a('a.supersededAt', 'is not', null).$castTo<boolean>().as('superseded')])
+          .where('a.paymentIntentId', '=', p.paymentIntentId)
+          .whereRef('a.orderId', '=', 'o.id'),
+      ).as('attempt'),
+    ])
+    .where('o.id', '=', paymentTarget(db, p)),
+);
+
 /**
  * Finds the PaymentIntent's order (its attempt row, else the order_id we put in its metadata),
  * locks it, then reads it with its lines and that attempt. The read must be a statement of its
@@ -118,30 +141,11 @@ type AttemptRow = Pick<
  * lock: no lock statement.
  */
 async function lockOrderForPaymentIntent(tx: Sql, pi: Payment, serial: boolean): Promise<{ order: LockedOrder; attempt: AttemptRow | null } | null> {
-  const db = tx.kysely;
-  const metaId = pi.orderId && UUID.test(pi.orderId) ? pi.orderId : null;
-  const target = db.fn.coalesce(
-    db.selectFrom('PaymentAttempt').select('PaymentAttempt.orderId').where('PaymentAttempt.paymentIntentId', '=', pi.id),
-    sql<string>`${metaId}::text`,
-  );
+  const target = { paymentIntentId: pi.id, metaId: pi.orderId && UUID.test(pi.orderId) ? pi.orderId : null };
   // Started together, lock first: on PostgreSQL one round trip, the read running after the
   // lock is granted.
-  const lock = serial ? null : db.selectFrom('Order').select('id').where('id', '=', target).forUpdate().execute();
-  const read = db
-    .selectFrom('Order as o')
-    .selectAll('o')
-    .select((eb) => [
-      jsonArrayFrom(eb.selectFrom('OrderItem as i').selectAll('i').whereRef('i.orderId', '=', 'o.id').orderBy('i.id')).as('items'),
-      jsonObjectFrom(
-        eb
-          .selectFrom('PaymentAttempt as a')
-          .select((a) => [...ATTEMPT_COLUMNS, a('a.supersededAt', 'is not', null).$castTo<boolean>().as('superseded')])
-          .where('a.paymentIntentId', '=', pi.id)
-          .whereRef('a.orderId', '=', 'o.id'),
-      ).as('attempt'),
-    ])
-    .where('o.id', '=', target)
-    .execute();
+  const lock = serial ? null : lockPaymentTarget(tx, target);
+  const read = readPaymentTarget(tx, target).then((r) => r.rows);
   const [, rows] = await Promise.all([lock, read]);
   const row = rows[0];
   if (!row) return null;
@@ -225,16 +229,16 @@ export async function moveOrder(tx: Sql, order: { id: string; status: OrderStatu
 }
 
 /** Ledger lines as the rows of one INSERT … SELECT (a json parameter: one statement text for any number). */
-function ledgerRows(orderId: string, lines: ReturnType<typeof ledgerLines>, now: Date): RawBuilder<unknown> {
+function ledgerRows(orderId: string, linesJson: string, now: Date): RawBuilder<unknown> {
   return sql`SELECT x.id, x."txKey", ${orderId}, x.account, x.amount, x.currency, x.memo, ${now}::timestamp
-    FROM jsonb_to_recordset(${JSON.stringify(lines)}::jsonb) AS x(id text, "txKey" text, account text, amount int, currency text, memo text)`;
+    FROM jsonb_to_recordset(${linesJson}::jsonb) AS x(id text, "txKey" text, account text, amount int, currency text, memo text)`;
 }
 
 const LEDGER_COLUMNS = ['id', 'txKey', 'orderId', 'account', 'amount', 'currency', 'memo', 'createdAt'] as const;
 
 /** Ledger lines as decided (each transaction balanced by ledgerLines), in one statement. */
 async function insertLedger(tx: Sql, orderId: string, lines: LedgerLine[]): Promise<void> {
-  await tx.kysely.insertInto('LedgerEntry').columns(LEDGER_COLUMNS).expression(ledgerRows(orderId, lines, new Date())).execute();
+  await tx.kysely.insertInto('LedgerEntry').columns(LEDGER_COLUMNS).expression(ledgerRows(orderId, JSON.stringify(lines), new Date())).execute();
 }
 
 
@@ -284,11 +288,13 @@ function attemptUpdate(db: QueryCreator<DB>, id: string | null, next: AttemptFie
     .where('id', '=', sql<string>`${next ? id : null}::text`);
 }
 
+const updateAttemptRow = statement((db, p: AttemptFields & { id: string; now: Date }) => attemptUpdate(db, p.id, p, p.now));
+
 /** Brings the attempt row up to the PaymentIntent; records a decline on the timeline once. */
 async function updateAttempt(tx: Sql, order: { id: string; email: string; cartId: string | null }, change: AttemptChange, pi: Payment, ctx: ApplyContext): Promise<void> {
   const { attempt, next } = change;
   if (!attempt || !next) return;
-  await attemptUpdate(tx.kysely, attempt.id, next, new Date()).execute();
+  await updateAttemptRow(tx, { ...next, id: attempt.id, now: new Date() });
   const err = pi.lastError;
   const newlyFailed = next.status === 'requires_payment_method' && err && (attempt.status !== next.status || attempt.failureCode !== next.failureCode || attempt.declineCode !== next.declineCode);
   if (newlyFailed) {
@@ -429,53 +435,24 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Payment, ctx: ApplyCon
   // the ledger lines, the confirmation email and the fulfillment record (each list empty when
   // its key was claimed before). For the shopper's page it also returns the order as shown.
   const view = ctx.shopperView === true;
-  const db = tx.kysely;
-  const att = attemptUpdate(db, attempt?.id ?? null, next, now);
-  const upd = db
-    .updateTable('Order')
-    .set({
-      status: 'paid',
-      amountPaid: plan.order.amountPaid,
-      paidAt: now,
-      paymentIntentId: plan.order.paymentIntentId,
-      riskScore: sql`COALESCE(${plan.order.riskScore}::int, "riskScore")`,
-      riskLevel: sql`COALESCE(${plan.order.riskLevel}::text, "riskLevel")`,
-      riskReasons: sql`COALESCE(${plan.order.riskReasons ? JSON.stringify(plan.order.riskReasons) : null}::jsonb, "riskReasons")`,
-      reviewStatus: sql`CASE WHEN ${plan.order.hold} THEN 'pending_review'::"ReviewStatus" ELSE "reviewStatus" END`,
-      updatedAt: now,
-    })
-    .where('id', '=', order.id);
-  const ev = db
-    .insertInto('OrderEvent')
-    .columns(['id', 'orderId', 'kind', 'fromStatus', 'toStatus', 'source', 'stripeEventId', 'actor', 'detail', 'createdAt'])
-    .expression(
-      sql`SELECT x.id, ${order.id}, x.kind, x."fromStatus"::"OrderStatus", x."toStatus"::"OrderStatus", x.source, x."stripeEventId", x.actor, x.detail, ${now}::timestamp
-        FROM jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
-          AS x(id text, kind text, "fromStatus" text, "toStatus" text, source text, "stripeEventId" text, actor text, detail jsonb)`,
-    );
-  const led = db.insertInto('LedgerEntry').columns(LEDGER_COLUMNS).expression(ledgerRows(order.id, ledger, now));
-  const em = db
-    .insertInto('Email')
-    .columns(['id', 'dedupeKey', 'orderId', 'to', 'subject', 'text', 'kind', 'status', 'createdAt'])
-    .expression(
-      sql`SELECT x.id, x."dedupeKey", ${order.id}, x."to", x.subject, x.text, x.kind, 'queued', ${now}::timestamp
-        FROM jsonb_to_recordset(${JSON.stringify(emails)}::jsonb) AS x(id text, "dedupeKey" text, "to" text, subject text, text text, kind text)`,
-    );
-  const ful = db
-    .insertInto('Fulfillment')
-    .columns(['id', 'orderId', 'status', 'note', 'createdAt', 'updatedAt'])
-    .expression(
-      sql`SELECT ${randomUUID()}::text, ${order.id}::text, x.status, x.note, ${now}::timestamp, ${now}::timestamp
-        FROM jsonb_to_recordset(${JSON.stringify(fulfillments)}::jsonb) AS x(status text, note text)`,
-    )
-    .onConflict((oc) => oc.column('orderId').doNothing());
-  // Data-modifying parts of one WITH, each written with the builder; the WITH itself is raw, as
-  // the shopper's view at its end reads the parts' RETURNING.
-  const { rows } = await sql<ShopperOrderView['order'] & Omit<ShopperOrderView, 'order'>>`
-    WITH att AS (${view ? att.returning(['id', 'status', 'failureMessage', 'cardBrand', 'cardLast4']) : att}),
-    upd AS (${view ? upd.returningAll() : upd}),
-    ev AS (${ev}), led AS (${led}), em AS (${em}), ful AS (${ful})${view ? shopperViewOfPaid(order, now) : sql`
-    SELECT 1`}`.execute(db);
+  const { rows } = await (view ? enterPaidWithView : enterPaidWithoutView)(tx, {
+    ...(next ?? NO_ATTEMPT_CHANGE),
+    attemptId: next ? (attempt?.id ?? null) : null,
+    orderId: order.id,
+    cartId: order.cartId,
+    now,
+    amountPaid: plan.order.amountPaid,
+    paymentIntentId: plan.order.paymentIntentId,
+    orderRiskScore: plan.order.riskScore,
+    orderRiskLevel: plan.order.riskLevel,
+    orderRiskReasons: plan.order.riskReasons ? JSON.stringify(plan.order.riskReasons) : null,
+    hold: plan.order.hold,
+    events: JSON.stringify(events),
+    ledger: JSON.stringify(ledger),
+    emails: JSON.stringify(emails),
+    fulfillments: JSON.stringify(fulfillments),
+    fulfillmentId: randomUUID(),
+  });
   if (view) {
     const { lastAttempt, cartJustCleared, ...row } = rows[0];
     pending.view = { order: row, lastAttempt, cartJustCleared };
@@ -485,6 +462,86 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Payment, ctx: ApplyCon
   pending.emailIds.push(...emails.map((e) => e.id));
   return null;
 }
+
+/** The attempt fields when the attempt row does not change (its update then matches no row). */
+const NO_ATTEMPT_CHANGE = { status: null, cardBrand: null, cardLast4: null, riskLevel: null, riskScore: null, declineCode: null, failureCode: null, failureMessage: null } as unknown as AttemptFields;
+
+type PaidParams = AttemptFields & {
+  attemptId: string | null;
+  orderId: string;
+  cartId: string | null;
+  now: Date;
+  amountPaid: number;
+  paymentIntentId: string;
+  // The order's (AttemptFields holds the attempt's riskScore and riskLevel).
+  orderRiskScore: number | null;
+  orderRiskLevel: string | null;
+  orderRiskReasons: string | null;
+  hold: boolean;
+  events: string;
+  ledger: string;
+  emails: string;
+  fulfillments: string;
+  fulfillmentId: string;
+};
+
+/**
+ * The rest of entering `paid` in one statement: the attempt row, the order row, its timeline,
+ * the ledger lines, the confirmation email and the fulfillment record (each list empty when its
+ * key was claimed before). With `view` (the shopper's page) it also returns the order as shown.
+ */
+function enterPaidStatement(view: boolean) {
+  return statement((db, p: PaidParams) => {
+    const att = attemptUpdate(db, p.attemptId, p, p.now);
+    const upd = db
+      .updateTable('Order')
+      .set({
+        status: 'paid',
+        amountPaid: p.amountPaid,
+        paidAt: p.now,
+        paymentIntentId: p.paymentIntentId,
+        riskScore: sql`COALESCE(${p.orderRiskScore}::int, "riskScore")`,
+        riskLevel: sql`COALESCE(${p.orderRiskLevel}::text, "riskLevel")`,
+        riskReasons: sql`COALESCE(${p.orderRiskReasons}::jsonb, "riskReasons")`,
+        reviewStatus: sql`CASE WHEN ${p.hold} THEN 'pending_review'::"ReviewStatus" ELSE "reviewStatus" END`,
+        updatedAt: p.now,
+      })
+      .where('id', '=', p.orderId);
+    const ev = db
+      .insertInto('OrderEvent')
+      .columns(['id', 'orderId', 'kind', 'fromStatus', 'toStatus', 'source', 'stripeEventId', 'actor', 'detail', 'createdAt'])
+      .expression(
+        sql`SELECT x.id, ${p.orderId}, x.kind, x."fromStatus"::"OrderStatus", x."toStatus"::"OrderStatus", x.source, x."stripeEventId", x.actor, x.detail, ${p.now}::timestamp
+          FROM jsonb_to_recordset(${p.events}::jsonb)
+            AS x(id text, kind text, "fromStatus" text, "toStatus" text, source text, "stripeEventId" text, actor text, detail jsonb)`,
+      );
+    const led = db.insertInto('LedgerEntry').columns(LEDGER_COLUMNS).expression(ledgerRows(p.orderId, p.ledger, p.now));
+    const em = db
+      .insertInto('Email')
+      .columns(['id', 'dedupeKey', 'orderId', 'to', 'subject', 'text', 'kind', 'status', 'createdAt'])
+      .expression(
+        sql`SELECT x.id, x."dedupeKey", ${p.orderId}, x."to", x.subject, x.text, x.kind, 'queued', ${p.now}::timestamp
+          FROM jsonb_to_recordset(${p.emails}::jsonb) AS x(id text, "dedupeKey" text, "to" text, subject text, text text, kind text)`,
+      );
+    const ful = db
+      .insertInto('Fulfillment')
+      .columns(['id', 'orderId', 'status', 'note', 'createdAt', 'updatedAt'])
+      .expression(
+        sql`SELECT ${p.fulfillmentId}::text, ${p.orderId}::text, x.status, x.note, ${p.now}::timestamp, ${p.now}::timestamp
+          FROM jsonb_to_recordset(${p.fulfillments}::jsonb) AS x(status text, note text)`,
+      )
+      .onConflict((oc) => oc.column('orderId').doNothing());
+    // Data-modifying parts of one WITH, each written with the builder; the WITH itself is raw, as
+    // the shopper's view at its end reads the parts' RETURNING.
+    return sql<ShopperOrderView['order'] & Omit<ShopperOrderView, 'order'>>`
+      WITH att AS (${view ? att.returning(['id', 'status', 'failureMessage', 'cardBrand', 'cardLast4']) : att}),
+      upd AS (${view ? upd.returningAll() : upd}),
+      ev AS (${ev}), led AS (${led}), em AS (${em}), ful AS (${ful})${view ? shopperViewOfPaid(p.orderId, p.cartId, p.now) : sql`
+      SELECT 1`}`;
+  });
+}
+const enterPaidWithView = enterPaidStatement(true);
+const enterPaidWithoutView = enterPaidStatement(false);
 
 /**
  * Two parts of a statement's WITH, `cleared` and `emptied`: the cart a paid order came from is
@@ -509,8 +566,8 @@ export function clearingCart(paid: RawBuilder<unknown>, now: Date): RawBuilder<u
  * attempt come from their RETURNING, and the latest attempt is the one just updated or, when
  * that was an older attempt, the latest as it stood.
  */
-function shopperViewOfPaid(order: LockedOrder, now: Date): RawBuilder<unknown> {
-  return sql`, ${clearingCart(sql`SELECT ${order.id}::text AS id, ${order.cartId}::text AS "cartId"`, now)}
+function shopperViewOfPaid(orderId: string, cartId: string | null, now: Date): RawBuilder<unknown> {
+  return sql`, ${clearingCart(sql`SELECT ${orderId}::text AS id, ${cartId}::text AS "cartId"`, now)}
     SELECT upd.*,
       COALESCE((SELECT json_agg(i ORDER BY i.id) FROM "OrderItem" i WHERE i."orderId" = upd.id), '[]'::json) AS items,
       (SELECT CASE WHEN att.id IS NOT NULL
@@ -547,7 +604,7 @@ async function recordStrayPayment(
     [ACCOUNTS.unexpectedPayments, -amount],
   ]);
   await tx.kysely
-    .with('led', (db) => db.insertInto('LedgerEntry').columns(LEDGER_COLUMNS).expression(ledgerRows(order.id, ledger, now)))
+    .with('led', (db) => db.insertInto('LedgerEntry').columns(LEDGER_COLUMNS).expression(ledgerRows(order.id, JSON.stringify(ledger), now)))
     .with('re', (db) =>
       db
         .insertInto('Refund')

@@ -9,6 +9,7 @@ import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { CART_COLUMNS, CART_LINE_ORDER, CART_WITH_LINES, cartFromRows, type CartRow, type PricedCart } from '@/lib/cart/cart';
 import { sql } from 'kysely';
 import { sqlDatabase, type Sql, type SqlDatabase } from '@/lib/db/sql';
+import { statement } from '@/lib/db/statement';
 import { writeOutbox } from './outbox';
 
 /** How long a paid order of the same cart answers a resubmit with "already paid". */
@@ -54,19 +55,22 @@ export interface StockShortage {
  */
 export function lockCheckout(tx: Sql, cartId: string, serial: boolean): Promise<unknown>[] {
   if (serial) return [];
-  const db = tx.kysely;
-  return [
-    db.selectFrom('Cart').select('id').where('id', '=', cartId).forUpdate().execute(),
-    db.selectFrom('Order').select('id').where('cartId', '=', cartId).where('status', 'in', ['pending', 'processing']).forUpdate().execute(),
-    db
-      .selectFrom('Product as p')
-      .select('p.id')
-      .where('p.id', 'in', (eb) => eb.selectFrom('CartItem as i').select('i.productId').where('i.cartId', '=', cartId))
-      .orderBy('p.id')
-      .forUpdate()
-      .execute(),
-  ];
+  const p = { cartId };
+  return [lockCart(tx, p), lockOpenOrder(tx, p), lockCartProducts(tx, p)];
 }
+
+const lockCart = statement((db, p: { cartId: string }) => db.selectFrom('Cart').select('id').where('id', '=', p.cartId).forUpdate());
+const lockOpenOrder = statement((db, p: { cartId: string }) =>
+  db.selectFrom('Order').select('id').where('cartId', '=', p.cartId).where('status', 'in', ['pending', 'processing']).forUpdate(),
+);
+const lockCartProducts = statement((db, p: { cartId: string }) =>
+  db
+    .selectFrom('Product as p')
+    .select('p.id')
+    .where('p.id', 'in', (eb) => eb.selectFrom('CartItem as i').select('i.productId').where('i.cartId', '=', p.cartId))
+    .orderBy('p.id')
+    .forUpdate(),
+);
 
 export interface CheckoutState {
   /** Orders of this cart paid in the last ten minutes, newest first. */
@@ -84,27 +88,30 @@ export interface CheckoutState {
 
 /** The priced cart and where its checkout stands, in one statement. */
 export async function cartAndCheckoutState(db: Sql, cartId: string): Promise<{ cart: PricedCart; state: CheckoutState }> {
-  const recent = new Date(Date.now() - ALREADY_PAID_WINDOW_MS);
-  // The state once (MATERIALIZED), beside each of the cart's lines.
-  const { rows } = await sql<CartRow & { paid: CheckoutState['paid'] | null; open: CheckoutState['open'] }>`
+  const { rows } = await checkoutStateOf(db, { cartId, recent: new Date(Date.now() - ALREADY_PAID_WINDOW_MS) });
+  return { cart: cartFromRows(rows), state: { paid: rows[0]?.paid ?? [], open: rows[0]?.open ?? null } };
+}
+
+// The state once (MATERIALIZED), beside each of the cart's lines.
+const checkoutStateOf = statement(
+  (_, p: { cartId: string; recent: Date }) => sql<CartRow & { paid: CheckoutState['paid'] | null; open: CheckoutState['open'] }>`
     WITH st AS MATERIALIZED (
       SELECT
         (SELECT json_agg(json_build_object('publicToken', p."publicToken", 'pricingHash', p."pricingHash") ORDER BY p."createdAt" DESC)
-          FROM "Order" p WHERE p."cartId" = ${cartId} AND p.status = 'paid' AND p."paidAt" > ${recent}) AS paid,
+          FROM "Order" p WHERE p."cartId" = ${p.cartId} AND p.status = 'paid' AND p."paidAt" > ${p.recent}) AS paid,
         (SELECT json_build_object('id', o.id, 'status', o.status, 'publicToken', o."publicToken", 'pricingHash', o."pricingHash",
                 'attemptCount', o."attemptCount",
                 'lastAttempt', (SELECT json_build_object('attemptNumber', a."attemptNumber", 'paymentIntentId', a."paymentIntentId",
                                        'status', a.status, 'failureCode', a."failureCode", 'declineCode', a."declineCode", 'clientSecret', a."clientSecret")
                                 FROM "PaymentAttempt" a WHERE a."orderId" = o.id ORDER BY a."attemptNumber" DESC LIMIT 1))
-          FROM "Order" o WHERE o."cartId" = ${cartId} AND o.status IN ('pending', 'processing')
+          FROM "Order" o WHERE o."cartId" = ${p.cartId} AND o.status IN ('pending', 'processing')
           ORDER BY o."createdAt" DESC LIMIT 1) AS open
     )
     SELECT ${CART_COLUMNS}, st.paid, st.open
     FROM ${CART_WITH_LINES} CROSS JOIN st
-    WHERE c.id = ${cartId}
-    ORDER BY ${CART_LINE_ORDER}`.execute(db.kysely);
-  return { cart: cartFromRows(rows), state: { paid: rows[0]?.paid ?? [], open: rows[0]?.open ?? null } };
-}
+    WHERE c.id = ${p.cartId}
+    ORDER BY ${CART_LINE_ORDER}`,
+);
 
 const ITEM_COLUMNS = ['id', 'orderId', 'productId', 'name', 'unitPrice', 'quantity'] as const;
 
@@ -114,6 +121,35 @@ function itemRows(orderId: string, lines: string | null) {
       FROM jsonb_to_recordset(COALESCE(${lines}::jsonb, '[]'::jsonb)) AS x(id text, "productId" text, name text, "unitPrice" int, quantity int)`;
 }
 
+type NewOrder = ReturnType<typeof detailColumns> & { id: string; publicToken: string; cartId: string; currency: string; subtotal: number; hash: string; now: Date; lines: string; eventId: string };
+const insertOrder = statement((db, p: NewOrder) =>
+  db
+    .with('ord', (db) =>
+      db.insertInto('Order').values({
+        id: p.id,
+        publicToken: p.publicToken,
+        cartId: p.cartId,
+        email: p.email,
+        name: p.name,
+        addressLine1: p.addressLine1,
+        addressLine2: p.addressLine2,
+        city: p.city,
+        postalCode: p.postalCode,
+        country: p.country,
+        currency: p.currency,
+        subtotal: p.subtotal,
+        total: p.subtotal,
+        pricingHash: p.hash,
+        attemptCount: 1,
+        createdAt: p.now,
+        updatedAt: p.now,
+      }),
+    )
+    .with('items', (db) => db.insertInto('OrderItem').columns(ITEM_COLUMNS).expression(itemRows(p.id, p.lines)))
+    .insertInto('OrderEvent')
+    .values({ id: p.eventId, orderId: p.id, kind: 'created', toStatus: 'pending', source: 'checkout', createdAt: p.now }),
+);
+
 /** The order, its lines and its first timeline entry, in one statement. */
 export async function createOrder(
   tx: Sql,
@@ -121,29 +157,19 @@ export async function createOrder(
 ): Promise<{ id: string; publicToken: string }> {
   const id = randomUUID();
   const publicToken = randomBytes(24).toString('base64url');
-  const now = new Date();
   const d = o.details;
-  const lines = JSON.stringify(o.lines.map((l) => ({ id: randomUUID(), ...l })));
-  await tx.kysely
-    .with('ord', (db) =>
-      db.insertInto('Order').values({
-        id,
-        publicToken,
-        cartId: o.cartId,
-        ...detailColumns(d),
-        currency: o.currency,
-        subtotal: o.subtotal,
-        total: o.subtotal,
-        pricingHash: o.hash,
-        attemptCount: 1,
-        createdAt: now,
-        updatedAt: now,
-      }),
-    )
-    .with('items', (db) => db.insertInto('OrderItem').columns(ITEM_COLUMNS).expression(itemRows(id, lines)))
-    .insertInto('OrderEvent')
-    .values({ id: randomUUID(), orderId: id, kind: 'created', toStatus: 'pending', source: 'checkout', createdAt: now })
-    .execute();
+  await insertOrder(tx, {
+    id,
+    publicToken,
+    cartId: o.cartId,
+    ...detailColumns(d),
+    currency: o.currency,
+    subtotal: o.subtotal,
+    hash: o.hash,
+    now: new Date(),
+    lines: JSON.stringify(o.lines.map((l) => ({ id: randomUUID(), ...l }))),
+    eventId: randomUUID(),
+  });
   return { id, publicToken };
 }
 
@@ -242,32 +268,64 @@ export async function recordAttempt(
 ): Promise<void> {
   const now = new Date();
   const { pi } = a;
-  await sqlDatabase(prisma)
-    .kysely.with('attempt', (db) =>
+  await insertAttempt(sqlDatabase(prisma), {
+    id: randomUUID(),
+    orderId: a.orderId,
+    attemptNumber: a.attemptNumber,
+    paymentIntentId: pi.id,
+    idempotencyKey: a.idempotencyKey,
+    amount: pi.amount,
+    currency: pi.currency,
+    status: pi.status,
+    clientIp: a.clientIp ?? null,
+    pricingHash: a.pricingHash,
+    lines: JSON.stringify(a.lines),
+    clientSecret: pi.clientSecret,
+    now,
+  });
+}
+
+type NewAttempt = {
+  id: string;
+  orderId: string;
+  attemptNumber: number;
+  paymentIntentId: string;
+  idempotencyKey: string;
+  amount: number;
+  currency: string;
+  status: string;
+  clientIp: string | null;
+  pricingHash: string;
+  lines: string;
+  clientSecret: string | null;
+  now: Date;
+};
+const insertAttempt = statement((db, p: NewAttempt) =>
+  db
+    .with('attempt', (db) =>
       db
         .insertInto('PaymentAttempt')
         .values({
-          id: randomUUID(),
-          orderId: a.orderId,
-          attemptNumber: a.attemptNumber,
-          paymentIntentId: pi.id,
-          idempotencyKey: a.idempotencyKey,
-          amount: pi.amount,
-          currency: pi.currency,
-          status: pi.status,
-          clientIp: a.clientIp ?? null,
-          pricingHash: a.pricingHash,
-          lines: sql`${JSON.stringify(a.lines)}::jsonb`,
-          clientSecret: pi.clientSecret,
-          createdAt: now,
-          updatedAt: now,
+          id: p.id,
+          orderId: p.orderId,
+          attemptNumber: p.attemptNumber,
+          paymentIntentId: p.paymentIntentId,
+          idempotencyKey: p.idempotencyKey,
+          amount: p.amount,
+          currency: p.currency,
+          status: p.status,
+          clientIp: p.clientIp,
+          pricingHash: p.pricingHash,
+          lines: sql`${p.lines}::jsonb`,
+          clientSecret: p.clientSecret,
+          createdAt: p.now,
+          updatedAt: p.now,
         })
         // Already there: this answer came after its payment was applied (which records the attempt).
         .onConflict((oc) => oc.doNothing()),
     )
     .updateTable('Order')
-    .set({ paymentIntentId: pi.id, updatedAt: now })
-    .where('id', '=', a.orderId)
-    .where('attemptCount', '=', a.attemptNumber)
-    .execute();
-}
+    .set({ paymentIntentId: p.paymentIntentId, updatedAt: p.now })
+    .where('id', '=', p.orderId)
+    .where('attemptCount', '=', p.attemptNumber),
+);

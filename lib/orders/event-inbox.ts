@@ -9,6 +9,7 @@
 import type { PrismaClient } from '@/lib/generated/prisma/client';
 import { sql } from 'kysely';
 import { sqlDatabase, type Sql } from '@/lib/db/sql';
+import { statement } from '@/lib/db/statement';
 import { PAID_STATUSES } from './state-machine';
 import type { StripeEventEnvelope } from '@/lib/stripe/payment';
 
@@ -71,6 +72,26 @@ export function eventRow(event: StripeEventEnvelope, rawBody: string): EventRow 
   return { id: event.id, type: event.type, objectId: typeof object.id === 'string' ? object.id : null, apiCreated: new Date(event.created * 1000), payload: rawBody };
 }
 
+// Column arrays, one parameter each, unnested into rows.
+const storeEvents = statement(
+  (
+    db,
+    p: { settle: boolean; now: Date; ids: string[]; types: string[]; objectIds: (string | null)[]; apiCreated: string[]; payloads: string[] },
+  ) =>
+    db
+      .insertInto('StripeEvent')
+      .columns(['id', 'type', 'objectId', 'apiCreated', 'payload', 'status', 'processedAt'])
+      .expression(
+        sql`SELECT x."id", x."type", x."objectId", x."apiCreated", x."payload",
+          CASE WHEN ${p.settle}::boolean AND ${SETTLED} THEN 'processed'::"StripeEventStatus" ELSE 'received'::"StripeEventStatus" END,
+          CASE WHEN ${p.settle}::boolean AND ${SETTLED} THEN ${p.now}::timestamp END
+        FROM unnest(${p.ids}::text[], ${p.types}::text[], ${p.objectIds}::text[], ${p.apiCreated}::timestamp(3)[], ${p.payloads}::jsonb[])
+          AS x("id", "type", "objectId", "apiCreated", "payload")`,
+      )
+      .onConflict((oc) => oc.column('id').doNothing())
+      .returning(['id', sql<boolean>`"status" = 'processed'`.as('settled')]),
+);
+
 /**
  * The one statement that stores Stripe events (the inbox's batches, and single events): each
  * new id inserted once, a redelivery not; an event that can tell us nothing new stored processed
@@ -81,24 +102,16 @@ export async function storeStripeEvents(
   rows: EventRow[],
   opts: { now?: Date; /** false: store every new event as received, for the worker to judge (tests of the worker). */ settle?: boolean } = {},
 ): Promise<{ inserted: Set<string>; toProcess: string[] }> {
-  const now = opts.now ?? new Date();
-  const settle = opts.settle ?? true;
-  // Column arrays, one parameter each, unnested into rows; apiCreated is a UTC wall time, as
-  // Prisma stores DateTime in "timestamp(3) without time zone".
-  const stored = await db.kysely
-    .insertInto('StripeEvent')
-    .columns(['id', 'type', 'objectId', 'apiCreated', 'payload', 'status', 'processedAt'])
-    .expression(
-      sql`SELECT x."id", x."type", x."objectId", x."apiCreated", x."payload",
-        CASE WHEN ${settle}::boolean AND ${SETTLED} THEN 'processed'::"StripeEventStatus" ELSE 'received'::"StripeEventStatus" END,
-        CASE WHEN ${settle}::boolean AND ${SETTLED} THEN ${now}::timestamp END
-      FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.objectId)}::text[],
-                  ${rows.map((r) => r.apiCreated.toISOString().slice(0, 23))}::timestamp(3)[], ${rows.map((r) => r.payload)}::jsonb[])
-        AS x("id", "type", "objectId", "apiCreated", "payload")`,
-    )
-    .onConflict((oc) => oc.column('id').doNothing())
-    .returning(['id', sql<boolean>`"status" = 'processed'`.as('settled')])
-    .execute();
+  const { rows: stored } = await storeEvents(db, {
+    settle: opts.settle ?? true,
+    now: opts.now ?? new Date(),
+    ids: rows.map((r) => r.id),
+    types: rows.map((r) => r.type),
+    objectIds: rows.map((r) => r.objectId),
+    // A UTC wall time, as Prisma stores DateTime in "timestamp(3) without time zone".
+    apiCreated: rows.map((r) => r.apiCreated.toISOString().slice(0, 23)),
+    payloads: rows.map((r) => r.payload),
+  });
   return { inserted: new Set(stored.map((r) => r.id)), toProcess: stored.filter((r) => !r.settled).map((r) => r.id) };
 }
 

@@ -12,6 +12,7 @@ import { cardOfCharge, paymentFromEvent, toPayment, toRefund, unexpandedChargeId
 import { applyPayment, applyRefunds, type ApplyResult } from './apply';
 import { sql } from 'kysely';
 import { sqlOf } from '@/lib/db/sql';
+import { statement } from '@/lib/db/statement';
 import { eventRow, storeStripeEvents } from './event-inbox';
 import { hasBeenPaid } from './state-machine';
 
@@ -187,6 +188,20 @@ function paymentIntentOf(event: z.infer<typeof StoredEvent>): string | null {
   return idOf(obj.payment_intent);
 }
 
+/** True when an attempt or an order of ours has the PaymentIntent, or the order id is ours. */
+const isKnownPayment = statement((db, p: { paymentIntentId: string; ourOrderId: string | null }) =>
+  db.selectNoFrom((eb) =>
+    eb
+      .or([
+        eb.exists(db.selectFrom('PaymentAttempt').select(sql`1`.as('one')).where('paymentIntentId', '=', p.paymentIntentId)),
+        eb.exists(db.selectFrom('Order').select(sql`1`.as('one')).where('paymentIntentId', '=', p.paymentIntentId)),
+        eb.exists(db.selectFrom('Order').select(sql`1`.as('one')).where('id', '=', sql<string>`${p.ourOrderId}::text`)),
+      ])
+      .$castTo<boolean>()
+      .as('known'),
+  ),
+);
+
 /**
  * Why an event is about a payment Brisk did not make, or null when it is (or may be) ours.
  * Answered from our records and the event alone, without asking Stripe: the PaymentIntent it
@@ -204,19 +219,8 @@ export async function foreignReason(prisma: PrismaClient, event: z.infer<typeof 
   const metadata = event.data.object.metadata;
   const orderIdInMetadata = typeof metadata?.order_id === 'string' ? metadata.order_id : null;
   const ourOrderId = orderIdInMetadata && UUID.test(orderIdInMetadata) ? orderIdInMetadata : null;
-  const db = sqlOf(prisma).kysely;
-  const { known } = await db
-    .selectNoFrom((eb) =>
-      eb
-        .or([
-          eb.exists(db.selectFrom('PaymentAttempt').select(sql`1`.as('one')).where('paymentIntentId', '=', paymentIntentId)),
-          eb.exists(db.selectFrom('Order').select(sql`1`.as('one')).where('paymentIntentId', '=', paymentIntentId)),
-          eb.exists(db.selectFrom('Order').select(sql`1`.as('one')).where('id', '=', sql<string>`${ourOrderId}::text`)),
-        ])
-        .$castTo<boolean>()
-        .as('known'),
-    )
-    .executeTakeFirstOrThrow();
+  const { rows } = await isKnownPayment(sqlOf(prisma), { paymentIntentId, ourOrderId });
+  const known = rows[0]?.known === true;
   if (known) return null;
   const because = orderIdInMetadata === null ? 'it carries no order_id of ours' : `its order_id ${JSON.stringify(orderIdInMetadata.slice(0, 64))} is no order of ours`;
   return `foreign: PaymentIntent ${paymentIntentId} was not created by Brisk (no payment attempt or order has it, and ${because})`;
