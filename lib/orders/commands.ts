@@ -5,9 +5,9 @@ import 'server-only';
 import type { Prisma } from '@/lib/generated/prisma/client';
 import { sqlOf, type SqlDatabase } from '@/lib/db/sql';
 import { writeOutbox } from './outbox';
-import { lockOrder, moveOrder, releaseHolds } from './apply';
+import { findAndLockOrder, lockOrder, moveOrder, releaseHolds } from './apply';
 import type { OrderStatus } from '@/lib/generated/prisma/enums';
-import { canTransition } from './state-machine';
+import { planAdminCancel, planReviewDecision, type ReviewDecision } from './transition-plans';
 
 type Tx = Prisma.TransactionClient;
 
@@ -22,20 +22,26 @@ export interface ByPerson {
 export async function cancelUnpaid(tx: Tx, orderId: string, by: ByPerson & { reason: string }): Promise<{ from: OrderStatus } | null> {
   const order = await lockOrder(tx, orderId);
   const from = order.status;
-  if (!canTransition(from, 'canceled')) return null;
+  const move = planAdminCancel(order, by.reason);
+  if (!move) return null;
   const sql = sqlOf(tx);
   await releaseHolds(sql, orderId, new Date());
-  await moveOrder(sql, order, 'canceled', { source: 'admin', actor: by.actor }, { reason: by.reason });
+  await moveOrder(sql, order, move.to, { source: 'admin', actor: by.actor }, move.detail);
   return { from };
 }
 
-/** Records an admin's decision on a risk review: approved lets fulfilment go on; rejected cancels it. False when the order was not waiting for one. */
-export async function decideReview(tx: Tx, orderId: string, decision: 'approved' | 'rejected', by: ByPerson, detail?: Prisma.InputJsonValue): Promise<boolean> {
-  const r = await tx.order.updateMany({ where: { id: orderId, reviewStatus: 'pending_review' }, data: { reviewStatus: decision } });
-  if (r.count === 0) return false;
-  if (decision === 'approved') await tx.fulfillment.updateMany({ where: { orderId, status: 'on_hold' }, data: { status: 'pending', note: `approved by ${by.actor}` } });
-  else await tx.fulfillment.updateMany({ where: { orderId, status: { in: ['on_hold', 'pending'] } }, data: { status: 'canceled', note: `rejected by ${by.actor}` } });
-  await tx.orderEvent.create({ data: { orderId, kind: decision === 'approved' ? 'review_approved' : 'review_rejected', source: 'admin', actor: by.actor, ...(detail !== undefined ? { detail } : {}) } });
+/**
+ * Records an admin's decision on a risk review (planReviewDecision): approved lets fulfilment go
+ * on; rejected cancels it. False when the order was not waiting for one.
+ */
+export async function decideReview(tx: Tx, orderId: string, decision: ReviewDecision, by: ByPerson, detail?: Prisma.InputJsonValue): Promise<boolean> {
+  const order = await findAndLockOrder(tx, orderId);
+  const plan = order && planReviewDecision(order, decision, by.actor);
+  if (!plan) return false;
+  await tx.order.update({ where: { id: orderId }, data: { reviewStatus: plan.reviewStatus } });
+  const f = plan.fulfillment;
+  await tx.fulfillment.updateMany({ where: { orderId, status: { in: f.from } }, data: { status: f.to, note: f.note } });
+  await tx.orderEvent.create({ data: { orderId, kind: plan.event.kind, source: 'admin', actor: by.actor, ...(detail !== undefined ? { detail } : {}) } });
   return true;
 }
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { PAYMENT_STATUSES } from '@/lib/stripe/payment';
 import { ACCOUNTS } from './ledger';
 import { ORDER_STATUSES, canTransition, hasBeenPaid } from './state-machine';
-import { planPaymentUpdate, planRefunds } from './transition-plans';
+import { planAdminCancel, planPaymentUpdate, planRefunds, planReviewDecision } from './transition-plans';
 
 const status = fc.constantFrom(...ORDER_STATUSES);
 const paymentStatus = fc.constantFrom(...PAYMENT_STATUSES.filter((s) => s !== 'succeeded'));
@@ -133,5 +133,39 @@ describe('planRefunds', () => {
     expect(planRefunds({ order, payment, ofSale: true, refunds: [r('re_1', 1500, 'succeeded'), r('re_2', 3500, 'pending')] })).toMatchObject({ amountRefunded: 5000, move: { to: 'refunded' } });
     expect(planRefunds({ order, payment, ofSale: true, refunds: [r('re_1', 1500, 'failed')] })).toMatchObject({ amountRefunded: 0, move: null, ledger: [] });
     expect(planRefunds({ order, payment: { ...payment, chargeAmountRefunded: 2000 }, ofSale: true, refunds: [r('re_1', 1500, 'succeeded')] })).toMatchObject({ amountRefunded: 2000 });
+  });
+});
+
+describe('planAdminCancel and planReviewDecision (an admin’s moves)', () => {
+  it('cancels only an order that has not been paid, and never from a state the machine forbids', () => {
+    fc.assert(
+      fc.property(status, (s) => {
+        const move = planAdminCancel({ status: s }, 'canceled_by_admin');
+        expect(move !== null).toBe(canTransition(s, 'canceled'));
+        if (move) {
+          expect(hasBeenPaid(s)).toBe(false);
+          expect(move).toEqual({ to: 'canceled', detail: { reason: 'canceled_by_admin' } });
+        }
+      }),
+    );
+    expect(planAdminCancel({ status: 'paid' }, 'x')).toBeNull();
+    expect(planAdminCancel({ status: 'pending' }, 'x')).toMatchObject({ to: 'canceled' });
+  });
+
+  it('decides a review once: only a pending review; approval releases only a held fulfilment, rejection cancels one not yet shipped', () => {
+    for (const reviewStatus of ['none', 'approved', 'rejected'] as const) {
+      expect(planReviewDecision({ reviewStatus }, 'approved', 'ann')).toBeNull();
+      expect(planReviewDecision({ reviewStatus }, 'rejected', 'ann')).toBeNull();
+    }
+    expect(planReviewDecision({ reviewStatus: 'pending_review' }, 'approved', 'ann')).toEqual({
+      reviewStatus: 'approved',
+      fulfillment: { from: ['on_hold'], to: 'pending', note: 'approved by ann' },
+      event: { kind: 'review_approved' },
+    });
+    expect(planReviewDecision({ reviewStatus: 'pending_review' }, 'rejected', 'ann')).toEqual({
+      reviewStatus: 'rejected',
+      fulfillment: { from: ['on_hold', 'pending'], to: 'canceled', note: 'rejected by ann' },
+      event: { kind: 'review_rejected' },
+    });
   });
 });

@@ -1,7 +1,7 @@
 // Decide, then persist, for the order's other moves (entering paid is paid-plan.ts): pure
 // functions from the order as locked, the attempt and our own Payment / refunds to what the
 // transaction writes. apply.ts reads the rows, asks these, and writes what they say.
-import type { OrderStatus } from '@/lib/generated/prisma/enums';
+import type { OrderStatus, ReviewStatus } from '@/lib/generated/prisma/enums';
 import type { PaymentStatus } from '@/lib/stripe/payment';
 import { ACCOUNTS, ledgerLines, type LedgerLine } from './ledger';
 import { canTransition, orderStatusForPaymentIntent, orderStatusForRefunds } from './state-machine';
@@ -91,4 +91,30 @@ export function planRefunds(i: RefundsPlanInput): RefundsPlan {
     amountRefunded,
     move: canTransition(order.status, target) ? { to: target, detail: { amountRefunded, amountPaid: order.amountPaid } } : null,
   };
+}
+
+/** An admin's cancel of an order nobody paid: the move, or null when it can no longer be canceled. */
+export function planAdminCancel(order: { status: OrderStatus }, reason: string): Move | null {
+  return canTransition(order.status, 'canceled') ? { to: 'canceled', detail: { reason } } : null;
+}
+
+export type ReviewDecision = 'approved' | 'rejected';
+
+export interface ReviewDecisionPlan {
+  reviewStatus: ReviewDecision;
+  /** The fulfilment moves only from these statuses (one that started shipping is left as it is). */
+  fulfillment: { from: ('on_hold' | 'pending')[]; to: 'pending' | 'canceled'; note: string };
+  event: { kind: 'review_approved' | 'review_rejected' };
+}
+
+/**
+ * An admin's decision on a risk review: approved lets a held fulfilment go on, rejected cancels
+ * one that has not started. Null when the order is not waiting for a review (a decided review is
+ * never decided again).
+ */
+export function planReviewDecision(order: { reviewStatus: ReviewStatus }, decision: ReviewDecision, actor: string): ReviewDecisionPlan | null {
+  if (order.reviewStatus !== 'pending_review') return null;
+  return decision === 'approved'
+    ? { reviewStatus: 'approved', fulfillment: { from: ['on_hold'], to: 'pending', note: `approved by ${actor}` }, event: { kind: 'review_approved' } }
+    : { reviewStatus: 'rejected', fulfillment: { from: ['on_hold', 'pending'], to: 'canceled', note: `rejected by ${actor}` }, event: { kind: 'review_rejected' } };
 }
