@@ -21,6 +21,7 @@ type ItemRow = Prisma.OrderItemGetPayload<object>;
 export type ShopperAttempt = Pick<Prisma.PaymentAttemptGetPayload<object>, 'attemptNumber' | 'status' | 'failureMessage' | 'cardBrand' | 'cardLast4'>;
 export type ShopperOrder = OrderRow & { items: ItemRow[] };
 
+// readOrder's statement, compiled once (lib/db/statement.ts): by token or id, and, when asked, the paid order's cart emptied.
 const orderOf = statement(
   (_, p: { token: string | null; id: string | null; clearCart: boolean; now: Date }) =>
     sql<OrderRow & { items: ItemRow[]; lastAttempt: ShopperAttempt | null; cartJustCleared: boolean }>`

@@ -431,9 +431,7 @@ async function enterPaid(tx: Sql, order: LockedOrder, pi: Payment, ctx: ApplyCon
     actor: { source: ctx.source, stripeEventId: ctx.stripeEventId ?? null, actor: ctx.actor ?? null },
   });
   const { events, ledger, emails, fulfillments } = plan;
-  // The rest of entering `paid` in one statement: the attempt row, the order row, its timeline,
-  // the ledger lines, the confirmation email and the fulfillment record (each list empty when
-  // its key was claimed before). For the shopper's page it also returns the order as shown.
+  // The rest of entering `paid`, in one statement (enterPaidStatement).
   const view = ctx.shopperView === true;
   const { rows } = await (view ? enterPaidWithView : enterPaidWithoutView)(tx, {
     ...(next ?? NO_ATTEMPT_CHANGE),
